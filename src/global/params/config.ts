@@ -1,0 +1,134 @@
+// The effective configuration: main.cf entries over registry defaults, with
+// lazy expansion and typed accessors. `loadConfig(dir)` is what daemons and
+// commands call; `Config.fromText` serves tests and `postconf -c`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expand } from './expand.js';
+import { hostDefault } from './host-defaults.js';
+import { parseMainCf, type MainCfEntry, type MainCfProblem } from './main-cf.js';
+import { paramSpec } from './registry.js';
+import type { ParamReader } from './types.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const TIME_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+export class Config implements ParamReader {
+  private readonly cache = new Map<string, string>();
+
+  constructor(
+    /** Values set in main.cf (unexpanded), by name. */
+    readonly settings: ReadonlyMap<string, string>,
+    readonly source: string,
+    readonly entries: readonly MainCfEntry[] = [],
+    readonly problems: readonly MainCfProblem[] = [],
+    private readonly overrides: ReadonlyMap<string, string> = new Map(),
+  ) {}
+
+  static fromText(text: string, source = 'main.cf'): Config {
+    const parsed = parseMainCf(text);
+    const settings = new Map<string, string>();
+    for (const e of parsed.entries) settings.set(e.name, e.value);
+    return new Config(settings, source, parsed.entries, parsed.problems);
+  }
+
+  /** Unexpanded text of a name: override, main.cf, then registry/host default. */
+  raw(name: string): string | undefined {
+    const o = this.overrides.get(name);
+    if (o !== undefined) return o;
+    const s = this.settings.get(name);
+    if (s !== undefined) return s;
+    return defaultText(name);
+  }
+
+  isSet(name: string): boolean {
+    return this.overrides.has(name) || this.settings.has(name);
+  }
+
+  get(name: string): string {
+    let v = this.cache.get(name);
+    if (v === undefined) {
+      const raw = this.raw(name);
+      v = raw === undefined ? '' : expand(raw, (n) => this.raw(n), [name]);
+      this.cache.set(name, v);
+    }
+    return v;
+  }
+
+  bool(name: string): boolean {
+    const v = this.get(name).toLowerCase();
+    if (v === 'yes' || v === 'true') return true;
+    if (v === 'no' || v === 'false') return false;
+    throw new ConfigError(`bad boolean configuration: ${name} = ${this.get(name)}`);
+  }
+
+  int(name: string): number {
+    const v = this.get(name);
+    if (!/^-?\d+$/.test(v)) throw new ConfigError(`bad numerical configuration: ${name} = ${v}`);
+    return Number.parseInt(v, 10);
+  }
+
+  size(name: string): number {
+    return this.int(name);
+  }
+
+  time(name: string): number {
+    const v = this.get(name);
+    const m = /^(\d+)([smhdw]?)$/.exec(v);
+    if (!m) throw new ConfigError(`bad time configuration: ${name} = ${v}`);
+    const defUnit = /^\d+([smhdw])$/.exec(paramSpec(name)?.def ?? '')?.[1] ?? 's';
+    return Number.parseInt(m[1] ?? '0', 10) * (TIME_UNITS[m[2] || defUnit] ?? 1);
+  }
+
+  list(name: string): string[] {
+    return splitList(this.get(name));
+  }
+
+  withOverrides(overrides: ReadonlyMap<string, string> | Record<string, string>): Config {
+    const merged = new Map(this.overrides);
+    const items: Iterable<[string, string]> =
+      overrides instanceof Map ? overrides.entries() : Object.entries(overrides as Record<string, string>);
+    for (const [k, v] of items) merged.set(k, v);
+    return new Config(this.settings, this.source, this.entries, this.problems, merged);
+  }
+}
+
+/** Postfix list syntax: separators are commas and whitespace; `{ ... }` stays one item. */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let depth = 0;
+  for (const ch of value) {
+    if (ch === '{') depth++;
+    if (ch === '}') depth = Math.max(0, depth - 1);
+    if (depth === 0 && (ch === ',' || /\s/.test(ch))) {
+      if (cur) out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+function defaultText(name: string): string | undefined {
+  const spec = paramSpec(name);
+  if (!spec) return undefined;
+  if (spec.origin === 'host') return hostDefault(name) ?? spec.def;
+  return spec.def;
+}
+
+/** Read `dir/main.cf`; a missing file is an error, as for Postfix. */
+export function loadConfig(dir: string): Config {
+  const file = join(dir, 'main.cf');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`open ${file}: ${(e as Error).message}`);
+  }
+  const cfg = Config.fromText(text, file);
+  // config_directory always reflects where the file was read from.
+  return cfg.withOverrides({ config_directory: dir });
+}

@@ -1,0 +1,166 @@
+// Lazy `$name` expansion as postconf(5) defines it: `$name`, `${name}`,
+// `$(name)`, `${name?value}`, `${name:value}`, the `{value}` forms, and the
+// 3.x comparison `${{a} op {b} ? {t} : {f}}`. Values are expanded at use time,
+// so a parameter may be used before it is defined; recursion is reported.
+
+export type Lookup = (name: string) => string | undefined;
+
+export class ExpansionError extends Error {
+  override name = 'ExpansionError';
+}
+
+const MAX_DEPTH = 100;
+
+/** Expand `text`, looking names up through `lookup` (which returns unexpanded text). */
+export function expand(text: string, lookup: Lookup, stack: string[] = []): string {
+  if (!text.includes('$')) return text;
+  if (stack.length > MAX_DEPTH) throw new ExpansionError(`recursion limit exceeded expanding ${stack[0] ?? ''}`);
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c !== '$') {
+      out += c;
+      i++;
+      continue;
+    }
+    const next = text[i + 1];
+    if (next === '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    if (next === '{' || next === '(') {
+      const close = next === '{' ? '}' : ')';
+      const end = findClose(text, i + 1, next, close);
+      if (end < 0) throw new ExpansionError(`missing '${close}' in "${text}"`);
+      out += expandBraced(text.slice(i + 2, end), lookup, stack);
+      i = end + 1;
+      continue;
+    }
+    const m = /^[A-Za-z0-9_]+/.exec(text.slice(i + 1));
+    if (!m) {
+      out += '$';
+      i++;
+      continue;
+    }
+    out += expandName(m[0], lookup, stack);
+    i += 1 + m[0].length;
+  }
+  return out;
+}
+
+function expandName(name: string, lookup: Lookup, stack: string[]): string {
+  if (stack.includes(name)) throw new ExpansionError(`recursion detected: ${[...stack, name].join(' -> ')}`);
+  const raw = lookup(name);
+  if (raw === undefined) return '';
+  return expand(raw, lookup, [...stack, name]);
+}
+
+/** Index of the bracket that closes the one at `open`, honouring nesting. */
+function findClose(text: string, open: number, o: string, c: string): number {
+  let depth = 0;
+  for (let j = open; j < text.length; j++) {
+    if (text[j] === o) depth++;
+    else if (text[j] === c) {
+      depth--;
+      if (depth === 0) return j;
+    }
+  }
+  return -1;
+}
+
+function unbrace(v: string): string {
+  const t = v.trim();
+  return t.startsWith('{') && t.endsWith('}') ? t.slice(1, -1) : v;
+}
+
+function expandBraced(inner: string, lookup: Lookup, stack: string[]): string {
+  if (inner.trimStart().startsWith('{')) return expandComparison(inner, lookup, stack);
+  const m = /^([A-Za-z0-9_]+)(?:([?:])([\s\S]*))?$/.exec(inner);
+  if (!m) throw new ExpansionError(`bad parameter expression: \${${inner}}`);
+  const [, name = '', op, rest = ''] = m;
+  const value = expandName(name, lookup, stack);
+  if (op === undefined) return value;
+  // `${name?{t}:{f}}` — the two-branch form.
+  const two = /^\s*(\{[\s\S]*\})\s*:\s*(\{[\s\S]*\})\s*$/.exec(rest);
+  if (op === '?' && two) {
+    return expand(unbrace(value !== '' ? (two[1] ?? '') : (two[2] ?? '')), lookup, stack);
+  }
+  if (op === '?') return value !== '' ? expand(unbrace(rest), lookup, stack) : '';
+  return value === '' ? expand(unbrace(rest), lookup, stack) : value;
+}
+
+const OPS = new Set(['==', '!=', '<', '<=', '>', '>=', '==level', '!=level', '<level', '<=level', '>level', '>=level']);
+
+function expandComparison(inner: string, lookup: Lookup, stack: string[]): string {
+  const parts: string[] = [];
+  let rest = inner.trim();
+  const take = (): string => {
+    const end = findClose(rest, 0, '{', '}');
+    if (!rest.startsWith('{') || end < 0) throw new ExpansionError(`bad comparison: \${${inner}}`);
+    const v = rest.slice(1, end);
+    rest = rest.slice(end + 1).trim();
+    return v;
+  };
+  const left = expand(take().trim(), lookup, stack);
+  const opM = /^(\S+)\s*/.exec(rest);
+  const op = opM?.[1] ?? '';
+  if (!OPS.has(op)) throw new ExpansionError(`unknown operator '${op}' in \${${inner}}`);
+  rest = rest.slice(opM?.[0].length ?? 0);
+  const right = expand(take().trim(), lookup, stack);
+  if (!rest.startsWith('?')) throw new ExpansionError(`missing '?' in \${${inner}}`);
+  rest = rest.slice(1).trim();
+  parts.push(take());
+  if (rest.startsWith(':')) {
+    rest = rest.slice(1).trim();
+    parts.push(take());
+  }
+  const truth = compare(left, op, right);
+  return expand((truth ? parts[0] : parts[1]) ?? '', lookup, stack).trim();
+}
+
+function compare(a: string, op: string, b: string): boolean {
+  if (op.endsWith('level')) {
+    const c = compareLevel(a, b);
+    switch (op) {
+      case '==level':
+        return c === 0;
+      case '!=level':
+        return c !== 0;
+      case '<level':
+        return c < 0;
+      case '<=level':
+        return c <= 0;
+      case '>level':
+        return c > 0;
+      default:
+        return c >= 0;
+    }
+  }
+  switch (op) {
+    case '==':
+      return a === b;
+    case '!=':
+      return a !== b;
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    default:
+      return a >= b;
+  }
+}
+
+/** Compare compatibility levels such as `2`, `3.6`, `3.6.1` (missing parts count as 0). */
+export function compareLevel(a: string, b: string): number {
+  const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let k = 0; k < Math.max(pa.length, pb.length); k++) {
+    const d = (pa[k] ?? 0) - (pb[k] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

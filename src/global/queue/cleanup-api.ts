@@ -1,0 +1,69 @@
+// The hand-off from a message source (smtpd, pickup, bounce, sendmail) to
+// cleanup(8): a transaction — open, add recipients, stream the content, then
+// commit (durable before it resolves) or abort. This is the real interface
+// smtpd programs against; cleanup/ implements it.
+import type { SmtpReply } from '../smtp/reply.js';
+
+export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+export interface EnvelopeRecipient {
+  /** The recipient address as given (no angle brackets); `''` is never a recipient. */
+  readonly address: string;
+  /** RFC 3461 ORCPT as `addr-type;xtext`, when the client sent one. */
+  readonly orcpt?: string;
+  readonly notify?: readonly DsnNotify[];
+}
+
+export interface ClientInfo {
+  /** Verified client host name, or `unknown`. */
+  readonly name: string;
+  /** Reverse-DNS name (unverified), or `unknown`. */
+  readonly reverseName: string;
+  readonly addr: string;
+  readonly port: number;
+  readonly helo: string;
+  /** `SMTP`, `ESMTP`, `ESMTPS`, `ESMTPSA`, ... as it appears in Received:. */
+  readonly protocol: string;
+  readonly saslUsername?: string;
+}
+
+export interface CleanupOpenRequest {
+  /** Where the message came from; decides defaults such as which headers cleanup may add. */
+  readonly origin: 'smtpd' | 'pickup' | 'sendmail' | 'bounce' | 'local';
+  readonly sender: string;
+  readonly client?: ClientInfo;
+  /** SIZE= from MAIL FROM, if any. */
+  readonly declaredSize?: number;
+  readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtputf8?: boolean;
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly envid?: string;
+  /** Arrival time (ms since epoch); defaults to now. */
+  readonly arrivalTime?: number;
+  /** The service name whose `-o` overrides apply (e.g. `submission`). */
+  readonly service?: string;
+}
+
+export type CleanupVerdict =
+  | { readonly status: 'queued'; readonly queueId: string }
+  | { readonly status: 'discarded'; readonly queueId: string }
+  /** header/body checks or limits refused it: the source must pass `reply` on. */
+  | { readonly status: 'rejected'; readonly reply: SmtpReply };
+
+export interface CleanupTransaction {
+  /** Assigned at open, so smtpd can log it and put it in Received:. */
+  readonly queueId: string;
+  addRecipient(rcpt: EnvelopeRecipient): void;
+  /**
+   * Message content: one or more complete lines, each ending in CRLF, with
+   * SMTP dot-stuffing already removed. Headers first, as received.
+   */
+  write(lines: Buffer): void;
+  /** Resolves only when the queue file is on stable storage (or the message was refused). */
+  commit(): Promise<CleanupVerdict>;
+  abort(): Promise<void>;
+}
+
+export interface CleanupService {
+  open(req: CleanupOpenRequest): Promise<CleanupTransaction>;
+}

@@ -1,0 +1,32 @@
+// Expansion rules of postconf(5): lazy names, conditionals, comparisons, recursion.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { expand, ExpansionError } from '../../src/global/params/expand.js';
+
+const table: Record<string, string> = {
+  a: 'A',
+  b: '$a-b',
+  empty: '',
+  loop1: '$loop2',
+  loop2: '${loop1}',
+  compatibility_level: '3.6',
+};
+const lookup = (n: string): string | undefined => table[n];
+
+test('plain and braced names', () => {
+  assert.equal(expand('x $a ${a} $(a) $b', lookup), 'x A A A A-b');
+});
+
+test('conditional forms', () => {
+  assert.equal(expand('${a?yes}|${empty?yes}|${a:no}|${empty:no}', lookup), 'yes||A|no');
+  assert.equal(expand('${a?{set}:{unset}} ${empty?{set}:{unset}}', lookup), 'set unset');
+});
+
+test('comparison form against compatibility_level', () => {
+  assert.equal(expand('${{$compatibility_level} <level {2} ? {subnet} : {host}}', lookup), 'host');
+  assert.equal(expand('${{$compatibility_level} <level {3.7} ? {old} : {new}}', lookup), 'old');
+});
+
+test('recursion is reported, not looped', () => {
+  assert.throws(() => expand('$loop1', lookup), ExpansionError);
+});
