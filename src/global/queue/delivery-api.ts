@@ -1,0 +1,58 @@
+// The contract between qmgr and delivery agents (smtp, lmtp, local, virtual,
+// pipe, error, discard): qmgr hands over one message and a group of recipients
+// that share a transport and next hop; the agent reports one outcome per
+// recipient. An outcome is temporary unless the agent proves it permanent.
+import type { DsnNotify } from './cleanup-api.js';
+
+export interface DeliveryRecipient {
+  /** The address after rewriting and resolution. */
+  readonly address: string;
+  /** The address as originally received (for DSN and `orig_to=` in logs). */
+  readonly original: string;
+  readonly orcpt?: string;
+  readonly notify?: readonly DsnNotify[];
+  /** Index of the recipient in the queue file, so qmgr can record its outcome. */
+  readonly index: number;
+}
+
+export interface DeliveryRequest {
+  readonly queueId: string;
+  /** Transport name from master.cf (e.g. `smtp`, `relay`, `local`) and its next hop. */
+  readonly transport: string;
+  readonly nexthop: string;
+  readonly sender: string;
+  readonly recipients: readonly DeliveryRecipient[];
+  /** Arrival time, ms since epoch. */
+  readonly arrivalTime: number;
+  readonly envid?: string;
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtputf8?: boolean;
+  /** The message size in bytes (content only). */
+  readonly size: number;
+  /** Streams the message content: CRLF lines, not dot-stuffed. */
+  readonly openContent: () => AsyncIterable<Buffer>;
+  /** The client that submitted it, for logs and XFORWARD. */
+  readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+}
+
+export type DeliveryStatus = 'sent' | 'deferred' | 'bounced';
+
+export interface RecipientOutcome {
+  readonly index: number;
+  readonly status: DeliveryStatus;
+  /** Enhanced status code (`2.0.0`, `4.4.1`, `5.1.1`, ...). */
+  readonly dsn: string;
+  /** Postfix's log `relay=` value, e.g. `mx.example.com[192.0.2.1]:25` or `local`. */
+  readonly relay: string;
+  /** The diagnostic text shown in `status=sent (...)` and in bounces. */
+  readonly reason: string;
+  /** The remote server's reply, when there was one (for DSN `Diagnostic-Code: smtp; ...`). */
+  readonly remoteReply?: string;
+}
+
+export interface DeliveryAgent {
+  /** Transport names this agent serves by default (master.cf command name). */
+  readonly command: string;
+  deliver(req: DeliveryRequest): Promise<RecipientOutcome[]>;
+}
