@@ -1,0 +1,60 @@
+// What the queue store offers qmgr, bounce and the queue tools: the messages
+// that exist, their envelope and content, and durable state changes. cleanup
+// writes messages in; everything else reads and updates them through here.
+// The storage format behind it is described in docs/ARCHITECTURE.md.
+import type { DsnNotify } from './cleanup-api.js';
+import type { RecipientOutcome } from './delivery-api.js';
+
+/** Postfix's queue states. `maildrop` files are outside the store until pickup takes them. */
+export type QueueState = 'incoming' | 'active' | 'deferred' | 'hold' | 'corrupt';
+
+export interface StoredRecipient {
+  readonly index: number;
+  /** After cleanup's rewriting (canonical, virtual aliases). */
+  readonly address: string;
+  /** As received, for DSN/`orig_to=`. */
+  readonly original: string;
+  readonly orcpt?: string;
+  readonly notify?: readonly DsnNotify[];
+  /** Final outcome recorded (sent or bounced); such recipients are not tried again. */
+  readonly done: boolean;
+  /** Last temporary failure text, shown by `postqueue -p`. */
+  readonly lastReason?: string;
+}
+
+export interface QueuedMessage {
+  readonly queueId: string;
+  readonly state: QueueState;
+  /** ms since epoch. */
+  readonly arrivalTime: number;
+  readonly sender: string;
+  readonly recipients: readonly StoredRecipient[];
+  /** Content size in bytes. */
+  readonly size: number;
+  readonly envid?: string;
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtputf8?: boolean;
+  /** When a deferred message is next due (ms since epoch). */
+  readonly nextAttempt?: number;
+  /** Whether a delay warning was already sent (delay_warning_time). */
+  readonly warned?: boolean;
+  /** Client facts recorded by cleanup, for logs. */
+  readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+}
+
+export interface QueueStore {
+  /** Every message in the store now. */
+  list(): Iterable<QueuedMessage>;
+  get(queueId: string): QueuedMessage | undefined;
+  /** The content as CRLF lines (not dot-stuffed). */
+  openContent(queueId: string): AsyncIterable<Buffer>;
+  /** Called after a message becomes durable in `incoming`, so qmgr needs no directory scan. */
+  onCommitted(listener: (queueId: string) => void): void;
+  /** Durable state change (e.g. active → deferred with nextAttempt, → hold, hold → deferred on release). */
+  setState(queueId: string, state: QueueState, opts?: { nextAttempt?: number; warned?: boolean }): Promise<void>;
+  /** Durably record delivery outcomes; sent/bounced recipients become `done`, deferred keep their reason. */
+  recordOutcomes(queueId: string, outcomes: readonly RecipientOutcome[]): Promise<void>;
+  /** Durably remove the message (all recipients done, or postsuper -d). */
+  remove(queueId: string): Promise<void>;
+}
