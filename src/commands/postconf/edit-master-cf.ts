@@ -108,9 +108,7 @@ export function editMasterCfText(text: string, edits: readonly MasterEdit[]): { 
     const e = span && current(span);
     if (!span || !e) {
       if (ed.kind !== 'remove' && ed.kind !== 'comment')
-        warnings.push(
-          `unmatched service_name/type: "${ed.key}${'field' in ed ? `/${ed.field}=${ed.value}` : 'param' in ed ? `/${ed.param}` : ''}"`,
-        );
+        warnings.push(`unmatched service_name/type: "${requestText(ed)}"`);
       continue;
     }
     if (ed.kind === 'remove') {
@@ -162,6 +160,20 @@ export function editMasterCfText(text: string, edits: readonly MasterEdit[]): { 
   }
   out.push(...appended);
   return { text: out.length ? out.join('\n') + '\n' : '', warnings };
+}
+
+/** The request as the user wrote it, for warnings. */
+function requestText(ed: MasterEdit): string {
+  switch (ed.kind) {
+    case 'field':
+      return `${ed.key}/${ed.field}=${ed.value}`;
+    case 'param':
+      return `${ed.key}/${ed.param}=${ed.value}`;
+    case 'remove-param':
+      return `${ed.key}/${ed.param}`;
+    default:
+      return ed.key;
+  }
 }
 
 export function editMasterCf(file: string, edits: readonly MasterEdit[]): string[] {

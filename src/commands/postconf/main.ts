@@ -124,7 +124,7 @@ function run(argv: string[], progName: string, out: string[], warn: (m: string) 
   const masterFile = join(dir, 'master.cf');
 
   const lists = ['a', 'A', 'l', 'm'].filter((x) => f.has(x));
-  if (lists.length > 1) throw new Fatal('specify one of -a -A -l -m');
+  if (lists.length > 1) throw new Fatal(`specify one of ${lists.map((x) => '-' + x).join(' ')}`);
   if (lists.length === 1) {
     const which = lists[0];
     out.push(

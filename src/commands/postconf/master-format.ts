@@ -74,9 +74,12 @@ export function formatEntry(e: MasterEntry, fold: boolean): string {
   const lines: string[] = [];
   let cur = head;
   let newLine = false;
+  // `-o` pairs get their own line only among the leading options, where the daemon honours them.
+  let options = true;
   for (let i = 0; i < argv.length; i++) {
     const w = argv[i] ?? '';
-    if (w === '-o' && i + 1 < argv.length) {
+    if (!w.startsWith('-') || w === '-' || w === '--') options = false;
+    if (options && w === '-o' && i + 1 < argv.length) {
       lines.push(cur);
       cur = `${FOLD_INDENT}-o ${argv[++i] ?? ''}`;
       newLine = true;

@@ -138,34 +138,7 @@ function parseEntry(ll: LogicalLine, defaultLimit: number, problems: MasterCfPro
   if (!WAKEUP.test(wakeup)) return invalid('wakeup', wakeup);
   if (!MAXPROC.test(maxproc)) return invalid('process_limit', maxproc);
 
-  const argv: string[] = [];
-  const args: string[] = [];
-  const overrides = new Map<string, string>();
-  const rest = words.slice(8);
-  for (let k = 0; k < rest.length; k++) {
-    const w = rest[k] ?? '';
-    let optArg: string | undefined;
-    if (w === '-o') {
-      argv.push('-o');
-      if (k + 1 >= rest.length) break;
-      optArg = rest[++k] ?? '';
-    } else if (w.startsWith('-o') && w.length > 2) {
-      argv.push('-o');
-      optArg = w.slice(2);
-    }
-    if (optArg === undefined) {
-      argv.push(w);
-      args.push(w);
-      continue;
-    }
-    const kv = normaliseOverride(optArg);
-    if (kv) {
-      overrides.set(kv.name, kv.value);
-      argv.push(`${kv.name}=${kv.value}`);
-    } else {
-      argv.push(optArg);
-    }
-  }
+  const { argv, args, overrides } = splitCommandArgs(words.slice(8));
 
   return {
     name,
@@ -183,6 +156,55 @@ function parseEntry(ll: LogicalLine, defaultLimit: number, problems: MasterCfPro
     overrides,
     line: ll.line,
   };
+}
+
+/**
+ * Separate `-o` overrides from a command's arguments the way the daemon's
+ * getopt sees them: only in the leading option words (up to the first word
+ * that is not an option, or `--`); `-vo name=value` is `-v` plus `-o`.
+ */
+export function splitCommandArgs(words: readonly string[]): {
+  argv: string[];
+  args: string[];
+  overrides: Map<string, string>;
+} {
+  const argv: string[] = [];
+  const args: string[] = [];
+  const overrides = new Map<string, string>();
+  let k = 0;
+  for (; k < words.length; k++) {
+    const w = words[k] ?? '';
+    if (!w.startsWith('-') || w === '-' || w === '--') break;
+    const o = w.indexOf('o', 1);
+    if (o < 0) {
+      argv.push(w);
+      args.push(w);
+      continue;
+    }
+    if (o > 1) {
+      argv.push(w.slice(0, o));
+      args.push(w.slice(0, o));
+    }
+    argv.push('-o');
+    let optArg = w.slice(o + 1);
+    if (optArg === '') {
+      if (k + 1 >= words.length) {
+        k = words.length;
+        break;
+      }
+      optArg = words[++k] ?? '';
+    }
+    const kv = normaliseOverride(optArg);
+    if (kv) {
+      overrides.set(kv.name, kv.value);
+      argv.push(`${kv.name}=${kv.value}`);
+    } else argv.push(optArg);
+  }
+  for (const w of words.slice(k)) {
+    argv.push(w);
+    args.push(w);
+  }
+  return { argv, args, overrides };
 }
 
 /**

@@ -21,6 +21,7 @@ export class RecursionError extends ExpansionError {
 }
 
 const MAX_DEPTH = 100;
+const REPORT_DEPTH = 100;
 
 /** Expand `text`, looking names up through `lookup` (which returns unexpanded text). */
 export function expand(text: string, lookup: Lookup, stack: string[] = []): string {
@@ -58,7 +59,13 @@ export function expand(text: string, lookup: Lookup, stack: string[] = []): stri
 }
 
 function expandName(name: string, lookup: Lookup, stack: string[]): string {
-  if (stack.includes(name)) throw new RecursionError(name, [...stack, name]);
+  const k = stack.indexOf(name);
+  if (k >= 0) {
+    // Postfix gives up at a fixed nesting depth and names the parameter found there;
+    // walking the cycle to that depth reports the same name.
+    const cycle = stack.slice(k);
+    throw new RecursionError(cycle[(REPORT_DEPTH - k) % cycle.length] ?? name, [...stack, name]);
+  }
   const raw = lookup(name);
   if (raw === undefined) return '';
   return expand(raw, lookup, [...stack, name]);
