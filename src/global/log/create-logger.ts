@@ -10,7 +10,7 @@ import { SyslogSink } from './syslog-sink.js';
 import type { ParamReader } from '../params/types.js';
 
 export interface LoggerOptions {
-  /** Also print `service: warning: text` to standard error (commands run by a person). */
+  /** Also print `tag: warning: text` to standard error (commands run by a person). */
   readonly stderr?: boolean;
   /** Use this tag as is instead of `$syslog_name/service` (postlog -t). */
   readonly tag?: string;
@@ -57,7 +57,7 @@ export class MailLogger implements Logger {
   }
 }
 
-/** Prints what a person at a terminal should see: `postfix: warning: text`. */
+/** Prints what a person at a terminal should see: `postfix/postfix-script: warning: text`. */
 export class StderrSink implements LogSink {
   constructor(private readonly prog: string) {}
   write(r: LogRecord): void {
@@ -115,8 +115,11 @@ export function configuredSinks(config: ParamReader): LogSink[] {
 export function createLogger(config: ParamReader, service: string, options: LoggerOptions = {}): MailLogger {
   const syslogName = config.get('syslog_name') || 'postfix';
   const sinks = configuredSinks(config);
-  if (options.stderr) sinks.push(new StderrSink(service));
-  return new MailLogger(options.tag ?? `${syslogName}/${service}`, sinks, syslogName, options.pid);
+  const tag = options.tag ?? `${syslogName}/${service}`;
+  // With the log on the terminal already (maillog_file = /dev/stdout), a second copy is noise.
+  const logOnTerminal = ['/dev/stdout', '/dev/stderr'].includes(config.get('maillog_file'));
+  if (options.stderr && !logOnTerminal) sinks.push(new StderrSink(tag));
+  return new MailLogger(tag, sinks, syslogName, options.pid);
 }
 
 /** A logger for commands before (or without) a readable configuration: stderr only. */
