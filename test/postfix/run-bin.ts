@@ -16,12 +16,14 @@ export interface BinResult {
 export function runBin(
   name: string,
   args: readonly string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<BinResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(projectRoot, 'bin', name), ...args], {
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      uid: opts.uid,
+      gid: opts.gid,
     });
     let stdout = '';
     let stderr = '';

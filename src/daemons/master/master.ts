@@ -5,6 +5,7 @@
 // SIGQUIT immediate stop (`postfix abort`).
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:net';
+import { constants } from 'node:os';
 import { checkMaillogFile, createLogger, LogConfigError, MailLogger } from '../../global/log/create-logger.js';
 import { FatalError, type Logger } from '../../global/log/logger.js';
 import { logFileDescriptor } from '../../global/log/sinks.js';
@@ -145,8 +146,8 @@ export class Master {
   private workerExited(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping) return;
     const worker = this.worker;
-    const how = signal ? `killed by signal ${signal}` : `exit status ${code}`;
-    this.log.warning(`process ${'core'} pid ${worker?.pid ?? '?'} ${how}`);
+    const how = signal ? `killed by signal ${constants.signals[signal] ?? signal}` : `exit status ${code}`;
+    this.log.warning(`process core pid ${worker?.pid ?? '?'} ${how}`);
     this.held.clear();
     const quick = worker !== undefined && Date.now() - worker.startedAt < STARTUP_WINDOW_MS;
     this.failures = quick ? this.failures + 1 : 0;

@@ -32,13 +32,9 @@ export function entryId(e: { name: string; type: string }): string {
   return `${e.name}/${e.type}`;
 }
 
-function sameEntry(a: MasterEntry, b: MasterEntry): boolean {
-  return (
-    a.command === b.command &&
-    a.args.join('\0') === b.args.join('\0') &&
-    a.columns.join('\0') === b.columns.join('\0') &&
-    [...a.overrides].join('\0') === [...b.overrides].join('\0')
-  );
+/** Same program with the same arguments: new main.cf or -o values can be applied by reload(). */
+function sameProgram(a: MasterEntry, b: MasterEntry): boolean {
+  return a.command === b.command && a.args.join('\0') === b.args.join('\0');
 }
 
 /** unix/fifo services first, so that APIs in the directory exist before inet sessions arrive. */
@@ -84,7 +80,7 @@ export class ServiceHost {
       if (!h) {
         h = { entry, listeners: (fresh ?? []).map((s) => new HeldListener(s)) };
         this.hosted.set(id, h);
-      } else if (h.running && sameEntry(h.entry, entry) && h.running.reload) {
+      } else if (h.running && sameProgram(h.entry, entry) && h.running.reload) {
         h.entry = entry;
         try {
           await h.running.reload(config.withOverrides(entry.overrides));
