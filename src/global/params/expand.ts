@@ -9,6 +9,17 @@ export class ExpansionError extends Error {
   override name = 'ExpansionError';
 }
 
+/** A parameter whose value uses itself, directly or through others. */
+export class RecursionError extends ExpansionError {
+  override name = 'RecursionError';
+  constructor(
+    readonly param: string,
+    readonly chain: readonly string[],
+  ) {
+    super(`unreasonable macro call nesting: "${param}" (${chain.join(' -> ')})`);
+  }
+}
+
 const MAX_DEPTH = 100;
 
 /** Expand `text`, looking names up through `lookup` (which returns unexpanded text). */
@@ -39,11 +50,7 @@ export function expand(text: string, lookup: Lookup, stack: string[] = []): stri
       continue;
     }
     const m = /^[A-Za-z0-9_]+/.exec(text.slice(i + 1));
-    if (!m) {
-      out += '$';
-      i++;
-      continue;
-    }
+    if (!m) throw new ExpansionError(`empty macro name: "${text}"`);
     out += expandName(m[0], lookup, stack);
     i += 1 + m[0].length;
   }
@@ -51,7 +58,7 @@ export function expand(text: string, lookup: Lookup, stack: string[] = []): stri
 }
 
 function expandName(name: string, lookup: Lookup, stack: string[]): string {
-  if (stack.includes(name)) throw new ExpansionError(`recursion detected: ${[...stack, name].join(' -> ')}`);
+  if (stack.includes(name)) throw new RecursionError(name, [...stack, name]);
   const raw = lookup(name);
   if (raw === undefined) return '';
   return expand(raw, lookup, [...stack, name]);
@@ -82,13 +89,26 @@ function expandBraced(inner: string, lookup: Lookup, stack: string[]): string {
   const [, name = '', op, rest = ''] = m;
   const value = expandName(name, lookup, stack);
   if (op === undefined) return value;
-  // `${name?{t}:{f}}` — the two-branch form.
-  const two = /^\s*(\{[\s\S]*\})\s*:\s*(\{[\s\S]*\})\s*$/.exec(rest);
-  if (op === '?' && two) {
-    return expand(unbrace(value !== '' ? (two[1] ?? '') : (two[2] ?? '')), lookup, stack);
+  const branches = splitBranches(rest);
+  if (op === '?' && branches) {
+    // `${name?{t}:{f}}` — the two-branch form.
+    return expand(value !== '' ? branches[0] : branches[1], lookup, stack);
   }
   if (op === '?') return value !== '' ? expand(unbrace(rest), lookup, stack) : '';
   return value === '' ? expand(unbrace(rest), lookup, stack) : value;
+}
+
+/** `{t}:{f}` (whitespace allowed around the parts) → [t, f], honouring nested braces; else undefined. */
+function splitBranches(rest: string): [string, string] | undefined {
+  const t = rest.trim();
+  if (!t.startsWith('{')) return undefined;
+  const end1 = findClose(t, 0, '{', '}');
+  if (end1 < 0) return undefined;
+  const after = t.slice(end1 + 1).trimStart();
+  if (!after.startsWith(':')) return undefined;
+  const second = after.slice(1).trim();
+  if (!second.startsWith('{') || findClose(second, 0, '{', '}') !== second.length - 1) return undefined;
+  return [t.slice(1, end1), second.slice(1, -1)];
 }
 
 const OPS = new Set(['==', '!=', '<', '<=', '>', '>=', '==level', '!=level', '<level', '<=level', '>level', '>=level']);
