@@ -29,12 +29,13 @@ function statOrNull(path: string): Stats | null {
 }
 
 /** Syntax of main.cf and master.cf, and values master needs; cheap, run by start too. */
-export function checkSyntax(configDir: string, config: Config): string[] {
+export function checkSyntax(configDir: string, config: Config, warnings: string[] = []): string[] {
   const fatal: string[] = [];
   for (const p of config.problems) fatal.push(`${config.source}, line ${p.line}: ${p.message}`);
   try {
     const mcf = readMasterCf(configDir);
     for (const p of mcf.problems) fatal.push(`file ${p.file}: line ${p.line}: ${p.message}`);
+    for (const w of mcf.warnings) warnings.push(`file ${w.file}: line ${w.line}: ${w.message}`);
     for (const e of mcf.entries) {
       if (e.type !== 'inet') continue;
       try {
@@ -57,8 +58,8 @@ export function checkSyntax(configDir: string, config: Config): string[] {
 }
 
 export function checkInstallation(configDir: string, config: Config): CheckResult {
-  const fatal = checkSyntax(configDir, config);
   const warnings: string[] = [];
+  const fatal = checkSyntax(configDir, config, warnings);
   const root = (process.getuid?.() ?? 0) === 0;
   const owner = config.get('mail_owner');
   const pw = getpw(owner);

@@ -49,14 +49,18 @@ export class Master {
   constructor(private readonly configDir: string) {}
 
   /** Load configuration and logging; throws on errors the caller reports. */
-  private loadConfiguration(): { config: Config; entries: MasterEntry[] } {
+  private loadConfiguration(): { config: Config; entries: MasterEntry[]; warnings: string[] } {
     const config = loadConfig(this.configDir);
     const p = config.problems[0];
     if (p) throw new Error(`${config.source}: line ${p.line}: ${p.message}`);
     const mcf = readMasterCf(this.configDir);
     const first = mcf.problems[0];
     if (first) throw new Error(`${first.file}: line ${first.line}: ${first.message}`);
-    return { config, entries: mcf.entries };
+    return {
+      config,
+      entries: mcf.entries,
+      warnings: mcf.warnings.map((w) => `${w.file}: line ${w.line}: ${w.message}`),
+    };
   }
 
   /** Record a startup failure in the mail log when logging is already set up. */
@@ -69,11 +73,12 @@ export class Master {
   }
 
   async start(): Promise<void> {
-    const { config, entries } = this.loadConfiguration();
+    const { config, entries, warnings } = this.loadConfiguration();
     this.config = config;
     this.entries = entries;
     checkMaillogFile(config);
     this.log = createLogger(config, 'master');
+    for (const w of warnings) this.log.warning(w);
     this.identity = workerIdentity(config);
     const queueDir = config.get('queue_directory');
     mkdirSync(`${queueDir}/${config.get('process_id_directory')}`, { recursive: true, mode: 0o755 });
@@ -181,6 +186,7 @@ export class Master {
       if (!(e instanceof LogConfigError)) throw e;
     }
     this.log.info(`reload -- version ${this.config.get('mail_version')}, configuration ${this.configDir}`);
+    for (const w of loaded.warnings) this.log.warning(w);
     if (!this.worker?.alive) return; // the pending restart picks the new configuration up
     const sockets = await this.bindAll(this.entries, false).catch((e: unknown) => {
       this.log.warning(`reload: ${(e as Error).message}`);
