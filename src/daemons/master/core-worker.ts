@@ -1,0 +1,89 @@
+// The core worker process (docs/ARCHITECTURE.md, "Processes and privileges"):
+// forked by master, running as $mail_owner when master is root. It hosts every
+// master.cf service as a module (global/service/service-host.ts) and obeys
+// master over the IPC channel: configure (start/reload), listener (a socket
+// handle for an inet service), stop. If master goes away, it stops at once.
+import type { Server } from 'node:net';
+import { createLogger, stderrLogger } from '../../global/log/create-logger.js';
+import type { Logger } from '../../global/log/logger.js';
+import { useInheritedLogFd } from '../../global/log/sinks.js';
+import { loadConfig } from '../../global/params/config.js';
+import { ServiceHost } from '../../global/service/service-host.js';
+import { decodeMasterMessage, ENV_MAILLOG_FD, fromWire, type MasterToWorker, type WorkerToMaster } from './ipc.js';
+
+let log: Logger = stderrLogger('postfix/master');
+let host: ServiceHost | undefined;
+const pendingListeners = new Map<string, Server[]>();
+let queue: Promise<void> = Promise.resolve();
+let stopping = false;
+
+function send(msg: WorkerToMaster): void {
+  if (process.connected) process.send?.(msg);
+}
+
+async function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): Promise<void> {
+  const config = loadConfig(msg.configDir);
+  const fd = Number(process.env[ENV_MAILLOG_FD]);
+  const file = config.get('maillog_file');
+  // master opened maillog_file for us (it may not be writable by mail_owner), as postlogd(8) would.
+  if (file && Number.isInteger(fd) && fd > 2) useInheritedLogFd(file, fd);
+  try {
+    log = createLogger(config, 'master');
+  } catch (e) {
+    log.warning(`${(e as Error).message}`);
+  }
+  host ??= new ServiceHost(log);
+  const listeners = new Map(pendingListeners);
+  pendingListeners.clear();
+  const summary = await host.apply(config, msg.entries.map(fromWire), listeners);
+  // sockets for entries that are not in the list (should not happen) must not leak
+  for (const [id, servers] of listeners) {
+    if (!msg.entries.some((e) => `${e.name}/${e.type}` === id)) for (const s of servers) s.close();
+  }
+  send({ type: 'ready', ...summary });
+}
+
+async function stop(graceful: boolean): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await host?.stopAll(graceful);
+  send({ type: 'stopped' });
+  process.disconnect?.();
+  // Sessions of services that ignored stop() must not keep the process alive.
+  setTimeout(() => process.exit(0), 100).unref();
+}
+
+function onMessage(raw: unknown, handle: unknown): void {
+  const msg = decodeMasterMessage(raw);
+  if (!msg) {
+    log.warning('core worker: ignoring malformed message from master');
+    return;
+  }
+  if (msg.type === 'listener') {
+    const server = handle as Server | undefined;
+    if (!server || typeof server.listen !== 'function') {
+      log.warning(`core worker: listener message for ${msg.service} without a socket`);
+      return;
+    }
+    const list = pendingListeners.get(msg.service) ?? [];
+    list.push(server);
+    pendingListeners.set(msg.service, list);
+    return;
+  }
+  queue = queue
+    .then(() => (msg.type === 'configure' ? configure(msg) : stop(msg.graceful)))
+    .catch((e: unknown) => {
+      log.error(`core worker: ${(e as Error).message}`);
+      process.exit(1);
+    });
+}
+
+process.on('message', onMessage);
+// master died or closed the channel: nothing may run without it (Postfix children exit too).
+process.on('disconnect', () => {
+  queue = queue.then(() => stop(false));
+});
+process.on('uncaughtException', (e) => {
+  log.error(`core worker: uncaught exception: ${e.stack ?? e.message}`.slice(0, 2000));
+  process.exit(1);
+});

@@ -1,0 +1,234 @@
+// master(8): the resident process of the mail system. Reads main.cf and
+// master.cf, holds the pid-file lock, binds inet listeners (as root for port
+// 25), runs the core worker (as mail_owner) and restarts it with backoff when
+// it dies, and answers signals: SIGHUP reload, SIGTERM/SIGINT graceful stop,
+// SIGQUIT immediate stop (`postfix abort`).
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { constants } from 'node:os';
+import { checkMaillogFile, createLogger, LogConfigError, MailLogger } from '../../global/log/create-logger.js';
+import { FatalError, type Logger } from '../../global/log/logger.js';
+import { logFileDescriptor } from '../../global/log/sinks.js';
+import type { MasterEntry } from '../../global/mastercf/types.js';
+import { loadConfig, type Config } from '../../global/params/config.js';
+import { entryId } from '../../global/service/service-host.js';
+import { bindEndpoint } from './bind.js';
+import { endpointKey, inetEndpoints } from './inet-endpoints.js';
+import { toWire } from './ipc.js';
+import { readMasterCf } from './master-cf.js';
+import { acquirePidFile, AlreadyRunningError, pidFilePath, releasePidFile } from './pid-file.js';
+import { workerIdentity, type WorkerIdentity } from './privilege.js';
+import { WorkerProcess } from './worker-process.js';
+
+/** A worker that dies sooner than this after its start counts as a startup failure (throttled). */
+const STARTUP_WINDOW_MS = 10_000;
+const FIRST_BACKOFF_MS = 1_000;
+
+export interface MasterOptions {
+  readonly configDir: string;
+  /** Called once: without an error when the mail system is up, with one when startup failed. */
+  readonly onReady?: (err?: Error) => void;
+}
+
+export class Master {
+  private config!: Config;
+  /** No sinks until main.cf says where to log; startup errors go to the caller meanwhile. */
+  private log: Logger = new MailLogger('postfix/master', [], 'postfix');
+  private identity!: WorkerIdentity;
+  private pidFile = '';
+  private entries: MasterEntry[] = [];
+  /** inet entry id -> endpoint keys the worker holds sockets for. */
+  private held = new Map<string, string[]>();
+  private worker: WorkerProcess | undefined;
+  private stopping = false;
+  private failures = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private done!: (code: number) => void;
+  readonly finished = new Promise<number>((resolve) => (this.done = resolve));
+
+  constructor(private readonly configDir: string) {}
+
+  /** Load configuration and logging; throws on errors the caller reports. */
+  private loadConfiguration(): { config: Config; entries: MasterEntry[]; warnings: string[] } {
+    const config = loadConfig(this.configDir);
+    const p = config.problems[0];
+    if (p) throw new Error(`${config.source}: line ${p.line}: ${p.message}`);
+    const mcf = readMasterCf(this.configDir);
+    const first = mcf.problems[0];
+    if (first) throw new Error(`${first.file}: line ${first.line}: ${first.message}`);
+    return {
+      config,
+      entries: mcf.entries,
+      warnings: mcf.warnings.map((w) => `${w.file}: line ${w.line}: ${w.message}`),
+    };
+  }
+
+  /** Record a startup failure in the mail log when logging is already set up. */
+  logFatal(text: string): void {
+    try {
+      this.log.fatal(text);
+    } catch {
+      // fatal() throws by design; the caller returns the exit status
+    }
+  }
+
+  async start(): Promise<void> {
+    const { config, entries, warnings } = this.loadConfiguration();
+    this.config = config;
+    this.entries = entries;
+    checkMaillogFile(config);
+    this.log = createLogger(config, 'master');
+    for (const w of warnings) this.log.warning(w);
+    this.identity = workerIdentity(config);
+    const queueDir = config.get('queue_directory');
+    mkdirSync(`${queueDir}/${config.get('process_id_directory')}`, { recursive: true, mode: 0o755 });
+    this.pidFile = pidFilePath(queueDir, config.get('process_id_directory'));
+    acquirePidFile(this.pidFile);
+    try {
+      const sockets = await this.bindAll(entries, true);
+      this.log.info(`daemon started -- version ${config.get('mail_version')}, configuration ${this.configDir}`);
+      await this.startWorker(sockets, false);
+    } catch (e) {
+      releasePidFile(this.pidFile);
+      throw e;
+    }
+  }
+
+  /** Bind sockets of inet entries that the worker does not hold yet (all when `all`). */
+  private async bindAll(entries: MasterEntry[], all: boolean): Promise<Map<string, Map<string, Server>>> {
+    const out = new Map<string, Map<string, Server>>();
+    try {
+      for (const e of entries) {
+        if (e.type !== 'inet') continue;
+        const id = entryId(e);
+        let endpoints;
+        try {
+          endpoints = inetEndpoints(e.name, this.config.withOverrides(e.overrides));
+        } catch (err) {
+          this.log.warning(`master.cf line ${e.line}: service ${id}: ${(err as Error).message}; service skipped`);
+          continue;
+        }
+        const keys = endpoints.map(endpointKey);
+        const had = this.held.get(id);
+        if (!all && had && had.join(' ') === keys.join(' ')) continue;
+        const servers = new Map<string, Server>();
+        out.set(id, servers);
+        for (const ep of endpoints) servers.set(endpointKey(ep), await bindEndpoint(ep));
+      }
+    } catch (err) {
+      for (const m of out.values()) for (const s of m.values()) s.close();
+      throw err;
+    }
+    return out;
+  }
+
+  private async startWorker(sockets: Map<string, Map<string, Server>>, reload: boolean): Promise<void> {
+    if (!this.worker?.alive) {
+      const file = this.config.get('maillog_file');
+      this.worker = new WorkerProcess({
+        identity: this.identity,
+        cwd: this.config.get('queue_directory'),
+        logFd: file ? logFileDescriptor(file) : undefined,
+        onExit: (code, signal) => this.workerExited(code, signal),
+        onBadMessage: () => this.log.warning('ignoring malformed message from the core worker'),
+      });
+    }
+    const worker = this.worker;
+    for (const [id, servers] of sockets) {
+      for (const [key, server] of servers) await worker.sendListener(id, key, server);
+      this.held.set(id, [...servers.keys()]);
+    }
+    const report = await worker.configure({
+      type: 'configure',
+      configDir: this.configDir,
+      entries: this.entries.map(toWire),
+      reload,
+    });
+    for (const id of report.closed) this.held.delete(id);
+    for (const id of [...this.held.keys()]) if (!this.entries.some((e) => entryId(e) === id)) this.held.delete(id);
+  }
+
+  private workerExited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping) return;
+    const worker = this.worker;
+    const how = signal ? `killed by signal ${constants.signals[signal] ?? signal}` : `exit status ${code}`;
+    this.log.warning(`process core pid ${worker?.pid ?? '?'} ${how}`);
+    this.held.clear();
+    const quick = worker !== undefined && Date.now() - worker.startedAt < STARTUP_WINDOW_MS;
+    this.failures = quick ? this.failures + 1 : 0;
+    const limit = this.config.time('service_throttle_time') * 1000;
+    const delay = quick ? Math.min(FIRST_BACKOFF_MS * 2 ** (this.failures - 1), limit) : 0;
+    if (quick) this.log.warning(`core: bad command startup -- throttling for ${Math.round(delay / 1000)}s`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.bindAll(this.entries, true)
+        .then((s) => this.startWorker(s, false))
+        .catch((e: unknown) => this.log.warning(`restarting the core worker: ${(e as Error).message}`));
+    }, delay);
+  }
+
+  /** `postfix reload`: new main.cf and master.cf; kept services reload in place. */
+  async reload(): Promise<void> {
+    if (this.stopping) return;
+    let loaded;
+    try {
+      loaded = this.loadConfiguration();
+      checkMaillogFile(loaded.config);
+    } catch (e) {
+      this.log.error(`reload: ${(e as Error).message}; keeping the previous configuration`);
+      return;
+    }
+    this.config = loaded.config;
+    this.entries = loaded.entries;
+    try {
+      this.log = createLogger(this.config, 'master');
+    } catch (e) {
+      if (!(e instanceof LogConfigError)) throw e;
+    }
+    this.log.info(`reload -- version ${this.config.get('mail_version')}, configuration ${this.configDir}`);
+    for (const w of loaded.warnings) this.log.warning(w);
+    if (!this.worker?.alive) return; // the pending restart picks the new configuration up
+    const sockets = await this.bindAll(this.entries, false).catch((e: unknown) => {
+      this.log.warning(`reload: ${(e as Error).message}`);
+      return new Map<string, Map<string, Server>>();
+    });
+    await this.startWorker(sockets, true);
+  }
+
+  async stop(graceful: boolean, signal: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info(`terminating on signal ${signal}`);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.worker?.stop(graceful);
+    releasePidFile(this.pidFile);
+    this.done(0);
+  }
+}
+
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
+
+/** Run master until it is stopped; resolves with the exit status. */
+export async function runMaster(opts: MasterOptions): Promise<number> {
+  const master = new Master(opts.configDir);
+  try {
+    await master.start();
+  } catch (e) {
+    const err =
+      e instanceof AlreadyRunningError ? new Error('the Postfix mail system is already running') : (e as Error);
+    if (!(e instanceof FatalError)) master.logFatal(err.message);
+    opts.onReady?.(err);
+    return 1;
+  }
+  opts.onReady?.();
+  const handlers: [NodeJS.Signals, () => void][] = [
+    ['SIGHUP', () => void master.reload()],
+    ['SIGTERM', () => void master.stop(true, String(SIGNAL_NUMBERS.SIGTERM))],
+    ['SIGINT', () => void master.stop(true, String(SIGNAL_NUMBERS.SIGINT))],
+    ['SIGQUIT', () => void master.stop(false, String(SIGNAL_NUMBERS.SIGQUIT))],
+  ];
+  for (const [sig, h] of handlers) process.on(sig, h);
+  const code = await master.finished;
+  for (const [sig, h] of handlers) process.removeListener(sig, h);
+  return code;
+}

@@ -1,0 +1,113 @@
+// master's handle on the core worker process: fork it (as mail_owner when
+// master is root), pass listening sockets and configuration over IPC, wait for
+// it to report ready, stop it, and tell master when it dies unexpectedly.
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeWorkerMessage, ENV_MAILLOG_FD, type MasterToWorker, type WorkerToMaster } from './ipc.js';
+import type { WorkerIdentity } from './privilege.js';
+
+export const WORKER_PATH = join(dirname(fileURLToPath(import.meta.url)), 'core-worker.js');
+
+/** Longest wait for the worker to configure its services. */
+const READY_TIMEOUT_MS = 60_000;
+/** Longest wait for a graceful stop before the worker is killed. */
+const STOP_TIMEOUT_MS = 15_000;
+
+export type ReadyReport = Extract<WorkerToMaster, { type: 'ready' }>;
+
+export interface WorkerOptions {
+  readonly identity: WorkerIdentity;
+  readonly cwd: string;
+  /** maillog_file descriptor opened by master, passed to the worker. */
+  readonly logFd?: number;
+  readonly onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
+  readonly onBadMessage: () => void;
+}
+
+export class WorkerProcess {
+  private readonly child: ChildProcess;
+  private waiters: ((r: ReadyReport | Error) => void)[] = [];
+  private exited = false;
+  readonly startedAt = Date.now();
+
+  constructor(opts: WorkerOptions) {
+    const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
+    const env = { ...process.env };
+    delete env[ENV_MAILLOG_FD];
+    if (opts.logFd !== undefined && opts.logFd > 2) {
+      stdio.push(opts.logFd);
+      env[ENV_MAILLOG_FD] = String(stdio.length - 1);
+    }
+    this.child = fork(WORKER_PATH, [], {
+      cwd: opts.cwd,
+      env,
+      stdio,
+      uid: opts.identity.uid,
+      gid: opts.identity.gid,
+      serialization: 'json',
+    });
+    this.child.on('message', (raw) => {
+      const msg = decodeWorkerMessage(raw);
+      if (!msg) return opts.onBadMessage();
+      if (msg.type === 'ready') for (const w of this.waiters.splice(0)) w(msg);
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = true;
+      for (const w of this.waiters.splice(0)) w(new Error(`core worker exited (${signal ?? `status ${code}`})`));
+      opts.onExit(code, signal);
+    });
+    this.child.on('error', () => undefined); // exit follows; send errors after exit are expected
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  /** Hand over a listening socket, then close master's copy so that only the worker accepts. */
+  sendListener(service: string, endpoint: string, server: Server): Promise<void> {
+    const msg: MasterToWorker = { type: 'listener', service, endpoint };
+    return new Promise((resolve, reject) => {
+      this.child.send(msg, server, (err) => {
+        server.close();
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  /** Send the configuration and wait until the worker has (re)started its services. */
+  configure(msg: Extract<MasterToWorker, { type: 'configure' }>): Promise<ReadyReport> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('core worker did not become ready')), READY_TIMEOUT_MS);
+      this.waiters.push((r) => {
+        clearTimeout(timer);
+        if (r instanceof Error) reject(r);
+        else resolve(r);
+      });
+      this.child.send(msg, (err) => {
+        if (err) reject(err);
+      });
+    });
+  }
+
+  /** graceful: ask, wait, then kill; otherwise kill now. Resolves when the process is gone. */
+  async stop(graceful: boolean): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (graceful && this.child.connected) {
+      this.child.send({ type: 'stop', graceful: true } satisfies MasterToWorker, () => undefined);
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await gone;
+      clearTimeout(timer);
+      return;
+    }
+    this.child.kill('SIGKILL');
+    await gone;
+  }
+}

@@ -1,0 +1,69 @@
+// Where formatted log lines go: an append-only file (maillog_file, Postfix 3.4+'s
+// postlogd(8) job), standard error (commands run from a terminal), or syslog
+// (syslog-sink.ts). Sinks never throw: losing a log line must not stop mail.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Severity } from './logger.js';
+
+export interface LogRecord {
+  readonly when: Date;
+  readonly tag: string;
+  readonly pid: number;
+  readonly severity: Severity;
+  readonly text: string;
+}
+
+export interface LogSink {
+  write(record: LogRecord): void;
+}
+
+/** Descriptors that are already open and must not be opened by name (a worker may lack the right). */
+const WELL_KNOWN_FDS: Readonly<Record<string, number>> = { '/dev/stdout': 1, '/dev/stderr': 2 };
+
+const openFiles = new Map<string, number>();
+
+/**
+ * The descriptor for a maillog_file path, opened once per process in append
+ * mode (O_APPEND makes each line one atomic append, so several processes can
+ * share the file). A master that starts a less privileged worker opens the file
+ * itself and passes the descriptor (see `useInheritedLogFd`).
+ */
+export function logFileDescriptor(path: string): number {
+  const known = WELL_KNOWN_FDS[path] ?? openFiles.get(path);
+  if (known !== undefined) return known;
+  const fd = openSync(path, 'a', 0o600);
+  openFiles.set(path, fd);
+  return fd;
+}
+
+/** Record a descriptor inherited from the parent for `path`, so the child does not reopen it. */
+export function useInheritedLogFd(path: string, fd: number): void {
+  openFiles.set(path, fd);
+}
+
+/** Forget cached descriptors (after log rotation, `postfix reload`). */
+export function closeLogFiles(): void {
+  for (const fd of openFiles.values()) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed: nothing to do
+    }
+  }
+  openFiles.clear();
+}
+
+export class FileSink implements LogSink {
+  constructor(
+    private readonly fd: number,
+    private readonly host: string,
+    private readonly format: (r: LogRecord, host: string) => string,
+  ) {}
+
+  write(record: LogRecord): void {
+    try {
+      writeSync(this.fd, this.format(record, this.host));
+    } catch {
+      // A full disk or closed stdout must not take the daemon down with it.
+    }
+  }
+}
