@@ -141,7 +141,8 @@ async function addItems(
       continue;
     }
     // `type:table`; IPv6 addresses also contain colons, so rule those out first.
-    if (/^[a-z][a-z0-9_-]*:/i.test(item) && parseIp(item) === undefined && !item.startsWith('[')) {
+    const looksLikeIp = parseIp(item.replace(/\/\d+$/, '')) !== undefined;
+    if (/^[a-z][a-z0-9_-]*:/i.test(item) && !looksLikeIp && !item.startsWith('[')) {
       if (!opts.openDict) throw new MatchListError(`${opts.paramName}: table ${item} not supported here`);
       out.push({ kind: 'table', negate, dict: await opts.openDict(item) });
       continue;
