@@ -255,3 +255,47 @@ test('arbitrary facts never make check() throw', async () => {
     { numRuns: 200 },
   );
 });
+
+test('rbl_reply_maps and default_rbl_reply templates', async () => {
+  const dns = new FakeResolver()
+    .set('5.113.0.203.zen.example', 'A', ['127.0.0.2'])
+    .set('5.113.0.203.other.example', 'A', ['127.0.0.2'])
+    .set('5.113.0.203.other.example', 'TXT', ['see https://other.example/']);
+  const dicts = new DictSet();
+  dicts
+    .get('hash:rbl')
+    .set('zen.example', '450 4.7.1 ${client_address} is on $rbl_domain${rbl_reason:, no reason given}');
+  const { p } = policy(
+    [
+      'smtpd_client_restrictions = reject_rbl_client zen.example, reject_rbl_client other.example',
+      'rbl_reply_maps = hash:rbl',
+      'default_rbl_reply = $rbl_code 5.7.2 Go away, [$client_address] is listed by $rbl_domain${rbl_reason?: $rbl_reason}',
+    ].join('\n'),
+    dicts,
+    dns,
+  );
+  assert.equal(
+    replyOf(await p.check('connect', facts({ clientAddr: '203.0.113.5' }))),
+    '450 4.7.1 203.0.113.5 is on zen.example, no reason given',
+  );
+  dicts.get('hash:rbl').set('zen.example', 'DUNNO is not a reply');
+  const { p: p2, logger } = policy(
+    'smtpd_client_restrictions = reject_rbl_client zen.example\nrbl_reply_maps = hash:rbl\n',
+    dicts,
+    dns,
+  );
+  assert.equal(
+    replyOf(await p2.check('connect', facts({ clientAddr: '203.0.113.5' }))),
+    '451 4.3.5 Server configuration error',
+  );
+  assert.ok(logger.texts().some((t) => t.includes('does not start with a 4xx or 5xx code')));
+  const p3 = policy(
+    'smtpd_client_restrictions = reject_rbl_client other.example\ndefault_rbl_reply = $rbl_code 5.7.2 Go away, [$client_address] is listed by $rbl_domain${rbl_reason?: $rbl_reason}\n',
+    new DictSet(),
+    dns,
+  ).p;
+  assert.equal(
+    replyOf(await p3.check('connect', facts({ clientAddr: '203.0.113.5' }))),
+    '554 5.7.2 Go away, [203.0.113.5] is listed by other.example: see https://other.example/',
+  );
+});

@@ -7,7 +7,10 @@
 import { addressLiteral, splitAddress } from '../../../global/addr/address.js';
 import { clientAddressKeys, domainKeys } from '../../../global/addr/lookup-keys.js';
 import { parseIp } from '../../../global/match/ip.js';
+import { splitMatchList } from '../../../global/match/match-list.js';
 import { applyAccessValue, type NestedEvaluator } from './access-actions.js';
+import { expandTemplate, rblTemplate, rblVariables } from './rbl-reply.js';
+import { splitDsn } from './replies.js';
 import type { PolicyContext } from './context.js';
 import { DUNNO, OK, type DnsAnswer, type EvalState, type StepResult } from './types.js';
 
@@ -154,14 +157,20 @@ export async function rejectRbl(
   const r = await queryList(ctx, `${target.query}.${zone}`, filter);
   if (!r.listed) return DUNNO;
   const code = ctx.intParam('maps_rbl_reject_code', 554);
-  // default_rbl_reply with $rbl_class, $rbl_what, $rbl_domain and $rbl_reason filled in.
-  const reason = r.reason ? `; ${r.reason}` : '';
-  return ctx.reject(
-    state,
-    code,
-    '5.7.1',
-    `Service unavailable; ${target.cls} [${target.what}] blocked using ${zone}${reason}`,
-  );
+  const specs = splitMatchList(ctx.config.get('rbl_reply_maps'));
+  const custom = specs.length > 0 ? await ctx.lookupFirst(specs, [zone]) : undefined;
+  const vars = rblVariables({ code, cls: target.cls, what: target.what, domain: zone, reason: r.reason }, state.facts);
+  const text = expandTemplate(custom?.value ?? rblTemplate(ctx.config), vars).trim();
+  // The template yields `NNN [X.Y.Z] text`; anything else is a configuration mistake.
+  const m = /^([45]\d\d)\s+(.*)$/s.exec(text);
+  if (!m) {
+    const source = custom ? custom.spec : 'default_rbl_reply';
+    ctx.logger.warning(`${source}: reply for ${zone} does not start with a 4xx or 5xx code: "${text}"`);
+    return ctx.configError(state);
+  }
+  const c = Number.parseInt(m[1] ?? '554', 10);
+  const d = splitDsn(m[2] ?? '');
+  return ctx.reject(state, c, d.dsn ?? `${String(c)[0]}.7.1`, d.rest);
 }
 
 /** permit_dnswl_client / permit_rhswl_client: a listed client is permitted; lookup trouble is ignored. */
