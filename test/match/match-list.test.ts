@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MatchList, MatchListError } from '../../src/global/match/match-list.js';
 import { CidrError, formatIp, parseIp, parseNetwork } from '../../src/global/match/ip.js';
+import { mynetworksForStyle } from '../../src/global/match/mynetworks.js';
 import { MapDict } from '../restrictions/harness.js';
 
 const opts = (paramName: string, parent = true) => ({ paramName, parentMatchesSubdomains: parent });
@@ -108,4 +109,20 @@ test('type:table entries look up the domain and its parents, or the address', as
   assert.ok(!(await l.matchHost('example.net')));
   assert.ok(await l.matchAddr('192.0.2.9'));
   await assert.rejects(MatchList.create('hash:/x', opts('mydestination')), /table hash:\/x not supported here/);
+});
+
+test('mynetworks_style: host, subnet and class', () => {
+  const ifs = [
+    { address: '127.0.0.1', prefix: 8 },
+    { address: '10.1.2.3', prefix: 16 },
+    { address: '172.20.5.6', prefix: 24 },
+    { address: '192.168.7.8', prefix: 24 },
+    { address: 'fe80::1:2', prefix: 64 },
+  ];
+  assert.equal(
+    mynetworksForStyle('host', ifs),
+    '127.0.0.1/32 10.1.2.3/32 172.20.5.6/32 192.168.7.8/32 [fe80::1:2]/128',
+  );
+  assert.equal(mynetworksForStyle('subnet', ifs), '127.0.0.0/8 10.1.0.0/16 172.20.5.0/24 192.168.7.0/24 [fe80::]/64');
+  assert.equal(mynetworksForStyle('class', ifs), '127.0.0.0/8 10.0.0.0/8 172.20.0.0/16 192.168.7.0/24 [fe80::]/64');
 });

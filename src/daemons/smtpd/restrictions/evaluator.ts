@@ -473,5 +473,8 @@ export class Evaluator {
 
 const MODIFIERS = new Set(['warn_if_reject']);
 
+/** Restrictions that need a service Postern does not have yet; they never decide anything. */
+export const UNAVAILABLE: readonly string[] = ['reject_unverified_recipient', 'reject_unverified_sender'];
+
 /** Split a restriction parameter's value (exported for the start-up sanity check). */
 export { splitRestrictions };

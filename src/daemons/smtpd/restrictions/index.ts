@@ -6,7 +6,7 @@
 import type { PolicyVerdict, RestrictionStage, SessionFacts, SmtpdPolicy } from '../policy-api.js';
 import { splitRestrictions } from './access-actions.js';
 import { PolicyContext } from './context.js';
-import { Evaluator } from './evaluator.js';
+import { Evaluator, UNAVAILABLE } from './evaluator.js';
 import { checkUnlisted } from './recipient-maps.js';
 import { DUNNO, type EvalState, type SmtpdPolicyDeps, type StepResult } from './types.js';
 
@@ -73,6 +73,8 @@ export function createSmtpdPolicy(deps: SmtpdPolicyDeps): SmtpdPolicy {
     for (let i = 0; i < list.length; i++) {
       const r = list[i] ?? '';
       if (evaluator.takesArgument(r.toLowerCase())) i++;
+      else if (UNAVAILABLE.includes(r.toLowerCase()))
+        logger.warning(`${param}: ${r} is not supported yet (no address verification service); ignored`);
       else if (!evaluator.isKnown(r.toLowerCase()) && !classes.has(r))
         logger.warning(`${param}: unknown smtpd restriction: "${r}"`);
     }
