@@ -29,12 +29,19 @@ export interface SessionFacts {
   readonly etrnDomain?: string;
   /** The message size (end-of-data) or the SIZE= estimate. */
   readonly size?: number;
+  /** The queue ID once cleanup assigned one; log lines the policy writes itself (HOLD, WARN, ...) use it, else NOQUEUE. */
+  readonly queueId?: string;
 }
 
 /** What a restriction list decided. `dunno` means the list ended without a decision (implicit permit). */
 export type PolicyVerdict =
   | { readonly action: 'permit' }
   | { readonly action: 'dunno' }
+  /**
+   * `logText` is the mail log line without its queue ID prefix, e.g.
+   * `reject: RCPT from h[1.2.3.4]: 554 5.7.1 <x@y>: Relay access denied; from=<a@b> to=<x@y> proto=ESMTP helo=<h>`;
+   * smtpd logs `${queueId ?? 'NOQUEUE'}: ${logText}`.
+   */
   | { readonly action: 'reject'; readonly reply: SmtpReply; readonly logText: string }
   /** Accept, but with side effects cleanup must apply (HOLD, DISCARD, FILTER, REDIRECT, PREPEND, BCC). */
   | { readonly action: 'accept-with'; readonly effects: readonly PolicyEffect[] };

@@ -1,0 +1,142 @@
+// access(5) results: what a value found in a check_*_access table (or returned
+// by a policy service) means. OK, REJECT, DEFER, 4NN/5NN text, DUNNO, HOLD,
+// DISCARD, FILTER, REDIRECT, PREPEND, BCC, WARN, INFO, DEFER_IF_REJECT,
+// DEFER_IF_PERMIT, and anything else as a restriction list or class name.
+import { splitDsn } from './replies.js';
+import type { PolicyContext } from './context.js';
+import { DUNNO, OK, type EvalState, type StepResult } from './types.js';
+
+export interface AccessSubject {
+  /** The name shown in `<name>: Class rejected: ...` replies. */
+  readonly name: string;
+  readonly cls: string;
+  /** Where the value came from, for warnings: `hash:/etc/postfix/access` or `policy service inet:...`. */
+  readonly source: string;
+  /** OK is refused (treated as DUNNO) for the MX/NS/A checks, as in Postfix. */
+  readonly allowOk: boolean;
+}
+
+/** Evaluates a restriction list found in a table value (restriction classes included). */
+export type NestedEvaluator = (state: EvalState, restrictions: string[]) => Promise<StepResult>;
+
+const MAX_TEXT = 1000;
+
+export async function applyAccessValue(
+  ctx: PolicyContext,
+  state: EvalState,
+  rawValue: string,
+  subject: AccessSubject,
+  nested: NestedEvaluator,
+): Promise<StepResult> {
+  const value = rawValue.trim().slice(0, MAX_TEXT);
+  const m = /^(\S+)\s*(.*)$/s.exec(value);
+  const word = m?.[1] ?? '';
+  const text = m?.[2] ?? '';
+  const cmd = word.toUpperCase();
+  const prefix = `<${subject.name}>: ${subject.cls}`;
+
+  const code = /^([245])(\d\d)$/.exec(word);
+  if (code) {
+    const n = Number.parseInt(word, 10);
+    if (n < 400) {
+      ctx.logger.warning(`${subject.source}: invalid response code in "${value}"`);
+      return ctx.configError(state);
+    }
+    const d = splitDsn(text);
+    return ctx.reject(state, n, d.dsn ?? `${code[1]}.7.1`, `${prefix} rejected: ${d.rest || 'Access denied'}`);
+  }
+  if (cmd === 'OK' || /^\d+$/.test(word)) {
+    if (subject.allowOk) return OK;
+    ctx.logger.warning(`${subject.source}: action "${word}" is not allowed for this check; treating it as DUNNO`);
+    return DUNNO;
+  }
+  switch (cmd) {
+    case 'DUNNO':
+      return DUNNO;
+    case 'REJECT': {
+      const d = splitDsn(text);
+      const c = ctx.intParam('access_map_reject_code', 554);
+      return ctx.reject(state, c, d.dsn ?? '5.7.1', `${prefix} rejected: ${d.rest || 'Access denied'}`);
+    }
+    case 'DEFER': {
+      const d = splitDsn(text);
+      const c = ctx.intParam('access_map_defer_code', 450);
+      return ctx.reject(state, c, d.dsn ?? '4.7.1', `${prefix} rejected: ${d.rest || 'Access denied'}`);
+    }
+    case 'DEFER_IF_REJECT': {
+      const d = splitDsn(text);
+      const why = `${prefix} rejected: ${d.rest || 'defer_if_reject requested'}`;
+      state.deferIfReject ??= ctx.savedReply(state, ctx.intParam('defer_code', 450), d.dsn ?? '4.7.1', why);
+      return DUNNO;
+    }
+    case 'DEFER_IF_PERMIT': {
+      const d = splitDsn(text);
+      const why = `${prefix} rejected: ${d.rest || 'defer_if_permit requested'}`;
+      state.deferIfPermit ??= ctx.savedReply(state, ctx.intParam('defer_code', 450), d.dsn ?? '4.7.1', why);
+      return DUNNO;
+    }
+    case 'HOLD':
+      state.effects.push({ kind: 'hold', reason: text || 'triggers HOLD action' });
+      ctx.logWhatsup(state, 'hold', `${prefix} ${text || 'triggers HOLD action'}`);
+      return DUNNO;
+    case 'DISCARD':
+      state.effects.push({ kind: 'discard', reason: text || 'triggers DISCARD action' });
+      ctx.logWhatsup(state, 'discard', `${prefix} ${text || 'triggers DISCARD action'}`);
+      // Postfix stops evaluating: the message is accepted and thrown away.
+      return OK;
+    case 'FILTER':
+      if (!/^[^:\s]+:\S*$/.test(text)) return badValue(ctx, state, subject, value);
+      state.effects.push({ kind: 'filter', transport: text });
+      ctx.logWhatsup(state, 'filter', `${prefix} triggers FILTER ${text}`);
+      return DUNNO;
+    case 'REDIRECT':
+      if (text === '' || /\s/.test(text)) return badValue(ctx, state, subject, value);
+      state.effects.push({ kind: 'redirect', address: text });
+      ctx.logWhatsup(state, 'redirect', `${prefix} triggers REDIRECT ${text}`);
+      return DUNNO;
+    case 'BCC':
+      if (text === '' || /\s/.test(text)) return badValue(ctx, state, subject, value);
+      state.effects.push({ kind: 'bcc', address: text });
+      ctx.logWhatsup(state, 'bcc', `${prefix} triggers BCC ${text}`);
+      return DUNNO;
+    case 'PREPEND':
+      // A header must be `Name: value` with a printable name, or cleanup would write garbage.
+      if (!/^[!-9;-~]+:/.test(text)) return badValue(ctx, state, subject, value);
+      state.effects.push({ kind: 'prepend', header: text });
+      return DUNNO;
+    case 'WARN':
+      ctx.logWhatsup(state, 'warn', `${prefix} ${text}`);
+      return DUNNO;
+    case 'INFO':
+      ctx.logWhatsup(state, 'info', `${prefix} ${text}`);
+      return DUNNO;
+    default:
+      // Anything else is a restriction list (or class name) to evaluate in place.
+      return nested(state, splitRestrictions(value));
+  }
+}
+
+function badValue(ctx: PolicyContext, state: EvalState, subject: AccessSubject, value: string): StepResult {
+  ctx.logger.warning(`${subject.source}: bad action "${value}"`);
+  return ctx.configError(state);
+}
+
+/**
+ * Split a restriction list: commas and white space separate, `{ ... }`
+ * groups (e.g. `check_policy_service { inet:host:port, timeout=10s }`) stay whole.
+ */
+export function splitRestrictions(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === '{') depth++;
+    if (ch === '}') depth = Math.max(0, depth - 1);
+    if (depth === 0 && (ch === ',' || /\s/.test(ch))) {
+      if (cur) out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur) out.push(cur);
+  return out;
+}

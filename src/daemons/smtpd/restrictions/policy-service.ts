@@ -1,0 +1,156 @@
+// check_policy_service: Postfix's policy delegation protocol (SMTPD_POLICY_README).
+// smtpd sends `name=value` lines and an empty line over a unix or inet socket;
+// the server answers `action=...` and an empty line, and the action is read as
+// an access(5) value. Failures fall back to smtpd_policy_service_default_action
+// (`451 4.3.5 Server configuration problem`) after the configured tries.
+import { createConnection, type Socket } from 'node:net';
+import { isAbsolute, join } from 'node:path';
+import type { PolicyContext } from './context.js';
+import { namaddr } from './replies.js';
+import type { EvalState } from './types.js';
+
+const MAX_RESPONSE = 16 * 1024;
+
+export interface PolicyEndpoint {
+  readonly spec: string;
+  readonly timeoutMs: number;
+  readonly defaultAction: string;
+  readonly tryLimit: number;
+  readonly policyContext: string;
+}
+
+/** `inet:host:port`, `unix:path`, or `{ inet:host:port, timeout=10s, default_action=DUNNO, ... }`. */
+export function parseEndpoint(ctx: PolicyContext, arg: string): PolicyEndpoint {
+  let spec = arg;
+  const opts = new Map<string, string>();
+  const braced = /^\{(.*)\}$/s.exec(arg.trim());
+  if (braced) {
+    const parts = (braced[1] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    spec = parts.shift() ?? '';
+    for (const p of parts) {
+      const eq = p.indexOf('=');
+      if (eq > 0) opts.set(p.slice(0, eq).trim(), p.slice(eq + 1).trim());
+    }
+  }
+  const seconds = (v: string | undefined, param: string): number => {
+    const m = /^(\d+)([smh]?)$/.exec(v ?? '');
+    if (!m) return ctx.config.time(param);
+    return Number.parseInt(m[1] ?? '0', 10) * ({ s: 1, m: 60, h: 3600 }[m[2] || 's'] ?? 1);
+  };
+  return {
+    spec,
+    timeoutMs: seconds(opts.get('timeout'), 'smtpd_policy_service_timeout') * 1000,
+    defaultAction: opts.get('default_action') ?? ctx.config.get('smtpd_policy_service_default_action'),
+    tryLimit: Math.max(
+      1,
+      Number.parseInt(opts.get('try_limit') ?? ctx.config.get('smtpd_policy_service_try_limit'), 10) || 2,
+    ),
+    policyContext: opts.get('policy_context') ?? ctx.config.get('smtpd_policy_service_policy_context'),
+  };
+}
+
+const STATE_NAMES: Record<EvalState['stage'], string> = {
+  connect: 'CONNECT',
+  helo: 'HELO',
+  mail: 'MAIL',
+  rcpt: 'RCPT',
+  data: 'DATA',
+  'end-of-data': 'END-OF-MESSAGE',
+  etrn: 'ETRN',
+  vrfy: 'VRFY',
+};
+
+/** The request attributes of SMTPD_POLICY_README, in its order. */
+export function policyRequest(ctx: PolicyContext, state: EvalState, ep: PolicyEndpoint): string {
+  const f = state.facts;
+  // With smtpd_delay_reject, early stages run at RCPT time; report the real protocol state.
+  const where =
+    f.recipient !== undefined && ['connect', 'helo', 'mail'].includes(state.stage) ? 'RCPT' : STATE_NAMES[state.stage];
+  const attrs: [string, string][] = [
+    ['request', 'smtpd_access_policy'],
+    ['protocol_state', where],
+    ['protocol_name', f.esmtp ? 'ESMTP' : 'SMTP'],
+    ['helo_name', f.helo ?? ''],
+    ['queue_id', f.queueId ?? ''],
+    ['sender', f.sender ?? ''],
+    ['recipient', f.recipient ?? ''],
+    ['recipient_count', String(where === 'RCPT' ? f.recipientCount : f.recipientCount)],
+    ['client_address', f.clientAddr],
+    ['client_name', f.clientName],
+    ['client_port', String(f.clientPort)],
+    ['reverse_client_name', f.reverseClientName],
+    ['server_address', f.serverAddr],
+    ['server_port', String(f.serverPort)],
+    ['instance', `${namaddr(f, ctx.config)}.${f.sender ?? ''}`],
+    ['sasl_method', f.saslMethod ?? ''],
+    ['sasl_username', f.saslUsername ?? ''],
+    ['sasl_sender', ''],
+    ['size', String(f.size ?? 0)],
+    ['ccert_subject', ''],
+    ['ccert_issuer', ''],
+    ['ccert_fingerprint', ''],
+    ['ccert_pubkey_fingerprint', ''],
+    ['encryption_protocol', ''],
+    ['encryption_cipher', ''],
+    ['encryption_keysize', '0'],
+    ['etrn_domain', f.etrnDomain ?? ''],
+    ['stress', ''],
+    ['policy_context', ep.policyContext],
+    ['compatibility_level', ctx.config.get('compatibility_level')],
+    ['mail_version', ctx.config.get('mail_version')],
+  ];
+  // A newline inside a value would let the client inject attributes.
+  return attrs.map(([k, v]) => `${k}=${v.replace(/[\r\n]/g, ' ')}\n`).join('') + '\n';
+}
+
+/** Ask the server; resolves with the action text, or rejects on any trouble. */
+export function askPolicyServer(ctx: PolicyContext, ep: PolicyEndpoint, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let sock: Socket;
+    const m = /^inet:(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(ep.spec);
+    if (m) sock = createConnection({ host: m[1] ?? m[2] ?? '127.0.0.1', port: Number.parseInt(m[3] ?? '0', 10) });
+    else {
+      let path = ep.spec.replace(/^unix:/, '');
+      if (!isAbsolute(path)) path = join(ctx.config.get('queue_directory'), path);
+      sock = createConnection({ path });
+    }
+    let buf = '';
+    const fail = (why: string) => {
+      sock.destroy();
+      reject(new Error(why));
+    };
+    sock.setTimeout(ep.timeoutMs, () => fail('timeout'));
+    sock.setEncoding('utf8');
+    sock.on('error', (e) => fail(e.message));
+    sock.on('connect', () => sock.write(request));
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_RESPONSE) return fail('response too long');
+      const end = buf.indexOf('\n\n');
+      if (end < 0) return;
+      sock.end();
+      const lines = buf.slice(0, end).split('\n');
+      const action = lines.find((l) => l.startsWith('action='));
+      if (action === undefined) return fail('response without action= attribute');
+      resolve(action.slice('action='.length).trim());
+    });
+    sock.on('end', () => fail('connection closed before the response ended'));
+  });
+}
+
+/** The action to apply: the server's, or the default action after tryLimit failures. */
+export async function policyAction(ctx: PolicyContext, state: EvalState, arg: string): Promise<string> {
+  const ep = parseEndpoint(ctx, arg);
+  const request = policyRequest(ctx, state, ep);
+  for (let attempt = 1; attempt <= ep.tryLimit; attempt++) {
+    try {
+      return await askPolicyServer(ctx, ep, request);
+    } catch (e) {
+      ctx.logger.warning(`problem talking to server ${ep.spec}: ${(e as Error).message}`);
+    }
+  }
+  return ep.defaultAction;
+}
