@@ -9,7 +9,7 @@
 // to where the batch began, so no half-written record survives to be
 // replayed; after a failed sync the segment is abandoned (the kernel may have
 // dropped dirty pages) and the next batch starts a fresh one.
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentHeader } from './record-format.js';
 import { storageErrorFrom } from './storage-error.js';
@@ -158,7 +158,9 @@ export class SegmentWriter {
       await fh.sync();
       await fsyncDir(this.dir);
     } catch (err) {
+      // Leave no headerless file behind (e.g. on ENOSPC), so the next attempt can create it again.
       await fh.close();
+      await unlink(path).catch(() => undefined);
       throw err;
     }
     this.fh = fh;
