@@ -115,7 +115,7 @@ export class Transaction implements CleanupTransaction {
         ...(this.req.fullName !== undefined ? { fullName: this.req.fullName } : {}),
         addMissing,
         myhostname: cfg.get('myhostname'),
-        headerSizeLimit: cfg.int('header_size_limit'),
+        headerSizeLimit: cfg.size('header_size_limit'),
         hopcountLimit: cfg.int('hopcount_limit'),
         tokenLimit: cfg.int('header_address_token_limit'),
         dropHeaders: new Set(cfg.list('message_drop_headers').map((h) => h.toLowerCase())),

@@ -79,6 +79,7 @@ export class SegmentStore implements QueueStore {
   private readonly listeners: ((queueId: string) => void)[] = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private maintenance: Promise<void> = Promise.resolve();
+  private closing = false;
   private writer!: SegmentWriter;
   private lock!: QueueLock;
   private freeCheckedAt = 0;
@@ -358,7 +359,7 @@ export class SegmentStore implements QueueStore {
    * dead or too many closed segments pile up behind it.
    */
   private async reclaim(): Promise<void> {
-    for (;;) {
+    while (!this.closing) {
       const numbers = [...this.index.segments.keys()].sort((a, b) => a - b);
       const oldest = numbers[0];
       if (oldest === undefined || oldest >= this.writer.segment) return;
@@ -397,8 +398,9 @@ export class SegmentStore implements QueueStore {
 
   /** Finish pending writes and release the lock. */
   async close(): Promise<void> {
-    await this.writer.close();
+    this.closing = true;
     await this.maintenance.catch(() => undefined);
+    await this.writer.close();
     await this.lock.release();
   }
 }
