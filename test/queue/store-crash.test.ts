@@ -159,3 +159,27 @@ test('group commit: many concurrent commits share few syncs', async (t) => {
     await cleanup();
   }
 });
+
+test('a damaged segment header is rewritten from the file name; its records are kept', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const { store } = await openStore(dir);
+    const id = store.newQueueId();
+    await store.enqueue(newMessage(id), selfCheckingContent(id));
+    await store.close();
+    const seg = join(dir, 'segments', (await segmentFiles(dir)).at(-1) ?? '');
+    const bytes = await readFile(seg);
+    bytes.write('XXXX', 0, 'latin1');
+    await writeFile(seg, bytes);
+    const { store: again, log } = await openStore(dir);
+    try {
+      assert.ok(contentIsIntact(id, await readAll(again.openContent(id))));
+      assert.ok(log.texts().some((t) => t.includes('bad segment header')));
+      assert.equal((await readFile(seg)).subarray(0, 8).toString('latin1'), 'PSTRNSEG');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});

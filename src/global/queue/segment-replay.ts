@@ -6,7 +6,7 @@
 // crash or power loss) is copied aside and the file truncated there, so
 // later runs start clean. Postfix's equivalent is moving an unreadable queue
 // file to the `corrupt` queue.
-import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import {
@@ -15,6 +15,7 @@ import {
   decodeRecord,
   RECORD_MAGIC,
   SEGMENT_HEADER_SIZE,
+  segmentHeader,
   type DecodedRecord,
 } from './record-format.js';
 import { segmentFileName } from './segment-writer.js';
@@ -58,12 +59,23 @@ export async function replaySegment(
     );
   };
 
-  if (checkSegmentHeader(buf) !== segment) {
-    // Not a segment we wrote (or its header was torn before the first sync):
-    // nothing in it was ever acknowledged, since the header is synced first.
-    if (buf.length > 0) await setAside(0, buf.length, 'bad segment header');
+  if (buf.length < SEGMENT_HEADER_SIZE) {
+    // Torn before its header was synced: nothing in it was ever acknowledged.
+    if (buf.length > 0) await setAside(0, buf.length, 'torn segment header');
     await truncate(path, 0);
     return { size: 0, damagedRanges };
+  }
+  if (checkSegmentHeader(buf) !== segment) {
+    // The file name says which segment this is; keep the records behind a
+    // damaged header and write the header back.
+    await setAside(0, SEGMENT_HEADER_SIZE, 'bad segment header');
+    const fh = await open(path, 'r+');
+    try {
+      await fh.write(segmentHeader(segment), 0, SEGMENT_HEADER_SIZE, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 
   let off = SEGMENT_HEADER_SIZE;

@@ -72,6 +72,12 @@ const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
 const MAX_CLOSED_SEGMENTS = 4;
 const READ_CHUNK = 64 * 1024;
 
+/** Addresses in log lines: control characters escaped, length bounded. */
+function logSafe(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.slice(0, 500).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export class SegmentStore implements QueueStore {
   private readonly index = new QueueIndex();
   private readonly ids: QueueIdGenerator;
@@ -191,6 +197,7 @@ export class SegmentStore implements QueueStore {
    */
   async enqueue(msg: NewMessage, content: Buffer): Promise<void> {
     try {
+      if (this.index.entries.has(msg.queueId)) throw new Error(`queue file ${msg.queueId}: queue ID already in use`);
       if (!(await this.hasSpaceFor(content.length + 4096))) {
         throw new QueueStorageError('nospace', 'queue file system is below queue_minfree');
       }
@@ -317,7 +324,7 @@ export class SegmentStore implements QueueStore {
       if (state === 'active' && before !== 'active') {
         // qmgr's line when a message enters the active queue, once per attempt.
         const pending = e.env.recipients.filter((r) => r.done !== true).length;
-        this.log.info(`${queueId}: from=<${e.env.sender}>, size=${e.size}, nrcpt=${pending} (queue active)`);
+        this.log.info(`${queueId}: from=<${logSafe(e.env.sender)}>, size=${e.size}, nrcpt=${pending} (queue active)`);
       }
     });
   }
