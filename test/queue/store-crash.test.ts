@@ -183,3 +183,26 @@ test('a damaged segment header is rewritten from the file name; its records are 
     await cleanup();
   }
 });
+
+test('the store lock holds across processes: a live owner is refused', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  const proc = spawn(process.execPath, [child, dir, '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('child did not start in time')), 30_000);
+      let out = '';
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('DONE')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    await assert.rejects(openStore(dir), new RegExp(`locked by process ${proc.pid}`));
+  } finally {
+    proc.kill('SIGKILL');
+    await new Promise((r) => proc.once('exit', r));
+    await cleanup();
+  }
+});
