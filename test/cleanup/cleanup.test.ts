@@ -201,11 +201,14 @@ test('content checks: HOLD, IGNORE, REPLACE, DISCARD and REJECT act on the messa
     },
   };
   const h = await harness('', checks);
+  const announced: string[] = [];
+  h.store.onCommitted((id) => announced.push(id));
   try {
     const held = queued(
       await h.submit({ client: remote }, ['x@example.org'], 'Subject: hold this\nX-Drop: 1\nX-Old: 2\n\nbody\n'),
     );
     assert.equal(h.store.get(held)?.state, 'hold');
+    assert.deepEqual(announced, [], 'held mail is not announced to qmgr');
     const text = await h.stored(held);
     assert.doesNotMatch(text, /X-Drop|X-Old/);
     assert.match(text, /^X-New: replaced$/m);

@@ -102,7 +102,9 @@ export class Transaction implements CleanupTransaction {
     const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
     const recipients = await this.rewriteRecipients(ctx);
 
-    const parsed = parseContent(Buffer.concat(this.chunks));
+    const received = Buffer.concat(this.chunks);
+    this.chunks.length = 0;
+    const parsed = parseContent(received);
     const addMissing =
       cfg.bool('always_add_missing_headers') ||
       this.req.origin !== 'smtpd' ||
@@ -134,11 +136,8 @@ export class Transaction implements CleanupTransaction {
     if (body.verdict) return body.verdict;
     if (recipients.length === 0) return { status: 'rejected', reply: NO_RECIPIENTS };
 
-    const content = Buffer.concat([
-      ...rules.headers,
-      parsed.separator ? Buffer.from('\r\n') : Buffer.alloc(0),
-      parsed.body,
-    ]);
+    // Stored as pieces: the body is never copied again.
+    const content = [...rules.headers, ...(parsed.separator ? [Buffer.from('\r\n')] : []), parsed.body];
     const hold = rules.hold !== undefined || body.hold;
     try {
       await store.enqueue(

@@ -86,22 +86,24 @@ export function checkSegmentHeader(b: Buffer): number | undefined {
   return b.readUInt32BE(12);
 }
 
-/** One record as the buffers to write: header, type+metadata, optional content. */
-function frame(type: RecordType, meta: Buffer, content?: Buffer): Buffer[] {
+/** One record as the buffers to write: header, type+metadata, then any content pieces. */
+function frame(type: RecordType, meta: Buffer, content: readonly Buffer[] = []): Buffer[] {
   const lead = Buffer.alloc(RECORD_HEADER_SIZE + 1);
-  const payloadLength = 1 + meta.length + (content?.length ?? 0);
+  let payloadLength = 1 + meta.length;
+  for (const c of content) payloadLength += c.length;
   lead.writeUInt32BE(RECORD_MAGIC, 0);
   lead.writeUInt32BE(payloadLength, 4);
   lead.writeUInt8(type, RECORD_HEADER_SIZE);
   let crc = crc32(lead.subarray(4, 8));
   crc = crc32(lead.subarray(RECORD_HEADER_SIZE), crc);
   crc = crc32(meta, crc);
-  if (content) crc = crc32(content, crc);
+  for (const c of content) crc = crc32(c, crc);
   lead.writeUInt32BE(crc, 8);
-  return content ? [lead, meta, content] : [lead, meta];
+  return [lead, meta, ...content];
 }
 
-export function encodeMessage(env: EnvelopeImage, content: Buffer): Buffer[] {
+/** A MESSAGE record; the content may come in pieces (headers, body) to avoid copying it. */
+export function encodeMessage(env: EnvelopeImage, content: readonly Buffer[]): Buffer[] {
   const json = Buffer.from(JSON.stringify(env), 'utf8');
   const meta = Buffer.alloc(4 + json.length);
   meta.writeUInt32BE(json.length, 0);

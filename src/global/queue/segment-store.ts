@@ -195,10 +195,13 @@ export class SegmentStore implements QueueStore {
    * Store a new message; resolves once envelope and content are on stable
    * storage. Rejects with QueueStorageError (nothing stored) otherwise.
    */
-  async enqueue(msg: NewMessage, content: Buffer): Promise<void> {
+  async enqueue(msg: NewMessage, content: Buffer | readonly Buffer[]): Promise<void> {
+    const pieces = Buffer.isBuffer(content) ? [content] : content;
+    let size = 0;
+    for (const p of pieces) size += p.length;
     try {
       if (this.index.entries.has(msg.queueId)) throw new Error(`queue file ${msg.queueId}: queue ID already in use`);
-      if (!(await this.hasSpaceFor(content.length + 4096))) {
+      if (!(await this.hasSpaceFor(size + 4096))) {
         throw new QueueStorageError('nospace', 'queue file system is below queue_minfree');
       }
       const env: EnvelopeImage = {
@@ -218,10 +221,12 @@ export class SegmentStore implements QueueStore {
       if (msg.body !== undefined) env.body = msg.body;
       if (msg.smtputf8 !== undefined) env.smtputf8 = msg.smtputf8;
       if (msg.client !== undefined) env.client = { ...msg.client };
-      await this.appendMessage(env, content);
+      await this.appendMessage(env, pieces, size);
     } finally {
       this.reserved.delete(msg.queueId);
     }
+    // Held mail waits for postsuper -H; only incoming mail is news for qmgr.
+    if ((msg.state ?? 'incoming') !== 'incoming') return;
     for (const l of this.listeners) {
       try {
         l(msg.queueId);
@@ -231,11 +236,11 @@ export class SegmentStore implements QueueStore {
     }
   }
 
-  private async appendMessage(env: EnvelopeImage, content: Buffer): Promise<void> {
+  private async appendMessage(env: EnvelopeImage, content: readonly Buffer[], size: number): Promise<void> {
     const group = encodeMessage(env, content);
     const lead = (group[0]?.length ?? 0) + (group[1]?.length ?? 0);
     const r = await this.writer.append([group]);
-    this.index.placeMessage(env, r.segment, (r.offsets[0] ?? 0) + lead, content.length);
+    this.index.placeMessage(env, r.segment, (r.offsets[0] ?? 0) + lead, size);
   }
 
   // ---- QueueStore ------------------------------------------------------------
@@ -393,7 +398,7 @@ export class SegmentStore implements QueueStore {
       const parts: Buffer[] = [];
       for await (const chunk of this.openContent(id)) parts.push(chunk);
       const env = structuredClone(e.env);
-      await this.appendMessage(env, Buffer.concat(parts));
+      await this.appendMessage(env, parts, e.size);
     });
   }
 
