@@ -90,6 +90,24 @@ test('local submission: missing Message-Id, Date and From are added; envelope qu
   }
 });
 
+test('header_from_format = obsolete and undisclosed_recipients_header', async () => {
+  const h = await harness(
+    'header_from_format = obsolete\nundisclosed_recipients_header = To: undisclosed-recipients:;\n',
+  );
+  try {
+    const id = queued(
+      await h.submit({ origin: 'sendmail', sender: 'bob', fullName: 'Bob (B) Smith' }, ['carol'], 'Subject: s\n\nb\n'),
+    );
+    const text = await h.stored(id);
+    assert.match(text, /^From: bob@mx\.example\.net \(Bob {2}B {2}Smith\)$/m);
+    assert.match(text, /^To: undisclosed-recipients:;$/m);
+    const cc = queued(await h.submit({ origin: 'sendmail' }, ['carol'], 'Cc: c@example.org\n\nb\n'));
+    assert.doesNotMatch(await h.stored(cc), /undisclosed/);
+  } finally {
+    await h.done();
+  }
+});
+
 test('remote SMTP client: nothing is added and message-id=<> is logged; present Message-ID is logged as is', async () => {
   const h = await harness();
   try {

@@ -15,6 +15,8 @@ export interface HeaderRulesInput {
   readonly arrivalTime: number;
   readonly sender: string;
   readonly fullName?: string;
+  /** header_from_format: `standard` (name <address>) or `obsolete` (address (name)). */
+  readonly fromFormat: 'standard' | 'obsolete';
   /** Local submission, local_header_rewrite_clients match, or always_add_missing_headers. */
   readonly addMissing: boolean;
   readonly myhostname: string;
@@ -119,10 +121,15 @@ export async function applyHeaderRules(
   if (input.addMissing && !has('Date')) out.push(line(`${prefix}Date: ${mailDate(input.arrivalTime)}`));
   if (input.addMissing && !has('From')) {
     const addr = input.sender === '' ? 'MAILER-DAEMON' : input.sender;
-    const from = input.fullName ? `${quotePhrase(input.fullName)} <${addr}>` : addr;
+    const name = input.fullName;
+    const from = !name
+      ? addr
+      : input.fromFormat === 'obsolete'
+        ? `${addr} (${name.replace(/[()\\\r\n]/g, ' ')})`
+        : `${quotePhrase(name)} <${addr}>`;
     out.push(line(`${prefix}From: ${from}`));
   }
-  if (input.addMissing && input.undisclosedHeader !== '' && !has('To') && !has('Cc') && !has('Bcc')) {
+  if (input.addMissing && input.undisclosedHeader !== '' && !has('To') && !has('Cc')) {
     out.push(line(input.undisclosedHeader));
   }
   return hold === undefined

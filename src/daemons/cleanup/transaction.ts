@@ -116,6 +116,7 @@ export class Transaction implements CleanupTransaction {
         sender,
         ...(this.req.fullName !== undefined ? { fullName: this.req.fullName } : {}),
         addMissing,
+        fromFormat: cfg.get('header_from_format') === 'obsolete' ? 'obsolete' : 'standard',
         myhostname: cfg.get('myhostname'),
         headerSizeLimit: cfg.size('header_size_limit'),
         hopcountLimit: cfg.int('hopcount_limit'),
