@@ -42,6 +42,8 @@ export interface CleanupOpenRequest {
   readonly arrivalTime?: number;
   /** The service name whose `-o` overrides apply (e.g. `submission`). */
   readonly service?: string;
+  /** Sender's full name (`sendmail -F`), used when cleanup adds a missing From: header. */
+  readonly fullName?: string;
 }
 
 export type CleanupVerdict =

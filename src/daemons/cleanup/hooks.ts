@@ -1,0 +1,63 @@
+// The seams where lookup-table features plug into cleanup(8): address
+// rewriting (canonical_maps, masquerade_domains, virtual_alias_maps, done by
+// trivial-rewrite and the dict layer) and content inspection (header_checks,
+// body_checks). cleanup owns what happens with the answers — which addresses
+// are stored, and what REJECT/DISCARD/HOLD/IGNORE/REPLACE do to a message —
+// while the implementations come from those areas.
+import type { SmtpReply } from '../../global/smtp/reply.js';
+import type { CleanupOpenRequest } from '../../global/queue/cleanup-api.js';
+
+export interface RewriteContext {
+  readonly queueId: string;
+  readonly origin: CleanupOpenRequest['origin'];
+}
+
+export interface CleanupAddressRewriter {
+  /** The envelope sender as it should be stored (canonical, masquerading). */
+  sender(address: string, ctx: RewriteContext): Promise<string>;
+  /** The addresses one envelope recipient becomes (canonical, virtual alias expansion); empty drops it. */
+  recipient(address: string, ctx: RewriteContext): Promise<string[]>;
+}
+
+/** header_checks(5)/body_checks actions cleanup understands. */
+export type ContentVerdict =
+  | { readonly action: 'dunno' }
+  | { readonly action: 'reject'; readonly reply: SmtpReply }
+  | { readonly action: 'discard'; readonly text: string }
+  | { readonly action: 'hold'; readonly text: string }
+  | { readonly action: 'ignore' }
+  /** The whole replacement header (`Name: value`) or body line, without CRLF. */
+  | { readonly action: 'replace'; readonly text: string };
+
+export interface CleanupContentChecks {
+  /** One logical header, unfolded lines joined with their CRLFs removed as Postfix presents them. */
+  header(text: string, ctx: RewriteContext): Promise<ContentVerdict>;
+  /** One body line without CRLF; only the first body_checks_size_limit bytes of the body are checked. */
+  body(line: string, ctx: RewriteContext): Promise<ContentVerdict>;
+}
+
+/**
+ * The rewriting cleanup can do without lookup tables: envelope addresses
+ * without a domain get `@$myorigin` (append_at_myorigin), as trivial-rewrite
+ * does in its local context. Canonical, masquerade and virtual alias tables
+ * arrive with the trivial-rewrite implementation of this interface.
+ */
+export class QualifyingRewriter implements CleanupAddressRewriter {
+  constructor(
+    private readonly myorigin: string,
+    private readonly appendAtMyorigin: boolean,
+  ) {}
+
+  private qualify(address: string): string {
+    if (address === '' || address.includes('@') || !this.appendAtMyorigin || this.myorigin === '') return address;
+    return `${address}@${this.myorigin}`;
+  }
+
+  sender(address: string): Promise<string> {
+    return Promise.resolve(this.qualify(address));
+  }
+
+  recipient(address: string): Promise<string[]> {
+    return Promise.resolve([this.qualify(address)]);
+  }
+}

@@ -1,0 +1,65 @@
+// local_header_rewrite_clients: which SMTP clients count as "local", so that
+// cleanup treats their mail like locally submitted mail (it adds missing
+// From:/Date:/Message-Id: headers). Supports permit_inet_interfaces,
+// permit_mynetworks (address and CIDR entries), permit_sasl_authenticated and
+// static:all; table lookups (check_address_map) need the dict layer and do
+// not match until it is wired in.
+import { BlockList, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { ClientInfo } from '../../global/queue/cleanup-api.js';
+import type { ParamReader } from '../../global/params/types.js';
+
+function stripBrackets(item: string): string {
+  return item.replace(/^\[([^\]]*)\](\/\d+)?$/, '$1$2');
+}
+
+function normalize(addr: string): { addr: string; type: 'ipv4' | 'ipv6' } | undefined {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  const a = mapped ? (mapped[1] ?? addr) : addr;
+  const v = isIP(a);
+  return v === 4 ? { addr: a, type: 'ipv4' } : v === 6 ? { addr: a, type: 'ipv6' } : undefined;
+}
+
+export function networkList(items: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const raw of items) {
+    const item = stripBrackets(raw);
+    const [addr = '', bits] = item.split('/');
+    const n = normalize(addr);
+    if (!n) continue; // host names and tables are not address literals
+    if (bits === undefined) list.addAddress(n.addr, n.type);
+    else list.addSubnet(n.addr, Number.parseInt(bits, 10), n.type);
+  }
+  return list;
+}
+
+function interfaceAddresses(): BlockList {
+  const list = new BlockList();
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) list.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv6' ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+export function isLocalRewriteClient(cfg: ParamReader, client: ClientInfo | undefined): boolean {
+  if (!client) return true;
+  const addr = normalize(client.addr);
+  for (const item of cfg.list('local_header_rewrite_clients')) {
+    switch (item.toLowerCase()) {
+      case 'static:all':
+        return true;
+      case 'permit_sasl_authenticated':
+        if (client.saslUsername) return true;
+        break;
+      case 'permit_inet_interfaces':
+        if (addr && interfaceAddresses().check(addr.addr, addr.type)) return true;
+        break;
+      case 'permit_mynetworks':
+        if (addr && networkList(cfg.list('mynetworks')).check(addr.addr, addr.type)) return true;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}

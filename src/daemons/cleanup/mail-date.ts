@@ -1,0 +1,33 @@
+// RFC 5322 dates the way Postfix writes them in added Date: headers:
+// `Thu, 26 Nov 2026 00:57:20 +0000 (UTC)` — local time, numeric offset, and
+// the zone abbreviation as a comment.
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+const pad = (n: number): string => n.toString().padStart(2, '0');
+
+function zoneName(d: Date): string {
+  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+    .formatToParts(d)
+    .find((p) => p.type === 'timeZoneName');
+  return part?.value ?? 'UTC';
+}
+
+export function mailDate(ms: number): string {
+  const d = new Date(ms);
+  const off = -d.getTimezoneOffset();
+  const sign = off < 0 ? '-' : '+';
+  const abs = Math.abs(off);
+  return (
+    `${DAYS[d.getDay()] ?? ''}, ${d.getDate()} ${MONTHS[d.getMonth()] ?? ''} ${d.getFullYear()} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ` +
+    `(${zoneName(d)})`
+  );
+}
+
+/** The `YYYYMMDDhhmmss` prefix of Message-Id values cleanup generates. */
+export function messageIdStamp(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+}

@@ -1,0 +1,217 @@
+// One message passing through cleanup(8): recipients and content collect
+// here (bounded by message_size_limit and duplicate_filter_limit), and
+// commit() runs the header pass, body checks and address rewriting, then
+// stores the message and resolves only once it is durable. Every refusal is
+// an SMTP reply the source passes on; nothing is stored for it.
+import type { Logger } from '../../global/log/logger.js';
+import type {
+  CleanupOpenRequest,
+  CleanupTransaction,
+  CleanupVerdict,
+  DsnNotify,
+  EnvelopeRecipient,
+} from '../../global/queue/cleanup-api.js';
+import type { NewMessage, SegmentStore } from '../../global/queue/segment-store.js';
+import { QueueStorageError } from '../../global/queue/storage-error.js';
+import type { ParamReader } from '../../global/params/types.js';
+import { parseContent } from './header-parse.js';
+import { applyHeaderRules, printable } from './header-rules.js';
+import type { CleanupAddressRewriter, CleanupContentChecks, RewriteContext } from './hooks.js';
+import { isLocalRewriteClient } from './local-clients.js';
+import { NO_RECIPIENTS, NO_SPACE, TOO_BIG, TOO_MANY_HOPS, WRITE_ERROR } from './replies.js';
+
+export interface TransactionDeps {
+  readonly store: SegmentStore;
+  readonly cfg: ParamReader;
+  readonly log: Logger;
+  readonly rewriter: CleanupAddressRewriter;
+  readonly checks?: CleanupContentChecks;
+}
+
+/** Recipients beyond this many per message are refused outright (memory bound). */
+const MAX_RECIPIENTS = 100_000;
+
+export class Transaction implements CleanupTransaction {
+  readonly queueId: string;
+  private readonly recipients: EnvelopeRecipient[] = [];
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private tooBig = false;
+  private finished = false;
+  private readonly sizeLimit: number;
+  private readonly arrivalTime: number;
+
+  constructor(
+    private readonly deps: TransactionDeps,
+    private readonly req: CleanupOpenRequest,
+  ) {
+    this.queueId = deps.store.newQueueId();
+    this.sizeLimit = deps.cfg.size('message_size_limit');
+    this.arrivalTime = req.arrivalTime ?? Date.now();
+  }
+
+  addRecipient(rcpt: EnvelopeRecipient): void {
+    if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
+    if (rcpt.address === '') throw new Error(`${this.queueId}: empty recipient address`);
+    if (this.recipients.length >= MAX_RECIPIENTS) throw new Error(`${this.queueId}: too many recipients`);
+    this.recipients.push(rcpt);
+  }
+
+  write(lines: Buffer): void {
+    if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
+    this.size += lines.length;
+    // Past the limit the content is dropped but counted; commit() refuses it.
+    if (this.sizeLimit > 0 && this.size > this.sizeLimit) {
+      if (!this.tooBig) this.chunks.length = 0;
+      this.tooBig = true;
+      return;
+    }
+    this.chunks.push(Buffer.from(lines));
+  }
+
+  abort(): Promise<void> {
+    this.finish();
+    return Promise.resolve();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.chunks.length = 0;
+    this.deps.store.releaseQueueId(this.queueId);
+  }
+
+  async commit(): Promise<CleanupVerdict> {
+    if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
+    this.finished = true;
+    try {
+      return await this.process();
+    } finally {
+      this.chunks.length = 0;
+      this.deps.store.releaseQueueId(this.queueId);
+    }
+  }
+
+  private async process(): Promise<CleanupVerdict> {
+    const { cfg, log, store } = this.deps;
+    const id = this.queueId;
+    if (this.tooBig) {
+      log.warning(`${id}: message file too big: ${this.size} bytes exceeds message_size_limit ${this.sizeLimit}`);
+      return { status: 'rejected', reply: TOO_BIG };
+    }
+    const ctx: RewriteContext = { queueId: id, origin: this.req.origin };
+    const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
+    const recipients = await this.rewriteRecipients(ctx);
+
+    const received = Buffer.concat(this.chunks);
+    this.chunks.length = 0;
+    const parsed = parseContent(received);
+    const addMissing =
+      cfg.bool('always_add_missing_headers') ||
+      this.req.origin !== 'smtpd' ||
+      isLocalRewriteClient(cfg, this.req.client);
+    const rules = await applyHeaderRules(
+      {
+        queueId: id,
+        arrivalTime: this.arrivalTime,
+        sender,
+        ...(this.req.fullName !== undefined ? { fullName: this.req.fullName } : {}),
+        addMissing,
+        fromFormat: cfg.get('header_from_format') === 'obsolete' ? 'obsolete' : 'standard',
+        myhostname: cfg.get('myhostname'),
+        headerSizeLimit: cfg.size('header_size_limit'),
+        hopcountLimit: cfg.int('hopcount_limit'),
+        tokenLimit: cfg.int('header_address_token_limit'),
+        dropHeaders: new Set(cfg.list('message_drop_headers').map((h) => h.toLowerCase())),
+        undisclosedHeader: cfg.get('undisclosed_recipients_header'),
+        ...(this.deps.checks ? { checks: this.deps.checks } : {}),
+        ctx,
+      },
+      parsed.headers,
+    );
+    for (const l of rules.log) log.info(`${id}: ${l}`);
+    if (rules.reject) return { status: 'rejected', reply: rules.reject };
+    if (rules.tooManyHops) return { status: 'rejected', reply: TOO_MANY_HOPS };
+    if (rules.discard !== undefined) return { status: 'discarded', queueId: id };
+
+    const body = await this.checkBody(parsed.body, ctx, sender);
+    if (body.verdict) return body.verdict;
+    if (recipients.length === 0) return { status: 'rejected', reply: NO_RECIPIENTS };
+
+    // Stored as pieces: the body is never copied again.
+    const content = [...rules.headers, ...(parsed.separator ? [Buffer.from('\r\n')] : []), parsed.body];
+    const hold = rules.hold !== undefined || body.hold;
+    try {
+      await store.enqueue(
+        {
+          queueId: id,
+          state: hold ? 'hold' : 'incoming',
+          arrivalTime: this.arrivalTime,
+          sender,
+          recipients,
+          ...(this.req.envid !== undefined ? { envid: this.req.envid } : {}),
+          ...(this.req.ret !== undefined ? { ret: this.req.ret } : {}),
+          ...(this.req.body !== undefined ? { body: this.req.body } : {}),
+          ...(this.req.smtputf8 !== undefined ? { smtputf8: this.req.smtputf8 } : {}),
+          ...(this.req.client
+            ? { client: { name: this.req.client.name, addr: this.req.client.addr, helo: this.req.client.helo } }
+            : {}),
+        },
+        content,
+      );
+    } catch (err) {
+      if (!(err instanceof QueueStorageError)) throw err;
+      log.warning(`${id}: ${err.message}`);
+      return { status: 'rejected', reply: err.kind === 'nospace' ? NO_SPACE : WRITE_ERROR };
+    }
+    return { status: 'queued', queueId: id };
+  }
+
+  /** Rewrite and expand each recipient, dropping duplicates as Postfix does (up to duplicate_filter_limit). */
+  private async rewriteRecipients(ctx: RewriteContext): Promise<NewMessage['recipients'][number][]> {
+    const limit = this.deps.cfg.int('duplicate_filter_limit');
+    const seen = new Set<string>();
+    const out: { address: string; original: string; orcpt?: string; notify?: readonly DsnNotify[] }[] = [];
+    for (const r of this.recipients) {
+      for (const address of await this.deps.rewriter.recipient(r.address, ctx)) {
+        const key = `${address}\0${r.orcpt ?? ''}\0${(r.notify ?? []).join(',')}`;
+        if (seen.has(key)) continue;
+        if (seen.size < limit) seen.add(key);
+        const item: (typeof out)[number] = { address, original: r.address };
+        if (r.orcpt !== undefined) item.orcpt = r.orcpt;
+        if (r.notify !== undefined) item.notify = r.notify;
+        out.push(item);
+      }
+    }
+    return out;
+  }
+
+  /** body_checks over the first body_checks_size_limit bytes of the body. */
+  private async checkBody(
+    body: Buffer,
+    ctx: RewriteContext,
+    sender: string,
+  ): Promise<{ verdict?: CleanupVerdict; hold: boolean }> {
+    const checks = this.deps.checks;
+    if (!checks) return { hold: false };
+    const limit = this.deps.cfg.size('body_checks_size_limit');
+    const text = body.subarray(0, limit).toString('utf8');
+    let hold = false;
+    for (const l of text.split(/\r?\n/)) {
+      const v = await checks.body(l, ctx);
+      const what = `body ${printable(l)}; from=<${printable(sender)}>`;
+      if (v.action === 'reject') {
+        this.deps.log.info(`${this.queueId}: reject: ${what}: ${v.reply.dsn} ${printable(v.reply.text)}`);
+        return { verdict: { status: 'rejected', reply: v.reply }, hold };
+      }
+      if (v.action === 'discard') {
+        this.deps.log.info(`${this.queueId}: discard: ${what}: ${printable(v.text)}`);
+        return { verdict: { status: 'discarded', queueId: this.queueId }, hold };
+      }
+      if (v.action === 'hold') {
+        this.deps.log.info(`${this.queueId}: hold: ${what}: ${printable(v.text)}`);
+        hold = true;
+      }
+    }
+    return { hold };
+  }
+}

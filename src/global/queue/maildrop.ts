@@ -1,0 +1,160 @@
+// The maildrop queue: one file per message, as in Postfix, because postdrop
+// (run by sendmail as any user) must be able to drop mail without the mail
+// system running and without access to the segment files. A file is written
+// under a temporary name, synced, renamed to its queue ID and the directory
+// synced, so pickup only ever sees complete files. The file is a 16-byte
+// header ("PSTRNDRP", version, 0) followed by one MESSAGE-style record whose
+// metadata is a MaildropEnvelope (same framing and CRC as segment records).
+import { link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { fsyncDir } from './fs-sync.js';
+import { isQueueId, QueueIdGenerator } from './queue-id.js';
+import { checkFrame, RECORD_HEADER_SIZE, RECORD_MAGIC } from './record-format.js';
+import { storageErrorFrom } from './storage-error.js';
+
+const DROP_MAGIC = Buffer.from('PSTRNDRP', 'latin1');
+const DROP_VERSION = 1;
+const MAILDROP_TYPE = 0x10;
+
+export interface MaildropEnvelope {
+  readonly sender: string;
+  readonly recipients: readonly string[];
+  readonly arrivalTime: number;
+  /** sendmail -F. */
+  readonly fullName?: string;
+  /** sendmail -t: take recipients from To:/Cc:/Bcc:. */
+  readonly extractRecipients?: boolean;
+  /** Real uid of the submitting user (Postfix logs it as `uid=`). */
+  readonly uid?: number;
+}
+
+export interface MaildropMessage {
+  readonly queueId: string;
+  readonly envelope: MaildropEnvelope;
+  readonly content: Buffer;
+}
+
+export class MaildropError extends Error {
+  override name = 'MaildropError';
+}
+
+function encode(env: MaildropEnvelope, content: Buffer): Buffer {
+  const head = Buffer.alloc(16);
+  DROP_MAGIC.copy(head, 0);
+  head.writeUInt32BE(DROP_VERSION, 8);
+  const json = Buffer.from(JSON.stringify(env), 'utf8');
+  const meta = Buffer.alloc(4 + json.length);
+  meta.writeUInt32BE(json.length, 0);
+  json.copy(meta, 4);
+  const lead = Buffer.alloc(RECORD_HEADER_SIZE + 1);
+  lead.writeUInt32BE(RECORD_MAGIC, 0);
+  lead.writeUInt32BE(1 + meta.length + content.length, 4);
+  lead.writeUInt8(MAILDROP_TYPE, RECORD_HEADER_SIZE);
+  let crc = crc32(lead.subarray(4, 8));
+  crc = crc32(lead.subarray(RECORD_HEADER_SIZE), crc);
+  crc = crc32(meta, crc);
+  crc = crc32(content, crc);
+  lead.writeUInt32BE(crc, 8);
+  return Buffer.concat([head, lead, meta, content]);
+}
+
+function decode(queueId: string, buf: Buffer): MaildropMessage {
+  if (buf.length < 16 || !buf.subarray(0, 8).equals(DROP_MAGIC) || buf.readUInt32BE(8) !== DROP_VERSION) {
+    throw new MaildropError(`maildrop/${queueId}: not a maildrop file`);
+  }
+  const f = checkFrame(buf, 16);
+  if (!f.ok || f.end !== buf.length || buf.readUInt8(f.payloadStart) !== MAILDROP_TYPE) {
+    throw new MaildropError(`maildrop/${queueId}: damaged (${f.ok ? 'bad record' : f.reason})`);
+  }
+  const jsonLen = buf.readUInt32BE(f.payloadStart + 1);
+  const jsonStart = f.payloadStart + 5;
+  if (jsonStart + jsonLen > f.end) throw new MaildropError(`maildrop/${queueId}: damaged (envelope overrun)`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(buf.subarray(jsonStart, jsonStart + jsonLen).toString('utf8'));
+  } catch {
+    throw new MaildropError(`maildrop/${queueId}: damaged (envelope)`);
+  }
+  const o = raw as Record<string, unknown>;
+  const ok =
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.sender === 'string' &&
+    Array.isArray(o.recipients) &&
+    o.recipients.every((r) => typeof r === 'string') &&
+    typeof o.arrivalTime === 'number' &&
+    (o.fullName === undefined || typeof o.fullName === 'string') &&
+    (o.extractRecipients === undefined || typeof o.extractRecipients === 'boolean') &&
+    (o.uid === undefined || typeof o.uid === 'number');
+  if (!ok) throw new MaildropError(`maildrop/${queueId}: damaged (envelope fields)`);
+  return { queueId, envelope: o as unknown as MaildropEnvelope, content: buf.subarray(jsonStart + jsonLen, f.end) };
+}
+
+/** postdrop's side: store one message durably in `$queue_directory/maildrop`; returns its queue ID. */
+export async function writeMaildrop(queueDirectory: string, env: MaildropEnvelope, content: Buffer): Promise<string> {
+  const dir = join(queueDirectory, 'maildrop');
+  await mkdir(dir, { recursive: true, mode: 0o730 });
+  const ids = new QueueIdGenerator(false);
+  const data = encode(env, content);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const id = ids.next();
+    const temp = join(dir, `.${id}.${process.pid}`);
+    let fh;
+    try {
+      fh = await open(temp, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw storageErrorFrom(err, `create maildrop file`);
+    }
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      // link() refuses to replace an existing file, unlike rename(); keeps IDs unique.
+      try {
+        await link(temp, join(dir, id));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw err;
+      }
+      await unlink(temp);
+      await fsyncDir(dir);
+      return id;
+    } catch (err) {
+      throw storageErrorFrom(err, `write maildrop file`);
+    } finally {
+      await fh?.close();
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+  throw storageErrorFrom(new Error('no unique maildrop file name'), 'write maildrop file');
+}
+
+/** pickup's side: the queue IDs waiting in maildrop, oldest name first. */
+export async function listMaildrop(queueDirectory: string): Promise<string[]> {
+  const names = await readdir(join(queueDirectory, 'maildrop')).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  return names.filter((n) => isQueueId(n)).sort();
+}
+
+/** Read one maildrop file; throws MaildropError when it is damaged (pickup then moves it to corrupt/). */
+export async function readMaildrop(queueDirectory: string, queueId: string): Promise<MaildropMessage> {
+  if (!isQueueId(queueId)) throw new MaildropError(`maildrop/${queueId}: not a queue ID`);
+  return decode(queueId, await readFile(join(queueDirectory, 'maildrop', queueId)));
+}
+
+/** After cleanup committed the message: remove the maildrop file. */
+export async function removeMaildrop(queueDirectory: string, queueId: string): Promise<void> {
+  await unlink(join(queueDirectory, 'maildrop', queueId));
+}
+
+/** A damaged maildrop file goes to corrupt/ under its own name, as Postfix does. */
+export async function quarantineMaildrop(queueDirectory: string, queueId: string): Promise<void> {
+  const corrupt = join(queueDirectory, 'corrupt');
+  await mkdir(corrupt, { recursive: true, mode: 0o700 });
+  await rename(join(queueDirectory, 'maildrop', queueId), join(corrupt, queueId));
+}
