@@ -96,7 +96,10 @@ export function createBounceService(opts: BounceOptions): BounceService {
     const msg = req.message;
     const limit = config.int('bounce_size_limit');
     const full = returnFull && msg.size <= limit;
-    const original = await readOriginal(msg, limit, !full);
+    // Headers alone are always returned whole (up to header_size_limit): cut headers help no one.
+    const original = full
+      ? await readOriginal(msg, limit, false)
+      : await readOriginal(msg, Math.max(limit, config.int('header_size_limit')), true);
     const tx = await cleanup.open({ origin: 'bounce', sender: envelopeSender, arrivalTime: now() });
     try {
       tx.addRecipient({ address: to });
