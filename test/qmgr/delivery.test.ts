@@ -17,11 +17,7 @@ test('one message to two remote recipients: one batch, Postfix log lines, remove
     req?.recipients.map((r) => r.address),
     ['bob@remote.org', 'carol@remote.org'],
   );
-  const size = Buffer.byteLength('Subject: test\r\nFrom: <alice@example.com>\r\n\r\nbody\r\n');
-  assert.deepEqual(h.lines('qmgr'), [
-    `${id}: from=<alice@example.com>, size=${size}, nrcpt=2 (queue active)`,
-    `${id}: removed`,
-  ]);
+  assert.deepEqual(h.lines('qmgr'), [`${id}: removed`]);
   const smtpLines = h.lines('smtp');
   assert.equal(smtpLines.length, 2);
   assert.match(
@@ -166,7 +162,6 @@ test('recipients already done are not delivered again', async () => {
     h.smtp.requests.map((r) => r.recipients.map((x) => x.address)),
     [['b@remote.org']],
   );
-  assert.match(h.lines('qmgr')[0] ?? '', /nrcpt=1 \(queue active\)/);
 });
 
 test('error and discard transports from transport_maps and virtual alias domains', async () => {

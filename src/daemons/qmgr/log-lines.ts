@@ -1,6 +1,6 @@
 // The mail-log lines qmgr writes in Postfix's exact shape: the per-recipient
 // `to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=...` line
-// (written under the delivery agent's name), `(queue active)`, `removed`
+// (written under the delivery agent's name), `removed`
 // and `status=expired, returned to sender`.
 import type { RecipientOutcome } from '../../global/queue/delivery-api.js';
 
@@ -43,10 +43,6 @@ export function recipientLogLine(
     `delays=${f(d.beforeActive)}/${f(d.inActive)}/${f(d.setup)}/${f(d.transmission)}, ` +
     `dsn=${outcome.dsn}, status=${outcome.status} (${outcome.reason})`
   );
-}
-
-export function activeLine(queueId: string, sender: string, size: number, nrcpt: number): string {
-  return `${queueId}: from=<${sender}>, size=${size}, nrcpt=${nrcpt} (queue active)`;
 }
 
 export const removedLine = (queueId: string): string => `${queueId}: removed`;

@@ -14,7 +14,7 @@ import type { ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
 import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import { Destination, type Batch } from './destination.js';
-import { activeLine, expiredLine, recipientLogLine, removedLine } from './log-lines.js';
+import { expiredLine, recipientLogLine, removedLine } from './log-lines.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
 
 export interface QmgrOptions {
@@ -63,12 +63,13 @@ export class Qmgr {
 
   /** Restart recovery, then listen for new mail and scan deferred mail periodically. */
   async start(): Promise<void> {
+    // Listen first: mail committed while recovery awaits must not slip through.
+    this.o.store.onCommitted((id) => this.enqueue(id));
     for (const m of [...this.o.store.list()]) {
       // Postfix's rule: whatever was active when we stopped is picked up again from the start.
       if (m.state === 'active') await this.o.store.setState(m.queueId, 'incoming');
       if (m.state === 'active' || m.state === 'incoming') this.enqueue(m.queueId);
     }
-    this.o.store.onCommitted((id) => this.enqueue(id));
     this.scanDeferred(false);
   }
 
@@ -157,8 +158,8 @@ export class Qmgr {
   private async activate(am: ActiveMessage): Promise<void> {
     const { msg } = am;
     await this.o.store.setState(msg.queueId, 'active');
+    // The store logs `from=<...>, size=..., nrcpt=... (queue active)` as the state changes.
     const todo = msg.recipients.filter((r) => !r.done);
-    this.log.info(activeLine(msg.queueId, msg.sender, msg.size, todo.length));
     const groups = new Map<string, { transport: string; nexthop: string; rcpts: DeliveryRecipient[] }>();
     for (const r of todo) {
       let res: ResolveResult;

@@ -172,7 +172,7 @@ async function resolveInner(addrIn: string, sender: string, s: ResolveSettings):
   };
 }
 
-async function isLocalDomain(domain: string, s: ResolveSettings): Promise<boolean> {
+export async function isLocalDomain(domain: string, s: ResolveSettings): Promise<boolean> {
   if (isAddressLiteral(domain)) return s.interfaces.has(literalAddress(domain).toLowerCase());
   return s.mydestination.matches(domain);
 }

@@ -4,7 +4,7 @@
 import type { ParamReader } from '../../global/params/types.js';
 import { DomainList, LazyDicts, type OpenDict } from './domain-list.js';
 import { localInterfaceAddresses } from './interfaces.js';
-import { resolveAddress, type ResolveResult, type ResolveSettings } from './resolve.js';
+import { isLocalDomain, resolveAddress, type ResolveResult, type ResolveSettings } from './resolve.js';
 import { rewriteAddress, rewriteSettings, type RewriteContext } from './rewrite.js';
 import { TransportTable } from './transport-table.js';
 
@@ -21,6 +21,8 @@ export interface RewriterOptions {
 export interface Rewriter {
   rewrite(addr: string, context?: RewriteContext): string;
   resolve(addr: string, sender: string): Promise<ResolveResult>;
+  /** `$mydestination` or one of our interface literals (`[192.0.2.1]`). */
+  isLocalDomain(domain: string): Promise<boolean>;
 }
 
 export function createRewriter(opts: RewriterOptions): Rewriter {
@@ -61,5 +63,6 @@ export function createRewriter(opts: RewriterOptions): Rewriter {
   return {
     rewrite: (addr, context = 'local') => rewriteAddress(addr, rw, context),
     resolve: (addr, sender) => resolveAddress(addr, sender, settings),
+    isLocalDomain: (domain) => isLocalDomain(domain, settings),
   };
 }
