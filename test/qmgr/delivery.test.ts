@@ -197,3 +197,54 @@ test('error and discard transports from transport_maps and virtual alias domains
   assert.match(all, new RegExp(`postfix/bounce ${id}: sender non-delivery notification: B0`));
   assert.equal(h.store.messages.size, 0);
 });
+
+test('mail put on hold during delivery stays held; deleted mail is forgotten', async () => {
+  const h = await harness();
+  h.smtp.script = () => ({ status: 'deferred', dsn: '4.4.2', relay: 'mx[192.0.2.1]:25', reason: 'lost connection' });
+  h.smtp.hold();
+  const held = h.store.add({ sender: 's@example.com', recipients: ['a@remote.org'] });
+  const gone = h.store.add({ sender: 's@example.com', recipients: ['b@other.org'] });
+  for (let i = 0; i < 50 && h.smtp.inflight < 2; i++) await new Promise((r) => setImmediate(r));
+  await h.store.setState(held, 'hold');
+  await h.store.remove(gone);
+  h.smtp.release();
+  await h.qmgr.whenIdle();
+  assert.equal(h.store.get(held)?.state, 'hold');
+  assert.equal(h.store.get(gone), undefined);
+  assert.ok(!h.logger.texts().some((t) => t.startsWith('warning')), h.logger.texts().join('\n'));
+});
+
+test('flush(site) retries only mail with pending recipients in that domain', async () => {
+  const h = await harness();
+  const far = h.clock.now() + 86400_000;
+  const a = h.store.add(
+    { sender: 's@example.com', recipients: ['u@a.example.net'], state: 'deferred', nextAttempt: far },
+    false,
+  );
+  const b = h.store.add(
+    { sender: 's@example.com', recipients: ['u@b.example.org'], state: 'deferred', nextAttempt: far },
+    false,
+  );
+  h.qmgr.flush('example.net');
+  await h.qmgr.whenIdle();
+  assert.deepEqual(
+    h.smtp.requests.map((r) => r.nexthop),
+    ['a.example.net'],
+  );
+  assert.equal(h.store.get(a), undefined);
+  assert.equal(h.store.get(b)?.state, 'deferred');
+});
+
+test('stop lets deliveries in progress finish and takes no new mail', async () => {
+  const h = await harness();
+  h.smtp.hold();
+  const a = h.store.add({ sender: 's@example.com', recipients: ['u@remote.org'] });
+  for (let i = 0; i < 50 && h.smtp.inflight < 1; i++) await new Promise((r) => setImmediate(r));
+  const stopping = h.qmgr.stop();
+  const b = h.store.add({ sender: 's@example.com', recipients: ['v@remote.org'] });
+  h.smtp.release();
+  await stopping;
+  assert.equal(h.store.get(a), undefined, 'the delivery in progress completed');
+  assert.equal(h.store.get(b)?.state, 'incoming', 'new mail waits for the next start');
+  assert.equal(h.smtp.requests.length, 1);
+});

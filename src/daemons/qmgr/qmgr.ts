@@ -33,6 +33,8 @@ export interface QmgrOptions {
 interface ActiveMessage {
   readonly msg: QueuedMessage;
   readonly enteredActive: number;
+  /** The stored recipients by index (messages may have thousands). */
+  readonly byIndex: ReadonlyMap<number, StoredRecipient>;
   batchesLeft: number;
   /** This round's final outcome per recipient index. */
   readonly outcomes: Map<number, { rcpt: StoredRecipient; outcome: RecipientOutcome }>;
@@ -73,15 +75,40 @@ export class Qmgr {
     this.scanDeferred(false);
   }
 
-  stop(): void {
+  /**
+   * Stop taking new work; deliveries in progress finish and record their
+   * outcomes. Waiting messages stay in the store in their current state.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.cancelScan?.();
+    this.waiting.length = 0;
+    this.waitingSet.clear();
+    for (const d of this.destinations.values()) d.pending.length = 0;
+    for (let i = 0; i < 10_000 && this.tasks > 0; i++) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
-  /** postqueue -f / ETRN / sendmail -q: retry all deferred mail now and forget dead destinations. */
-  flush(): void {
-    for (const d of this.destinations.values()) d.revive();
-    this.scanDeferred(true);
+  /**
+   * postqueue -f / sendmail -q: retry all deferred mail now and forget dead
+   * destinations. With a site (ETRN, postqueue -s), only mail that has a
+   * pending recipient in that domain or its subdomains.
+   */
+  flush(site?: string): void {
+    const s = site?.toLowerCase().replace(/^\[|\]$/g, '');
+    for (const d of this.destinations.values()) if (!s || d.nexthop.toLowerCase().includes(s)) d.revive();
+    if (!s) {
+      this.scanDeferred(true);
+      return;
+    }
+    for (const m of this.o.store.list()) {
+      if (m.state !== 'deferred') continue;
+      const hit = m.recipients.some((r) => {
+        if (r.done) return false;
+        const dom = r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase();
+        return dom === s || dom.endsWith(`.${s}`);
+      });
+      if (hit) this.enqueue(m.queueId);
+    }
   }
 
   /** Resolves when nothing is being activated, delivered or waiting (for tests and orderly shutdown). */
@@ -95,7 +122,7 @@ export class Qmgr {
   }
 
   private settle(): void {
-    if (!this.isIdle()) return;
+    if (!this.isIdle() && !(this.stopped && this.tasks === 0)) return;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();
@@ -138,7 +165,13 @@ export class Qmgr {
       const msg = this.o.store.get(id);
       // Held, corrupt or vanished (postsuper -d) messages are not ours to deliver.
       if (!msg || msg.state === 'hold' || msg.state === 'corrupt' || msg.state === 'active') continue;
-      const am: ActiveMessage = { msg, enteredActive: this.clock.now(), batchesLeft: 0, outcomes: new Map() };
+      const am: ActiveMessage = {
+        msg,
+        enteredActive: this.clock.now(),
+        byIndex: new Map(msg.recipients.map((r) => [r.index, r])),
+        batchesLeft: 0,
+        outcomes: new Map(),
+      };
       this.active.set(id, am);
       this.activeRecipients += msg.recipients.length;
       this.track(`${id}: activate`, this.activate(am));
@@ -204,7 +237,7 @@ export class Qmgr {
       if (d.isDead(now)) {
         const f = d.lastFailure;
         for (const r of g.rcpts) {
-          const rcpt = msg.recipients.find((x) => x.index === r.index) as StoredRecipient;
+          const rcpt = am.byIndex.get(r.index) as StoredRecipient;
           this.immediate(
             am,
             rcpt,
@@ -313,14 +346,16 @@ export class Qmgr {
       for (const [i, o] of complete.entries()) {
         const r = batch.recipients[i] as DeliveryRecipient;
         this.logOutcome(agentLog, am, r, o, started, ended);
-        const stored = msg.recipients.find((x) => x.index === r.index) as StoredRecipient;
+        const stored = am.byIndex.get(r.index) as StoredRecipient;
         am.outcomes.set(r.index, { rcpt: { ...stored, address: r.address }, outcome: o });
       }
       // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
-      await this.o.store.recordOutcomes(
-        msg.queueId,
-        complete.filter((o) => o.status !== 'bounced'),
-      );
+      // A message deleted meanwhile (postsuper -d) has nothing left to record.
+      if (this.o.store.get(msg.queueId))
+        await this.o.store.recordOutcomes(
+          msg.queueId,
+          complete.filter((o) => o.status !== 'bounced'),
+        );
       // Connection-level failure: every recipient deferred without reaching a server.
       const siteFailure = complete.every((o) => o.status === 'deferred' && o.relay === 'none');
       if (!siteFailure) d.success();
@@ -347,7 +382,7 @@ export class Qmgr {
       if (!am) continue;
       const outcomes: RecipientOutcome[] = [];
       for (const r of batch.recipients) {
-        const stored = am.msg.recipients.find((x) => x.index === r.index) as StoredRecipient;
+        const stored = am.byIndex.get(r.index) as StoredRecipient;
         const reason = `${SUSPENDED}: ${f?.reason ?? 'destination unavailable'}`;
         const o: RecipientOutcome = {
           index: r.index,
@@ -374,6 +409,12 @@ export class Qmgr {
   private async finish(am: ActiveMessage): Promise<void> {
     const { msg } = am;
     const now = this.clock.now();
+    if (!this.o.store.get(msg.queueId)) {
+      // Deleted while active (postsuper -d): nothing left to update.
+      this.active.delete(msg.queueId);
+      this.activeRecipients -= msg.recipients.length;
+      return;
+    }
     const results = [...am.outcomes.values()];
     const bounced = results.filter((x) => x.outcome.status === 'bounced');
     let deferred = results.filter((x) => x.outcome.status === 'deferred');
@@ -415,7 +456,9 @@ export class Qmgr {
           warned = true;
         }
         const nextAttempt = now + backoffDelay(this.s.retry, msg.arrivalTime, now);
-        await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt, warned });
+        // Put on hold while we were delivering (postsuper -h): it stays held.
+        const held = this.o.store.get(msg.queueId)?.state === 'hold';
+        await this.o.store.setState(msg.queueId, held ? 'hold' : 'deferred', { nextAttempt, warned });
       } else {
         await this.o.store.remove(msg.queueId);
         this.log.info(removedLine(msg.queueId));
