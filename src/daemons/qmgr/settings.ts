@@ -23,6 +23,16 @@ function perTransport(config: ParamReader, transport: string, suffix: string): s
   return own !== '' ? own : config.get(`default_${suffix}`);
 }
 
+/** Per-transport values are asked for on every scheduling step; compute each once. */
+function memo(f: (transport: string) => number): (transport: string) => number {
+  const cache = new Map<string, number>();
+  return (t) => {
+    let v = cache.get(t);
+    if (v === undefined) cache.set(t, (v = f(t)));
+    return v;
+  };
+}
+
 function intOf(text: string, fallback: number): number {
   return /^\d+$/.test(text.trim()) ? Number.parseInt(text, 10) : fallback;
 }
@@ -56,8 +66,9 @@ export function qmgrSettings(config: ParamReader, maxproc?: (transport: string) 
       }
       return p;
     },
-    destinationRecipientLimit: (transport) =>
+    destinationRecipientLimit: memo((transport) =>
       Math.max(1, intOf(perTransport(config, transport, 'destination_recipient_limit'), 50)),
-    processLimit: (transport) => Math.max(1, maxproc?.(transport) ?? config.int('default_process_limit')),
+    ),
+    processLimit: memo((transport) => Math.max(1, maxproc?.(transport) ?? config.int('default_process_limit'))),
   };
 }
