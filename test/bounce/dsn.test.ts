@@ -228,3 +228,16 @@ test('delay notices go only to recipients that asked for DELAY (or gave no NOTIF
   assert.match(c, /Final-Recipient: rfc822; carol@local\.test\r\nAction: delayed\r\nStatus: 4\.2\.2/);
   assert.match(c, /Will-Retry-Until: Tue, 20 Jan 2026 11:59:00 \+0000 \(UTC\)/);
 });
+
+test('line breaks in a remote reply cannot inject headers or MIME structure', async () => {
+  const { cleanup, svc } = service();
+  const req = request();
+  await svc.notify({
+    ...req,
+    recipients: [{ ...req.recipients[0]!, reason: 'bad\r\nX-Injected: yes', remoteReply: '550 no\r\n\r\n--evil' }],
+  });
+  const c = cleanup.injected[0]?.content ?? '';
+  assert.doesNotMatch(c, /^X-Injected/m);
+  assert.match(c, /Diagnostic-Code: smtp; 550 no --evil\r\n/);
+  assert.equal(parse(c).parts.length, 3);
+});

@@ -78,3 +78,14 @@ test('discard(8) reports success with the next hop as text', async () => {
     { index: 3, status: 'sent', dsn: '2.0.0', relay: 'none', reason: 'x.test' },
   ]);
 });
+
+test('control characters in untrusted text are shown as ?', () => {
+  const line = recipientLogLine(
+    'Q',
+    { address: 'a\nb@x.test', original: 'a\nb@x.test' },
+    { index: 0, status: 'bounced', dsn: '5.0.0', relay: 'none', reason: 'bad\r\nthing' },
+    0,
+    { beforeActive: 0, inActive: 0, setup: 0, transmission: 0 },
+  );
+  assert.equal(line, 'Q: to=<a?b@x.test>, relay=none, delay=0, delays=0/0/0/0, dsn=5.0.0, status=bounced (bad??thing)');
+});

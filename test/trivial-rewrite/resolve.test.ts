@@ -125,6 +125,12 @@ test('sender-dependent relayhost and default transport', async () => {
   await check(r, [['u@example.org', 'relay relay:[corp-relay.example] u@example.org']], 'vip@corp.example');
 });
 
+test('relayhost may list several destinations (Postfix 3.5+)', async () => {
+  await check(resolver('relayhost = [a.example]:587 [b.example]:587\n'), [
+    ['u@remote.org', 'default smtp:[a.example]:587, [b.example]:587 u@remote.org'],
+  ]);
+});
+
 test('a failing table marks the result as a temporary failure', async () => {
   const r = resolver('transport_maps = hash:/t\n', { 'hash:/t': mapDict('hash:/t', {}, true) });
   const res = await r.resolve('u@remote.org', 's@example.com');

@@ -63,24 +63,34 @@ export function remoteMtaName(relay: string): string | undefined {
   return name;
 }
 
+/** Report text comes from remote servers: no line breaks or controls may reach the MIME structure. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ');
+}
+
 function recipientLine(r: NoticeRecipient): string {
-  const expanded = r.original && r.original !== r.address ? ` (expanded from <${r.original}>)` : '';
-  return `<${r.address}>${expanded}: ${r.reason}`;
+  const expanded = r.original && r.original !== r.address ? ` (expanded from <${oneLine(r.original)}>)` : '';
+  return `<${oneLine(r.address)}>${expanded}: ${oneLine(r.reason)}`;
 }
 
 function deliveryStatus(n: NoticeInput): string[] {
   const out = [`Reporting-MTA: dns; ${n.myhostname}`, `X-Postfix-Queue-ID: ${n.queueId}`];
-  out.push(`X-Postfix-Sender: rfc822; ${n.sender}`);
-  if (n.envid) out.push(`Original-Envelope-Id: ${n.envid}`);
+  out.push(`X-Postfix-Sender: rfc822; ${oneLine(n.sender)}`);
+  if (n.envid) out.push(`Original-Envelope-Id: ${oneLine(n.envid)}`);
   out.push(`Arrival-Date: ${rfc5322Date(n.arrivalTime)}`);
   for (const r of n.recipients) {
-    out.push('', `Final-Recipient: rfc822; ${r.address}`);
-    if (r.orcpt) out.push(`Original-Recipient: ${r.orcpt}`);
-    else if (r.original && r.original !== r.address) out.push(`Original-Recipient: rfc822; ${r.original}`);
+    out.push('', `Final-Recipient: rfc822; ${oneLine(r.address)}`);
+    if (r.orcpt) out.push(`Original-Recipient: ${oneLine(r.orcpt)}`);
+    else if (r.original && r.original !== r.address) out.push(`Original-Recipient: rfc822; ${oneLine(r.original)}`);
     out.push(`Action: ${r.action}`, `Status: ${r.dsn}`);
     const mta = remoteMtaName(r.relay);
     if (mta) out.push(`Remote-MTA: dns; ${mta}`);
-    out.push(r.remoteReply ? `Diagnostic-Code: smtp; ${r.remoteReply}` : `Diagnostic-Code: X-Postfix; ${r.reason}`);
+    out.push(
+      r.remoteReply
+        ? `Diagnostic-Code: smtp; ${oneLine(r.remoteReply)}`
+        : `Diagnostic-Code: X-Postfix; ${oneLine(r.reason)}`,
+    );
     if (n.retryUntil !== undefined) out.push(`Will-Retry-Until: ${rfc5322Date(n.retryUntil)}`);
   }
   return out;
@@ -101,7 +111,7 @@ export function buildNotice(n: NoticeInput): Buffer {
     `Date: ${rfc5322Date(n.now)}`,
     `From: MAILER-DAEMON@${n.myhostname} (Mail Delivery System)`,
     `Subject: ${text.subject}`,
-    `To: ${n.to}`,
+    `To: ${oneLine(n.to)}`,
     'Auto-Submitted: auto-replied',
     'MIME-Version: 1.0',
     'Content-Type: multipart/report; report-type=delivery-status;',

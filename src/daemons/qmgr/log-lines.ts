@@ -17,6 +17,13 @@ export function formatDelay(seconds: number, resolution = 2): string {
   return text === '' || text === '-0' ? '0' : text;
 }
 
+/** Untrusted text (remote replies, addresses) made safe for one log line, as Postfix's printable() does. */
+export function printable(text: string, max = 2048): string {
+  // eslint-disable-next-line no-control-regex
+  const t = text.replace(/[\x00-\x1f\x7f]/g, '?');
+  return t.length > max ? `${t.slice(0, max)}...` : t;
+}
+
 export interface DelayParts {
   /** Before the active queue. */
   readonly beforeActive: number;
@@ -37,11 +44,11 @@ export function recipientLogLine(
   resolution = 2,
 ): string {
   const f = (s: number): string => formatDelay(s, resolution);
-  const orig = rcpt.original && rcpt.original !== rcpt.address ? `, orig_to=<${rcpt.original}>` : '';
+  const orig = rcpt.original && rcpt.original !== rcpt.address ? `, orig_to=<${printable(rcpt.original)}>` : '';
   return (
-    `${queueId}: to=<${rcpt.address}>${orig}, relay=${outcome.relay}, delay=${f(total)}, ` +
+    `${queueId}: to=<${printable(rcpt.address)}>${orig}, relay=${printable(outcome.relay)}, delay=${f(total)}, ` +
     `delays=${f(d.beforeActive)}/${f(d.inActive)}/${f(d.setup)}/${f(d.transmission)}, ` +
-    `dsn=${outcome.dsn}, status=${outcome.status} (${outcome.reason})`
+    `dsn=${outcome.dsn}, status=${outcome.status} (${printable(outcome.reason)})`
   );
 }
 

@@ -41,7 +41,8 @@ export function createRewriter(opts: RewriterOptions): Rewriter {
     virtualTransport: config.get('virtual_transport'),
     relayTransport: config.get('relay_transport'),
     defaultTransport: config.get('default_transport'),
-    relayhost: config.list('relayhost')[0] ?? '',
+    // Postfix 3.5+: several destinations, separated by comma or whitespace; the smtp client splits them.
+    relayhost: config.list('relayhost').join(', '),
     showUnknownTable: config.bool('show_user_unknown_table_name'),
     emptySenderTransportKey: config.get('empty_address_default_transport_maps_lookup_key'),
     emptySenderRelayhostKey: config.get('empty_address_relayhost_maps_lookup_key'),
