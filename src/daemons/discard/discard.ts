@@ -1,0 +1,23 @@
+// discard(8): the delivery agent that reports success without delivering.
+// The next hop is the text logged in `status=sent (...)`; for a transport
+// table entry `discard:` that is the recipient domain, as in Postfix.
+import type { DeliveryAgent, DeliveryRequest, RecipientOutcome } from '../../global/queue/delivery-api.js';
+
+export function createDiscardAgent(): DeliveryAgent {
+  return {
+    command: 'discard',
+    deliver(req: DeliveryRequest): Promise<RecipientOutcome[]> {
+      // A leading status code in the text is accepted but discard always reports 2.0.0.
+      const text = req.nexthop.replace(/^[245]\.\d{1,3}\.\d{1,3}\s*/, '').trim() || 'discarded';
+      return Promise.resolve(
+        req.recipients.map((r) => ({
+          index: r.index,
+          status: 'sent' as const,
+          dsn: '2.0.0',
+          relay: 'none',
+          reason: text,
+        })),
+      );
+    },
+  };
+}

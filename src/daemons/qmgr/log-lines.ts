@@ -1,0 +1,58 @@
+// The mail-log lines qmgr writes in Postfix's exact shape: the per-recipient
+// `to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=...` line
+// (written under the delivery agent's name), `removed`
+// and `status=expired, returned to sender`.
+import type { RecipientOutcome } from '../../global/queue/delivery-api.js';
+
+/**
+ * Postfix prints delays with two significant digits, at most
+ * delay_logging_resolution_limit digits after the point, and no trailing zeros.
+ */
+export function formatDelay(seconds: number, resolution = 2): string {
+  if (!(seconds > 0)) return '0';
+  if (seconds >= 100) return String(Math.round(seconds));
+  const digits = Math.min(Math.max(0, resolution), 6);
+  const rounded = Number(seconds.toPrecision(2));
+  const text = rounded.toFixed(digits).replace(/\.?0+$/, '');
+  return text === '' || text === '-0' ? '0' : text;
+}
+
+/** Untrusted text (remote replies, addresses) made safe for one log line, as Postfix's printable() does. */
+export function printable(text: string, max = 2048): string {
+  // eslint-disable-next-line no-control-regex
+  const t = text.replace(/[\x00-\x1f\x7f]/g, '?');
+  return t.length > max ? `${t.slice(0, max)}...` : t;
+}
+
+export interface DelayParts {
+  /** Before the active queue. */
+  readonly beforeActive: number;
+  /** In the active queue, waiting for a delivery agent. */
+  readonly inActive: number;
+  /** Connection set-up (0 when the agent does not report it). */
+  readonly setup: number;
+  /** Transmission. */
+  readonly transmission: number;
+}
+
+export function recipientLogLine(
+  queueId: string,
+  rcpt: { readonly address: string; readonly original: string },
+  outcome: RecipientOutcome,
+  total: number,
+  d: DelayParts,
+  resolution = 2,
+): string {
+  const f = (s: number): string => formatDelay(s, resolution);
+  const orig = rcpt.original && rcpt.original !== rcpt.address ? `, orig_to=<${printable(rcpt.original)}>` : '';
+  return (
+    `${queueId}: to=<${printable(rcpt.address)}>${orig}, relay=${printable(outcome.relay)}, delay=${f(total)}, ` +
+    `delays=${f(d.beforeActive)}/${f(d.inActive)}/${f(d.setup)}/${f(d.transmission)}, ` +
+    `dsn=${outcome.dsn}, status=${outcome.status} (${printable(outcome.reason)})`
+  );
+}
+
+export const removedLine = (queueId: string): string => `${queueId}: removed`;
+
+export const expiredLine = (queueId: string, sender: string): string =>
+  `${queueId}: from=<${sender}>, status=expired, returned to sender`;

@@ -1,0 +1,74 @@
+// qmgr(8)'s parameters read once per (re)load: retry timing, active-queue
+// limits and the per-transport `<transport>_destination_*` overrides that
+// fall back to their `default_destination_*` counterparts.
+import type { ParamReader } from '../../global/params/types.js';
+import type { RetryPolicy } from './backoff.js';
+import type { ConcurrencyPolicy } from './destination.js';
+
+export interface QmgrSettings {
+  readonly retry: RetryPolicy;
+  readonly queueRunDelay: number;
+  readonly activeLimit: number;
+  readonly recipientLimit: number;
+  readonly deferTransports: ReadonlySet<string>;
+  readonly delayResolution: number;
+  readonly concurrency: (transport: string) => ConcurrencyPolicy;
+  readonly destinationRecipientLimit: (transport: string) => number;
+  readonly processLimit: (transport: string) => number;
+}
+
+/** `<transport>_<suffix>` when main.cf or the registry knows it, else `default_<suffix>`. */
+function perTransport(config: ParamReader, transport: string, suffix: string): string {
+  const own = config.get(`${transport}_${suffix}`);
+  return own !== '' ? own : config.get(`default_${suffix}`);
+}
+
+/** Per-transport values are asked for on every scheduling step; compute each once. */
+function memo(f: (transport: string) => number): (transport: string) => number {
+  const cache = new Map<string, number>();
+  return (t) => {
+    let v = cache.get(t);
+    if (v === undefined) cache.set(t, (v = f(t)));
+    return v;
+  };
+}
+
+function intOf(text: string, fallback: number): number {
+  return /^\d+$/.test(text.trim()) ? Number.parseInt(text, 10) : fallback;
+}
+
+export function qmgrSettings(config: ParamReader, maxproc?: (transport: string) => number | undefined): QmgrSettings {
+  const cache = new Map<string, ConcurrencyPolicy>();
+  return {
+    retry: {
+      minBackoff: config.time('minimal_backoff_time'),
+      maxBackoff: config.time('maximal_backoff_time'),
+      maxLifetime: config.time('maximal_queue_lifetime'),
+      bounceLifetime: config.time('bounce_queue_lifetime'),
+      delayWarning: config.time('delay_warning_time'),
+    },
+    queueRunDelay: config.time('queue_run_delay'),
+    activeLimit: Math.max(1, config.int('qmgr_message_active_limit')),
+    recipientLimit: Math.max(1, config.int('qmgr_message_recipient_limit')),
+    deferTransports: new Set(config.list('defer_transports')),
+    delayResolution: config.int('delay_logging_resolution_limit'),
+    concurrency(transport) {
+      let p = cache.get(transport);
+      if (!p) {
+        p = {
+          initial: config.int('initial_destination_concurrency'),
+          limit: intOf(perTransport(config, transport, 'destination_concurrency_limit'), 20),
+          positive: perTransport(config, transport, 'destination_concurrency_positive_feedback'),
+          negative: perTransport(config, transport, 'destination_concurrency_negative_feedback'),
+          failedCohortLimit: intOf(perTransport(config, transport, 'destination_concurrency_failed_cohort_limit'), 1),
+        };
+        cache.set(transport, p);
+      }
+      return p;
+    },
+    destinationRecipientLimit: memo((transport) =>
+      Math.max(1, intOf(perTransport(config, transport, 'destination_recipient_limit'), 50)),
+    ),
+    processLimit: memo((transport) => Math.max(1, maxproc?.(transport) ?? config.int('default_process_limit'))),
+  };
+}

@@ -1,0 +1,69 @@
+// trivial-rewrite(8) as a service module: `createRewriter({config, openDict})`
+// gives cleanup its `rewrite` (canonical form) and qmgr/smtpd their `resolve`
+// (address class, transport, next hop). Lookup tables open lazily on first use.
+import type { ParamReader } from '../../global/params/types.js';
+import { DomainList, LazyDicts, type OpenDict } from './domain-list.js';
+import { localInterfaceAddresses } from './interfaces.js';
+import { isLocalDomain, resolveAddress, type ResolveResult, type ResolveSettings } from './resolve.js';
+import { rewriteAddress, rewriteSettings, type RewriteContext } from './rewrite.js';
+import { TransportTable } from './transport-table.js';
+
+export type { ResolveResult, ResolveFlags, AddressClass } from './resolve.js';
+export type { RewriteContext } from './rewrite.js';
+
+export interface RewriterOptions {
+  readonly config: ParamReader;
+  readonly openDict: OpenDict;
+  /** The machine's addresses for `[literal]` domains; defaults to inet_interfaces/proxy_interfaces. */
+  readonly interfaceAddresses?: ReadonlySet<string>;
+}
+
+export interface Rewriter {
+  rewrite(addr: string, context?: RewriteContext): string;
+  resolve(addr: string, sender: string): Promise<ResolveResult>;
+  /** `$mydestination` or one of our interface literals (`[192.0.2.1]`). */
+  isLocalDomain(domain: string): Promise<boolean>;
+}
+
+export function createRewriter(opts: RewriterOptions): Rewriter {
+  const { config, openDict } = opts;
+  const parent = config.list('parent_domain_matches_subdomains');
+  const list = (name: string): DomainList => new DomainList(name, config.get(name), parent.includes(name), openDict);
+  const rw = rewriteSettings(config);
+  const settings: ResolveSettings = {
+    rewrite: rw,
+    myhostname: config.get('myhostname'),
+    emptyAddressRecipient: config.get('empty_address_recipient'),
+    resolveDequoted: config.bool('resolve_dequoted_address'),
+    resolveNullDomain: config.bool('resolve_null_domain'),
+    resolveNumericDomain: config.bool('resolve_numeric_domain'),
+    localTransport: config.get('local_transport'),
+    virtualTransport: config.get('virtual_transport'),
+    relayTransport: config.get('relay_transport'),
+    defaultTransport: config.get('default_transport'),
+    // Postfix 3.5+: several destinations, separated by comma or whitespace; the smtp client splits them.
+    relayhost: config.list('relayhost').join(', '),
+    showUnknownTable: config.bool('show_user_unknown_table_name'),
+    emptySenderTransportKey: config.get('empty_address_default_transport_maps_lookup_key'),
+    emptySenderRelayhostKey: config.get('empty_address_relayhost_maps_lookup_key'),
+    delimiters: config.get('recipient_delimiter'),
+    interfaces: opts.interfaceAddresses ?? localInterfaceAddresses(config),
+    mydestination: list('mydestination'),
+    virtualAliasDomains: list('virtual_alias_domains'),
+    virtualMailboxDomains: list('virtual_mailbox_domains'),
+    relayDomains: list('relay_domains'),
+    transportMaps: new TransportTable(
+      config.list('transport_maps'),
+      config.get('recipient_delimiter'),
+      parent.includes('transport_maps'),
+      openDict,
+    ),
+    senderRelayhost: new LazyDicts(config.list('sender_dependent_relayhost_maps'), openDict),
+    senderTransport: new LazyDicts(config.list('sender_dependent_default_transport_maps'), openDict),
+  };
+  return {
+    rewrite: (addr, context = 'local') => rewriteAddress(addr, rw, context),
+    resolve: (addr, sender) => resolveAddress(addr, sender, settings),
+    isLocalDomain: (domain) => isLocalDomain(domain, settings),
+  };
+}
