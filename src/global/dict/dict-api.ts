@@ -12,4 +12,6 @@ export interface Dict {
   /** The value, or `undefined` when the key is not found. Keys are matched as the table type folds them. */
   lookup(key: string): Promise<string | undefined>;
   close(): Promise<void>;
+  /** Every entry in storage order (`postmap -s`); absent for tables that cannot be listed. */
+  sequence?(): AsyncIterable<[string, string]>;
 }

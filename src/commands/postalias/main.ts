@@ -1,0 +1,127 @@
+// postalias(1) (and newaliases): build alias databases from aliases(5) files,
+// query them (`-q`, defaulting to $alias_maps), list (`-s`) and delete (`-d`).
+// Like Postfix, a built table gets the sendmail-compatibility entry `@` → `@`;
+// the NIS entries YP_LAST_MODIFIED/YP_MASTER_NAME are not written (Postern
+// has no NIS). Exit status: 0 found/done, 1 not found or a fatal error.
+import { readFile } from 'node:fs/promises';
+import { parseAliases } from '../../global/dict/alias-source.js';
+import type { Dict } from '../../global/dict/dict-api.js';
+import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
+import { createTable, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { DICT_TYPE_NAMES, openDictUncached } from '../../global/dict/open.js';
+import { mapSpec, processIo, type CommandIo } from '../postmap/main.js';
+import { commandConfig, getopt, inputLines, UsageError } from '../postmap/options.js';
+
+const OPTIONS = 'Nc:d:fnopq:rsuvw';
+
+export async function main(argv: string[], progName = 'postalias', io: CommandIo = processIo): Promise<number> {
+  const warn = (t: string): void => io.stderr(`${progName}: warning: ${t}\n`);
+  try {
+    return await run(argv, io, warn);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`${progName}: ${e.message}\n`);
+      io.stderr(`usage: ${progName} [-Nfnoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file...\n`);
+      return 1;
+    }
+    io.stderr(`${progName}: fatal: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+function split(spec: string): { type: string; name: string } {
+  const colon = spec.indexOf(':');
+  return { type: spec.slice(0, colon), name: spec.slice(colon + 1) };
+}
+
+async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Promise<number> {
+  const args = getopt(argv, OPTIONS);
+  const config = commandConfig(args.values.get('c'));
+  const fold = !args.flags.has('f');
+  const query = args.values.get('q');
+  const del = args.values.get('d');
+  let specs = args.operands.map((o) => mapSpec(o, config));
+  if (specs.length === 0) {
+    // newaliases and a bare `postalias -q`: the configured alias tables, minus
+    // types this build cannot open (nis:), as Postfix skips unavailable NIS.
+    specs = (query !== undefined ? config.list('alias_maps') : config.list('alias_database')).filter((s) =>
+      DICT_TYPE_NAMES.includes(split(s).type),
+    );
+    if (specs.length === 0) throw new UsageError('no alias database specified');
+  }
+
+  if (query !== undefined || args.flags.has('s')) {
+    const dicts: Dict[] = [];
+    try {
+      for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold }));
+      if (args.flags.has('s')) {
+        for (const d of dicts) {
+          if (!d.sequence) throw new Error(`table ${d.spec}: sequence operation is not supported`);
+          for await (const [k, v] of d.sequence()) io.stdout(`${k}:\t${v}\n`);
+        }
+        return 0;
+      }
+      const keys = query === '-' ? inputLines(await io.stdin()) : [query ?? ''];
+      let found = false;
+      for (const key of keys) {
+        for (const d of dicts) {
+          const v = await d.lookup(key);
+          if (v === undefined) continue;
+          io.stdout(query === '-' ? `${key}:\t${v}\n` : `${v}\n`);
+          found = true;
+          break;
+        }
+      }
+      return found ? 0 : 1;
+    } finally {
+      for (const d of dicts) await d.close();
+    }
+  }
+
+  if (del !== undefined) {
+    const keys = del === '-' ? inputLines(await io.stdin()) : [del];
+    let any = false;
+    for (const s of specs) {
+      const { type, name } = split(s);
+      const removed = await modifyTable(
+        type,
+        name,
+        [],
+        keys.map((k) => (fold ? k.toLowerCase() : k)),
+      );
+      if (removed.length) any = true;
+    }
+    return any ? 0 : 1;
+  }
+
+  const asRoot = process.getuid?.() === 0 && !args.flags.has('o');
+  for (const s of specs) {
+    const { type, name } = split(s);
+    if (!isBuildable(type))
+      throw new Error(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
+    let text: string;
+    try {
+      text = await readFile(name, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`open ${name}: ${code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
+    }
+    const db = indexedPath(isIndexedType(type) ? type : 'cdb', name);
+    const quiet = args.flags.has('w');
+    const entries = parseAliases(text, name, {
+      fold,
+      warn,
+      duplicates: {
+        replace: args.flags.has('r'),
+        warn: (key) => {
+          if (!quiet) warn(`${db}: duplicate entry: "${key}"`);
+        },
+      },
+    });
+    const pairs: [string, string][] = entries.map((e) => [e.key, e.value]);
+    // Sendmail's "alias database complete" marker, which Postfix also writes.
+    if (!entries.some((e) => e.key === '@')) pairs.push(['@', '@']);
+    await createTable(type, name, pairs, { warn, quietDuplicates: true, ownerFrom: asRoot ? name : undefined });
+  }
+  return 0;
+}

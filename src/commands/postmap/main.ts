@@ -1,0 +1,194 @@
+// postmap(1): build indexed tables from `key value` source files, and query,
+// list, update or delete entries in any table type Postern supports. Exit
+// status as Postfix's: 0 found/done, 1 not found or a fatal error.
+import { readFile } from 'node:fs/promises';
+import type { Dict } from '../../global/dict/dict-api.js';
+import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
+import { createTable, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { openDictUncached } from '../../global/dict/open.js';
+import { parseKeyValueTable, splitKeyValue } from '../../global/dict/table-source.js';
+import type { ParamReader } from '../../global/params/types.js';
+import { messageKeys } from './message-keys.js';
+import { commandConfig, getopt, inputLines, readStdin, UsageError } from './options.js';
+
+const OPTIONS = 'FNUbc:d:fhimnopq:rsuvwx';
+
+export interface CommandIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly stdin: () => Promise<string>;
+}
+
+export const processIo: CommandIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  stdin: () => readStdin(),
+};
+
+/** `file` alone means `$default_database_type:file`. */
+export function mapSpec(operand: string, config: ParamReader, defaultParam = 'default_database_type'): string {
+  return /^[a-z0-9_]+:/i.test(operand) ? operand : `${config.get(defaultParam)}:${operand}`;
+}
+
+function splitSpec(spec: string): { type: string; name: string } {
+  const colon = spec.indexOf(':');
+  return { type: spec.slice(0, colon), name: spec.slice(colon + 1) };
+}
+
+export async function main(argv: string[], progName = 'postmap', io: CommandIo = processIo): Promise<number> {
+  const warn = (t: string): void => io.stderr(`${progName}: warning: ${t}\n`);
+  try {
+    return await run(argv, progName, io, warn);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`${progName}: ${e.message}\n`);
+      io.stderr(`usage: ${progName} [-NfinoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file...\n`);
+      return 1;
+    }
+    io.stderr(`${progName}: fatal: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function run(argv: string[], progName: string, io: CommandIo, warn: (t: string) => void): Promise<number> {
+  const args = getopt(argv, OPTIONS);
+  const config = commandConfig(args.values.get('c'));
+  const fold = !args.flags.has('f');
+  const specs = args.operands.map((o) => mapSpec(o, config));
+  const query = args.values.get('q');
+  const del = args.values.get('d');
+  const modes = [query !== undefined, del !== undefined, args.flags.has('s'), args.flags.has('i')].filter(Boolean);
+  if (modes.length > 1) throw new UsageError('specify only one of -i, -s, -d or -q');
+  if (specs.length === 0) throw new UsageError('missing map name');
+  if ((args.flags.has('b') || args.flags.has('h')) && query !== '-') {
+    throw new UsageError('the -b and -h options require -q -');
+  }
+
+  const openAll = async (): Promise<Dict[]> => {
+    const dicts: Dict[] = [];
+    for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold }));
+    return dicts;
+  };
+  const closeAll = async (dicts: Dict[]): Promise<void> => {
+    for (const d of dicts) await d.close();
+  };
+
+  if (query !== undefined) {
+    const dicts = await openAll();
+    try {
+      if (query !== '-') {
+        for (const d of dicts) {
+          const v = await d.lookup(query);
+          if (v !== undefined) {
+            io.stdout(`${v}\n`);
+            return 0;
+          }
+        }
+        return 1;
+      }
+      const text = await io.stdin();
+      const keys =
+        args.flags.has('b') || args.flags.has('h')
+          ? messageKeys(text, args.flags.has('h'), args.flags.has('b'))
+          : inputLines(text);
+      let found = false;
+      for (const key of keys) {
+        for (const d of dicts) {
+          const v = await d.lookup(key);
+          if (v !== undefined) {
+            io.stdout(`${key}\t${v}\n`);
+            found = true;
+            break;
+          }
+        }
+      }
+      return found ? 0 : 1;
+    } finally {
+      await closeAll(dicts);
+    }
+  }
+
+  if (args.flags.has('s')) {
+    const dicts = await openAll();
+    try {
+      for (const d of dicts) {
+        if (!d.sequence) throw new Error(`table ${d.spec}: sequence operation is not supported`);
+        for await (const [k, v] of d.sequence()) io.stdout(`${k}\t${v}\n`);
+      }
+      return 0;
+    } finally {
+      await closeAll(dicts);
+    }
+  }
+
+  if (del !== undefined) {
+    const keys = del === '-' ? inputLines(await io.stdin()) : [del];
+    let any = false;
+    for (const s of specs) {
+      const { type, name } = splitSpec(s);
+      const removed = await modifyTable(
+        type,
+        name,
+        [],
+        keys.map((k) => (fold ? k.toLowerCase() : k)),
+      );
+      if (removed.length) any = true;
+    }
+    return any ? 0 : 1;
+  }
+
+  if (args.flags.has('i')) {
+    const puts: [string, string][] = [];
+    inputLines(await io.stdin()).forEach((line, n) => {
+      if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+      const kv = splitKeyValue(line.trim());
+      if (!kv) warn(`-, line ${n + 1}: expected format: key whitespace value`);
+      else puts.push([fold ? kv.key.toLowerCase() : kv.key, kv.value]);
+    });
+    for (const s of specs) {
+      const { type, name } = splitSpec(s);
+      await modifyTable(type, name, puts, []);
+    }
+    return 0;
+  }
+
+  const asRoot = process.getuid?.() === 0 && !args.flags.has('o');
+  for (const s of specs) {
+    const { type, name } = splitSpec(s);
+    if (!isBuildable(type))
+      throw new Error(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
+    let text: string;
+    try {
+      text = await readFile(name, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`open ${name}: ${code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
+    }
+    const quiet = args.flags.has('w');
+    const entries = parseKeyValueTable(text, name, {
+      fold,
+      warn,
+      duplicates: {
+        replace: args.flags.has('r'),
+        warn: (key) => {
+          if (!quiet)
+            warn(
+              `${indexedPath(type === 'cdb' ? 'cdb' : isIndexedType(type) ? type : 'hash', name)}: duplicate entry: "${key}"`,
+            );
+        },
+      },
+    });
+    await createTable(
+      type,
+      name,
+      entries.map((e) => [e.key, e.value] as [string, string]),
+      {
+        replace: args.flags.has('r'),
+        quietDuplicates: args.flags.has('w'),
+        ownerFrom: asRoot ? name : undefined,
+        warn,
+      },
+    );
+  }
+  return 0;
+}

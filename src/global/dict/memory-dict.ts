@@ -1,0 +1,114 @@
+// Tables held entirely in memory once opened: texthash (the source file read
+// at open time), inline:{...}, static, fail, environ and unix (getpwnam-style
+// lookups from /etc/passwd and /etc/group). Postfix's dict_thash.c,
+// dict_inline.c, dict_static.c, dict_fail.c, dict_env.c and dict_unix.c.
+import { readFile } from 'node:fs/promises';
+import { DictRetryError, type Dict } from './dict-api.js';
+import { parseKeyValueTable, TableSyntaxError } from './table-source.js';
+import { splitBraceList, stripBraces } from './spec.js';
+
+/** A finished in-memory table; first entry for a key wins, as in Postfix. */
+export class MapDict implements Dict {
+  constructor(
+    readonly spec: string,
+    private readonly map: ReadonlyMap<string, string>,
+    private readonly fold = true,
+  ) {}
+
+  lookup(key: string): Promise<string | undefined> {
+    return Promise.resolve(this.map.get(this.fold ? key.toLowerCase() : key));
+  }
+
+  async *sequence(): AsyncIterable<[string, string]> {
+    await Promise.resolve();
+    for (const e of this.map) yield e;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export async function openTexthash(spec: string, file: string, warn: (t: string) => void, fold = true): Promise<Dict> {
+  const text = await readFile(file, 'utf8');
+  const map = new Map<string, string>();
+  const entries = parseKeyValueTable(text, file, {
+    fold,
+    warn,
+    badLineSuffix: ' -- ignoring this line',
+    duplicates: { warn: (key, line) => warn(`${file}, line ${line}: duplicate entry: "${key}"`) },
+  });
+  for (const e of entries) map.set(e.key, e.value);
+  return new MapDict(spec, map, fold);
+}
+
+/** `inline:{ key=value, { key = text with spaces } }` */
+export function openInline(spec: string, name: string): Dict {
+  const body = stripBraces(name);
+  if (body === undefined) throw new TableSyntaxError(`${spec}: missing '{' or '}'`);
+  const map = new Map<string, string>();
+  for (const item of splitBraceList(body)) {
+    const inner = stripBraces(item) ?? item;
+    const eq = inner.indexOf('=');
+    const key = eq < 0 ? '' : inner.slice(0, eq).trim();
+    const value = eq < 0 ? '' : inner.slice(eq + 1).trim();
+    if (!key || !value) {
+      throw new TableSyntaxError(`${spec}: "${item}": expected format "key=value" or "{ key = value }"`);
+    }
+    const k = key.toLowerCase();
+    if (!map.has(k)) map.set(k, value);
+  }
+  if (map.size === 0) throw new TableSyntaxError(`${spec}: empty table`);
+  return new MapDict(spec, map);
+}
+
+/** `static:value` or `static:{ value with spaces }`: every key finds the value. */
+export function openStatic(spec: string, name: string): Dict {
+  const value = stripBraces(name) ?? name;
+  return {
+    spec,
+    lookup: () => Promise.resolve(value),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** `fail:name`: every lookup fails temporarily. */
+export function openFail(spec: string): Dict {
+  return {
+    spec,
+    lookup: () => Promise.reject(new DictRetryError(`${spec}: table lookup failed`)),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** `environ:table`: the process environment; keys are case-sensitive. */
+export function openEnviron(spec: string): Dict {
+  return {
+    spec,
+    lookup: (key) => Promise.resolve(process.env[key]),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** `unix:passwd.byname` and `unix:group.byname`, answered like getpwnam/getgrnam. */
+export function openUnix(spec: string, name: string): Dict {
+  const file = name === 'passwd.byname' ? '/etc/passwd' : name === 'group.byname' ? '/etc/group' : undefined;
+  if (!file) throw new TableSyntaxError(`unknown table: ${spec}`);
+  return {
+    spec,
+    async lookup(key: string): Promise<string | undefined> {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        throw new DictRetryError(`${spec}: ${(e as Error).message}`);
+      }
+      for (const line of text.split('\n')) {
+        const colon = line.indexOf(':');
+        if (colon > 0 && line.slice(0, colon) === key) return line.trimEnd();
+      }
+      return undefined;
+    },
+    close: () => Promise.resolve(),
+  };
+}

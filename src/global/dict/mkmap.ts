@@ -1,0 +1,73 @@
+// Creating and updating indexed tables for postmap(1) and postalias(1): the
+// duplicate-key policy (warn and keep the first, `-r` replace, `-w` quiet),
+// the file owner rule (a table built by root belongs to the source file's
+// owner unless `-o`), and incremental updates. Postfix's mkmap_open.c.
+import { stat } from 'node:fs/promises';
+import { writeCdbFile } from './cdb.js';
+import { buildIndexed, indexedPath, isIndexedType, updateIndexed } from './indexed.js';
+import { TableSyntaxError } from './table-source.js';
+
+export interface MkmapOptions {
+  /** `-r`: a later duplicate replaces the earlier value, silently. */
+  readonly replace?: boolean;
+  /** `-w`: keep the first value without a warning. */
+  readonly quietDuplicates?: boolean;
+  /** Chown the result to the source file's owner (root running without `-o`). */
+  readonly ownerFrom?: string;
+  readonly warn: (text: string) => void;
+}
+
+export const isBuildable = (type: string): boolean => isIndexedType(type) || type === 'cdb';
+
+/** Resolve duplicates per the options, then write `file.db`/`.lmdb`/`.cdb` from scratch. */
+export async function createTable(
+  type: string,
+  file: string,
+  entries: Iterable<[string, string]>,
+  opts: MkmapOptions,
+): Promise<string> {
+  const path = isIndexedType(type) || type === 'cdb' ? indexedPath(type, file) : undefined;
+  if (path === undefined) {
+    throw new TableSyntaxError(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
+  }
+  const merged = new Map<string, string>();
+  for (const [k, v] of entries) {
+    if (merged.has(k) && !opts.replace) {
+      if (!opts.quietDuplicates) opts.warn(`${path}: duplicate entry: "${k}"`);
+      continue;
+    }
+    merged.set(k, v);
+  }
+  let owner: { uid: number; gid: number } | undefined;
+  if (opts.ownerFrom) {
+    const s = await stat(opts.ownerFrom);
+    owner = { uid: s.uid, gid: s.gid };
+  }
+  if (type === 'cdb') {
+    await writeCdbFile(path, merged);
+    return path;
+  }
+  if (!isIndexedType(type)) throw new TableSyntaxError(`unsupported dictionary type: ${type}`);
+  await buildIndexed(
+    type,
+    file,
+    merged,
+    (k) => opts.warn(`${path}: duplicate entry: "${k}"`),
+    (k) => opts.warn(`${path}: key too long, ignoring: "${k.slice(0, 60)}..."`),
+    owner,
+  );
+  return path;
+}
+
+/** `-i` and `-d`: change an existing table in place (created when missing). */
+export async function modifyTable(
+  type: string,
+  file: string,
+  puts: Iterable<[string, string]>,
+  deletes: Iterable<string>,
+): Promise<string[]> {
+  if (!isIndexedType(type)) {
+    throw new TableSyntaxError(`unsupported dictionary type: ${type} does not support incremental updates`);
+  }
+  return updateIndexed(type, file, puts, deletes);
+}

@@ -1,0 +1,125 @@
+// postmap(1) end to end: builds, queries, lists, deletes and updates, and the
+// same queries answered by Debian's real postmap on the same source files
+// (skipped with a reason when /usr/sbin/postmap is absent).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { main } from '../../src/commands/postmap/main.js';
+import { closeAllDicts } from '../../src/global/dict/open.js';
+import { hasReal, REAL_POSTMAP, runMain, runReal, tempDir } from '../dict/helpers.js';
+
+const SOURCE = 'Foo bar\nfoo baz\n# comment\nkey2   multi word \n value\nnovalue\nUPPER Value Kept\n';
+
+async function setup(t: Parameters<typeof tempDir>[0]): Promise<string> {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'main.cf'), 'default_database_type = hash\n');
+  await writeFile(join(dir, 'map'), SOURCE);
+  return dir;
+}
+
+test('postmap builds hash by default and answers -q with Postfix exit codes', async (t) => {
+  const dir = await setup(t);
+  t.after(closeAllDicts);
+  const map = join(dir, 'map');
+  const b = await runMain(main, 'postmap', ['-c', dir, map]);
+  assert.equal(b.code, 0);
+  assert.equal(
+    b.err,
+    `postmap: warning: ${map}.db: duplicate entry: "foo"\n` +
+      `postmap: warning: ${map}, line 6: expected format: key whitespace value\n`,
+  );
+  const q = await runMain(main, 'postmap', ['-c', dir, '-q', 'FOO', `hash:${map}`]);
+  assert.deepEqual([q.code, q.out], [0, 'bar\n']);
+  const miss = await runMain(main, 'postmap', ['-c', dir, '-q', 'nothing', map]);
+  assert.deepEqual([miss.code, miss.out], [1, '']);
+  const multi = await runMain(main, 'postmap', ['-c', dir, '-q', '-', map], 'foo\nnone\nKEY2\n');
+  assert.deepEqual([multi.code, multi.out], [0, 'foo\tbar\nKEY2\tmulti word  value\n']);
+  const s = await runMain(main, 'postmap', ['-c', dir, '-s', map]);
+  assert.equal(s.out, 'foo\tbar\nkey2\tmulti word  value\nupper\tValue Kept\n');
+});
+
+test('postmap -d, -i, -r, -w, -f', async (t) => {
+  const dir = await setup(t);
+  t.after(closeAllDicts);
+  const map = join(dir, 'map');
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-w', `lmdb:${map}`])).err.includes('duplicate'), false);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-d', 'FOO', `lmdb:${map}`])).code, 0);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-d', 'foo', `lmdb:${map}`])).code, 1);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-i', `lmdb:${map}`], 'New Value here\n')).code, 0);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-q', 'new', `lmdb:${map}`])).out, 'Value here\n');
+  await runMain(main, 'postmap', ['-c', dir, '-r', `lmdb:${map}`]);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-q', 'foo', `lmdb:${map}`])).out, 'baz\n');
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-q', 'new', `lmdb:${map}`])).code, 1);
+  await runMain(main, 'postmap', ['-c', dir, '-f', `cdb:${map}`]);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-f', '-q', 'UPPER', `cdb:${map}`])).out, 'Value Kept\n');
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-f', '-q', 'upper', `cdb:${map}`])).code, 1);
+});
+
+test('postmap errors name the file and exit 1', async (t) => {
+  const dir = await setup(t);
+  const r = await runMain(main, 'postmap', ['-c', dir, '-q', 'x', `hash:${join(dir, 'absent')}`]);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, `postmap: fatal: open database ${join(dir, 'absent')}.db: No such file or directory\n`);
+  const b = await runMain(main, 'postmap', ['-c', dir, `texthash:${join(dir, 'map')}`]);
+  assert.equal(b.code, 1);
+  assert.match(b.err, /texthash does not support bulk-mode creation/);
+  const u = await runMain(main, 'postmap', ['-Z']);
+  assert.equal(u.code, 1);
+  assert.match(u.err, /invalid option/);
+});
+
+// Golden comparisons: the same files and keys through both implementations.
+const GOLDEN: { name: string; file?: string; text?: string; type: string; keys: string[] }[] = [
+  {
+    name: 'texthash',
+    file: 'map',
+    text: SOURCE,
+    type: 'texthash',
+    keys: ['foo', 'FOO', 'key2', 'novalue', 'upper', 'x'],
+  },
+  {
+    name: 'regexp',
+    file: 're',
+    text: '/^(\\S+)@example\\.com$/ user=$1\nif /^x/\n/y$/ X-Y\nendif\n/^Case$/i exact\n!/@/ no-at\n/^[[:digit:]]+$/ digits\n/(a)(b)/ $3\n',
+    type: 'regexp',
+    keys: ['Joe@Example.com', 'xy', 'zy', 'case', 'Case', 'a@b', '12345', 'ab@x'],
+  },
+  {
+    name: 'cidr',
+    file: 'cidr',
+    text: '192.168.0.0/16 LAN\n10.1.2.3 ONE\n2001:db8::/32 DOC6\n!127.0.0.0/8 NOTLOOP\n10.0.0.1/8 BAD\n',
+    type: 'cidr',
+    keys: ['192.168.1.1', '10.1.2.3', '2001:db8::1', '127.0.0.1', '8.8.8.8', 'name', '10.9.9.9'],
+  },
+  { name: 'inline', type: 'inline:{ Key=value, { k2 = text with spaces } }', keys: ['key', 'K2', 'none'] },
+  { name: 'static', type: 'static:{ some value }', keys: ['any'] },
+];
+
+for (const g of GOLDEN) {
+  test(
+    `golden: ${g.name} lookups match the real postmap`,
+    { skip: !hasReal(REAL_POSTMAP) && 'no /usr/sbin/postmap' },
+    async (t) => {
+      const dir = await setup(t);
+      let spec = g.type;
+      if (g.file) {
+        await writeFile(join(dir, g.file), g.text ?? '');
+        spec = `${g.type}:${g.file}`;
+      }
+      const prev = process.cwd();
+      process.chdir(dir);
+      try {
+        for (const key of g.keys) {
+          const ours = await runMain(main, 'postmap', ['-c', dir, '-q', key, spec]);
+          const real = await runReal(REAL_POSTMAP, ['-c', dir, '-q', key, spec], dir);
+          assert.deepEqual([ours.code, ours.out], [real.code, real.out], `key ${key}`);
+          // Warnings (file, line, wording) match too.
+          assert.equal(ours.err, real.err, `stderr for key ${key}`);
+        }
+      } finally {
+        process.chdir(prev);
+      }
+    },
+  );
+}
