@@ -34,7 +34,7 @@ export async function tempDir(): Promise<string> {
 export async function startPeer(options: Record<string, unknown>): Promise<Peer> {
   const dir = await tempDir();
   const log = join(dir, 'peer.log');
-  const proc = spawn('python3', [PEER, JSON.stringify({ log, ...options })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn('python3', [PEER, JSON.stringify({ log, ...options })], { stdio: ['ignore', 'pipe', 'ignore'] });
   const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
   const first = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('peer did not start')), 10000);
