@@ -64,12 +64,12 @@ test('no MX record: the domain address itself is used', async () => {
 test('DNS failures: null MX, NXDOMAIN, SERVFAIL, timeout, unresolvable MX host', async () => {
   const { agent } = makeAgent('', dns.port);
   const cases: [string, string, string, string][] = [
-    ['nullmx.test', 'bounced', '5.1.10', 'Domain nullmx.test does not accept mail (nullMX)'],
+    ['nullmx.test', 'bounced', '5.1.0', 'Domain nullmx.test does not accept mail (nullMX)'],
     [
       'nosuch.test',
       'bounced',
       '5.4.4',
-      'Host or domain name not found. Name service error for name=nosuch.test type=MX: Host not found',
+      'Host or domain name not found. Name service error for name=nosuch.test type=AAAA: Host not found',
     ],
     [
       'broken.test',
@@ -87,7 +87,7 @@ test('DNS failures: null MX, NXDOMAIN, SERVFAIL, timeout, unresolvable MX host',
       'badmx.test',
       'bounced',
       '5.4.4',
-      'Host or domain name not found. Name service error for name=gone.badmx.test type=A: Host not found',
+      'Host or domain name not found. Name service error for name=gone.badmx.test type=AAAA: Host not found',
     ],
   ];
   for (const [domain, status, dsn, reason] of cases) {

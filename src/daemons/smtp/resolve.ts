@@ -53,17 +53,18 @@ export async function resolveDestination(
   }
 
   const mx = await resolver.mx(dest.host, dnssec);
-  if (mx.kind === 'nxdomain') return fail(bounce('5.4.4', NOT_FOUND + nameServiceError(dest.host, 'MX', mx)));
   if (mx.kind === 'tempfail') return fail(defer('4.4.3', NOT_FOUND + nameServiceError(dest.host, 'MX', mx)));
   if (mx.kind !== 'ok') {
-    // RFC 5321 section 5.1: no MX means the domain itself is the mail server.
+    // RFC 5321 section 5.1: no MX means the domain itself is the mail server. Like
+    // Postfix, NXDOMAIN also lands here, so the final error names the A/AAAA lookup.
     const r = await hostAddresses(dest.host, s, resolver);
     if (r.kind !== 'ok') return fail(r.failure);
     return ok(limit(toCandidates(dest.host, r.addresses, dest.port, r.authentic), s.mxAddressLimit));
   }
   // RFC 7505: a single MX with the root as exchange says the domain takes no mail.
   if (mx.records.some((r) => r.exchange === '' || r.exchange === '.')) {
-    return fail(bounce('5.1.10', `Domain ${dest.host} does not accept mail (nullMX)`));
+    // Postfix's smtp reports 5.1.0 here (5.1.10 is what smtpd answers for a null-MX sender).
+    return fail(bounce('5.1.0', `Domain ${dest.host} does not accept mail (nullMX)`));
   }
   const ordered = orderMx(mx.records);
   const candidates: (Candidate & { pref: number })[] = [];
@@ -120,6 +121,8 @@ export async function hostAddresses(name: string, s: ClientSettings, resolver: R
   if (isIP(name)) return { kind: 'ok', addresses: [name], authentic: false };
   const families = orderFamilies(s);
   const found: { family: 4 | 6; list: string[] }[] = [];
+  // The reported failure is the last lookup's (so usually AAAA, as Postfix logs
+  // it), except that "try again" outranks "not found": the address may come back.
   let failure: { type: string; r: Exclude<LookupResult<string>, { kind: 'ok' }> } | undefined;
   let authentic = true;
   for (const family of families) {
@@ -138,9 +141,7 @@ export async function hostAddresses(name: string, s: ClientSettings, resolver: R
     if (r.kind === 'ok') {
       found.push({ family, list: [...r.records] });
       authentic &&= r.authentic;
-    } else if (!failure || (r.kind === 'tempfail' && failure.r.kind !== 'tempfail') || family === 4) {
-      if (!failure || failure.r.kind !== 'tempfail') failure = { type, r };
-    }
+    } else if (failure?.r.kind !== 'tempfail') failure = { type, r };
   }
   if (found.length === 0) {
     const f = failure ?? { type: 'A', r: { kind: 'nxdomain' as const, text: 'Host not found' } };
