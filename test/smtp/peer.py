@@ -53,6 +53,10 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("250 peer.test")
             elif verb == "STARTTLS":
                 self.send("220 2.0.0 Ready to start TLS")
+                if O.get("bad_tls"):
+                    # Agree, then hang up before any handshake: a broken TLS stack.
+                    self.connection.close()
+                    return
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(O["cert"], O["key"])
                 conn = ctx.wrap_socket(self.connection, server_side=True)
@@ -93,7 +97,8 @@ class Handler(socketserver.StreamRequestHandler):
                     if l == ".\r\n":
                         break
                     body.append(l[1:] if l.startswith(".") else l)
-                record({"mail": mail, "rcpts": rcpts, "data": "".join(body), "tls": getattr(self, "tls", False)})
+                record({"mail": mail, "rcpts": rcpts, "data": "".join(body), "tls": getattr(self, "tls", False),
+                        "client": self.client_address[0] if isinstance(self.client_address, tuple) else ""})
                 if lmtp:
                     for r in rcpts:
                         if "full" in r:
@@ -124,6 +129,11 @@ class UNIX(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 if O.get("unix"):
     srv = UNIX(O["unix"], Handler)
     print("READY", flush=True)
+elif O.get("host") == "::1":
+    class TCP6(TCP):
+        address_family = socket.AF_INET6
+    srv = TCP6(("::1", 0), Handler)
+    print("PORT %d" % srv.server_address[1], flush=True)
 else:
     srv = TCP((O.get("host", "127.0.0.1"), 0), Handler)
     print("PORT %d" % srv.server_address[1], flush=True)
