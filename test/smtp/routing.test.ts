@@ -37,10 +37,11 @@ after(async () => {
 });
 
 test('MX hosts are tried in preference order; a refused one falls through to the next', async () => {
-  const { agent } = makeAgent('', dns.port);
+  const { agent, log } = makeAgent('', dns.port);
   const [o] = await agent.deliver(makeRequest(`two.test:${p.port}`, ['a@two.test']));
   await agent.close();
   assert.equal(o?.status, 'sent');
+  assert.deepEqual(log.texts(), [`connect to mx1.two.test[127.0.0.3]:${p.port}: Connection refused`]);
   assert.equal(o?.relay, `mx2.two.test[127.0.0.1]:${p.port}`);
   const mxq = dns.queries.filter((q) => q.name.endsWith('two.test')).map((q) => `${q.name}/${q.type}`);
   assert.deepEqual(mxq.slice(0, 2), ['two.test/MX', 'mx1.two.test/A']);

@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { FakeDns } from '../dns/fake-dns-server.js';
 import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
@@ -70,8 +71,31 @@ before(async () => {
   ]);
   tlsPeer = await startPeer({ cert: join(dir, 'srv.pem'), key: join(dir, 'srv.key') });
   plainPeer = await startPeer({});
+  const spki = new X509Certificate(readFileSync(join(dir, 'srv.pem'))).publicKey.export({
+    type: 'spki',
+    format: 'der',
+  });
+  const tlsa = (hash: Buffer) => ({ usage: 3, selector: 1, matchingType: 1, certificate: hash });
   dns = new FakeDns({
+    authentic: [
+      'dane.test',
+      'mx.dane.test',
+      'bad.test',
+      'mx.bad.test',
+      `_${tlsPeer.port}._tcp.mx.dane.test`,
+      `_${tlsPeer.port}._tcp.mx.bad.test`,
+    ],
     records: [
+      { name: 'dane.test', type: 'MX', data: { preference: 10, exchange: 'mx.dane.test' } },
+      { name: 'mx.dane.test', type: 'A', data: '127.0.0.1' },
+      {
+        name: `_${tlsPeer.port}._tcp.mx.dane.test`,
+        type: 'TLSA',
+        data: tlsa(createHash('sha256').update(spki).digest()),
+      },
+      { name: 'bad.test', type: 'MX', data: { preference: 10, exchange: 'mx.bad.test' } },
+      { name: 'mx.bad.test', type: 'A', data: '127.0.0.1' },
+      { name: `_${tlsPeer.port}._tcp.mx.bad.test`, type: 'TLSA', data: tlsa(Buffer.alloc(32, 7)) },
       { name: 'tls.test', type: 'MX', data: { preference: 10, exchange: 'mx.tls.test' } },
       { name: 'mx.tls.test', type: 'A', data: '127.0.0.1' },
       { name: 'other.test', type: 'MX', data: { preference: 10, exchange: 'mx.other.test' } },
@@ -159,4 +183,29 @@ test('smtp_tls_policy_maps overrides the level per destination', async () => {
   const [o] = await agent.deliver(makeRequest(`[127.0.0.1]:${plainPeer.port}`, ['a@d.test']));
   assert.equal(o?.dsn, '4.7.4');
   assert.equal(o?.status, 'deferred');
+});
+
+test('dane: a validated TLSA 3 1 1 record verifies the server; a wrong digest defers; unsigned DNS means may', async () => {
+  const cf = 'smtp_dns_support_level = dnssec\nsmtp_tls_security_level = dane';
+  const good = makeAgent(cf, dns.port);
+  const [a] = await good.agent.deliver(makeRequest(`dane.test:${tlsPeer.port}`, ['a@dane.test']));
+  await good.agent.close();
+  assert.equal(a?.status, 'sent');
+  assert.ok(
+    good.log
+      .texts()
+      .some((t) => t.startsWith(`Verified TLS connection established to mx.dane.test[127.0.0.1]:${tlsPeer.port}`)),
+  );
+  const bad = makeAgent(cf, dns.port);
+  const [b] = await bad.agent.deliver(makeRequest(`bad.test:${tlsPeer.port}`, ['a@bad.test']));
+  assert.deepEqual(
+    { s: b?.status, d: b?.dsn, r: b?.reason },
+    { s: 'deferred', d: '4.7.5', r: 'Server certificate not verified' },
+  );
+  // tls.test has no AD bit: DANE falls back to opportunistic TLS.
+  const insecure = makeAgent(cf, dns.port);
+  const [c] = await insecure.agent.deliver(makeRequest(`tls.test:${tlsPeer.port}`, ['a@tls.test']));
+  await insecure.agent.close();
+  assert.equal(c?.status, 'sent');
+  assert.ok(insecure.log.texts().some((t) => t.startsWith('Untrusted TLS connection established to mx.tls.test')));
 });

@@ -18,6 +18,7 @@ import type {
   RecipientOutcome,
 } from '../../global/queue/delivery-api.js';
 import { ConnectionCache } from './conn-cache.js';
+import { daneForCandidate } from './dane.js';
 import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
 import { openSession, SessionAbort, type Session } from './session.js';
@@ -127,12 +128,18 @@ export class SmtpAgent implements DeliveryAgent {
       if (pending.length === 0) break;
       if (s.mxSessionLimit > 0 && sessions >= s.mxSessionLimit) break;
       const c = candidates[i] as Candidate;
+      const dane = await daneForCandidate(policy, c, this.resolver, s.dnsLevel === 'dnssec');
+      if ('failure' in dane) {
+        for (const p of pending) p.last = { ...dane.failure, relay: NO_RELAY };
+        continue;
+      }
+      const tls = dane.policy;
       let session: Session | undefined;
       for (const plaintextOnly of [false, true]) {
         try {
           session = await openSession(c, {
             settings: s,
-            tls: policy,
+            tls,
             nexthopDomain: domain,
             log: this.o.log,
             req,
@@ -142,32 +149,28 @@ export class SmtpAgent implements DeliveryAgent {
         } catch (e) {
           if (!(e instanceof SessionAbort)) throw e;
           const f = e.failure;
-          const retryPlain = !plaintextOnly && policy.level === 'may' && f.reason.startsWith('Cannot start TLS');
+          const retryPlain = !plaintextOnly && tls.level === 'may' && f.reason.startsWith('Cannot start TLS');
           if (retryPlain) {
             this.o.log.info(`${c.hostname}[${c.address}]:${c.port}: ${f.reason}; retrying without TLS`);
             continue;
           }
-          const relay = f.reason.startsWith('connect to ') ? NO_RELAY : relayOfCandidate(c);
-          if (!f.reason.startsWith('connect to ')) sessions++;
+          const connectFailed = f.reason.startsWith('connect to ');
+          const relay = connectFailed ? NO_RELAY : relayOfCandidate(c);
+          const result = {
+            dsn: f.dsn,
+            relay,
+            reason: f.reason,
+            ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
+          };
+          if (!connectFailed) sessions++;
           if (!f.soft) {
-            for (const p of pending)
-              outcomes.set(p.rcpt.index, {
-                index: p.rcpt.index,
-                status: 'bounced',
-                dsn: f.dsn,
-                relay,
-                reason: f.reason,
-                ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
-              });
+            for (const p of pending) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'bounced', ...result });
             pending.length = 0;
-          } else
-            for (const p of pending)
-              p.last = {
-                dsn: f.dsn,
-                reason: f.reason,
-                relay,
-                ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
-              };
+            break;
+          }
+          for (const p of pending) p.last = result;
+          // Postfix logs why a server was skipped; the final reason is logged with the status.
+          if (i < candidates.length - 1) this.o.log.info(connectFailed ? f.reason : `${req.queueId}: ${f.reason}`);
           break;
         }
       }

@@ -7,6 +7,7 @@ import type { DeliveryRequest } from '../../global/queue/delivery-api.js';
 import { ConnectError, SessionError, SmtpConnection, type ServerReply } from './connection.js';
 import type { Candidate } from './resolve.js';
 import type { ClientSettings } from './settings.js';
+import { tlsaMatches } from './dane.js';
 import { describeTls, handshakeOptions, judgePeer, requiresTls, verifiesPeer, type TlsPolicy } from './tls-policy.js';
 
 export interface SessionFailure {
@@ -156,8 +157,13 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
         // For `may`, the caller retries this server in plaintext (Postfix's opportunistic fallback).
         throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Cannot start TLS: handshake failure' });
       }
-      const verdict = judgePeer(sock, policy, c.hostname, o.nexthopDomain);
-      if (verifiesPeer(policy.level)) {
+      let verdict = judgePeer(sock, policy, c.hostname, o.nexthopDomain);
+      if (policy.tlsa) {
+        if (!tlsaMatches(sock, policy.tlsa, [c.hostname, o.nexthopDomain])) {
+          throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not verified' });
+        }
+        verdict = { trust: 'Verified', trusted: true, matched: true };
+      } else if (verifiesPeer(policy.level)) {
         if (!verdict.trusted)
           throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not trusted' });
         if (!verdict.matched)

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { Dict } from '../../global/dict/dict-api.js';
+import type { TlsaRecord } from '../../global/dns/lookup.js';
 import { DictRetryError } from '../../global/dict/dict-api.js';
 import type { Destination } from './nexthop.js';
 import { isTlsLevel, type ClientSettings, type TlsLevel } from './settings.js';
@@ -14,6 +15,8 @@ export interface TlsPolicy {
   readonly level: TlsLevel;
   /** Name patterns for verify/secure (`hostname`, `nexthop`, `dot-nexthop`, or literal names). */
   readonly match: readonly string[];
+  /** DNSSEC-validated TLSA records, set only for an effective `dane` policy (dane.ts). */
+  readonly tlsa?: readonly TlsaRecord[];
 }
 
 export type OpenDict = (spec: string) => Promise<Dict>;
