@@ -100,8 +100,8 @@ test('a server that drops the connection mid-DATA leaves the message deferred', 
   );
 });
 
-test('5xx to MAIL FROM bounces every recipient', async () => {
-  const p = await peer({ mail_reply: '553 5.7.1 <sender@client.test>: Sender address rejected' });
+test('5xx to MAIL FROM bounces every recipient (also when a sloppy server then says 354 to DATA)', async () => {
+  const p = await peer({ mail_reply: '553 5.7.1 <sender@client.test>: Sender address rejected', sloppy: true });
   const { agent } = makeAgent('');
   const out = await agent.deliver(makeRequest(`[127.0.0.1]:${p.port}`, ['a@d.test', 'b@d.test']));
   await agent.close();
@@ -109,6 +109,10 @@ test('5xx to MAIL FROM bounces every recipient', async () => {
     assert.equal(o.status, 'bounced');
     assert.match(o.reason, /said: 553 5\.7\.1 .*\(in reply to MAIL FROM command\)$/);
   }
+  // The session ended cleanly: the empty DATA was closed with a dot and RSET was answered.
+  const recs = await p.records();
+  assert.equal(recs.find((r) => 'data' in r)?.data, '');
+  assert.deepEqual(recs.map((r) => r.cmd).slice(-2), ['RSET', 'QUIT']);
 });
 
 test('EHLO refused: HELO fallback, and no ESMTP parameters are sent', async () => {

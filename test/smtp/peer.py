@@ -71,6 +71,8 @@ class Handler(socketserver.StreamRequestHandler):
                     continue
                 mail, rcpts = line, []
                 self.send("250 2.1.0 Ok")
+            elif verb == "RCPT" and mail is None and not O.get("sloppy"):
+                self.send("503 5.5.1 Error: need MAIL command")
             elif verb == "RCPT":
                 addr = line[line.find("<") + 1:line.find(">")]
                 if "bad" in addr:

@@ -27,6 +27,7 @@ export class ConnectionCache {
       Math.max(1, idleSeconds) * 1000,
     );
     timer.unref();
+    session.conn.setIdle(true);
     this.idle.set(key, [...(this.idle.get(key) ?? []), { session, timer }]);
   }
 
@@ -38,6 +39,7 @@ export class ConnectionCache {
       if (!item) break;
       clearTimeout(item.timer);
       const c = item.session.conn;
+      c.setIdle(false);
       const tooOld = reuseTimeLimit > 0 && Date.now() - c.createdAt > reuseTimeLimit * 1000;
       const tooMany = reuseCountLimit > 0 && c.transactions >= reuseCountLimit;
       if (c.isClosed || c.pendingInput || tooOld || tooMany) {

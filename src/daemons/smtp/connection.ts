@@ -232,6 +232,12 @@ export class SmtpConnection {
     });
   }
 
+  /** An idle cached connection must not keep the process alive. */
+  setIdle(idle: boolean): void {
+    if (idle) this.socket.unref();
+    else this.socket.ref();
+  }
+
   close(): void {
     this.closed = true;
     this.socket.destroy();

@@ -111,7 +111,8 @@ export async function runTransaction(
     }
     if (!mailOk) {
       const f = replyFailure(mailReply, label, 'MAIL FROM');
-      if (pipelining) await conn.readReply(s.dataInitTimeout); // the DATA reply, a 5xx by now
+      // The pipelined DATA's reply: a 5xx by now, unless the server is broken enough to say 354.
+      if (pipelining) await endData(sess, s, await conn.readReply(s.dataInitTimeout));
       all({ status: f.soft ? 'soft' : 'bounced', dsn: f.dsn, reason: f.reason, remoteReply: mailReply.text });
       return { results, reusable: await rset(sess, s) };
     }
@@ -120,10 +121,7 @@ export async function runTransaction(
     const dataReply = pipelining || accepted.length > 0 ? await conn.readReply(s.dataInitTimeout) : undefined;
     if (accepted.length === 0) {
       // A broken server may say 354 with no recipients; an empty message ends it.
-      if (dataReply?.code === 354) {
-        await conn.write('.\r\n', s.dataXferTimeout);
-        await conn.readReply(s.dataDoneTimeout);
-      }
+      if (dataReply) await endData(sess, s, dataReply);
       return { results, reusable: await rset(sess, s) };
     }
     if (dataReply?.code !== 354) {
@@ -159,6 +157,13 @@ function fromReply(r: ServerReply, label: string, command: string): RcptResult {
   if (r.code >= 200 && r.code < 300) return { status: 'sent', dsn: r.dsn, reason: r.text, remoteReply: r.text };
   const f = replyFailure(r, label, command);
   return { status: f.soft ? 'soft' : 'bounced', dsn: f.dsn, reason: f.reason, remoteReply: r.text };
+}
+
+/** After a 354 that should not have come, an empty message ends DATA mode (it has no recipients). */
+async function endData(sess: Session, s: ClientSettings, dataReply: ServerReply): Promise<void> {
+  if (dataReply.code !== 354) return;
+  await sess.conn.write('.\r\n', s.dataXferTimeout);
+  await sess.conn.readReply(s.dataDoneTimeout);
 }
 
 async function rset(sess: Session, s: ClientSettings): Promise<boolean> {
