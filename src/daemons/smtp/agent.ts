@@ -1,0 +1,267 @@
+// The smtp(8) / lmtp(8) delivery agent: qmgr hands it one message and the
+// recipients for one next hop; it finds the servers (resolve.ts), opens
+// sessions in order (session.ts), runs transactions (transaction.ts) and
+// reports one outcome per recipient with Postfix's dsn, relay= and reason.
+// Network-facing; runs in the unprivileged core process. A per-recipient 4xx
+// or a failed server moves the recipient to the next server; what is still
+// undelivered after the last one is deferred with the last reason.
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { DictRetryError } from '../../global/dict/dict-api.js';
+import { DnsResolver, type Resolver } from '../../global/dns/lookup.js';
+import type { Logger } from '../../global/log/logger.js';
+import type { ParamReader } from '../../global/params/types.js';
+import type {
+  DeliveryAgent,
+  DeliveryRecipient,
+  DeliveryRequest,
+  RecipientOutcome,
+} from '../../global/queue/delivery-api.js';
+import { ConnectionCache } from './conn-cache.js';
+import { daneForCandidate } from './dane.js';
+import { parseNexthop, type Destination } from './nexthop.js';
+import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
+import { openSession, SessionAbort, type Session } from './session.js';
+import { readSettings, type ClientSettings, type Protocol } from './settings.js';
+import { tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
+import { runTransaction } from './transaction.js';
+
+export interface SmtpAgentOptions {
+  /** Effective configuration for this transport (main.cf plus master.cf -o). */
+  readonly config: ParamReader;
+  /** `smtp` or `lmtp`: picks the parameter prefix and the protocol. */
+  readonly protocol?: Protocol;
+  readonly log: Logger;
+  readonly resolver?: Resolver;
+  /** Opens `type:name` tables for smtp_tls_policy_maps (the dict area provides it). */
+  readonly openDict?: OpenDict;
+  /** Addresses of this host, for MX loop detection; default from inet_interfaces/proxy_interfaces. */
+  readonly ownAddresses?: ReadonlySet<string>;
+}
+
+interface Pending {
+  readonly rcpt: DeliveryRecipient;
+  /** Why the last try failed temporarily, kept in case no later server does better. */
+  last?: { dsn: string; reason: string; relay: string; remoteReply?: string };
+}
+
+const NO_RELAY = 'none';
+
+export class SmtpAgent implements DeliveryAgent {
+  readonly command: string;
+  private readonly protocol: Protocol;
+  private readonly resolver: Resolver;
+  private readonly cache = new ConnectionCache();
+  private readonly own: ReadonlySet<string>;
+
+  constructor(private readonly o: SmtpAgentOptions) {
+    this.protocol = o.protocol ?? 'smtp';
+    this.command = this.protocol;
+    this.resolver = o.resolver ?? new DnsResolver();
+    this.own = o.ownAddresses ?? ownAddresses(o.config);
+  }
+
+  async close(): Promise<void> {
+    await this.cache.closeAll(5);
+  }
+
+  async deliver(req: DeliveryRequest): Promise<RecipientOutcome[]> {
+    const s = readSettings(this.o.config, this.protocol);
+    const outcomes = new Map<number, RecipientOutcome>();
+    const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
+    const finish = (): RecipientOutcome[] =>
+      req.recipients.map(
+        (r) =>
+          outcomes.get(r.index) ?? {
+            index: r.index,
+            status: 'deferred',
+            dsn: '4.4.1',
+            relay: NO_RELAY,
+            reason: 'delivery temporarily suspended: no server could be tried',
+          },
+      );
+    const failAll = (f: RouteFailure): RecipientOutcome[] => {
+      for (const p of pending) outcomes.set(p.rcpt.index, { index: p.rcpt.index, relay: NO_RELAY, ...f });
+      return finish();
+    };
+
+    let dest: Destination;
+    let policy: TlsPolicy;
+    try {
+      dest = parseNexthop(req.nexthop, this.protocol, s.defaultPort);
+      policy = await tlsPolicyFor(req.nexthop, dest, s, this.o.openDict);
+    } catch (e) {
+      if (e instanceof DictRetryError)
+        return failAll({ status: 'deferred', dsn: '4.3.0', reason: `TLS policy lookup error for ${req.nexthop}` });
+      if (e instanceof TlsPolicyError) return failAll({ status: 'deferred', dsn: '4.7.5', reason: e.message });
+      return failAll({ status: 'deferred', dsn: '4.3.5', reason: (e as Error).message });
+    }
+    const domain = dest.kind === 'inet' ? dest.host : req.nexthop;
+    const cacheKey = `${req.transport}:${req.nexthop}:${policy.level}`;
+    const useCache = s.cacheOnDemand || s.cacheDestinations.some((d) => d.toLowerCase() === req.nexthop.toLowerCase());
+
+    // A cached session to this next hop skips DNS and the handshake altogether.
+    const cached = useCache ? this.cache.take(cacheKey, s.reuseTimeLimit, s.reuseCountLimit) : undefined;
+    if (cached) {
+      const done = await this.useSession(cached, req, pending, s, outcomes, true);
+      if (done.reusable) this.cache.put(cacheKey, cached, s.cacheTimeLimit, s.quitTimeout);
+      if (pending.length === 0) return finish();
+    }
+
+    const route = await resolveDestination(dest, s, this.resolver, this.own);
+    let candidates: readonly Candidate[] = route.kind === 'ok' ? route.candidates : [];
+    if (route.kind === 'fail' && (route.failure.status === 'bounced' || s.fallbackRelay.length === 0)) {
+      return failAll(route.failure);
+    }
+    if (route.kind === 'fail') for (const p of pending) p.last = { ...route.failure, relay: NO_RELAY };
+
+    let sessions = 0;
+    let triedFallback = false;
+    for (let i = 0; ; i++) {
+      if (i >= candidates.length) {
+        // smtp_fallback_relay: tried only after every real server failed.
+        if (triedFallback || pending.length === 0 || s.fallbackRelay.length === 0 || dest.kind !== 'inet') break;
+        triedFallback = true;
+        candidates = [...candidates, ...(await this.fallbackCandidates(s))];
+        if (i >= candidates.length) break;
+      }
+      if (pending.length === 0) break;
+      if (s.mxSessionLimit > 0 && sessions >= s.mxSessionLimit) break;
+      const c = candidates[i] as Candidate;
+      const dane = await daneForCandidate(policy, c, this.resolver, s.dnsLevel === 'dnssec');
+      if ('failure' in dane) {
+        for (const p of pending) p.last = { ...dane.failure, relay: NO_RELAY };
+        continue;
+      }
+      const tls = dane.policy;
+      let session: Session | undefined;
+      for (const plaintextOnly of [false, true]) {
+        try {
+          session = await openSession(c, {
+            settings: s,
+            tls,
+            nexthopDomain: domain,
+            log: this.o.log,
+            req,
+            plaintextOnly,
+          });
+          break;
+        } catch (e) {
+          if (!(e instanceof SessionAbort)) throw e;
+          const f = e.failure;
+          const retryPlain = !plaintextOnly && tls.level === 'may' && f.reason.startsWith('Cannot start TLS');
+          if (retryPlain) {
+            this.o.log.info(`${c.hostname}[${c.address}]:${c.port}: ${f.reason}; retrying without TLS`);
+            continue;
+          }
+          const connectFailed = f.reason.startsWith('connect to ');
+          const relay = connectFailed ? NO_RELAY : relayOfCandidate(c);
+          const result = {
+            dsn: f.dsn,
+            relay,
+            reason: f.reason,
+            ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
+          };
+          if (!connectFailed) sessions++;
+          if (!f.soft) {
+            for (const p of pending) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'bounced', ...result });
+            pending.length = 0;
+            break;
+          }
+          for (const p of pending) p.last = result;
+          // Postfix logs why a server was skipped; the final reason is logged with the status.
+          if (i < candidates.length - 1) this.o.log.info(connectFailed ? f.reason : `${req.queueId}: ${f.reason}`);
+          break;
+        }
+      }
+      if (!session) continue;
+      sessions++;
+      const done = await this.useSession(session, req, pending, s, outcomes, false);
+      if (done.reusable && useCache) this.cache.put(cacheKey, session, s.cacheTimeLimit, s.quitTimeout);
+      else if (done.reusable) await session.conn.quit(s.quitTimeout);
+      else session.conn.close();
+    }
+    for (const p of pending) {
+      const l = p.last;
+      if (l) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'deferred', ...l });
+    }
+    return finish();
+  }
+
+  /** Run transactions for the pending recipients, `recipientLimit` at a time; settle what is final. */
+  private async useSession(
+    session: Session,
+    req: DeliveryRequest,
+    pending: Pending[],
+    s: ClientSettings,
+    outcomes: Map<number, RecipientOutcome>,
+    fromCache: boolean,
+  ): Promise<{ reusable: boolean }> {
+    const relay = session.relay;
+    let reusable = true;
+    const batch = [...pending];
+    for (let off = 0; off < batch.length && reusable; off += s.recipientLimit) {
+      const chunk = batch.slice(off, off + s.recipientLimit);
+      const r = await runTransaction(
+        session,
+        req,
+        chunk.map((p) => p.rcpt),
+        s,
+      );
+      reusable = r.reusable;
+      for (const p of chunk) {
+        const res = r.results.get(p.rcpt.index);
+        if (!res) continue;
+        const extra = res.remoteReply ? { remoteReply: res.remoteReply } : {};
+        if (res.status === 'soft') {
+          // A cached session that died in between is not this destination's fault: leave no trace.
+          if (!(fromCache && res.dsn === '4.4.2')) p.last = { dsn: res.dsn, reason: res.reason, relay, ...extra };
+          continue;
+        }
+        outcomes.set(p.rcpt.index, {
+          index: p.rcpt.index,
+          status: res.status,
+          dsn: res.dsn,
+          relay,
+          reason: res.reason,
+          ...extra,
+        });
+        pending.splice(pending.indexOf(p), 1);
+      }
+    }
+    return { reusable };
+  }
+
+  private async fallbackCandidates(s: ClientSettings): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    for (const relay of s.fallbackRelay) {
+      try {
+        const d = parseNexthop(relay, this.protocol, s.defaultPort);
+        const r = await resolveDestination(d, s, this.resolver, this.own);
+        if (r.kind === 'ok') out.push(...r.candidates);
+      } catch (e) {
+        this.o.log.warning(`bad ${this.protocol}_fallback_relay entry "${relay}": ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+}
+
+function relayOfCandidate(c: Candidate): string {
+  return c.unix ? `${c.hostname}[${c.address}]` : `${c.hostname}[${c.address}]:${c.port}`;
+}
+
+/** This host's addresses as Postfix sees them: inet_interfaces plus proxy_interfaces. */
+export function ownAddresses(cfg: ParamReader): Set<string> {
+  const out = new Set<string>();
+  const ifs = cfg.list('inet_interfaces').map((s) => s.toLowerCase());
+  if (ifs.includes('all')) {
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address);
+  }
+  if (ifs.includes('loopback-only')) ['127.0.0.1', '::1'].forEach((a) => out.add(a));
+  for (const a of [...ifs, ...cfg.list('proxy_interfaces')]) {
+    const bare = a.replace(/^\[|\]$/g, '');
+    if (isIP(bare)) out.add(bare);
+  }
+  return out;
+}

@@ -1,0 +1,269 @@
+// One socket to one SMTP/LMTP server: connecting (TCP with optional source
+// address, or a UNIX-domain socket), reading replies line by line with a
+// deadline, writing with back-pressure, and switching to TLS after STARTTLS.
+// Errors are classified the way Postfix words them in status reasons.
+import { createConnection, isIPv6, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+
+/** A parsed server reply; `text` joins the lines of a multi-line reply with spaces. */
+export interface ServerReply {
+  readonly code: number;
+  /** Enhanced status code from the reply, or derived from the code class (`5.0.0`). */
+  readonly dsn: string;
+  readonly lines: readonly string[];
+  /** The reply as Postfix quotes it: `550 5.1.1 <x@y>: User unknown`. */
+  readonly text: string;
+}
+
+/** The peer went away or went quiet; `kind` picks Postfix's wording. */
+export class SessionError extends Error {
+  override name = 'SessionError';
+  constructor(readonly kind: 'lost' | 'timeout' | 'protocol') {
+    super(kind);
+  }
+}
+
+export class ConnectError extends Error {
+  override name = 'ConnectError';
+}
+
+/** Replies longer than this are cut (Postfix keeps a few KB of reply text). */
+const MAX_LINE = 4096;
+const MAX_REPLY_LINES = 500;
+
+const ERRNO_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ECONNRESET: 'Connection reset by peer',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  ECONNABORTED: 'Software caused connection abort',
+};
+
+export function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (code && ERRNO_TEXT[code]) ?? (e as Error).message;
+}
+
+export interface ConnectTarget {
+  readonly address: string;
+  readonly port: number;
+  readonly unix: boolean;
+  /** Local address to bind (smtp_bind_address / smtp_bind_address6). */
+  readonly localAddress?: string;
+}
+
+export class SmtpConnection {
+  private socket: Socket | TLSSocket;
+  private buf = '';
+  private readonly lines: string[] = [];
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private readonly onData = (chunk: Buffer): void => this.push(chunk);
+  private readonly onGone = (): void => {
+    this.closed = true;
+    this.wake?.();
+  };
+  readonly createdAt = Date.now();
+  /** Completed mail transactions on this connection (for reuse limits). */
+  transactions = 0;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  get tls(): TLSSocket | undefined {
+    return 'encrypted' in this.socket ? this.socket : undefined;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  static connect(t: ConnectTarget, timeoutSec: number): Promise<SmtpConnection> {
+    return new Promise((resolve, reject) => {
+      const sock = t.unix
+        ? createConnection({ path: t.address })
+        : createConnection({
+            host: t.address,
+            port: t.port,
+            ...(t.localAddress ? { localAddress: t.localAddress } : {}),
+            family: isIPv6(t.address) ? 6 : 4,
+          });
+      // A timeout of 0 means none (lmtp_connect_timeout's default).
+      const timer =
+        timeoutSec > 0
+          ? setTimeout(() => {
+              sock.destroy();
+              reject(new ConnectError('Connection timed out'));
+            }, timeoutSec * 1000)
+          : undefined;
+      sock.once('error', (e) => {
+        clearTimeout(timer);
+        sock.destroy();
+        reject(new ConnectError(errnoText(e)));
+      });
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        sock.removeAllListeners('error');
+        resolve(new SmtpConnection(sock));
+      });
+    });
+  }
+
+  private attach(s: Socket): void {
+    s.on('data', this.onData);
+    s.on('close', this.onGone);
+    s.on('end', this.onGone);
+    s.on('error', this.onGone);
+  }
+
+  private detach(s: Socket): void {
+    s.off('data', this.onData);
+    s.off('close', this.onGone);
+    s.off('end', this.onGone);
+    s.off('error', this.onGone);
+  }
+
+  private push(chunk: Buffer): void {
+    this.buf += chunk.toString('latin1');
+    let i: number;
+    while ((i = this.buf.indexOf('\n')) >= 0) {
+      this.lines.push(this.buf.slice(0, i).replace(/\r$/, '').slice(0, MAX_LINE));
+      this.buf = this.buf.slice(i + 1);
+    }
+    // A server that never ends its line cannot make us buffer without bound.
+    if (this.buf.length > MAX_LINE) {
+      this.lines.push(this.buf.slice(0, MAX_LINE));
+      this.buf = '';
+    }
+    this.wake?.();
+  }
+
+  private async readLine(deadline: number): Promise<string> {
+    for (;;) {
+      const line = this.lines.shift();
+      if (line !== undefined) return line;
+      if (this.closed) throw new SessionError('lost');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new SessionError('timeout');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = undefined;
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Read one (possibly multi-line) reply within `timeoutSec`. */
+  async readReply(timeoutSec: number): Promise<ServerReply> {
+    const deadline = Date.now() + (timeoutSec > 0 ? timeoutSec : 3600) * 1000;
+    const lines: string[] = [];
+    for (;;) {
+      const line = await this.readLine(deadline);
+      const m = /^([2-5]\d\d)([ -]?)(.*)$/.exec(line);
+      if (!m) throw new SessionError('protocol');
+      if (lines.length < MAX_REPLY_LINES) lines.push(line);
+      if (m[2] !== '-') return parseReply(lines);
+    }
+  }
+
+  /** Drop any replies the server sent ahead (after STARTTLS they must not be trusted). */
+  discardPending(): void {
+    this.lines.length = 0;
+    this.buf = '';
+  }
+
+  get pendingInput(): boolean {
+    return this.lines.length > 0 || this.buf.length > 0;
+  }
+
+  async write(data: string | Buffer, timeoutSec: number): Promise<void> {
+    if (this.closed) throw new SessionError('lost');
+    const flushed = this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    if (flushed) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => finish(new SessionError('timeout')), (timeoutSec > 0 ? timeoutSec : 3600) * 1000);
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        this.socket.off('drain', onDrain);
+        this.socket.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = (): void => finish();
+      const onClose = (): void => finish(new SessionError('lost'));
+      this.socket.on('drain', onDrain);
+      this.socket.on('close', onClose);
+    });
+  }
+
+  /** Run the TLS handshake on this connection after a 220 reply to STARTTLS. */
+  startTls(options: ConnectionOptions, timeoutSec: number): Promise<TLSSocket> {
+    const plain = this.socket;
+    this.detach(plain);
+    this.discardPending();
+    return new Promise((resolve, reject) => {
+      const secure = tlsConnect({ ...options, socket: plain });
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(new SessionError('timeout'));
+      }, timeoutSec * 1000);
+      secure.once('error', (e) => {
+        clearTimeout(timer);
+        this.closed = true;
+        secure.destroy();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      });
+      secure.once('secureConnect', () => {
+        clearTimeout(timer);
+        secure.removeAllListeners('error');
+        this.socket = secure;
+        this.attach(secure);
+        resolve(secure);
+      });
+    });
+  }
+
+  /** An idle cached connection must not keep the process alive. */
+  setIdle(idle: boolean): void {
+    if (idle) this.socket.unref();
+    else this.socket.ref();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** Polite end: QUIT, wait briefly for 221, then close regardless. */
+  async quit(timeoutSec: number): Promise<void> {
+    try {
+      await this.write('QUIT\r\n', timeoutSec);
+      await this.readReply(Math.min(timeoutSec, 5));
+    } catch {
+      // The server may hang up first; QUIT's outcome changes nothing.
+    }
+    this.close();
+  }
+}
+
+export function parseReply(lines: readonly string[]): ServerReply {
+  const code = Number.parseInt((lines[0] ?? '000').slice(0, 3), 10);
+  const texts = lines.map((l) => l.slice(4));
+  const first = texts[0] ?? '';
+  const m = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/.exec(first);
+  // An enhanced code only counts when its class agrees with the reply code (RFC 3463).
+  const dsn = m && m[1] === String(code)[0] ? `${m[1]}.${m[2]}.${m[3]}` : `${String(code)[0]}.0.0`;
+  // Postfix quotes multi-line replies as one line; continuation lines lose their repeated DSN.
+  const rest = texts.slice(1).map((t) => (m ? t.replace(/^[245]\.\d{1,3}\.\d{1,3} /, '') : t));
+  const text = [`${code} ${first}`.trimEnd(), ...rest].join(' ');
+  return { code, dsn, lines, text };
+}

@@ -1,0 +1,173 @@
+// Pure pieces of the smtp client: next-hop syntax, reply parsing, the DATA
+// wire form (dot-stuffing, line folding) and the 8bit→quoted-printable
+// downgrade, including nested multiparts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseNexthop, NexthopError } from '../../src/daemons/smtp/nexthop.js';
+import { parseReply } from '../../src/daemons/smtp/connection.js';
+import { contentLines, dataStream } from '../../src/daemons/smtp/content.js';
+import { convertTo7bit, encodeQuotedPrintable } from '../../src/daemons/smtp/mime-convert.js';
+import { parsePolicy } from '../../src/daemons/smtp/tls-policy.js';
+import { readSettings } from '../../src/daemons/smtp/settings.js';
+import { Config } from '../../src/global/params/config.js';
+
+test('next-hop forms', () => {
+  assert.deepEqual(parseNexthop('example.com', 'smtp', 25), {
+    kind: 'inet',
+    host: 'example.com',
+    port: 25,
+    mx: true,
+    literal: false,
+  });
+  assert.deepEqual(parseNexthop('example.com:2525', 'smtp', 25), {
+    kind: 'inet',
+    host: 'example.com',
+    port: 2525,
+    mx: true,
+    literal: false,
+  });
+  assert.deepEqual(parseNexthop('[relay.example]', 'smtp', 25), {
+    kind: 'inet',
+    host: 'relay.example',
+    port: 25,
+    mx: false,
+    literal: false,
+  });
+  assert.deepEqual(parseNexthop('[relay.example]:submission', 'smtp', 25), {
+    kind: 'inet',
+    host: 'relay.example',
+    port: 587,
+    mx: false,
+    literal: false,
+  });
+  assert.deepEqual(parseNexthop('[192.0.2.1]', 'smtp', 25), {
+    kind: 'inet',
+    host: '192.0.2.1',
+    port: 25,
+    mx: false,
+    literal: true,
+  });
+  assert.deepEqual(parseNexthop('[ipv6:2001:db8::1]:26', 'smtp', 25), {
+    kind: 'inet',
+    host: '2001:db8::1',
+    port: 26,
+    mx: false,
+    literal: true,
+  });
+  assert.deepEqual(parseNexthop('[2001:db8::1]', 'smtp', 25), {
+    kind: 'inet',
+    host: '2001:db8::1',
+    port: 25,
+    mx: false,
+    literal: true,
+  });
+  assert.deepEqual(parseNexthop('unix:/run/lmtp', 'lmtp', 24), { kind: 'unix', path: '/run/lmtp' });
+  assert.deepEqual(parseNexthop('inet:mail.example:24', 'lmtp', 24), {
+    kind: 'inet',
+    host: 'mail.example',
+    port: 24,
+    mx: false,
+    literal: false,
+  });
+  for (const bad of ['[unterminated', '[x]junk', 'host:99999', 'host:nosuchservice', '', 'unix:']) {
+    assert.throws(() => parseNexthop(bad, bad.startsWith('unix') ? 'lmtp' : 'smtp', 25), NexthopError, bad);
+  }
+});
+
+test('reply parsing: enhanced codes, defaults and multi-line text', () => {
+  assert.deepEqual(parseReply(['250 2.0.0 Ok: queued as X']), {
+    code: 250,
+    dsn: '2.0.0',
+    lines: ['250 2.0.0 Ok: queued as X'],
+    text: '250 2.0.0 Ok: queued as X',
+  });
+  assert.equal(parseReply(['550 User unknown']).dsn, '5.0.0');
+  // A DSN whose class disagrees with the reply code is not believed.
+  assert.equal(parseReply(['450 5.1.1 odd']).dsn, '4.0.0');
+  const multi = parseReply(['550-5.7.1 first', '550-5.7.1 second', '550 5.7.1 third']);
+  assert.equal(multi.text, '550 5.7.1 first second third');
+  assert.equal(multi.dsn, '5.7.1');
+});
+
+async function wire(text: string, limit: number): Promise<string> {
+  async function* src(): AsyncGenerator<Buffer> {
+    // Chunk boundaries in awkward places: inside CRLF and inside lines.
+    const b = Buffer.from(text, 'latin1');
+    for (let i = 0; i < b.length; i += 3) yield await Promise.resolve(b.subarray(i, i + 3));
+  }
+  const out: Buffer[] = [];
+  for await (const c of dataStream(contentLines(src()), limit)) out.push(c);
+  return Buffer.concat(out).toString('latin1');
+}
+
+test('DATA wire form: dot-stuffing, long-line folding with CRLF-SPACE, final dot', async () => {
+  assert.equal(await wire('a\r\n.b\r\n..c\r\n.\r\nlast', 998), 'a\r\n..b\r\n...c\r\n..\r\nlast\r\n.\r\n');
+  assert.equal(await wire(`${'x'.repeat(25)}\r\n`, 10), 'xxxxxxxxxx\r\n xxxxxxxxxx\r\n xxxxx\r\n.\r\n');
+  assert.equal(await wire('bare\nlf\n', 998), 'bare\r\nlf\r\n.\r\n');
+});
+
+test('quoted-printable: 8-bit, "=", trailing blanks, soft breaks under 76 columns', () => {
+  assert.equal(encodeQuotedPrintable('caf\xe9 = ok \r\ntab\t'), 'caf=E9 =3D ok=20\r\ntab=09');
+  const long = encodeQuotedPrintable('\xe9'.repeat(40));
+  assert.ok(long.split('\r\n').every((l) => l.length <= 76));
+  assert.equal(long.replace(/=\r\n/g, ''), '=E9'.repeat(40));
+});
+
+test('8bit→7bit downgrade walks multiparts and leaves 7-bit and base64 parts alone', () => {
+  const msg = [
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="BB"',
+    '',
+    'preamble',
+    '--BB',
+    'Content-Type: text/plain; charset=latin1',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'na\xefve',
+    '--BB',
+    'Content-Type: text/plain',
+    '',
+    'plain ascii',
+    '--BB',
+    'Content-Type: application/octet-stream',
+    'Content-Transfer-Encoding: base64',
+    '',
+    'AAEC',
+    '--BB--',
+    'epilogue',
+  ].join('\r\n');
+  const out = convertTo7bit(msg);
+  assert.ok(!/[\x80-\xff]/.test(out));
+  assert.match(
+    out,
+    /Content-Type: text\/plain; charset=latin1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nna=EFve\r\n--BB\r\n/,
+  );
+  assert.match(out, /Content-Type: text\/plain\r\n\r\nplain ascii\r\n/);
+  assert.match(out, /base64\r\n\r\nAAEC\r\n--BB--\r\nepilogue$/);
+});
+
+test('TLS policy table values', () => {
+  const s = readSettings(Config.fromText(''), 'smtp');
+  assert.deepEqual(parsePolicy('secure match=.example.com:example.com', s, 't'), {
+    level: 'secure',
+    match: ['.example.com', 'example.com'],
+  });
+  assert.deepEqual(parsePolicy('verify', s, 't'), { level: 'verify', match: ['hostname'] });
+  assert.throws(() => parsePolicy('bogus', s, 'hash:/etc/postfix/tls_policy'), /invalid TLS security level "bogus"/);
+});
+
+test('lmtp reads lmtp_* parameters, including lmtp_lhlo_name', () => {
+  const cfg = Config.fromText(
+    'myhostname = h.test\nlmtp_lhlo_name = lhlo.test\nsmtp_helo_name = helo.test\nlmtp_mx_address_limit = 3\n',
+  );
+  const l = readSettings(cfg, 'lmtp');
+  assert.equal(l.heloName, 'lhlo.test');
+  assert.equal(l.mxAddressLimit, 3);
+  assert.equal(l.defaultPort, 24);
+  assert.equal(l.connectTimeout, 0);
+  const s = readSettings(cfg, 'smtp');
+  assert.equal(s.heloName, 'helo.test');
+  assert.equal(s.defaultPort, 25);
+  assert.equal(s.dnsLevel, 'enabled');
+  assert.equal(readSettings(Config.fromText('disable_dns_lookups = yes'), 'smtp').dnsLevel, 'disabled');
+});
