@@ -50,6 +50,12 @@ export class Qmgr {
   private readonly waiting: string[] = [];
   private readonly waitingSet = new Set<string>();
   private readonly destinations = new Map<string, Destination>();
+  /**
+   * Per transport, the destinations with batches waiting, in round-robin
+   * order: the only ones a scheduling pass looks at, so a pass costs the
+   * free delivery slots, not the number of destinations.
+   */
+  private readonly ready = new Map<string, Set<Destination>>();
   private readonly busy = new Map<string, number>();
   private activeRecipients = 0;
   private tasks = 0;
@@ -85,6 +91,7 @@ export class Qmgr {
     this.waiting.length = 0;
     this.waitingSet.clear();
     for (const d of this.destinations.values()) d.pending.length = 0;
+    this.ready.clear();
     for (let i = 0; i < 10_000 && this.tasks > 0; i++) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
@@ -177,15 +184,34 @@ export class Qmgr {
       this.track(`${id}: activate`, this.activate(am));
     }
     const now = this.clock.now();
-    for (const d of this.destinations.values()) {
-      while (d.canStart(now) && (this.busy.get(d.transport) ?? 0) < this.s.processLimit(d.transport)) {
-        const batch = d.pending.shift() as Batch;
-        d.inflight++;
-        this.busy.set(d.transport, (this.busy.get(d.transport) ?? 0) + 1);
-        this.track(`${batch.queueId}: deliver`, this.deliver(d, batch));
+    for (const [transport, set] of this.ready) {
+      const limit = this.s.processLimit(transport);
+      let visits = set.size;
+      for (const d of set) {
+        if (visits-- <= 0 || (this.busy.get(transport) ?? 0) >= limit) break;
+        while (d.canStart(now) && (this.busy.get(transport) ?? 0) < limit) {
+          const batch = d.pending.shift() as Batch;
+          d.inflight++;
+          this.busy.set(transport, (this.busy.get(transport) ?? 0) + 1);
+          this.track(`${batch.queueId}: deliver`, this.deliver(d, batch));
+        }
+        set.delete(d);
+        // Still has work: to the back of the line, so every destination gets its turn.
+        if (d.pending.length > 0) set.add(d);
       }
-      if (d.pending.length === 0 && d.inflight === 0 && d.deadUntil === undefined) this.destinations.delete(d.key);
+      if (set.size === 0) this.ready.delete(transport);
     }
+  }
+
+  private markReady(d: Destination): void {
+    let set = this.ready.get(d.transport);
+    if (!set) this.ready.set(d.transport, (set = new Set()));
+    set.add(d);
+  }
+
+  /** Forget a destination that has nothing queued, nothing in flight and no suspension to remember. */
+  private forgetIfIdle(d: Destination): void {
+    if (d.pending.length === 0 && d.inflight === 0 && d.deadUntil === undefined) this.destinations.delete(d.key);
   }
 
   private async activate(am: ActiveMessage): Promise<void> {
@@ -250,6 +276,7 @@ export class Qmgr {
       }
       const limit = this.s.destinationRecipientLimit(g.transport);
       for (let i = 0; i < g.rcpts.length; i += limit) {
+        this.markReady(d);
         d.pending.push({
           queueId: msg.queueId,
           transport: g.transport,
@@ -365,6 +392,7 @@ export class Qmgr {
       }
     } finally {
       d.inflight--;
+      this.forgetIfIdle(d);
       this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
       if (am) {
         am.batchesLeft--;
