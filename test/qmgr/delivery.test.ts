@@ -248,3 +248,32 @@ test('stop lets deliveries in progress finish and takes no new mail', async () =
   assert.equal(h.store.get(b)?.state, 'incoming', 'new mail waits for the next start');
   assert.equal(h.smtp.requests.length, 1);
 });
+
+test('destinations take turns when the transport process limit is the bottleneck', async () => {
+  const h = await harness('smtp_destination_recipient_limit = 2\n', { maxproc: () => 1 });
+  h.store.add({ sender: 's@example.com', recipients: Array.from({ length: 20 }, (_, i) => `u${i}@a.test`) });
+  h.store.add({ sender: 's@example.com', recipients: ['v@b.test'] });
+  await h.qmgr.whenIdle();
+  const order = h.smtp.requests.map((r) => r.nexthop);
+  assert.equal(order.length, 11);
+  assert.ok(order.indexOf('b.test') < 4, order.join(' '));
+});
+
+test('a store failure during activation is logged and does not pin the message', async () => {
+  const h = await harness();
+  const real = h.store.setState.bind(h.store);
+  let failures = 1;
+  h.store.setState = (id, state, opts) => {
+    if (state === 'active' && failures-- > 0) return Promise.reject(new Error('EIO: write failed'));
+    return real(id, state, opts);
+  };
+  const id = h.store.add({ sender: 's@example.com', recipients: ['u@remote.org'] });
+  await h.qmgr.whenIdle();
+  assert.ok(h.logger.texts().includes(`warning: ${id}: cannot activate: EIO: write failed`));
+  assert.equal(h.store.get(id)?.state, 'deferred');
+  assert.equal(h.smtp.requests.length, 0);
+  h.qmgr.flush();
+  await h.qmgr.whenIdle();
+  assert.equal(h.smtp.requests.length, 1);
+  assert.equal(h.store.messages.size, 0);
+});

@@ -181,7 +181,7 @@ export class Qmgr {
       };
       this.active.set(id, am);
       this.activeRecipients += msg.recipients.length;
-      this.track(`${id}: activate`, this.activate(am));
+      this.track(`${id}: activate`, this.activateSafely(am));
     }
     const now = this.clock.now();
     for (const [transport, set] of this.ready) {
@@ -212,6 +212,23 @@ export class Qmgr {
   /** Forget a destination that has nothing queued, nothing in flight and no suspension to remember. */
   private forgetIfIdle(d: Destination): void {
     if (d.pending.length === 0 && d.inflight === 0 && d.deadUntil === undefined) this.destinations.delete(d.key);
+  }
+
+  /**
+   * A store failure while activating must not pin the message in memory:
+   * it is released and, where the store still answers, retried later.
+   */
+  private async activateSafely(am: ActiveMessage): Promise<void> {
+    try {
+      await this.activate(am);
+    } catch (e) {
+      this.log.warning(`${am.msg.queueId}: cannot activate: ${(e as Error).message}`);
+      if (am.batchesLeft > 0) return; // deliveries already queued will finish it
+      this.active.delete(am.msg.queueId);
+      this.activeRecipients -= am.msg.recipients.length;
+      const retry = this.clock.now() + this.s.retry.minBackoff * 1000;
+      await this.o.store.setState(am.msg.queueId, 'deferred', { nextAttempt: retry }).catch(() => undefined);
+    }
   }
 
   private async activate(am: ActiveMessage): Promise<void> {
