@@ -149,6 +149,12 @@ test('non-delivery notice: headers, three parts, per-recipient delivery status, 
   assert.deepEqual(logger.texts(), ['4F9D195432: sender non-delivery notification: B0']);
 });
 
+test('mail_name set in main.cf signs the notice', async () => {
+  const { cleanup, svc } = service('mail_name = ExampleMTA\n');
+  await svc.notify(request());
+  assert.match(cleanup.injected[0]?.content ?? '', /The ExampleMTA program/);
+});
+
 test('RET=HDRS and messages over bounce_size_limit return only the headers', async () => {
   for (const [extra, over] of [
     ['', { ret: 'HDRS' as const }],

@@ -277,3 +277,25 @@ test('a store failure during activation is logged and does not pin the message',
   assert.equal(h.smtp.requests.length, 1);
   assert.equal(h.store.messages.size, 0);
 });
+
+test('destination_rate_delay spaces deliveries to one destination', async () => {
+  const h = await harness('smtp_destination_rate_delay = 10s\n');
+  for (let i = 0; i < 3; i++) h.store.add({ sender: 's@example.com', recipients: [`u${i}@remote.org`] });
+  h.store.add({ sender: 's@example.com', recipients: ['x@other.org'] });
+  for (let i = 0; i < 100 && h.smtp.requests.length < 2; i++) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  // One to each destination; the second remote.org delivery waits for the pause.
+  assert.deepEqual(h.smtp.requests.map((r) => r.nexthop).sort(), ['other.org', 'remote.org']);
+  h.clock.advance(9_000);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.smtp.requests.length, 2);
+  h.clock.advance(1_000);
+  for (let i = 0; i < 100 && h.smtp.requests.length < 3; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.smtp.requests.length, 3);
+  // Let the third delivery finish and arm its pause before time moves on.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  h.clock.advance(10_000);
+  await h.qmgr.whenIdle();
+  assert.equal(h.smtp.requests.length, 4);
+  assert.equal(h.store.messages.size, 0);
+});

@@ -409,6 +409,10 @@ export class Qmgr {
       }
     } finally {
       d.inflight--;
+      const resume = d.pauseAfterDelivery(this.clock.now());
+      // The destination_rate_delay pause ends on a timer, which starts the next delivery.
+      if (resume !== undefined && d.pending.length > 0)
+        this.clock.setTimer(resume - this.clock.now(), () => this.pump());
       this.forgetIfIdle(d);
       this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
       if (am) {
