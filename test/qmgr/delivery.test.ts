@@ -299,3 +299,24 @@ test('destination_rate_delay spaces deliveries to one destination', async () => 
   assert.equal(h.smtp.requests.length, 4);
   assert.equal(h.store.messages.size, 0);
 });
+
+test('a malformed recipient domain bounces with 5.1.3 bad address syntax', async () => {
+  const h = await harness();
+  const id = h.store.add({ sender: 's@example.com', recipients: ['u@192.0.2.1', 'ok@remote.org'] });
+  await h.qmgr.whenIdle();
+  assert.ok(
+    h
+      .lines('qmgr')
+      .some(
+        (l) =>
+          l.startsWith(`${id}: to=<u@192.0.2.1>, relay=none,`) &&
+          l.endsWith('dsn=5.1.3, status=bounced (bad address syntax)'),
+      ),
+  );
+  assert.deepEqual(
+    h.smtp.requests.map((r) => r.nexthop),
+    ['remote.org'],
+  );
+  assert.equal(h.cleanup.injected.length, 1);
+  assert.equal(h.store.messages.size, 0);
+});

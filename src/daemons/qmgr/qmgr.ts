@@ -249,6 +249,11 @@ export class Qmgr {
         this.immediate(am, r, 'deferred', '4.3.0', 'address resolver failure');
         continue;
       }
+      if (res.flags.error) {
+        // Malformed (bad domain syntax, bare IP address): no agent could do better.
+        this.immediate(am, r, 'bounced', '5.1.3', 'bad address syntax');
+        continue;
+      }
       if (this.s.deferTransports.has(res.transport)) {
         this.immediate(am, r, 'deferred', '4.3.2', 'deferred transport');
         continue;
@@ -305,7 +310,8 @@ export class Qmgr {
     }
     // Deferrals decided here are made durable too; the extra count keeps a
     // fast agent from finishing the message while that write is pending.
-    const decided = [...am.outcomes.values()].map((x) => x.outcome);
+    // (Bounces are recorded in finish, once their notice is queued.)
+    const decided = [...am.outcomes.values()].map((x) => x.outcome).filter((o) => o.status !== 'bounced');
     am.batchesLeft++;
     try {
       if (decided.length > 0) await this.o.store.recordOutcomes(msg.queueId, decided);
@@ -316,7 +322,13 @@ export class Qmgr {
   }
 
   /** An outcome decided by qmgr itself (no agent ran): logged as qmgr's own. */
-  private immediate(am: ActiveMessage, rcpt: StoredRecipient, status: 'deferred', dsn: string, reason: string): void {
+  private immediate(
+    am: ActiveMessage,
+    rcpt: StoredRecipient,
+    status: 'deferred' | 'bounced',
+    dsn: string,
+    reason: string,
+  ): void {
     const outcome: RecipientOutcome = { index: rcpt.index, status, dsn, relay: 'none', reason };
     am.outcomes.set(rcpt.index, { rcpt, outcome });
     this.logOutcome(this.log, am, rcpt, outcome, this.clock.now(), this.clock.now());
