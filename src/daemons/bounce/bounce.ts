@@ -20,6 +20,7 @@ export interface NoticeMessage {
   readonly envid?: string;
   readonly ret?: 'FULL' | 'HDRS';
   readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtputf8?: boolean;
   readonly openContent: () => AsyncIterable<Buffer>;
 }
 
@@ -106,7 +107,15 @@ export function createBounceService(opts: BounceOptions): BounceService {
     const original = full
       ? await readOriginal(msg, limit, false)
       : await readOriginal(msg, Math.max(limit, config.int('header_size_limit')), true);
-    const tx = await cleanup.open({ origin: 'bounce', sender: envelopeSender, arrivalTime: now() });
+    const eightBit = msg.body === '8BITMIME' || msg.body === 'BINARYMIME';
+    // The notice carries the original's 8-bit (or UTF-8) text, so it must be declared as such.
+    const tx = await cleanup.open({
+      origin: 'bounce',
+      sender: envelopeSender,
+      arrivalTime: now(),
+      ...(eightBit ? { body: '8BITMIME' as const } : {}),
+      ...(msg.smtputf8 ? { smtputf8: true } : {}),
+    });
     try {
       tx.addRecipient({ address: to });
       const t = now();
@@ -125,7 +134,7 @@ export function createBounceService(opts: BounceOptions): BounceService {
           mailName: mailName(config),
           returnContent: full ? 'full' : 'headers',
           original,
-          eightBit: msg.body === '8BITMIME' || msg.body === 'BINARYMIME',
+          eightBit,
           delayHours: Math.floor((t - msg.arrivalTime) / 3_600_000),
           retryDays: Math.round(config.time('maximal_queue_lifetime') / 86400),
           ...(kind === 'delay' ? { retryUntil: msg.arrivalTime + config.time('maximal_queue_lifetime') * 1000 } : {}),

@@ -546,6 +546,7 @@ export class Qmgr {
       ...(msg.envid !== undefined ? { envid: msg.envid } : {}),
       ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
       ...(msg.body !== undefined ? { body: msg.body } : {}),
+      ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
     };
   }
 }
