@@ -149,6 +149,21 @@ test('non-delivery notice: headers, three parts, per-recipient delivery status, 
   assert.deepEqual(logger.texts(), ['4F9D195432: sender non-delivery notification: B0']);
 });
 
+test('an 8BITMIME original makes an 8BITMIME notice', async () => {
+  const { cleanup, svc } = service();
+  await svc.notify(request({ body: '8BITMIME', smtputf8: true }));
+  const n = cleanup.injected[0];
+  assert.equal(n?.req.body, '8BITMIME');
+  assert.equal(n?.req.smtputf8, true);
+  assert.match(n?.content ?? '', /^Content-Transfer-Encoding: 8bit$/m);
+});
+
+test('mail_name set in main.cf signs the notice', async () => {
+  const { cleanup, svc } = service('mail_name = ExampleMTA\n');
+  await svc.notify(request());
+  assert.match(cleanup.injected[0]?.content ?? '', /The ExampleMTA program/);
+});
+
 test('RET=HDRS and messages over bounce_size_limit return only the headers', async () => {
   for (const [extra, over] of [
     ['', { ret: 'HDRS' as const }],

@@ -248,3 +248,75 @@ test('stop lets deliveries in progress finish and takes no new mail', async () =
   assert.equal(h.store.get(b)?.state, 'incoming', 'new mail waits for the next start');
   assert.equal(h.smtp.requests.length, 1);
 });
+
+test('destinations take turns when the transport process limit is the bottleneck', async () => {
+  const h = await harness('smtp_destination_recipient_limit = 2\n', { maxproc: () => 1 });
+  h.store.add({ sender: 's@example.com', recipients: Array.from({ length: 20 }, (_, i) => `u${i}@a.test`) });
+  h.store.add({ sender: 's@example.com', recipients: ['v@b.test'] });
+  await h.qmgr.whenIdle();
+  const order = h.smtp.requests.map((r) => r.nexthop);
+  assert.equal(order.length, 11);
+  assert.ok(order.indexOf('b.test') < 4, order.join(' '));
+});
+
+test('a store failure during activation is logged and does not pin the message', async () => {
+  const h = await harness();
+  const real = h.store.setState.bind(h.store);
+  let failures = 1;
+  h.store.setState = (id, state, opts) => {
+    if (state === 'active' && failures-- > 0) return Promise.reject(new Error('EIO: write failed'));
+    return real(id, state, opts);
+  };
+  const id = h.store.add({ sender: 's@example.com', recipients: ['u@remote.org'] });
+  await h.qmgr.whenIdle();
+  assert.ok(h.logger.texts().includes(`warning: ${id}: cannot activate: EIO: write failed`));
+  assert.equal(h.store.get(id)?.state, 'deferred');
+  assert.equal(h.smtp.requests.length, 0);
+  h.qmgr.flush();
+  await h.qmgr.whenIdle();
+  assert.equal(h.smtp.requests.length, 1);
+  assert.equal(h.store.messages.size, 0);
+});
+
+test('destination_rate_delay spaces deliveries to one destination', async () => {
+  const h = await harness('smtp_destination_rate_delay = 10s\n');
+  for (let i = 0; i < 3; i++) h.store.add({ sender: 's@example.com', recipients: [`u${i}@remote.org`] });
+  h.store.add({ sender: 's@example.com', recipients: ['x@other.org'] });
+  for (let i = 0; i < 100 && h.smtp.requests.length < 2; i++) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  // One to each destination; the second remote.org delivery waits for the pause.
+  assert.deepEqual(h.smtp.requests.map((r) => r.nexthop).sort(), ['other.org', 'remote.org']);
+  h.clock.advance(9_000);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.smtp.requests.length, 2);
+  h.clock.advance(1_000);
+  for (let i = 0; i < 100 && h.smtp.requests.length < 3; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.smtp.requests.length, 3);
+  // Let the third delivery finish and arm its pause before time moves on.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  h.clock.advance(10_000);
+  await h.qmgr.whenIdle();
+  assert.equal(h.smtp.requests.length, 4);
+  assert.equal(h.store.messages.size, 0);
+});
+
+test('a malformed recipient domain bounces with 5.1.3 bad address syntax', async () => {
+  const h = await harness();
+  const id = h.store.add({ sender: 's@example.com', recipients: ['u@192.0.2.1', 'ok@remote.org'] });
+  await h.qmgr.whenIdle();
+  assert.ok(
+    h
+      .lines('qmgr')
+      .some(
+        (l) =>
+          l.startsWith(`${id}: to=<u@192.0.2.1>, relay=none,`) &&
+          l.endsWith('dsn=5.1.3, status=bounced (bad address syntax)'),
+      ),
+  );
+  assert.deepEqual(
+    h.smtp.requests.map((r) => r.nexthop),
+    ['remote.org'],
+  );
+  assert.equal(h.cleanup.injected.length, 1);
+  assert.equal(h.store.messages.size, 0);
+});

@@ -20,6 +20,7 @@ export interface NoticeMessage {
   readonly envid?: string;
   readonly ret?: 'FULL' | 'HDRS';
   readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtputf8?: boolean;
   readonly openContent: () => AsyncIterable<Buffer>;
 }
 
@@ -80,6 +81,12 @@ async function readOriginal(msg: NoticeMessage, limit: number, headersOnly: bool
   return all.subarray(0, cut < 0 ? 0 : cut + 2);
 }
 
+/** Postern's mail_name unless main.cf names another (the registry still carries Postfix's default). */
+function mailName(config: ParamReader): string {
+  const v = config.get('mail_name');
+  return !config.isSet('mail_name') && v === 'Postfix' ? 'Postern' : v;
+}
+
 export function createBounceService(opts: BounceOptions): BounceService {
   const { config, cleanup, logger } = opts;
   const now = opts.now ?? Date.now;
@@ -100,7 +107,15 @@ export function createBounceService(opts: BounceOptions): BounceService {
     const original = full
       ? await readOriginal(msg, limit, false)
       : await readOriginal(msg, Math.max(limit, config.int('header_size_limit')), true);
-    const tx = await cleanup.open({ origin: 'bounce', sender: envelopeSender, arrivalTime: now() });
+    const eightBit = msg.body === '8BITMIME' || msg.body === 'BINARYMIME';
+    // The notice carries the original's 8-bit (or UTF-8) text, so it must be declared as such.
+    const tx = await cleanup.open({
+      origin: 'bounce',
+      sender: envelopeSender,
+      arrivalTime: now(),
+      ...(eightBit ? { body: '8BITMIME' as const } : {}),
+      ...(msg.smtputf8 ? { smtputf8: true } : {}),
+    });
     try {
       tx.addRecipient({ address: to });
       const t = now();
@@ -116,10 +131,10 @@ export function createBounceService(opts: BounceOptions): BounceService {
           ...(msg.envid ? { envid: msg.envid } : {}),
           recipients,
           myhostname: config.get('myhostname'),
-          mailName: config.get('mail_name') === 'Postfix' ? 'Postern' : config.get('mail_name'),
+          mailName: mailName(config),
           returnContent: full ? 'full' : 'headers',
           original,
-          eightBit: msg.body === '8BITMIME' || msg.body === 'BINARYMIME',
+          eightBit,
           delayHours: Math.floor((t - msg.arrivalTime) / 3_600_000),
           retryDays: Math.round(config.time('maximal_queue_lifetime') / 86400),
           ...(kind === 'delay' ? { retryUntil: msg.arrivalTime + config.time('maximal_queue_lifetime') * 1000 } : {}),

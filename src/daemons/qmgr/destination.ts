@@ -20,6 +20,8 @@ export interface ConcurrencyPolicy {
   readonly positive: string;
   readonly negative: string;
   readonly failedCohortLimit: number;
+  /** `<transport>_destination_rate_delay` in ms: a pause between deliveries, which implies one at a time. */
+  readonly rateDelay: number;
 }
 
 function feedback(spec: string, window: number): number {
@@ -60,8 +62,20 @@ export class Destination {
     return false;
   }
 
+  /** With a rate delay, no delivery starts before this time (ms). */
+  notBefore = 0;
+
   canStart(now: number): boolean {
-    return this.pending.length > 0 && !this.isDead(now) && this.inflight < Math.floor(this.window);
+    if (this.pending.length === 0 || this.isDead(now)) return false;
+    if (this.policy.rateDelay > 0) return this.inflight === 0 && now >= this.notBefore;
+    return this.inflight < Math.floor(this.window);
+  }
+
+  /** After a delivery: when the next one may start, if a rate delay applies. */
+  pauseAfterDelivery(now: number): number | undefined {
+    if (this.policy.rateDelay <= 0) return undefined;
+    this.notBefore = now + this.policy.rateDelay;
+    return this.notBefore;
   }
 
   success(): void {

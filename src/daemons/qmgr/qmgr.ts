@@ -50,6 +50,12 @@ export class Qmgr {
   private readonly waiting: string[] = [];
   private readonly waitingSet = new Set<string>();
   private readonly destinations = new Map<string, Destination>();
+  /**
+   * Per transport, the destinations with batches waiting, in round-robin
+   * order: the only ones a scheduling pass looks at, so a pass costs the
+   * free delivery slots, not the number of destinations.
+   */
+  private readonly ready = new Map<string, Set<Destination>>();
   private readonly busy = new Map<string, number>();
   private activeRecipients = 0;
   private tasks = 0;
@@ -85,6 +91,7 @@ export class Qmgr {
     this.waiting.length = 0;
     this.waitingSet.clear();
     for (const d of this.destinations.values()) d.pending.length = 0;
+    this.ready.clear();
     for (let i = 0; i < 10_000 && this.tasks > 0; i++) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
@@ -174,17 +181,53 @@ export class Qmgr {
       };
       this.active.set(id, am);
       this.activeRecipients += msg.recipients.length;
-      this.track(`${id}: activate`, this.activate(am));
+      this.track(`${id}: activate`, this.activateSafely(am));
     }
     const now = this.clock.now();
-    for (const d of this.destinations.values()) {
-      while (d.canStart(now) && (this.busy.get(d.transport) ?? 0) < this.s.processLimit(d.transport)) {
-        const batch = d.pending.shift() as Batch;
-        d.inflight++;
-        this.busy.set(d.transport, (this.busy.get(d.transport) ?? 0) + 1);
-        this.track(`${batch.queueId}: deliver`, this.deliver(d, batch));
+    for (const [transport, set] of this.ready) {
+      const limit = this.s.processLimit(transport);
+      let visits = set.size;
+      for (const d of set) {
+        if (visits-- <= 0 || (this.busy.get(transport) ?? 0) >= limit) break;
+        while (d.canStart(now) && (this.busy.get(transport) ?? 0) < limit) {
+          const batch = d.pending.shift() as Batch;
+          d.inflight++;
+          this.busy.set(transport, (this.busy.get(transport) ?? 0) + 1);
+          this.track(`${batch.queueId}: deliver`, this.deliver(d, batch));
+        }
+        set.delete(d);
+        // Still has work: to the back of the line, so every destination gets its turn.
+        if (d.pending.length > 0) set.add(d);
       }
-      if (d.pending.length === 0 && d.inflight === 0 && d.deadUntil === undefined) this.destinations.delete(d.key);
+      if (set.size === 0) this.ready.delete(transport);
+    }
+  }
+
+  private markReady(d: Destination): void {
+    let set = this.ready.get(d.transport);
+    if (!set) this.ready.set(d.transport, (set = new Set()));
+    set.add(d);
+  }
+
+  /** Forget a destination that has nothing queued, nothing in flight and no suspension to remember. */
+  private forgetIfIdle(d: Destination): void {
+    if (d.pending.length === 0 && d.inflight === 0 && d.deadUntil === undefined) this.destinations.delete(d.key);
+  }
+
+  /**
+   * A store failure while activating must not pin the message in memory:
+   * it is released and, where the store still answers, retried later.
+   */
+  private async activateSafely(am: ActiveMessage): Promise<void> {
+    try {
+      await this.activate(am);
+    } catch (e) {
+      this.log.warning(`${am.msg.queueId}: cannot activate: ${(e as Error).message}`);
+      if (am.batchesLeft > 0) return; // deliveries already queued will finish it
+      this.active.delete(am.msg.queueId);
+      this.activeRecipients -= am.msg.recipients.length;
+      const retry = this.clock.now() + this.s.retry.minBackoff * 1000;
+      await this.o.store.setState(am.msg.queueId, 'deferred', { nextAttempt: retry }).catch(() => undefined);
     }
   }
 
@@ -204,6 +247,11 @@ export class Qmgr {
       }
       if (res.flags.fail) {
         this.immediate(am, r, 'deferred', '4.3.0', 'address resolver failure');
+        continue;
+      }
+      if (res.flags.error) {
+        // Malformed (bad domain syntax, bare IP address): no agent could do better.
+        this.immediate(am, r, 'bounced', '5.1.3', 'bad address syntax');
         continue;
       }
       if (this.s.deferTransports.has(res.transport)) {
@@ -250,6 +298,7 @@ export class Qmgr {
       }
       const limit = this.s.destinationRecipientLimit(g.transport);
       for (let i = 0; i < g.rcpts.length; i += limit) {
+        this.markReady(d);
         d.pending.push({
           queueId: msg.queueId,
           transport: g.transport,
@@ -261,7 +310,8 @@ export class Qmgr {
     }
     // Deferrals decided here are made durable too; the extra count keeps a
     // fast agent from finishing the message while that write is pending.
-    const decided = [...am.outcomes.values()].map((x) => x.outcome);
+    // (Bounces are recorded in finish, once their notice is queued.)
+    const decided = [...am.outcomes.values()].map((x) => x.outcome).filter((o) => o.status !== 'bounced');
     am.batchesLeft++;
     try {
       if (decided.length > 0) await this.o.store.recordOutcomes(msg.queueId, decided);
@@ -272,7 +322,13 @@ export class Qmgr {
   }
 
   /** An outcome decided by qmgr itself (no agent ran): logged as qmgr's own. */
-  private immediate(am: ActiveMessage, rcpt: StoredRecipient, status: 'deferred', dsn: string, reason: string): void {
+  private immediate(
+    am: ActiveMessage,
+    rcpt: StoredRecipient,
+    status: 'deferred' | 'bounced',
+    dsn: string,
+    reason: string,
+  ): void {
     const outcome: RecipientOutcome = { index: rcpt.index, status, dsn, relay: 'none', reason };
     am.outcomes.set(rcpt.index, { rcpt, outcome });
     this.logOutcome(this.log, am, rcpt, outcome, this.clock.now(), this.clock.now());
@@ -365,6 +421,11 @@ export class Qmgr {
       }
     } finally {
       d.inflight--;
+      const resume = d.pauseAfterDelivery(this.clock.now());
+      // The destination_rate_delay pause ends on a timer, which starts the next delivery.
+      if (resume !== undefined && d.pending.length > 0)
+        this.clock.setTimer(resume - this.clock.now(), () => this.pump());
+      this.forgetIfIdle(d);
       this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
       if (am) {
         am.batchesLeft--;
@@ -485,6 +546,7 @@ export class Qmgr {
       ...(msg.envid !== undefined ? { envid: msg.envid } : {}),
       ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
       ...(msg.body !== undefined ? { body: msg.body } : {}),
+      ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
     };
   }
 }

@@ -33,6 +33,14 @@ function memo(f: (transport: string) => number): (transport: string) => number {
   };
 }
 
+/** A time value in seconds (`1s`, `2m`, bare numbers are seconds); malformed → 0. */
+function timeOf(text: string): number {
+  const m = /^\s*(\d+)\s*([smhdw]?)\s*$/.exec(text);
+  if (!m) return 0;
+  const unit: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  return Number(m[1]) * (unit[m[2] ?? ''] ?? 1);
+}
+
 function intOf(text: string, fallback: number): number {
   return /^\d+$/.test(text.trim()) ? Number.parseInt(text, 10) : fallback;
 }
@@ -61,6 +69,7 @@ export function qmgrSettings(config: ParamReader, maxproc?: (transport: string) 
           positive: perTransport(config, transport, 'destination_concurrency_positive_feedback'),
           negative: perTransport(config, transport, 'destination_concurrency_negative_feedback'),
           failedCohortLimit: intOf(perTransport(config, transport, 'destination_concurrency_failed_cohort_limit'), 1),
+          rateDelay: timeOf(perTransport(config, transport, 'destination_rate_delay')) * 1000,
         };
         cache.set(transport, p);
       }

@@ -85,8 +85,10 @@ export async function resolveAddress(addrIn: string, sender: string, s: ResolveS
 }
 
 async function resolveInner(addrIn: string, sender: string, s: ResolveSettings): Promise<ResolveResult> {
-  // An empty recipient means the local mailer daemon (empty_address_recipient).
-  let addr = rewriteAddress(addrIn === '' ? s.emptyAddressRecipient : addrIn, s.rewrite, 'local');
+  // An empty recipient means the local mailer daemon: $empty_address_recipient@$myhostname (transport(5)).
+  const input =
+    addrIn === '' && !s.emptyAddressRecipient.includes('@') ? `${s.emptyAddressRecipient}@${s.myhostname}` : addrIn;
+  let addr = rewriteAddress(input === '' ? s.emptyAddressRecipient : input, s.rewrite, 'local');
   let error = false;
   let localStripped: string | undefined;
 
