@@ -274,3 +274,34 @@ test('no space for the queue: 452 4.3.1 Insufficient system storage, nothing que
     await h.done();
   }
 });
+
+test('sendmail -t: recipients come from To:/Cc:/Bcc: (Resent- forms when present) and join the given ones', async () => {
+  const h = await harness();
+  try {
+    const id = queued(
+      await h.submit(
+        { origin: 'sendmail', sender: 'bob', extractRecipients: true },
+        ['carol'],
+        'To: Dave <dave@example.org>, carol\nCc: eve@example.org\nBcc: frank\nSubject: t\n\nb\n',
+      ),
+    );
+    assert.deepEqual(
+      h.store.get(id)?.recipients.map((r) => r.address),
+      ['carol@mx.example.net', 'dave@example.org', 'eve@example.org', 'frank@mx.example.net'],
+    );
+    assert.doesNotMatch(await h.stored(id), /^Bcc:/m);
+    const r = queued(
+      await h.submit(
+        { origin: 'sendmail', extractRecipients: true },
+        [],
+        'To: old@example.org\nResent-To: new@example.org\nSubject: t\n\nb\n',
+      ),
+    );
+    assert.deepEqual(
+      h.store.get(r)?.recipients.map((x) => x.address),
+      ['new@example.org'],
+    );
+  } finally {
+    await h.done();
+  }
+});
