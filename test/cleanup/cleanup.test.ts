@@ -78,7 +78,8 @@ test('local submission: missing Message-Id, Date and From are added; envelope qu
     const text = await h.stored(id);
     const headers = text.split('\r\n\r\n')[0] ?? '';
     assert.doesNotMatch(headers, /^Bcc:/im);
-    assert.match(headers, new RegExp(`^Message-Id: <\\d{14}\\.${id}@mx\\.example\\.net>$`, 'm'));
+    // The Message-Id stamp is the arrival time in UTC.
+    assert.match(headers, new RegExp(`^Message-Id: <20260102030405\\.${id}@mx\\.example\\.net>$`, 'm'));
     // Day of month blank-padded to two columns, as Postfix writes it.
     assert.match(headers, /^Date: \w{3}, [ 123]\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4} \(.+\)$/m);
     assert.match(headers, /^From: Bob Smith <bob@mx\.example\.net>$/m);
@@ -155,6 +156,7 @@ test('Resent- headers present: the missing Resent- forms are added, not the plai
     assert.match(text, /^Resent-From: alice@example\.com$/m);
     assert.equal(text.match(/^Message-I[dD]:/gm)?.length, 1);
     assert.ok(h.log.texts().some((l) => l.startsWith(`${id}: resent-message-id=<`)));
+    assert.ok(h.log.texts().includes(`${id}: message-id=<o@x>`));
   } finally {
     await h.done();
   }

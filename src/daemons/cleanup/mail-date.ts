@@ -27,8 +27,8 @@ export function mailDate(ms: number): string {
   );
 }
 
-/** The `YYYYMMDDhhmmss` prefix of Message-Id values cleanup generates. */
+/** The `YYYYMMDDhhmmss` prefix of Message-Id values cleanup generates, in UTC as Postfix does. */
 export function messageIdStamp(ms: number): string {
   const d = new Date(ms);
-  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
 }
