@@ -308,3 +308,14 @@ test('sendmail -t: recipients come from To:/Cc:/Bcc: (Resent- forms when present
     await h.done();
   }
 });
+
+test('no recipients left: 550 5.1.0 Error: no recipients specified', async () => {
+  const h = await harness();
+  try {
+    const v = await h.submit({ origin: 'sendmail', extractRecipients: true }, [], 'Subject: nobody\n\nb\n');
+    assert.deepEqual(v, { status: 'rejected', reply: reply(550, '5.1.0', 'Error: no recipients specified') });
+    assert.equal([...h.store.list()].length, 0);
+  } finally {
+    await h.done();
+  }
+});
