@@ -78,8 +78,10 @@ test('local submission: missing Message-Id, Date and From are added; envelope qu
     const text = await h.stored(id);
     const headers = text.split('\r\n\r\n')[0] ?? '';
     assert.doesNotMatch(headers, /^Bcc:/im);
-    assert.match(headers, new RegExp(`^Message-Id: <\\d{14}\\.${id}@mx\\.example\\.net>$`, 'm'));
-    assert.match(headers, /^Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4} \(.+\)$/m);
+    // The Message-Id stamp is the arrival time in UTC.
+    assert.match(headers, new RegExp(`^Message-Id: <20260102030405\\.${id}@mx\\.example\\.net>$`, 'm'));
+    // Day of month blank-padded to two columns, as Postfix writes it.
+    assert.match(headers, /^Date: \w{3}, [ 123]\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4} \(.+\)$/m);
     assert.match(headers, /^From: Bob Smith <bob@mx\.example\.net>$/m);
     assert.ok(text.endsWith('\r\n\r\nbody\r\n'));
     assert.ok(
@@ -154,6 +156,7 @@ test('Resent- headers present: the missing Resent- forms are added, not the plai
     assert.match(text, /^Resent-From: alice@example\.com$/m);
     assert.equal(text.match(/^Message-I[dD]:/gm)?.length, 1);
     assert.ok(h.log.texts().some((l) => l.startsWith(`${id}: resent-message-id=<`)));
+    assert.ok(h.log.texts().includes(`${id}: message-id=<o@x>`));
   } finally {
     await h.done();
   }
@@ -269,6 +272,48 @@ test('no space for the queue: 452 4.3.1 Insufficient system storage, nothing que
   try {
     const v = await h.submit({ client: remote }, ['x@example.org'], 'Subject: s\n\nb\n');
     assert.deepEqual(v, { status: 'rejected', reply: reply(452, '4.3.1', 'Insufficient system storage') });
+    assert.equal([...h.store.list()].length, 0);
+  } finally {
+    await h.done();
+  }
+});
+
+test('sendmail -t: recipients come from To:/Cc:/Bcc: (Resent- forms when present) and join the given ones', async () => {
+  const h = await harness();
+  try {
+    const id = queued(
+      await h.submit(
+        { origin: 'sendmail', sender: 'bob', extractRecipients: true },
+        ['carol'],
+        'To: Dave <dave@example.org>, carol\nCc: eve@example.org\nBcc: frank\nSubject: t\n\nb\n',
+      ),
+    );
+    assert.deepEqual(
+      h.store.get(id)?.recipients.map((r) => r.address),
+      ['carol@mx.example.net', 'dave@example.org', 'eve@example.org', 'frank@mx.example.net'],
+    );
+    assert.doesNotMatch(await h.stored(id), /^Bcc:/m);
+    const r = queued(
+      await h.submit(
+        { origin: 'sendmail', extractRecipients: true },
+        [],
+        'To: old@example.org\nResent-To: new@example.org\nSubject: t\n\nb\n',
+      ),
+    );
+    assert.deepEqual(
+      h.store.get(r)?.recipients.map((x) => x.address),
+      ['new@example.org'],
+    );
+  } finally {
+    await h.done();
+  }
+});
+
+test('no recipients left: 550 5.1.0 Error: no recipients specified', async () => {
+  const h = await harness();
+  try {
+    const v = await h.submit({ origin: 'sendmail', extractRecipients: true }, [], 'Subject: nobody\n\nb\n');
+    assert.deepEqual(v, { status: 'rejected', reply: reply(550, '5.1.0', 'Error: no recipients specified') });
     assert.equal([...h.store.list()].length, 0);
   } finally {
     await h.done();

@@ -183,3 +183,23 @@ test('delivered mail frees its segments; a long-lived message is relocated, not 
     await cleanup();
   }
 });
+
+test('a process that only reads the queue creates no segment file', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const { store } = await openStore(dir);
+    const id = store.newQueueId();
+    await store.enqueue(newMessage(id), selfCheckingContent(id));
+    await store.close();
+    const before = (await readdir(join(dir, 'segments'))).filter((n) => /^\d{8}$/.test(n));
+    for (let i = 0; i < 3; i++) {
+      const { store: reader } = await openStore(dir);
+      assert.ok(reader.get(id));
+      await reader.close();
+    }
+    const after = (await readdir(join(dir, 'segments'))).filter((n) => /^\d{8}$/.test(n));
+    assert.deepEqual(after, before);
+  } finally {
+    await cleanup();
+  }
+});

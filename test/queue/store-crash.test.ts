@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { contentIsIntact, newMessage, openStore, readAll, selfCheckingContent, tempQueueDir } from './helpers.js';
 
 const child = fileURLToPath(new URL('./fixtures/commit-loop-child.js', import.meta.url));
+const churn = fileURLToPath(new URL('./fixtures/churn-child.js', import.meta.url));
 
 test('kill -9 while committing: every acknowledged message is present and intact', async () => {
   const { dir, cleanup } = await tempQueueDir();
@@ -203,6 +204,53 @@ test('the store lock holds across processes: a live owner is refused', async () 
   } finally {
     proc.kill('SIGKILL');
     await new Promise((r) => proc.once('exit', r));
+    await cleanup();
+  }
+});
+
+test('kill -9 while segments are reclaimed and relocated: kept mail intact, removed mail stays removed', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const keep = new Set<string>();
+    const gone = new Set<string>();
+    const proc = spawn(process.execPath, [churn, dir, '400'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buffer = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error('child did not make progress in time'));
+      }, 60_000);
+      proc.stdout.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const l of lines) {
+          const [what, id] = l.split(' ');
+          if (what === 'KEEP' && id) keep.add(id);
+          if (what === 'GONE' && id) gone.add(id);
+        }
+        if (keep.size + gone.size >= 250 && !proc.killed) proc.kill('SIGKILL');
+      });
+      proc.on('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const { store } = await openStore(dir, { segmentSize: 16 * 1024 });
+    try {
+      for (const id of keep) {
+        assert.equal(store.get(id)?.state, 'deferred', `kept ${id} present and deferred`);
+        assert.ok(contentIsIntact(id, await readAll(store.openContent(id))));
+      }
+      for (const id of gone) assert.equal(store.get(id), undefined, `removed ${id} did not come back`);
+      // Segment numbers only grow; fewer files than numbers used means reclamation ran.
+      const segs = await segmentFiles(dir);
+      const highest = Number.parseInt(segs.at(-1) ?? '0', 10);
+      assert.ok(segs.length < highest / 2, `segments reclaimed: ${segs.length} files, highest number ${highest}`);
+    } finally {
+      await store.close();
+    }
+  } finally {
     await cleanup();
   }
 });

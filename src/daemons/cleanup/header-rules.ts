@@ -109,15 +109,15 @@ export async function applyHeaderRules(
   const resent = [...seen].some((n) => n.startsWith('resent-'));
   const prefix = resent ? 'Resent-' : '';
   const has = (name: string): boolean => seen.has(`${prefix}${name}`.toLowerCase());
-  if (!has('Message-Id')) {
-    if (input.addMissing) {
-      const id = `<${messageIdStamp(input.arrivalTime)}.${input.queueId}@${input.myhostname}>`;
-      out.push(line(`${prefix}Message-Id: ${id}`));
-      log.push(`${prefix.toLowerCase()}message-id=${id}`);
-    } else if (!resent) {
-      log.push('message-id=<>');
-    }
+  let plainMessageId = seen.has('message-id');
+  if (!has('Message-Id') && input.addMissing) {
+    const id = `<${messageIdStamp(input.arrivalTime)}.${input.queueId}@${input.myhostname}>`;
+    out.push(line(`${prefix}Message-Id: ${id}`));
+    log.push(`${prefix.toLowerCase()}message-id=${id}`);
+    if (!resent) plainMessageId = true;
   }
+  // Log analyzers expect a message-id= line for every message, even an empty one.
+  if (!plainMessageId) log.push('message-id=<>');
   if (input.addMissing && !has('Date')) out.push(line(`${prefix}Date: ${mailDate(input.arrivalTime)}`));
   if (input.addMissing && !has('From')) {
     const addr = input.sender === '' ? 'MAILER-DAEMON' : input.sender;

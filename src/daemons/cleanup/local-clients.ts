@@ -33,11 +33,30 @@ export function networkList(items: readonly string[]): BlockList {
   return list;
 }
 
+// Interfaces change rarely; asking the kernel per message is what makes it costly.
+let interfaces: { list: BlockList; at: number } | undefined;
+const INTERFACE_TTL_MS = 10_000;
+const networkCache = new Map<string, BlockList>();
+
+function cachedNetworkList(items: readonly string[]): BlockList {
+  const key = items.join(' ');
+  let list = networkCache.get(key);
+  if (!list) {
+    if (networkCache.size >= 32) networkCache.clear();
+    list = networkList(items);
+    networkCache.set(key, list);
+  }
+  return list;
+}
+
 function interfaceAddresses(): BlockList {
+  const now = Date.now();
+  if (interfaces && now - interfaces.at < INTERFACE_TTL_MS) return interfaces.list;
   const list = new BlockList();
   for (const addrs of Object.values(networkInterfaces())) {
     for (const a of addrs ?? []) list.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv6' ? 'ipv6' : 'ipv4');
   }
+  interfaces = { list, at: now };
   return list;
 }
 
@@ -55,7 +74,7 @@ export function isLocalRewriteClient(cfg: ParamReader, client: ClientInfo | unde
         if (addr && interfaceAddresses().check(addr.addr, addr.type)) return true;
         break;
       case 'permit_mynetworks':
-        if (addr && networkList(cfg.list('mynetworks')).check(addr.addr, addr.type)) return true;
+        if (addr && cachedNetworkList(cfg.list('mynetworks')).check(addr.addr, addr.type)) return true;
         break;
       default:
         break;

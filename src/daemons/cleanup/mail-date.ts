@@ -1,6 +1,7 @@
 // RFC 5322 dates the way Postfix writes them in added Date: headers:
-// `Thu, 26 Nov 2026 00:57:20 +0000 (UTC)` — local time, numeric offset, and
-// the zone abbreviation as a comment.
+// `Thu, 26 Nov 2026 00:57:20 +0000 (UTC)` — local time, the day of month
+// blank-padded to two columns (`Mon,  6 Feb`, strftime's %e), numeric offset,
+// and the zone abbreviation as a comment.
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -20,14 +21,14 @@ export function mailDate(ms: number): string {
   const sign = off < 0 ? '-' : '+';
   const abs = Math.abs(off);
   return (
-    `${DAYS[d.getDay()] ?? ''}, ${d.getDate()} ${MONTHS[d.getMonth()] ?? ''} ${d.getFullYear()} ` +
+    `${DAYS[d.getDay()] ?? ''}, ${d.getDate().toString().padStart(2, ' ')} ${MONTHS[d.getMonth()] ?? ''} ${d.getFullYear()} ` +
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ` +
     `(${zoneName(d)})`
   );
 }
 
-/** The `YYYYMMDDhhmmss` prefix of Message-Id values cleanup generates. */
+/** The `YYYYMMDDhhmmss` prefix of Message-Id values cleanup generates, in UTC as Postfix does. */
 export function messageIdStamp(ms: number): string {
   const d = new Date(ms);
-  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
 }

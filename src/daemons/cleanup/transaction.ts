@@ -14,7 +14,8 @@ import type {
 import type { NewMessage, SegmentStore } from '../../global/queue/segment-store.js';
 import { QueueStorageError } from '../../global/queue/storage-error.js';
 import type { ParamReader } from '../../global/params/types.js';
-import { parseContent } from './header-parse.js';
+import { parseAddressList } from './address-list.js';
+import { headerValue, parseContent, type LogicalHeader } from './header-parse.js';
 import { applyHeaderRules, printable } from './header-rules.js';
 import type { CleanupAddressRewriter, CleanupContentChecks, RewriteContext } from './hooks.js';
 import { isLocalRewriteClient } from './local-clients.js';
@@ -100,11 +101,17 @@ export class Transaction implements CleanupTransaction {
     }
     const ctx: RewriteContext = { queueId: id, origin: this.req.origin };
     const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
-    const recipients = await this.rewriteRecipients(ctx);
-
     const received = Buffer.concat(this.chunks);
     this.chunks.length = 0;
     const parsed = parseContent(received);
+    if (this.req.extractRecipients) {
+      // sendmail -t: header recipients join the command-line ones (Postfix >= 2.1).
+      for (const address of extractRecipients(parsed.headers, MAX_RECIPIENTS - this.recipients.length)) {
+        this.recipients.push({ address });
+      }
+    }
+    const recipients = await this.rewriteRecipients(ctx);
+
     const addMissing =
       cfg.bool('always_add_missing_headers') ||
       this.req.origin !== 'smtpd' ||
@@ -214,4 +221,18 @@ export class Transaction implements CleanupTransaction {
     }
     return { hold };
   }
+}
+
+/**
+ * sendmail -t: addresses from To:/Cc:/Bcc:, or from the Resent- forms when
+ * the message has any (it is being re-sent to them).
+ */
+function extractRecipients(headers: readonly LogicalHeader[], limit: number): string[] {
+  const resent = headers.some((h) => h.lname === 'resent-to' || h.lname === 'resent-cc' || h.lname === 'resent-bcc');
+  const names = resent ? ['resent-to', 'resent-cc', 'resent-bcc'] : ['to', 'cc', 'bcc'];
+  const out: string[] = [];
+  for (const h of headers) {
+    if (names.includes(h.lname)) out.push(...parseAddressList(headerValue(h), Math.max(1, limit - out.length)));
+  }
+  return out;
 }

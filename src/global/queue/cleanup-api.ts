@@ -44,6 +44,8 @@ export interface CleanupOpenRequest {
   readonly service?: string;
   /** Sender's full name (`sendmail -F`), used when cleanup adds a missing From: header. */
   readonly fullName?: string;
+  /** `sendmail -t`: also take recipients from To:/Cc:/Bcc: (Resent- forms when present). */
+  readonly extractRecipients?: boolean;
 }
 
 export type CleanupVerdict =

@@ -141,17 +141,15 @@ export class SegmentStore implements QueueStore {
           (recovered > 0 ? `, ${recovered} returned from active to incoming` : ''),
       );
     }
-    this.writer = new SegmentWriter(
-      this.segDir,
-      last + 1,
-      this.opts.segmentSize ?? DEFAULT_SEGMENT_SIZE,
-      (closed, size) => {
-        this.index.segmentInfo(closed).bytes = size;
-        this.scheduleReclaim();
-      },
-    );
-    await this.writer.start();
-    this.index.segmentInfo(this.writer.segment);
+    this.writer = new SegmentWriter(this.segDir, last, this.opts.segmentSize ?? DEFAULT_SEGMENT_SIZE, (ev) => {
+      if ('created' in ev) {
+        // Known from creation on, so a segment holding only state records is reclaimed too.
+        this.index.segmentInfo(ev.created);
+        return;
+      }
+      this.index.segmentInfo(ev.closed).bytes = ev.closedSize;
+      this.scheduleReclaim();
+    });
     this.scheduleReclaim();
   }
 

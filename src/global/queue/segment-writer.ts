@@ -28,6 +28,8 @@ interface Pending {
   reject(e: unknown): void;
 }
 
+export type SegmentEvent = { readonly closed: number; readonly closedSize: number } | { readonly created: number };
+
 export interface WriterStats {
   syncs: number;
   batches: number;
@@ -50,19 +52,15 @@ export class SegmentWriter {
 
   constructor(
     private readonly dir: string,
+    /** The highest segment number already on disk (0 when none); this run appends after it. */
     private current: number,
     private readonly maxSize: number,
-    /** Told when a segment is closed for appends (so the store may reclaim it later). */
-    private readonly onRotate: (closedSegment: number, closedSize: number) => void,
+    /** Told when a segment is closed for appends (so the store may reclaim it later) and when one is created. */
+    private readonly onRotate: (event: SegmentEvent) => void,
   ) {}
 
   get segment(): number {
     return this.current;
-  }
-
-  /** Create the first segment of this run. Segment files are never appended to across runs. */
-  async start(): Promise<void> {
-    await this.createSegment(this.current);
   }
 
   /**
@@ -95,7 +93,10 @@ export class SegmentWriter {
   private async writeBatch(batch: Pending[]): Promise<void> {
     let start = this.size;
     try {
-      if (this.broken || this.size >= this.maxSize) await this.rotate();
+      // The first segment of a run is created with its first batch, so a
+      // process that only reads the queue leaves no file behind; segments of
+      // earlier runs are never appended to.
+      if (!this.fh || this.broken || this.size >= this.maxSize) await this.rotate();
       start = this.size;
       const fh = this.fh;
       if (!fh) throw new Error('no open segment');
@@ -141,11 +142,12 @@ export class SegmentWriter {
   private async rotate(): Promise<void> {
     const old = this.current;
     const oldSize = this.size;
+    const wasOpen = this.fh !== undefined;
     await this.closeFile();
-    const next = old + 1;
-    await this.createSegment(next);
+    if (wasOpen) this.onRotate({ closed: old, closedSize: oldSize });
+    await this.createSegment(old + 1);
     this.broken = false;
-    this.onRotate(old, oldSize);
+    this.onRotate({ created: old + 1 });
   }
 
   private async createSegment(n: number): Promise<void> {
