@@ -10,6 +10,10 @@ import { convertTo7bit, encodeQuotedPrintable } from '../../src/daemons/smtp/mim
 import { parsePolicy } from '../../src/daemons/smtp/tls-policy.js';
 import { readSettings } from '../../src/daemons/smtp/settings.js';
 import { Config } from '../../src/global/params/config.js';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
+import type { Resolver } from '../../src/global/dns/lookup.js';
+import { makeRequest } from './harness.js';
 
 test('next-hop forms', () => {
   assert.deepEqual(parseNexthop('example.com', 'smtp', 25), {
@@ -170,4 +174,37 @@ test('lmtp reads lmtp_* parameters, including lmtp_lhlo_name', () => {
   assert.equal(s.defaultPort, 25);
   assert.equal(s.dnsLevel, 'enabled');
   assert.equal(readSettings(Config.fromText('disable_dns_lookups = yes'), 'smtp').dnsLevel, 'disabled');
+});
+
+test('legacy smtp_use_tls / smtp_enforce_tls count when smtp_tls_security_level is empty', () => {
+  const level = (text: string): string => readSettings(Config.fromText(text), 'smtp').tlsLevel;
+  assert.equal(level(''), 'none');
+  assert.equal(level('smtp_use_tls = yes'), 'may');
+  assert.equal(level('smtp_enforce_tls = yes'), 'verify');
+  assert.equal(level('smtp_enforce_tls = yes\nsmtp_tls_enforce_peername = no'), 'encrypt');
+  assert.equal(level('smtp_enforce_tls = yes\nsmtp_tls_security_level = may'), 'may');
+});
+
+test('an internal failure defers the request instead of escaping deliver()', async () => {
+  const log = new MemoryLogger();
+  const broken: Resolver = {
+    mx: () => Promise.reject(new Error('resolver exploded')),
+    addresses: () => Promise.reject(new Error('resolver exploded')),
+    tlsa: () => Promise.reject(new Error('resolver exploded')),
+  };
+  const agent = new SmtpAgent({
+    config: Config.fromText('myhostname = c.test'),
+    log,
+    resolver: broken,
+    ownAddresses: new Set(),
+  });
+  const out = await agent.deliver(makeRequest('example.test', ['a@example.test', 'b@example.test']));
+  assert.deepEqual(
+    out.map((o) => [o.index, o.status, o.dsn, o.reason]),
+    [
+      [0, 'deferred', '4.3.0', 'mail transport unavailable'],
+      [1, 'deferred', '4.3.0', 'mail transport unavailable'],
+    ],
+  );
+  assert.deepEqual(log.texts(), ['warning: ABC123: smtp delivery to example.test failed: resolver exploded']);
 });

@@ -65,7 +65,23 @@ export class SmtpAgent implements DeliveryAgent {
     await this.cache.closeAll(5);
   }
 
+  /** Never throws: anything unexpected defers the whole request (the queue keeps the mail). */
   async deliver(req: DeliveryRequest): Promise<RecipientOutcome[]> {
+    try {
+      return await this.attempt(req);
+    } catch (e) {
+      this.o.log.warning(`${req.queueId}: ${this.protocol} delivery to ${req.nexthop} failed: ${(e as Error).message}`);
+      return req.recipients.map((r) => ({
+        index: r.index,
+        status: 'deferred',
+        dsn: '4.3.0',
+        relay: NO_RELAY,
+        reason: 'mail transport unavailable',
+      }));
+    }
+  }
+
+  private async attempt(req: DeliveryRequest): Promise<RecipientOutcome[]> {
     const s = readSettings(this.o.config, this.protocol);
     const outcomes = new Map<number, RecipientOutcome>();
     const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
@@ -209,6 +225,12 @@ export class SmtpAgent implements DeliveryAgent {
         s,
       );
       reusable = r.reusable;
+      if (!reusable) {
+        // Recipients of later chunks were never offered: they share the broken session's fate.
+        const soft = [...r.results.values()].find((x) => x.status === 'soft');
+        const reason = soft?.reason ?? `lost connection with ${session.label} while sending RSET`;
+        for (const p of batch.slice(off + s.recipientLimit)) p.last = { dsn: soft?.dsn ?? '4.4.2', reason, relay };
+      }
       for (const p of chunk) {
         const res = r.results.get(p.rcpt.index);
         if (!res) continue;

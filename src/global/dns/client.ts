@@ -92,7 +92,7 @@ export class DnsClient {
       sock.on('error', (e) => finish(e));
       sock.on('message', (buf, rinfo) => {
         // Ignore stray datagrams: wrong source, wrong id, or a different question.
-        if (rinfo.port !== server.port) return;
+        if (rinfo.port !== server.port || rinfo.address !== server.host.replace(/%.*$/, '')) return;
         const p = decodeMatching(buf, id, name, type);
         if (p) finish(null, p);
       });
