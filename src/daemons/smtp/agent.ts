@@ -21,7 +21,7 @@ import { ConnectionCache } from './conn-cache.js';
 import { daneForCandidate } from './dane.js';
 import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
-import { openSession, SessionAbort, type Session } from './session.js';
+import { openSession, SessionAbort, type Session, type SessionFailure } from './session.js';
 import { readSettings, type ClientSettings, type Protocol } from './settings.js';
 import { tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
 import { runTransaction } from './transaction.js';
@@ -149,48 +149,28 @@ export class SmtpAgent implements DeliveryAgent {
         for (const p of pending) p.last = { ...dane.failure, relay: NO_RELAY };
         continue;
       }
-      const tls = dane.policy;
-      let session: Session | undefined;
-      for (const plaintextOnly of [false, true]) {
-        try {
-          session = await openSession(c, {
-            settings: s,
-            tls,
-            nexthopDomain: domain,
-            log: this.o.log,
-            req,
-            plaintextOnly,
-          });
-          break;
-        } catch (e) {
-          if (!(e instanceof SessionAbort)) throw e;
-          const f = e.failure;
-          const retryPlain = !plaintextOnly && tls.level === 'may' && f.reason.startsWith('Cannot start TLS');
-          if (retryPlain) {
-            this.o.log.info(`${c.hostname}[${c.address}]:${c.port}: ${f.reason}; retrying without TLS`);
-            continue;
-          }
-          const connectFailed = f.reason.startsWith('connect to ');
-          const relay = connectFailed ? NO_RELAY : relayOfCandidate(c);
-          const result = {
-            dsn: f.dsn,
-            relay,
-            reason: f.reason,
-            ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
-          };
-          if (!connectFailed) sessions++;
-          if (!f.soft) {
-            for (const p of pending) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'bounced', ...result });
-            pending.length = 0;
-            break;
-          }
-          for (const p of pending) p.last = result;
-          // Postfix logs why a server was skipped; the final reason is logged with the status.
-          if (i < candidates.length - 1) this.o.log.info(connectFailed ? f.reason : `${req.queueId}: ${f.reason}`);
+      const opened = await this.open(c, dane.policy, domain, req, s);
+      if (!('conn' in opened)) {
+        const f = opened;
+        const relay = f.kind === 'connect' ? NO_RELAY : relayOfCandidate(c);
+        const result = {
+          dsn: f.dsn,
+          relay,
+          reason: f.reason,
+          ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
+        };
+        if (f.kind !== 'connect') sessions++;
+        if (!f.soft) {
+          for (const p of pending) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'bounced', ...result });
+          pending.length = 0;
           break;
         }
+        for (const p of pending) p.last = result;
+        // Postfix logs why a server was skipped; the final reason is logged with the status.
+        if (i < candidates.length - 1) this.o.log.info(f.kind === 'connect' ? f.reason : `${req.queueId}: ${f.reason}`);
+        continue;
       }
-      if (!session) continue;
+      const session = opened;
       sessions++;
       const done = await this.useSession(session, req, pending, s, outcomes, false);
       if (done.reusable && useCache) this.cache.put(cacheKey, session, s.cacheTimeLimit, s.quitTimeout);
@@ -202,6 +182,30 @@ export class SmtpAgent implements DeliveryAgent {
       if (l) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'deferred', ...l });
     }
     return finish();
+  }
+
+  /** A session with one server; for `may`, a failed TLS handshake is retried once in plaintext. */
+  private async open(
+    c: Candidate,
+    tls: TlsPolicy,
+    nexthopDomain: string,
+    req: DeliveryRequest,
+    s: ClientSettings,
+  ): Promise<Session | SessionFailure> {
+    const base = { settings: s, tls, nexthopDomain, log: this.o.log, req };
+    try {
+      return await openSession(c, base);
+    } catch (e) {
+      if (!(e instanceof SessionAbort)) throw e;
+      if (e.failure.kind !== 'tls-handshake' || tls.level !== 'may') return e.failure;
+      this.o.log.info(`${relayOfCandidate(c)}: ${e.failure.reason}; retrying without TLS`);
+    }
+    try {
+      return await openSession(c, { ...base, plaintextOnly: true });
+    } catch (e) {
+      if (!(e instanceof SessionAbort)) throw e;
+      return e.failure;
+    }
   }
 
   /** Run transactions for the pending recipients, `recipientLimit` at a time; settle what is final. */

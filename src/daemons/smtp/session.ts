@@ -13,6 +13,8 @@ import { describeTls, handshakeOptions, judgePeer, requiresTls, verifiesPeer, ty
 export interface SessionFailure {
   /** Temporary for this server: another server may do better. */
   readonly soft: boolean;
+  /** What failed, where it changes the caller's next step (relay=none, plaintext retry). */
+  readonly kind?: 'connect' | 'tls-handshake';
   readonly dsn: string;
   readonly reason: string;
   readonly remoteReply?: string;
@@ -85,7 +87,12 @@ export async function openSession(c: Candidate, o: OpenOptions): Promise<Session
     );
   } catch (e) {
     const where = c.unix ? c.address : `${label}:${c.port}`;
-    throw new SessionAbort({ soft: true, dsn: '4.4.1', reason: `connect to ${where}: ${(e as ConnectError).message}` });
+    throw new SessionAbort({
+      soft: true,
+      kind: 'connect',
+      dsn: '4.4.1',
+      reason: `connect to ${where}: ${(e as ConnectError).message}`,
+    });
   }
   try {
     return await handshake(conn, c, o);
@@ -155,7 +162,12 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
         sock = await conn.startTls(handshakeOptions(s, c.hostname), s.starttlsTimeout);
       } catch {
         // For `may`, the caller retries this server in plaintext (Postfix's opportunistic fallback).
-        throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Cannot start TLS: handshake failure' });
+        throw new SessionAbort({
+          soft: true,
+          kind: 'tls-handshake',
+          dsn: '4.7.5',
+          reason: 'Cannot start TLS: handshake failure',
+        });
       }
       let verdict = judgePeer(sock, policy, c.hostname, o.nexthopDomain);
       if (policy.tlsa) {
