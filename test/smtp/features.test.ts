@@ -172,3 +172,20 @@ test("bulk delivery to Debian's smtp-sink: 120 recipients in transactions of 50"
     sink.kill();
   }
 });
+
+test('smtp_host_lookup = native and disable_dns_lookups use the hosts file, never DNS', async () => {
+  const p = await peer();
+  // Port 9 on loopback has no DNS server: any DNS query would end in "try again".
+  for (const cf of [
+    'smtp_host_lookup = native\ninet_protocols = ipv4',
+    'disable_dns_lookups = yes\ninet_protocols = ipv4',
+  ]) {
+    const { agent } = makeAgent(cf);
+    const [o] = await agent.deliver(
+      makeRequest(cf.startsWith('disable') ? `localhost:${p.port}` : `[localhost]:${p.port}`, ['a@d.test']),
+    );
+    await agent.close();
+    assert.equal(o?.status, 'sent', cf);
+    assert.equal(o?.relay, `localhost[127.0.0.1]:${p.port}`);
+  }
+});

@@ -160,7 +160,8 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
       let sock;
       try {
         sock = await conn.startTls(handshakeOptions(s, c.hostname), s.starttlsTimeout);
-      } catch {
+      } catch (e) {
+        o.log.info(`SSL_connect error to ${relayOf(c)}: ${(e as Error).message}`);
         // For `may`, the caller retries this server in plaintext (Postfix's opportunistic fallback).
         throw new SessionAbort({
           soft: true,
