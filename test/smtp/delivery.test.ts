@@ -175,3 +175,23 @@ test('XFORWARD is sent when offered and enabled', async () => {
   const cmds = (await p.records()).map((r) => r.cmd);
   assert.ok(cmds.includes('XFORWARD NAME=c.example ADDR=192.0.2.9 HELO=c IDENT=ABC123'));
 });
+
+test('smtp_connection_reuse_count_limit = 1: each delivery gets a fresh connection', async () => {
+  const p = await peer();
+  const { agent } = makeAgent('smtp_connection_reuse_count_limit = 1');
+  await agent.deliver(makeRequest(`[127.0.0.1]:${p.port}`, ['a@d.test']));
+  await agent.deliver(makeRequest(`[127.0.0.1]:${p.port}`, ['b@d.test']));
+  await agent.close();
+  const recs = await p.records();
+  assert.equal(recs.filter((r) => typeof r.cmd === 'string' && r.cmd.startsWith('EHLO')).length, 2);
+});
+
+test('disable_mime_output_conversion = yes sends 8-bit content unchanged', async () => {
+  const p = await peer({ features: ['PIPELINING'] });
+  const { agent } = makeAgent('disable_mime_output_conversion = yes');
+  const body = 'MIME-Version: 1.0\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\xfc\xdfe\r\n';
+  const [o] = await agent.deliver(makeRequest(`[127.0.0.1]:${p.port}`, ['a@d.test'], { body: '8BITMIME' }, body));
+  await agent.close();
+  assert.equal(o?.status, 'sent');
+  assert.equal((await p.records()).find((r) => r.data)?.data, body);
+});

@@ -14,6 +14,7 @@ import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
 import type { Resolver } from '../../src/global/dns/lookup.js';
 import { makeRequest } from './harness.js';
+import { hostAddresses } from '../../src/daemons/smtp/resolve.js';
 
 test('next-hop forms', () => {
   assert.deepEqual(parseNexthop('example.com', 'smtp', 25), {
@@ -207,4 +208,24 @@ test('an internal failure defers the request instead of escaping deliver()', asy
     ],
   );
   assert.deepEqual(log.texts(), ['warning: ABC123: smtp delivery to example.test failed: resolver exploded']);
+});
+
+test('smtp_address_preference orders address families', async () => {
+  const both: Resolver = {
+    mx: () => Promise.resolve({ kind: 'nodata', text: 'x' }),
+    addresses: (_n, type) =>
+      Promise.resolve({ kind: 'ok', records: [type === 'A' ? '192.0.2.1' : '2001:db8::1'], authentic: false }),
+    tlsa: () => Promise.resolve({ kind: 'nodata', text: 'x' }),
+  };
+  const order = async (pref: string): Promise<string[]> => {
+    const s = readSettings(Config.fromText(`smtp_address_preference = ${pref}`), 'smtp');
+    const r = await hostAddresses('h.test', s, both);
+    return r.kind === 'ok' ? r.addresses : [];
+  };
+  assert.deepEqual(await order('ipv6'), ['2001:db8::1', '192.0.2.1']);
+  assert.deepEqual(await order('ipv4'), ['192.0.2.1', '2001:db8::1']);
+  assert.deepEqual((await order('any')).sort(), ['192.0.2.1', '2001:db8::1']);
+  const v4only = readSettings(Config.fromText('inet_protocols = ipv4'), 'smtp');
+  const r = await hostAddresses('h.test', v4only, both);
+  assert.deepEqual(r.kind === 'ok' && r.addresses, ['192.0.2.1']);
 });
