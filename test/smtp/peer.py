@@ -116,6 +116,21 @@ class Handler(socketserver.StreamRequestHandler):
             elif verb == "RSET":
                 mail, rcpts = None, []
                 self.send("250 2.0.0 Ok")
+            elif verb == "AUTH":
+                parts = line.split(" ")
+                import base64
+                if parts[1].upper() == "PLAIN":
+                    _, user, pw = base64.b64decode(parts[2]).decode().split("\0")
+                else:
+                    self.send("334 VXNlcm5hbWU6")
+                    user = base64.b64decode(self.rfile.readline().strip()).decode()
+                    self.send("334 UGFzc3dvcmQ6")
+                    pw = base64.b64decode(self.rfile.readline().strip()).decode()
+                if "%s:%s" % (user, pw) == O.get("auth"):
+                    record({"auth_user": user, "mech": parts[1].upper()})
+                    self.send("235 2.7.0 Authentication successful")
+                else:
+                    self.send("535 5.7.8 Error: authentication failed: authentication failure")
             elif verb == "XFORWARD":
                 self.send("250 2.0.0 Ok")
             elif verb == "QUIT":

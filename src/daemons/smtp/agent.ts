@@ -19,6 +19,7 @@ import type {
 } from '../../global/queue/delivery-api.js';
 import { ConnectionCache } from './conn-cache.js';
 import { daneForCandidate } from './dane.js';
+import { findCredentials, readSaslSettings } from './sasl.js';
 import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
 import { openSession, SessionAbort, type Session, type SessionFailure } from './session.js';
@@ -33,7 +34,7 @@ export interface SmtpAgentOptions {
   readonly protocol?: Protocol;
   readonly log: Logger;
   readonly resolver?: Resolver;
-  /** Opens `type:name` tables for smtp_tls_policy_maps (the dict area provides it). */
+  /** Opens `type:name` tables for smtp_tls_policy_maps and smtp_sasl_password_maps (the dict area provides it). */
   readonly openDict?: OpenDict;
   /** Addresses of this host, for MX loop detection; default from inet_interfaces/proxy_interfaces. */
   readonly ownAddresses?: ReadonlySet<string>;
@@ -192,7 +193,11 @@ export class SmtpAgent implements DeliveryAgent {
     req: DeliveryRequest,
     s: ClientSettings,
   ): Promise<Session | SessionFailure> {
-    const base = { settings: s, tls, nexthopDomain, log: this.o.log, req };
+    const sasl = readSaslSettings(this.o.config, this.protocol);
+    const credentials = sasl.enabled
+      ? await findCredentials(sasl, [req.nexthop, c.hostname, nexthopDomain], this.o.openDict)
+      : undefined;
+    const base = { settings: s, tls, nexthopDomain, log: this.o.log, req, sasl: { settings: sasl, credentials } };
     try {
       return await openSession(c, base);
     } catch (e) {

@@ -8,6 +8,7 @@ import { ConnectError, SessionError, SmtpConnection, type ServerReply } from './
 import type { Candidate } from './resolve.js';
 import type { ClientSettings } from './settings.js';
 import { tlsaMatches } from './dane.js';
+import { authenticate, chooseMechanism, type Credentials, type SaslSettings } from './sasl.js';
 import { describeTls, handshakeOptions, judgePeer, requiresTls, verifiesPeer, type TlsPolicy } from './tls-policy.js';
 
 export interface SessionFailure {
@@ -72,6 +73,8 @@ export interface OpenOptions {
   readonly req: DeliveryRequest;
   /** Set when a `may` handshake failed on this server: retry in plaintext. */
   readonly plaintextOnly?: boolean;
+  /** SMTP AUTH settings and the credentials found for this server, if any. */
+  readonly sasl?: { readonly settings: SaslSettings; readonly credentials: Credentials | undefined };
 }
 
 /** Open and prepare a session, or throw SessionAbort. */
@@ -188,6 +191,9 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
     }
   }
 
+  if (o.sasl?.settings.enabled && o.sasl.credentials && features.has('AUTH')) {
+    await saslLogin(conn, label, features.get('AUTH') ?? '', o.sasl.settings, o.sasl.credentials, s);
+  }
   if (s.sendXforward && features.has('XFORWARD') && o.req.client) {
     await xforward(conn, label, s, features.get('XFORWARD') ?? '', o.req);
   }
@@ -222,6 +228,34 @@ async function hello(
     if (kw) features.set(kw.toUpperCase(), args.join(' '));
   }
   return { features, esmtp: verb !== 'HELO' };
+}
+
+async function saslLogin(
+  conn: SmtpConnection,
+  label: string,
+  offered: string,
+  sasl: SaslSettings,
+  cred: Credentials,
+  s: ClientSettings,
+): Promise<void> {
+  const mech = chooseMechanism(sasl, offered, conn.tls !== undefined);
+  if (!mech) {
+    throw new SessionAbort({
+      soft: true,
+      dsn: '4.7.0',
+      reason: `SASL authentication failed; cannot authenticate to server ${label}: no mechanism available`,
+    });
+  }
+  const r = await step(label, 'authenticating', () => authenticate(conn, mech, cred, s.heloTimeout));
+  if (r.ok) return;
+  // smtp_sasl_auth_soft_bounce: a rejected password is more often our mistake than the sender's.
+  const dsn = r.code >= 500 && !sasl.softBounce ? '5.7.8' : '4.7.8';
+  throw new SessionAbort({
+    soft: dsn.startsWith('4'),
+    dsn,
+    reason: `SASL authentication failed; server ${label} said: ${r.text}`,
+    remoteReply: r.text,
+  });
 }
 
 /** XFORWARD (Postfix's XFORWARD_README): tell a content filter who the original client was. */
