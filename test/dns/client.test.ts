@@ -14,7 +14,9 @@ const dns = new FakeDns({
     { name: 'mx.example.test', type: 'A', data: '127.0.0.2' },
     { name: 'big.test', type: 'A', data: '127.0.0.3' },
     { name: 'signed.test', type: 'A', data: '127.0.0.4' },
+    { name: 'old.test', type: 'A', data: '127.0.0.5' },
   ],
+  noEdns: ['old.test'],
   servfail: ['broken.test'],
   silent: ['slow.test'],
   truncate: ['big.test'],
@@ -75,4 +77,10 @@ test('resolv.conf: nameservers, options and limits', () => {
   assert.equal(s.timeoutMs, 2000);
   assert.equal(s.attempts, 3);
   assert.deepEqual(parseResolvConf('').servers, [{ host: '127.0.0.1', port: 53 }]);
+});
+
+test('FORMERR to an EDNS query: asked again without EDNS', async () => {
+  const a = await resolver.addresses('old.test', 'A');
+  assert.deepEqual(a.kind === 'ok' && a.records, ['127.0.0.5']);
+  assert.equal(dns.queries.filter((q) => q.name === 'old.test').length, 2);
 });

@@ -195,3 +195,20 @@ test('disable_mime_output_conversion = yes sends 8-bit content unchanged', async
   assert.equal(o?.status, 'sent');
   assert.equal((await p.records()).find((r) => r.data)?.data, body);
 });
+
+test('smtp_connection_cache_on_demand = no: only smtp_connection_cache_destinations are cached', async () => {
+  const p = await peer();
+  const hop = `[127.0.0.1]:${p.port}`;
+  const ehlos = async (): Promise<number> =>
+    (await p.records()).filter((r) => typeof r.cmd === 'string' && r.cmd.startsWith('EHLO')).length;
+  const off = makeAgent('smtp_connection_cache_on_demand = no');
+  await off.agent.deliver(makeRequest(hop, ['a@d.test']));
+  await off.agent.deliver(makeRequest(hop, ['b@d.test']));
+  await off.agent.close();
+  assert.equal(await ehlos(), 2);
+  const listed = makeAgent(`smtp_connection_cache_on_demand = no\nsmtp_connection_cache_destinations = ${hop}`);
+  await listed.agent.deliver(makeRequest(hop, ['a@d.test']));
+  await listed.agent.deliver(makeRequest(hop, ['b@d.test']));
+  await listed.agent.close();
+  assert.equal(await ehlos(), 3);
+});
