@@ -99,7 +99,11 @@ export class DnsClient {
         () => finish(new DnsTransportError(`timeout querying ${server.host}`)),
         this.settings.timeoutMs,
       );
+      let done = false;
+      // A duplicated datagram or a late error must not close the socket twice.
       const finish = (err: Error | null, p?: packet.DecodedPacket): void => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
         sock.close();
         if (err) reject(err);
