@@ -14,7 +14,9 @@ const dns = new FakeDns({
     { name: 'mx.example.test', type: 'A', data: '127.0.0.2' },
     { name: 'big.test', type: 'A', data: '127.0.0.3' },
     { name: 'signed.test', type: 'A', data: '127.0.0.4' },
+    { name: 'old.test', type: 'A', data: '127.0.0.5' },
   ],
+  noEdns: ['old.test'],
   servfail: ['broken.test'],
   silent: ['slow.test'],
   truncate: ['big.test'],
@@ -75,4 +77,37 @@ test('resolv.conf: nameservers, options and limits', () => {
   assert.equal(s.timeoutMs, 2000);
   assert.equal(s.attempts, 3);
   assert.deepEqual(parseResolvConf('').servers, [{ host: '127.0.0.1', port: 53 }]);
+});
+
+test('FORMERR to an EDNS query: asked again without EDNS', async () => {
+  const a = await resolver.addresses('old.test', 'A');
+  assert.deepEqual(a.kind === 'ok' && a.records, ['127.0.0.5']);
+  assert.equal(dns.queries.filter((q) => q.name === 'old.test').length, 2);
+});
+
+test('duplicated and stray datagrams are ignored', async () => {
+  const { createSocket } = await import('node:dgram');
+  const packet = await import('dns-packet');
+  const srv = createSocket('udp4');
+  await new Promise<void>((r) => srv.bind(0, '127.0.0.1', r));
+  srv.on('message', (msg, rinfo) => {
+    const q = packet.decode(msg);
+    const answer = packet.encode({
+      type: 'response',
+      id: q.id,
+      flags: packet.RECURSION_AVAILABLE,
+      questions: q.questions,
+      answers: [{ type: 'A', name: 'dup.test', ttl: 5, data: '127.0.0.9' }],
+    });
+    const wrongId = packet.encode({ type: 'response', id: ((q.id ?? 0) + 1) % 65536, questions: q.questions });
+    srv.send(wrongId, rinfo.port, rinfo.address);
+    for (let i = 0; i < 3; i++) srv.send(answer, rinfo.port, rinfo.address);
+  });
+  const port = srv.address().port;
+  const r = new DnsResolver(new DnsClient({ servers: [{ host: '127.0.0.1', port }], timeoutMs: 500, attempts: 1 }));
+  const a = await r.addresses('dup.test', 'A');
+  assert.deepEqual(a.kind === 'ok' && a.records, ['127.0.0.9']);
+  // Give the duplicates time to arrive at the closed socket.
+  await new Promise((res) => setTimeout(res, 100));
+  srv.close();
 });

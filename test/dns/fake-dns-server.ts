@@ -21,6 +21,8 @@ export interface FakeDnsOptions {
   readonly authentic?: readonly string[];
   /** Names whose UDP answers are truncated (TC set, no answers), forcing TCP. */
   readonly truncate?: readonly string[];
+  /** Names answered with FORMERR when the query carries EDNS (an old server). */
+  readonly noEdns?: readonly string[];
 }
 
 export class FakeDns {
@@ -91,6 +93,9 @@ export class FakeDns {
     const base = { type: 'response' as const, id: q.id, questions: q.questions };
     let flags = packet.AUTHORITATIVE_ANSWER | packet.RECURSION_AVAILABLE;
     if (this.o.servfail?.includes(name)) return packet.encode({ ...base, flags: flags | 2 });
+    if (this.o.noEdns?.includes(name) && q.additionals?.some((a) => a.type === 'OPT')) {
+      return packet.encode({ ...base, flags: flags | 1 });
+    }
     const exists = this.o.records.some((r) => r.name === name);
     if (!exists) return packet.encode({ ...base, flags: flags | 3 });
     if (!tcp && this.o.truncate?.includes(name))

@@ -175,3 +175,40 @@ test('XFORWARD is sent when offered and enabled', async () => {
   const cmds = (await p.records()).map((r) => r.cmd);
   assert.ok(cmds.includes('XFORWARD NAME=c.example ADDR=192.0.2.9 HELO=c IDENT=ABC123'));
 });
+
+test('smtp_connection_reuse_count_limit = 1: each delivery gets a fresh connection', async () => {
+  const p = await peer();
+  const { agent } = makeAgent('smtp_connection_reuse_count_limit = 1');
+  await agent.deliver(makeRequest(`[127.0.0.1]:${p.port}`, ['a@d.test']));
+  await agent.deliver(makeRequest(`[127.0.0.1]:${p.port}`, ['b@d.test']));
+  await agent.close();
+  const recs = await p.records();
+  assert.equal(recs.filter((r) => typeof r.cmd === 'string' && r.cmd.startsWith('EHLO')).length, 2);
+});
+
+test('disable_mime_output_conversion = yes sends 8-bit content unchanged', async () => {
+  const p = await peer({ features: ['PIPELINING'] });
+  const { agent } = makeAgent('disable_mime_output_conversion = yes');
+  const body = 'MIME-Version: 1.0\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\xfc\xdfe\r\n';
+  const [o] = await agent.deliver(makeRequest(`[127.0.0.1]:${p.port}`, ['a@d.test'], { body: '8BITMIME' }, body));
+  await agent.close();
+  assert.equal(o?.status, 'sent');
+  assert.equal((await p.records()).find((r) => r.data)?.data, body);
+});
+
+test('smtp_connection_cache_on_demand = no: only smtp_connection_cache_destinations are cached', async () => {
+  const p = await peer();
+  const hop = `[127.0.0.1]:${p.port}`;
+  const ehlos = async (): Promise<number> =>
+    (await p.records()).filter((r) => typeof r.cmd === 'string' && r.cmd.startsWith('EHLO')).length;
+  const off = makeAgent('smtp_connection_cache_on_demand = no');
+  await off.agent.deliver(makeRequest(hop, ['a@d.test']));
+  await off.agent.deliver(makeRequest(hop, ['b@d.test']));
+  await off.agent.close();
+  assert.equal(await ehlos(), 2);
+  const listed = makeAgent(`smtp_connection_cache_on_demand = no\nsmtp_connection_cache_destinations = ${hop}`);
+  await listed.agent.deliver(makeRequest(hop, ['a@d.test']));
+  await listed.agent.deliver(makeRequest(hop, ['b@d.test']));
+  await listed.agent.close();
+  assert.equal(await ehlos(), 3);
+});

@@ -172,3 +172,44 @@ test("bulk delivery to Debian's smtp-sink: 120 recipients in transactions of 50"
     sink.kill();
   }
 });
+
+test('smtp_host_lookup = native and disable_dns_lookups use the hosts file, never DNS', async () => {
+  const p = await peer();
+  // Port 9 on loopback has no DNS server: any DNS query would end in "try again".
+  for (const cf of [
+    'smtp_host_lookup = native\ninet_protocols = ipv4',
+    'disable_dns_lookups = yes\ninet_protocols = ipv4',
+  ]) {
+    const { agent } = makeAgent(cf);
+    const [o] = await agent.deliver(
+      makeRequest(cf.startsWith('disable') ? `localhost:${p.port}` : `[localhost]:${p.port}`, ['a@d.test']),
+    );
+    await agent.close();
+    assert.equal(o?.status, 'sent', cf);
+    assert.equal(o?.relay, `localhost[127.0.0.1]:${p.port}`);
+  }
+});
+
+test('hostile servers (binary noise, endless lines, bogus codes) end in deferral, never a crash', async () => {
+  const payloads = [
+    Buffer.from([0, 1, 2, 255, 254, 13, 10]),
+    Buffer.alloc(200_000, 0x41),
+    Buffer.from('220-ok\r\n'.repeat(2000)),
+    Buffer.from('999 what\r\n'),
+    Buffer.from('220 ok\r\n250-x\r\n'),
+  ];
+  for (const payload of payloads) {
+    const srv = createServer((sock) => {
+      sock.on('error', () => undefined);
+      sock.write(payload);
+      setTimeout(() => sock.destroy(), 300);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    const { agent } = makeAgent('smtp_helo_timeout = 2s');
+    const [o] = await agent.deliver(makeRequest(`[127.0.0.1]:${port}`, ['a@d.test']));
+    await new Promise<void>((r) => srv.close(() => r()));
+    assert.equal(o?.status, 'deferred', payload.subarray(0, 10).toString('latin1'));
+    assert.match(o?.reason ?? '', /127\.0\.0\.1\[127\.0\.0\.1\]/);
+  }
+});

@@ -75,7 +75,10 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("503 5.5.1 Error: need MAIL command")
             elif verb == "RCPT":
                 addr = line[line.find("<") + 1:line.find(">")]
-                if "bad" in addr:
+                if O.get("accept_all"):
+                    rcpts.append(addr)
+                    self.send("250 2.1.5 Ok")
+                elif "bad" in addr:
                     self.send("550 5.1.1 <%s>: Recipient address rejected: User unknown" % addr)
                 elif "later" in addr:
                     self.send("450 4.2.0 <%s>: Recipient address rejected: try again later" % addr)
@@ -113,6 +116,21 @@ class Handler(socketserver.StreamRequestHandler):
             elif verb == "RSET":
                 mail, rcpts = None, []
                 self.send("250 2.0.0 Ok")
+            elif verb == "AUTH":
+                parts = line.split(" ")
+                import base64
+                if parts[1].upper() == "PLAIN":
+                    _, user, pw = base64.b64decode(parts[2]).decode().split("\0")
+                else:
+                    self.send("334 VXNlcm5hbWU6")
+                    user = base64.b64decode(self.rfile.readline().strip()).decode()
+                    self.send("334 UGFzc3dvcmQ6")
+                    pw = base64.b64decode(self.rfile.readline().strip()).decode()
+                if "%s:%s" % (user, pw) == O.get("auth"):
+                    record({"auth_user": user, "mech": parts[1].upper()})
+                    self.send("235 2.7.0 Authentication successful")
+                else:
+                    self.send("535 5.7.8 Error: authentication failed: authentication failure")
             elif verb == "XFORWARD":
                 self.send("250 2.0.0 Ok")
             elif verb == "QUIT":
@@ -137,7 +155,7 @@ elif O.get("host") == "::1":
     srv = TCP6(("::1", 0), Handler)
     print("PORT %d" % srv.server_address[1], flush=True)
 else:
-    srv = TCP((O.get("host", "127.0.0.1"), 0), Handler)
+    srv = TCP((O.get("host", "127.0.0.1"), O.get("port", 0)), Handler)
     print("PORT %d" % srv.server_address[1], flush=True)
 # Never outlive the test that started us.
 threading.Timer(O.get("lifetime", 60), lambda: os._exit(0)).start()

@@ -10,6 +10,11 @@ import { convertTo7bit, encodeQuotedPrintable } from '../../src/daemons/smtp/mim
 import { parsePolicy } from '../../src/daemons/smtp/tls-policy.js';
 import { readSettings } from '../../src/daemons/smtp/settings.js';
 import { Config } from '../../src/global/params/config.js';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
+import type { Resolver } from '../../src/global/dns/lookup.js';
+import { makeRequest } from './harness.js';
+import { hostAddresses } from '../../src/daemons/smtp/resolve.js';
 
 test('next-hop forms', () => {
   assert.deepEqual(parseNexthop('example.com', 'smtp', 25), {
@@ -170,4 +175,57 @@ test('lmtp reads lmtp_* parameters, including lmtp_lhlo_name', () => {
   assert.equal(s.defaultPort, 25);
   assert.equal(s.dnsLevel, 'enabled');
   assert.equal(readSettings(Config.fromText('disable_dns_lookups = yes'), 'smtp').dnsLevel, 'disabled');
+});
+
+test('legacy smtp_use_tls / smtp_enforce_tls count when smtp_tls_security_level is empty', () => {
+  const level = (text: string): string => readSettings(Config.fromText(text), 'smtp').tlsLevel;
+  assert.equal(level(''), 'none');
+  assert.equal(level('smtp_use_tls = yes'), 'may');
+  assert.equal(level('smtp_enforce_tls = yes'), 'verify');
+  assert.equal(level('smtp_enforce_tls = yes\nsmtp_tls_enforce_peername = no'), 'encrypt');
+  assert.equal(level('smtp_enforce_tls = yes\nsmtp_tls_security_level = may'), 'may');
+});
+
+test('an internal failure defers the request instead of escaping deliver()', async () => {
+  const log = new MemoryLogger();
+  const broken: Resolver = {
+    mx: () => Promise.reject(new Error('resolver exploded')),
+    addresses: () => Promise.reject(new Error('resolver exploded')),
+    tlsa: () => Promise.reject(new Error('resolver exploded')),
+  };
+  const agent = new SmtpAgent({
+    config: Config.fromText('myhostname = c.test'),
+    log,
+    resolver: broken,
+    ownAddresses: new Set(),
+  });
+  const out = await agent.deliver(makeRequest('example.test', ['a@example.test', 'b@example.test']));
+  assert.deepEqual(
+    out.map((o) => [o.index, o.status, o.dsn, o.reason]),
+    [
+      [0, 'deferred', '4.3.0', 'mail transport unavailable'],
+      [1, 'deferred', '4.3.0', 'mail transport unavailable'],
+    ],
+  );
+  assert.deepEqual(log.texts(), ['warning: ABC123: smtp delivery to example.test failed: resolver exploded']);
+});
+
+test('smtp_address_preference orders address families', async () => {
+  const both: Resolver = {
+    mx: () => Promise.resolve({ kind: 'nodata', text: 'x' }),
+    addresses: (_n, type) =>
+      Promise.resolve({ kind: 'ok', records: [type === 'A' ? '192.0.2.1' : '2001:db8::1'], authentic: false }),
+    tlsa: () => Promise.resolve({ kind: 'nodata', text: 'x' }),
+  };
+  const order = async (pref: string): Promise<string[]> => {
+    const s = readSettings(Config.fromText(`smtp_address_preference = ${pref}`), 'smtp');
+    const r = await hostAddresses('h.test', s, both);
+    return r.kind === 'ok' ? r.addresses : [];
+  };
+  assert.deepEqual(await order('ipv6'), ['2001:db8::1', '192.0.2.1']);
+  assert.deepEqual(await order('ipv4'), ['192.0.2.1', '2001:db8::1']);
+  assert.deepEqual((await order('any')).sort(), ['192.0.2.1', '2001:db8::1']);
+  const v4only = readSettings(Config.fromText('inet_protocols = ipv4'), 'smtp');
+  const r = await hostAddresses('h.test', v4only, both);
+  assert.deepEqual(r.kind === 'ok' && r.addresses, ['192.0.2.1']);
 });

@@ -19,9 +19,10 @@ import type {
 } from '../../global/queue/delivery-api.js';
 import { ConnectionCache } from './conn-cache.js';
 import { daneForCandidate } from './dane.js';
+import { findCredentials, readSaslSettings } from './sasl.js';
 import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
-import { openSession, SessionAbort, type Session } from './session.js';
+import { openSession, SessionAbort, type Session, type SessionFailure } from './session.js';
 import { readSettings, type ClientSettings, type Protocol } from './settings.js';
 import { tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
 import { runTransaction } from './transaction.js';
@@ -33,7 +34,7 @@ export interface SmtpAgentOptions {
   readonly protocol?: Protocol;
   readonly log: Logger;
   readonly resolver?: Resolver;
-  /** Opens `type:name` tables for smtp_tls_policy_maps (the dict area provides it). */
+  /** Opens `type:name` tables for smtp_tls_policy_maps and smtp_sasl_password_maps (the dict area provides it). */
   readonly openDict?: OpenDict;
   /** Addresses of this host, for MX loop detection; default from inet_interfaces/proxy_interfaces. */
   readonly ownAddresses?: ReadonlySet<string>;
@@ -65,7 +66,23 @@ export class SmtpAgent implements DeliveryAgent {
     await this.cache.closeAll(5);
   }
 
+  /** Never throws: anything unexpected defers the whole request (the queue keeps the mail). */
   async deliver(req: DeliveryRequest): Promise<RecipientOutcome[]> {
+    try {
+      return await this.attempt(req);
+    } catch (e) {
+      this.o.log.warning(`${req.queueId}: ${this.protocol} delivery to ${req.nexthop} failed: ${(e as Error).message}`);
+      return req.recipients.map((r) => ({
+        index: r.index,
+        status: 'deferred',
+        dsn: '4.3.0',
+        relay: NO_RELAY,
+        reason: 'mail transport unavailable',
+      }));
+    }
+  }
+
+  private async attempt(req: DeliveryRequest): Promise<RecipientOutcome[]> {
     const s = readSettings(this.o.config, this.protocol);
     const outcomes = new Map<number, RecipientOutcome>();
     const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
@@ -133,48 +150,28 @@ export class SmtpAgent implements DeliveryAgent {
         for (const p of pending) p.last = { ...dane.failure, relay: NO_RELAY };
         continue;
       }
-      const tls = dane.policy;
-      let session: Session | undefined;
-      for (const plaintextOnly of [false, true]) {
-        try {
-          session = await openSession(c, {
-            settings: s,
-            tls,
-            nexthopDomain: domain,
-            log: this.o.log,
-            req,
-            plaintextOnly,
-          });
-          break;
-        } catch (e) {
-          if (!(e instanceof SessionAbort)) throw e;
-          const f = e.failure;
-          const retryPlain = !plaintextOnly && tls.level === 'may' && f.reason.startsWith('Cannot start TLS');
-          if (retryPlain) {
-            this.o.log.info(`${c.hostname}[${c.address}]:${c.port}: ${f.reason}; retrying without TLS`);
-            continue;
-          }
-          const connectFailed = f.reason.startsWith('connect to ');
-          const relay = connectFailed ? NO_RELAY : relayOfCandidate(c);
-          const result = {
-            dsn: f.dsn,
-            relay,
-            reason: f.reason,
-            ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
-          };
-          if (!connectFailed) sessions++;
-          if (!f.soft) {
-            for (const p of pending) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'bounced', ...result });
-            pending.length = 0;
-            break;
-          }
-          for (const p of pending) p.last = result;
-          // Postfix logs why a server was skipped; the final reason is logged with the status.
-          if (i < candidates.length - 1) this.o.log.info(connectFailed ? f.reason : `${req.queueId}: ${f.reason}`);
+      const opened = await this.open(c, dane.policy, domain, req, s);
+      if (!('conn' in opened)) {
+        const f = opened;
+        const relay = f.kind === 'connect' ? NO_RELAY : relayOfCandidate(c);
+        const result = {
+          dsn: f.dsn,
+          relay,
+          reason: f.reason,
+          ...(f.remoteReply ? { remoteReply: f.remoteReply } : {}),
+        };
+        if (f.kind !== 'connect') sessions++;
+        if (!f.soft) {
+          for (const p of pending) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'bounced', ...result });
+          pending.length = 0;
           break;
         }
+        for (const p of pending) p.last = result;
+        // Postfix logs why a server was skipped; the final reason is logged with the status.
+        if (i < candidates.length - 1) this.o.log.info(f.kind === 'connect' ? f.reason : `${req.queueId}: ${f.reason}`);
+        continue;
       }
-      if (!session) continue;
+      const session = opened;
       sessions++;
       const done = await this.useSession(session, req, pending, s, outcomes, false);
       if (done.reusable && useCache) this.cache.put(cacheKey, session, s.cacheTimeLimit, s.quitTimeout);
@@ -186,6 +183,34 @@ export class SmtpAgent implements DeliveryAgent {
       if (l) outcomes.set(p.rcpt.index, { index: p.rcpt.index, status: 'deferred', ...l });
     }
     return finish();
+  }
+
+  /** A session with one server; for `may`, a failed TLS handshake is retried once in plaintext. */
+  private async open(
+    c: Candidate,
+    tls: TlsPolicy,
+    nexthopDomain: string,
+    req: DeliveryRequest,
+    s: ClientSettings,
+  ): Promise<Session | SessionFailure> {
+    const sasl = readSaslSettings(this.o.config, this.protocol);
+    const credentials = sasl.enabled
+      ? await findCredentials(sasl, [req.nexthop, c.hostname, nexthopDomain], this.o.openDict)
+      : undefined;
+    const base = { settings: s, tls, nexthopDomain, log: this.o.log, req, sasl: { settings: sasl, credentials } };
+    try {
+      return await openSession(c, base);
+    } catch (e) {
+      if (!(e instanceof SessionAbort)) throw e;
+      if (e.failure.kind !== 'tls-handshake' || tls.level !== 'may') return e.failure;
+      this.o.log.info(`${relayOfCandidate(c)}: ${e.failure.reason}; retrying without TLS`);
+    }
+    try {
+      return await openSession(c, { ...base, plaintextOnly: true });
+    } catch (e) {
+      if (!(e instanceof SessionAbort)) throw e;
+      return e.failure;
+    }
   }
 
   /** Run transactions for the pending recipients, `recipientLimit` at a time; settle what is final. */
@@ -209,6 +234,12 @@ export class SmtpAgent implements DeliveryAgent {
         s,
       );
       reusable = r.reusable;
+      if (!reusable) {
+        // Recipients of later chunks were never offered: they share the broken session's fate.
+        const soft = [...r.results.values()].find((x) => x.status === 'soft');
+        const reason = soft?.reason ?? `lost connection with ${session.label} while sending RSET`;
+        for (const p of batch.slice(off + s.recipientLimit)) p.last = { dsn: soft?.dsn ?? '4.4.2', reason, relay };
+      }
       for (const p of chunk) {
         const res = r.results.get(p.rcpt.index);
         if (!res) continue;

@@ -209,6 +209,8 @@ export class SmtpConnection {
   startTls(options: ConnectionOptions, timeoutSec: number): Promise<TLSSocket> {
     const plain = this.socket;
     this.detach(plain);
+    // The TLS socket reports failures from now on; a late error on the raw socket must not go unhandled.
+    plain.on('error', () => undefined);
     this.discardPending();
     return new Promise((resolve, reject) => {
       const secure = tlsConnect({ ...options, socket: plain });

@@ -8,11 +8,14 @@ import { ConnectError, SessionError, SmtpConnection, type ServerReply } from './
 import type { Candidate } from './resolve.js';
 import type { ClientSettings } from './settings.js';
 import { tlsaMatches } from './dane.js';
+import { authenticate, chooseMechanism, type Credentials, type SaslSettings } from './sasl.js';
 import { describeTls, handshakeOptions, judgePeer, requiresTls, verifiesPeer, type TlsPolicy } from './tls-policy.js';
 
 export interface SessionFailure {
   /** Temporary for this server: another server may do better. */
   readonly soft: boolean;
+  /** What failed, where it changes the caller's next step (relay=none, plaintext retry). */
+  readonly kind?: 'connect' | 'tls-handshake';
   readonly dsn: string;
   readonly reason: string;
   readonly remoteReply?: string;
@@ -70,6 +73,8 @@ export interface OpenOptions {
   readonly req: DeliveryRequest;
   /** Set when a `may` handshake failed on this server: retry in plaintext. */
   readonly plaintextOnly?: boolean;
+  /** SMTP AUTH settings and the credentials found for this server, if any. */
+  readonly sasl?: { readonly settings: SaslSettings; readonly credentials: Credentials | undefined };
 }
 
 /** Open and prepare a session, or throw SessionAbort. */
@@ -85,7 +90,12 @@ export async function openSession(c: Candidate, o: OpenOptions): Promise<Session
     );
   } catch (e) {
     const where = c.unix ? c.address : `${label}:${c.port}`;
-    throw new SessionAbort({ soft: true, dsn: '4.4.1', reason: `connect to ${where}: ${(e as ConnectError).message}` });
+    throw new SessionAbort({
+      soft: true,
+      kind: 'connect',
+      dsn: '4.4.1',
+      reason: `connect to ${where}: ${(e as ConnectError).message}`,
+    });
   }
   try {
     return await handshake(conn, c, o);
@@ -153,9 +163,15 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
       let sock;
       try {
         sock = await conn.startTls(handshakeOptions(s, c.hostname), s.starttlsTimeout);
-      } catch {
+      } catch (e) {
+        o.log.info(`SSL_connect error to ${relayOf(c)}: ${(e as Error).message}`);
         // For `may`, the caller retries this server in plaintext (Postfix's opportunistic fallback).
-        throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Cannot start TLS: handshake failure' });
+        throw new SessionAbort({
+          soft: true,
+          kind: 'tls-handshake',
+          dsn: '4.7.5',
+          reason: 'Cannot start TLS: handshake failure',
+        });
       }
       let verdict = judgePeer(sock, policy, c.hostname, o.nexthopDomain);
       if (policy.tlsa) {
@@ -175,6 +191,9 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
     }
   }
 
+  if (o.sasl?.settings.enabled && o.sasl.credentials && features.has('AUTH')) {
+    await saslLogin(conn, label, features.get('AUTH') ?? '', o.sasl.settings, o.sasl.credentials, s);
+  }
   if (s.sendXforward && features.has('XFORWARD') && o.req.client) {
     await xforward(conn, label, s, features.get('XFORWARD') ?? '', o.req);
   }
@@ -209,6 +228,34 @@ async function hello(
     if (kw) features.set(kw.toUpperCase(), args.join(' '));
   }
   return { features, esmtp: verb !== 'HELO' };
+}
+
+async function saslLogin(
+  conn: SmtpConnection,
+  label: string,
+  offered: string,
+  sasl: SaslSettings,
+  cred: Credentials,
+  s: ClientSettings,
+): Promise<void> {
+  const mech = chooseMechanism(sasl, offered, conn.tls !== undefined);
+  if (!mech) {
+    throw new SessionAbort({
+      soft: true,
+      dsn: '4.7.0',
+      reason: `SASL authentication failed; cannot authenticate to server ${label}: no mechanism available`,
+    });
+  }
+  const r = await step(label, 'authenticating', () => authenticate(conn, mech, cred, s.heloTimeout));
+  if (r.ok) return;
+  // smtp_sasl_auth_soft_bounce: a rejected password is more often our mistake than the sender's.
+  const dsn = r.code >= 500 && !sasl.softBounce ? '5.7.8' : '4.7.8';
+  throw new SessionAbort({
+    soft: dsn.startsWith('4'),
+    dsn,
+    reason: `SASL authentication failed; server ${label} said: ${r.text}`,
+    remoteReply: r.text,
+  });
 }
 
 /** XFORWARD (Postfix's XFORWARD_README): tell a content filter who the original client was. */

@@ -134,7 +134,7 @@ export function readSettings(cfg: ParamReader, protocol: Protocol): ClientSettin
     reuseTimeLimit: cfg.time(p('connection_reuse_time_limit')),
     reuseCountLimit: cfg.int(p('connection_reuse_count_limit')),
     mimeConversion: !cfg.bool('disable_mime_output_conversion'),
-    tlsLevel: isTlsLevel(level) ? level : 'none',
+    tlsLevel: isTlsLevel(level) ? level : legacyTlsLevel(cfg, p),
     tlsCAfile: cfg.get(p('tls_CAfile')),
     tlsPolicyMaps: cfg.list(p('tls_policy_maps')),
     tlsVerifyMatch: cfg.list(p('tls_verify_cert_match')),
@@ -144,4 +144,14 @@ export function readSettings(cfg: ParamReader, protocol: Protocol): ClientSettin
 
 export function isTlsLevel(s: string): s is TlsLevel {
   return ['none', 'may', 'encrypt', 'verify', 'secure', 'dane', 'dane-only'].includes(s);
+}
+
+/** Before `smtp_tls_security_level`, Postfix had on/off switches; they still count when the level is empty. */
+function legacyTlsLevel(cfg: ParamReader, p: (s: string) => string): TlsLevel {
+  const yes = (suffix: string): boolean => {
+    const name = p(suffix);
+    return paramSpec(name) !== undefined && cfg.bool(name);
+  };
+  if (yes('enforce_tls')) return yes('tls_enforce_peername') ? 'verify' : 'encrypt';
+  return yes('use_tls') ? 'may' : 'none';
 }

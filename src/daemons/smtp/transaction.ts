@@ -137,13 +137,13 @@ export async function runTransaction(
       await conn.write(chunk, s.dataXferTimeout);
     }
     stage = 'sending end of data -- message may be sent more than once';
-    const perRecipient = s.protocol === 'lmtp' ? accepted : accepted.slice(0, 1);
-    for (const [i, r] of perRecipient.entries()) {
-      const done = await conn.readReply(s.dataDoneTimeout);
-      const res = fromReply(done, label, 'end of DATA');
-      if (s.protocol === 'lmtp') results.set(r.index, res);
-      else for (const a of accepted) results.set(a.index, res);
-      void i;
+    if (s.protocol === 'lmtp') {
+      // RFC 2033 section 4.2: one reply per accepted recipient, in RCPT order.
+      for (const r of accepted)
+        results.set(r.index, fromReply(await conn.readReply(s.dataDoneTimeout), label, 'end of DATA'));
+    } else {
+      const res = fromReply(await conn.readReply(s.dataDoneTimeout), label, 'end of DATA');
+      for (const a of accepted) results.set(a.index, res);
     }
     conn.transactions++;
     return { results, reusable: true };

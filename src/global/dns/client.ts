@@ -13,6 +13,7 @@ export type RecordType = 'A' | 'AAAA' | 'MX' | 'TLSA' | 'CNAME' | 'TXT' | 'PTR';
 
 /** RCODE values (RFC 1035 section 4.1.1) that matter to callers. */
 export const RCODE_NOERROR = 0;
+export const RCODE_FORMERR = 1;
 export const RCODE_SERVFAIL = 2;
 export const RCODE_NXDOMAIN = 3;
 
@@ -51,24 +52,39 @@ export class DnsClient {
   }
 
   private async queryServer(server: NameServer, name: string, type: RecordType, dnssec: boolean): Promise<DnsResponse> {
+    const res = await this.exchange(server, name, type, dnssec, true);
+    // RFC 6891 section 7: a server that does not know EDNS answers FORMERR; ask it the old way.
+    if (res.rcode === RCODE_FORMERR) return this.exchange(server, name, type, false, false);
+    return res;
+  }
+
+  private async exchange(
+    server: NameServer,
+    name: string,
+    type: RecordType,
+    dnssec: boolean,
+    edns: boolean,
+  ): Promise<DnsResponse> {
     const id = randomInt(0, 65536);
     const query: packet.Packet = {
       type: 'query',
       id,
       flags: packet.RECURSION_DESIRED | (dnssec ? packet.AUTHENTIC_DATA : 0),
       questions: [{ type, name, class: 'IN' }],
-      additionals: [
-        {
-          type: 'OPT',
-          name: '.',
-          udpPayloadSize: EDNS_UDP_SIZE,
-          extendedRcode: 0,
-          ednsVersion: 0,
-          flags: dnssec ? packet.DNSSEC_OK : 0,
-          flag_do: dnssec,
-          options: [],
-        },
-      ],
+      additionals: !edns
+        ? []
+        : [
+            {
+              type: 'OPT',
+              name: '.',
+              udpPayloadSize: EDNS_UDP_SIZE,
+              extendedRcode: 0,
+              ednsVersion: 0,
+              flags: dnssec ? packet.DNSSEC_OK : 0,
+              flag_do: dnssec,
+              options: [],
+            },
+          ],
     };
     let reply = await this.udp(server, packet.encode(query), id, name, type);
     // RFC 7766: a truncated UDP reply means "ask again over TCP".
@@ -83,7 +99,11 @@ export class DnsClient {
         () => finish(new DnsTransportError(`timeout querying ${server.host}`)),
         this.settings.timeoutMs,
       );
+      let done = false;
+      // A duplicated datagram or a late error must not close the socket twice.
       const finish = (err: Error | null, p?: packet.DecodedPacket): void => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
         sock.close();
         if (err) reject(err);
@@ -92,7 +112,7 @@ export class DnsClient {
       sock.on('error', (e) => finish(e));
       sock.on('message', (buf, rinfo) => {
         // Ignore stray datagrams: wrong source, wrong id, or a different question.
-        if (rinfo.port !== server.port) return;
+        if (rinfo.port !== server.port || rinfo.address !== server.host.replace(/%.*$/, '')) return;
         const p = decodeMatching(buf, id, name, type);
         if (p) finish(null, p);
       });

@@ -1,0 +1,69 @@
+// SMTP AUTH from the client: credentials from smtp_sasl_password_maps keyed
+// by the next hop, PLAIN and LOGIN, a rejected password (soft bounce), and
+// the default security options refusing plaintext mechanisms without TLS.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
+import { Config } from '../../src/global/params/config.js';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import type { Dict } from '../../src/global/dict/dict-api.js';
+import { makeRequest, startPeer, type Peer } from './harness.js';
+
+const peers: Peer[] = [];
+after(() => peers.forEach((p) => p.stop()));
+
+function agentWith(mainCf: string, table: Record<string, string>): { agent: SmtpAgent; log: MemoryLogger } {
+  const log = new MemoryLogger('postfix/smtp');
+  const openDict = (spec: string): Promise<Dict> =>
+    Promise.resolve({ spec, lookup: (k: string) => Promise.resolve(table[k]), close: () => Promise.resolve() });
+  const config = Config.fromText(
+    `myhostname = client.test\nsmtp_sasl_auth_enable = yes\nsmtp_sasl_password_maps = test:passwd\n${mainCf}`,
+  );
+  return { agent: new SmtpAgent({ config, log, openDict, ownAddresses: new Set() }), log };
+}
+
+test('PLAIN and LOGIN with the password found under the next hop', async () => {
+  for (const mech of ['PLAIN', 'LOGIN']) {
+    const p = await startPeer({ auth: 'joe:s3cret', features: ['PIPELINING', `AUTH ${mech}`] });
+    peers.push(p);
+    const hop = `[127.0.0.1]:${p.port}`;
+    const { agent, log } = agentWith('smtp_sasl_security_options = noanonymous', { [hop]: 'joe:s3cret' });
+    const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+    await agent.close();
+    assert.equal(o?.status, 'sent', mech);
+    assert.deepEqual(
+      (await p.records()).filter((r) => r.auth_user),
+      [{ auth_user: 'joe', mech }],
+    );
+    assert.ok(!log.texts().some((t) => t.includes('s3cret')));
+  }
+});
+
+test('a rejected password defers (smtp_sasl_auth_soft_bounce) with the server reply', async () => {
+  const p = await startPeer({ auth: 'joe:right', features: ['AUTH PLAIN LOGIN'] });
+  peers.push(p);
+  const hop = `[127.0.0.1]:${p.port}`;
+  const { agent } = agentWith('smtp_sasl_security_options = noanonymous', { [hop]: 'joe:wrong' });
+  const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.deepEqual(
+    { s: o?.status, d: o?.dsn, r: o?.reason },
+    {
+      s: 'deferred',
+      d: '4.7.8',
+      r: 'SASL authentication failed; server 127.0.0.1[127.0.0.1] said: 535 5.7.8 Error: authentication failed: authentication failure',
+    },
+  );
+});
+
+test('default security options: no plaintext mechanism without TLS', async () => {
+  const p = await startPeer({ auth: 'joe:s3cret', features: ['AUTH PLAIN LOGIN'] });
+  peers.push(p);
+  const hop = `[127.0.0.1]:${p.port}`;
+  const { agent } = agentWith('', { [hop]: 'joe:s3cret' });
+  const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.equal(o?.status, 'deferred');
+  assert.equal(
+    o?.reason,
+    'SASL authentication failed; cannot authenticate to server 127.0.0.1[127.0.0.1]: no mechanism available',
+  );
+});
