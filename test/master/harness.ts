@@ -8,8 +8,26 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot, runBin, type BinResult } from '../postfix/run-bin.js';
 import { getpw } from '../../src/util/passwd.js';
+import { unreachableBy } from '../../src/daemons/master/privilege.js';
 
 export const isRoot = (process.getuid?.() ?? 1) === 0;
+
+/**
+ * As root, the worker (and the unprivileged runs) use `nobody`, which must be
+ * able to reach this checkout and the temp dir; a checkout under a private
+ * home directory cannot be tested that way, so those tests skip with the reason.
+ */
+export const nobodySkip: string | false = ((): string | false => {
+  if (!isRoot) return false;
+  const pw = getpw('nobody');
+  if (!pw) return 'no user nobody to run the worker as';
+  const id = { uid: pw.uid, gid: pw.gid, user: 'nobody' };
+  for (const dir of [join(projectRoot, 'dist', 'src'), tmpdir()]) {
+    const why = unreachableBy(dir, id);
+    if (why) return `as root the worker runs as nobody, but ${why}`;
+  }
+  return false;
+})();
 export const FIXTURE = join(projectRoot, 'dist', 'test', 'master', 'fixtures', 'banner-service.js');
 
 export interface MailSystem {

@@ -8,10 +8,10 @@ import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeEmbeddedConfig } from '../../src/commands/postfix/embedded-config.js';
-import { freePort, isRoot } from '../master/harness.js';
+import { freePort, isRoot, nobodySkip } from '../master/harness.js';
 import { projectRoot, runBin } from './run-bin.js';
 
-test('embedded config: check, start, status, stop', async () => {
+test('embedded config: check, start, status, stop', { skip: nobodySkip }, async () => {
   const base = await mkdtemp(join(tmpdir(), 'postern-embedded-'));
   try {
     await chmod(base, 0o755); // as root, mail_owner must reach the queue
@@ -41,7 +41,7 @@ test('embedded config: check, start, status, stop', async () => {
   }
 });
 
-test('embedded.js runs in the foreground, explains itself, stops on SIGTERM', async () => {
+test('embedded.js runs in the foreground, explains itself, stops on SIGTERM', { skip: nobodySkip }, async () => {
   const base = await mkdtemp(join(tmpdir(), 'postern-embedded-'));
   try {
     await chmod(base, 0o755);
