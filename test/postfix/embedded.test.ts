@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeEmbeddedConfig } from '../../src/commands/postfix/embedded-config.js';
 import { freePort, isRoot, nobodySkip } from '../master/harness.js';
-import { projectRoot, runBin } from './run-bin.js';
+import { getCodeRoot, runBin } from './run-bin.js';
 
 test('embedded config: check, start, status, stop', { skip: nobodySkip }, async () => {
   const base = await mkdtemp(join(tmpdir(), 'postern-embedded-'));
@@ -46,7 +46,7 @@ test('embedded.js runs in the foreground, explains itself, stops on SIGTERM', { 
   try {
     await chmod(base, 0o755);
     const port = await freePort();
-    const child = spawn(process.execPath, [join(projectRoot, 'dist', 'src', 'commands', 'postfix', 'embedded.js')], {
+    const child = spawn(process.execPath, [join(getCodeRoot(), 'dist', 'src', 'commands', 'postfix', 'embedded.js')], {
       env: { ...process.env, POSTERN_VAR: base, POSTERN_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

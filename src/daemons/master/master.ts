@@ -143,7 +143,7 @@ export class Master {
       this.worker = new WorkerProcess({
         identity: this.identity,
         cwd: this.config.get('queue_directory'),
-        logFd: file ? logFileDescriptor(file) : undefined,
+        logFile: file ? { path: file, fd: logFileDescriptor(file) } : undefined,
         onExit: (code, signal) => this.workerExited(code, signal),
         onBadMessage: () => this.log.warning('ignoring malformed message from the core worker'),
       });
