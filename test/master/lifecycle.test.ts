@@ -81,6 +81,14 @@ test('a stale pid file does not block start', { skip: nobodySkip }, async () => 
     const pid = Number((await readFile(join(sys.queueDir, 'pid', 'master.pid'), 'utf8')).trim());
     assert.notEqual(pid, dead);
     assert.match(await greeting(sys.port), /^220 test banner/);
+    // a changed syslog_name restarts the service, whose lines then carry the new tag
+    await sys.writeMasterCf(`127.0.0.1:${sys.port} inet n - n - - ${FIXTURE}\n  -o syslog_name=postfix/$service_name`);
+    assert.equal((await sys.postfix('reload')).code, 0);
+    await sys.waitForLog(
+      new RegExp(
+        ` postfix/127\\.0\\.0\\.1:${sys.port}/banner-service\\[\\d+\\]: banner service started: test banner\n`,
+      ),
+    );
   } finally {
     await sys.cleanup();
   }
