@@ -66,6 +66,10 @@ export class Master {
     };
   }
 
+  logError(text: string): void {
+    this.log.error(text);
+  }
+
   /** Record a startup failure in the mail log when logging is already set up. */
   logFatal(text: string): void {
     try {
@@ -215,9 +219,12 @@ export class Master {
     this.stopping = true;
     this.log.info(`terminating on signal ${signal}`);
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    await this.worker?.stop(graceful);
-    releasePidFile(this.pidFile);
-    this.done(0);
+    try {
+      await this.worker?.stop(graceful);
+    } finally {
+      releasePidFile(this.pidFile);
+      this.done(0);
+    }
   }
 }
 
@@ -235,7 +242,10 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     else pending = action;
   };
   const handlers: [NodeJS.Signals, () => void][] = [
-    ['SIGHUP', when(() => void master.reload())],
+    [
+      'SIGHUP',
+      when(() => void master.reload().catch((e: unknown) => master.logError(`reload: ${(e as Error).message}`))),
+    ],
     ['SIGTERM', when(() => void master.stop(true, String(SIGNAL_NUMBERS.SIGTERM)))],
     ['SIGINT', when(() => void master.stop(true, String(SIGNAL_NUMBERS.SIGINT)))],
     ['SIGQUIT', when(() => void master.stop(false, String(SIGNAL_NUMBERS.SIGQUIT)))],

@@ -163,7 +163,9 @@ export class ServiceHost {
       });
     } catch (e) {
       this.log.warning(`${where}: ${entry.command} failed to start: ${(e as Error).message}`);
-      for (const l of h.listeners) l.pause();
+      // refuse clients rather than hold them; master binds again at the next reload
+      for (const l of h.listeners) l.close();
+      h.listeners = [];
       return false;
     }
     for (const l of h.listeners) l.release();
