@@ -9,7 +9,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { getpw } from '../../src/util/passwd.js';
-import { FIXTURE, greeting, isRoot, LineClient, makeMailSystem, nobodySkip } from './harness.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { FIXTURE, freePort, greeting, isRoot, LineClient, makeMailSystem, nobodySkip } from './harness.js';
 
 const LOG_LINE = /^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d mx (\S+)\[(\d+)\]: (.*)$/;
 
@@ -112,6 +113,48 @@ test('reload applies new -o values without dropping a session in progress', { sk
     await sys.cleanup();
   }
 });
+
+test(
+  'reload binds new inet services, closes removed ones, and skips one that cannot bind',
+  { skip: nobodySkip },
+  async () => {
+    const sys = await makeMailSystem();
+    const blocker = createServer();
+    try {
+      assert.equal((await sys.postfix('start')).code, 0);
+      const p2 = await freePort();
+      await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+      const busy = (blocker.address() as AddressInfo).port;
+      const line = (port: number, banner: string): string =>
+        `127.0.0.1:${port} inet n - n - - ${FIXTURE} -o { smtpd_banner = ${banner} }`;
+      await sys.writeMasterCf(`${line(sys.port, 'one')}\n${line(p2, 'two')}\n${line(busy, 'three')}`);
+      assert.equal((await sys.postfix('reload')).code, 0);
+      await sys.waitForLog(
+        new RegExp(
+          `service 127\\.0\\.0\\.1:${busy}/inet: bind 127\\.0\\.0\\.1 port ${busy}: Address already in use; service skipped`,
+        ),
+      );
+      assert.match(await greeting(p2), /^220 two /);
+      assert.match(await greeting(sys.port), /^220 one /);
+      await sys.writeMasterCf(line(p2, 'two'));
+      assert.equal((await sys.postfix('reload')).code, 0);
+      const deadline = Date.now() + 15000;
+      let refused = false;
+      while (!refused && Date.now() < deadline) {
+        refused = await LineClient.open(sys.port, 1000).then(
+          (c) => (c.close(), false),
+          () => true,
+        );
+        if (!refused) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(refused, 'the removed service no longer accepts connections');
+      assert.match(await greeting(p2), /^220 two /);
+    } finally {
+      blocker.close();
+      await sys.cleanup();
+    }
+  },
+);
 
 test('reload with a broken master.cf keeps the running configuration', { skip: nobodySkip }, async () => {
   const sys = await makeMailSystem();

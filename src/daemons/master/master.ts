@@ -101,7 +101,7 @@ export class Master {
     this.pidFile = pidFilePath(queueDir, config.get('process_id_directory'));
     acquirePidFile(this.pidFile);
     try {
-      const sockets = await this.bindAll(entries, true);
+      const sockets = await this.bindAll(entries, true, true);
       this.log.info(`daemon started -- version ${config.get('mail_version')}, configuration ${this.configDir}`);
       await this.startWorker(sockets, false);
       this.up = true;
@@ -113,30 +113,38 @@ export class Master {
     }
   }
 
-  /** Bind sockets of inet entries that the worker does not hold yet (all when `all`). */
-  private async bindAll(entries: MasterEntry[], all: boolean): Promise<Map<string, Map<string, Server>>> {
+  /**
+   * Bind sockets of inet entries that the worker does not hold yet (every
+   * entry when `all`). `strict` (startup): any failure fails the start, as
+   * for Postfix; otherwise (reload, worker restart) the entry is logged and
+   * skipped so the other services keep running.
+   */
+  private async bindAll(
+    entries: MasterEntry[],
+    all: boolean,
+    strict = false,
+  ): Promise<Map<string, Map<string, Server>>> {
     const out = new Map<string, Map<string, Server>>();
-    try {
-      for (const e of entries) {
-        if (e.type !== 'inet') continue;
-        const id = entryId(e);
-        let endpoints;
-        try {
-          endpoints = inetEndpoints(e.name, this.config.withOverrides(e.overrides));
-        } catch (err) {
-          this.log.warning(`master.cf line ${e.line}: service ${id}: ${(err as Error).message}; service skipped`);
-          continue;
-        }
+    const closeAll = (m: Map<string, Server>): void => m.forEach((s) => s.close());
+    for (const e of entries) {
+      if (e.type !== 'inet') continue;
+      const id = entryId(e);
+      const servers = new Map<string, Server>();
+      try {
+        const endpoints = inetEndpoints(e.name, this.config.withOverrides(e.overrides));
         const keys = endpoints.map(endpointKey);
         const had = this.held.get(id);
         if (!all && had && had.join(' ') === keys.join(' ')) continue;
-        const servers = new Map<string, Server>();
-        out.set(id, servers);
         for (const ep of endpoints) servers.set(endpointKey(ep), await bindEndpoint(ep));
+        out.set(id, servers);
+      } catch (err) {
+        closeAll(servers);
+        if (strict) {
+          out.forEach(closeAll);
+          throw err;
+        }
+        this.log.warning(`master.cf line ${e.line}: service ${id}: ${(err as Error).message}; service skipped`);
       }
-    } catch (err) {
-      for (const m of out.values()) for (const s of m.values()) s.close();
-      throw err;
     }
     return out;
   }
@@ -207,11 +215,7 @@ export class Master {
     this.log.info(`reload -- version ${this.config.get('mail_version')}, configuration ${this.configDir}`);
     for (const w of loaded.warnings) this.log.warning(w);
     if (!this.worker?.alive) return; // the pending restart picks the new configuration up
-    const sockets = await this.bindAll(this.entries, false).catch((e: unknown) => {
-      this.log.warning(`reload: ${(e as Error).message}`);
-      return new Map<string, Map<string, Server>>();
-    });
-    await this.startWorker(sockets, true);
+    await this.startWorker(await this.bindAll(this.entries, false), true);
   }
 
   async stop(graceful: boolean, signal: string): Promise<void> {
