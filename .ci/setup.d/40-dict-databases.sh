@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need=()
-for p in postgresql mariadb-server redis-server memcached; do
+for p in postgresql mariadb-server redis-server memcached postfix-pcre; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
