@@ -2,11 +2,11 @@
 // JavaScript RegExp. POSIX ERE bracket classes ([[:alpha:]]) are translated;
 // PCRE's `x` (extended) is applied by removing whitespace and comments because
 // JavaScript has no such flag. Catastrophic backtracking cannot be ruled out
-// with a backtracking engine, so inputs are capped (MAX_SUBJECT) and patterns
-// with nested unbounded quantifiers are refused at load time.
+// with a backtracking engine, so subjects are truncated to MAX_SUBJECT and
+// patterns with nested unbounded quantifiers are refused at load time.
 import { TableSyntaxError } from './table-source.js';
 
-/** Longest subject string matched; longer lookup keys do not match at all. */
+/** Longest subject matched; longer lookup keys are matched on this prefix. */
 export const MAX_SUBJECT = 16 * 1024;
 
 const POSIX_CLASSES: Record<string, string> = {

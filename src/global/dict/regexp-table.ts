@@ -121,8 +121,11 @@ export function parseRegexpTable(
   return rules;
 }
 
-export function lookupRules(rules: readonly Rule[], key: string): string | undefined {
-  if (key.length > MAX_SUBJECT) return undefined;
+export function lookupRules(rules: readonly Rule[], fullKey: string): string | undefined {
+  // Only the first MAX_SUBJECT characters are matched: bounded work per
+  // lookup, while an oversized header still meets every rule (refusing to
+  // match it at all would let padding slip past header_checks).
+  const key = fullKey.length > MAX_SUBJECT ? fullKey.slice(0, MAX_SUBJECT) : fullKey;
   let i = 0;
   while (i < rules.length) {
     const r = rules[i];
