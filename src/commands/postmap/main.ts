@@ -79,6 +79,10 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
       if (query !== '-') {
         for (const d of dicts) {
           const v = await d.lookup(query);
+          if (v === '') {
+            warn(`table ${d.spec}: key ${query}: empty string result is not allowed`);
+            warn(`table ${d.spec} should return NO RESULT in case of NOT FOUND`);
+          }
           if (v !== undefined) {
             io.stdout(`${v}\n`);
             return 0;

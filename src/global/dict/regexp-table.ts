@@ -90,7 +90,7 @@ export function parseRegexpTable(
         rules.push({ kind: 'if', re, negate: p.negate, end: -1, line: ll.line });
       } else {
         const p = parsePattern(ll.text, where);
-        if (p.rest === '') throw new TableSyntaxError(`${where}: no replacement text: skipping this rule`);
+        if (p.rest === '') warn(`${where}: no replacement text: using empty string`);
         const { re, groups } = compilePattern(kind, p.pattern, p.flags, where);
         const ref = maxReference(p.rest, where);
         if (p.negate && ref.max > 0) {
