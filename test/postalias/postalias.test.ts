@@ -63,6 +63,8 @@ test('postalias builds $alias_database, warns with file and line, lists with -s'
   const usage = await runMain(main, 'postalias', ['-c', dir, '-q', 'root']);
   assert.equal(usage.code, 1);
   assert.match(usage.err, /^postalias: fatal: usage: postalias /);
+  assert.equal((await runMain(main, 'postalias', ['-c', dir, '-i', file], 'New:  a,b\n')).code, 0);
+  assert.equal((await runMain(main, 'postalias', ['-c', dir, '-q', 'new', file])).out, 'a, b\n');
   assert.equal((await runMain(main, 'postalias', ['-c', dir, '-d', 'root', file])).code, 0);
   assert.equal((await runMain(main, 'postalias', ['-c', dir, '-q', 'root', file])).code, 1);
 });

@@ -169,3 +169,15 @@ for (const g of GOLDEN) {
     }
   });
 }
+
+test('bin/postmap runs as a program: build, query on stdin, exit status', async (t) => {
+  const dir = await setup(t);
+  const bin = join(process.cwd(), 'bin', 'postmap');
+  const map = join(dir, 'map');
+  const build = await runReal(bin, ['-c', dir, `lmdb:${map}`], dir);
+  assert.equal(build.code, 0, build.err);
+  const q = await runReal(bin, ['-c', dir, '-q', '-', `lmdb:${map}`], dir, 'FOO\nmissing\nupper\n');
+  assert.deepEqual([q.code, q.out], [0, 'FOO\tbar\nupper\tValue Kept\n']);
+  const miss = await runReal(bin, ['-c', dir, '-q', 'missing', `lmdb:${map}`], dir);
+  assert.deepEqual([miss.code, miss.out], [1, '']);
+});

@@ -12,7 +12,7 @@ import { openDictUncached } from '../../global/dict/open.js';
 import { mapSpec, ModeError, processIo, queryTable, type CommandIo } from '../postmap/main.js';
 import { commandConfig, getopt, inputLines, UsageError } from '../postmap/options.js';
 
-const OPTIONS = 'Nc:d:fnopq:rsuvw';
+const OPTIONS = 'Nc:d:finopq:rsuvw';
 
 /**
  * newaliases (`sendmail -bi`): rebuild every table in $alias_database whose
@@ -109,6 +109,21 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
       if (removed.length) any = true;
     }
     return any ? 0 : 1;
+  }
+
+  if (args.flags.has('i')) {
+    // Incremental: aliases(5) lines from standard input added in place.
+    const entries = parseAliases(await io.stdin(), '-', { fold, warn, duplicates: { replace: true } });
+    for (const s of specs) {
+      const { type, name } = split(s);
+      await modifyTable(
+        type,
+        name,
+        entries.map((e) => [e.key, e.value] as [string, string]),
+        [],
+      );
+    }
+    return 0;
   }
 
   const asRoot = process.getuid?.() === 0 && !args.flags.has('o');
