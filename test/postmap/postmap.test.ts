@@ -181,3 +181,30 @@ test('bin/postmap runs as a program: build, query on stdin, exit status', async 
   const miss = await runReal(bin, ['-c', dir, '-q', 'missing', `lmdb:${map}`], dir);
   assert.deepEqual([miss.code, miss.out], [1, '']);
 });
+
+// header_checks/body_checks testing: multi-line headers are one key, `.`
+// crosses the fold (POSIX regexec; PCRE_DOTALL on unless `s`), and the blank
+// separator line is the first body line.
+const MESSAGE = 'From: a@b\nSubject: hello\n world\nX-Spam: yes\n\nfirst body\n\nspam line\nlast\n';
+const CHECKS: [string, string][] = [
+  ['regexp', '/^subject:.*world/ SUBJ\n/spam/ SPAM\n/^$/ EMPTY\n/^last$/ LAST\n/^ world$/m FOLD\n'],
+  ['pcre', '/^subject:.*world/s NOTDOTALL\n/^subject:.*world/ SUBJ\n/world$/m M\n/^$/ EMPTY\n'],
+];
+for (const [type, text] of CHECKS) {
+  const skip = !hasReal(REAL_POSTMAP)
+    ? 'no /usr/sbin/postmap'
+    : !realTypes.includes(type)
+      ? `real postmap lacks ${type}`
+      : false;
+  test(`golden: postmap -h/-b with ${type} matches the real postmap`, { skip }, async (t) => {
+    const dir = await setup(t);
+    const file = join(dir, `checks.${type}`);
+    await writeFile(file, text);
+    for (const mode of [['-h'], ['-b'], ['-h', '-b']]) {
+      const args = ['-c', dir, ...mode, '-q', '-', `${type}:${file}`];
+      const ours = await runMain(main, 'postmap', args, MESSAGE);
+      const real = await runReal(REAL_POSTMAP, args, dir, MESSAGE);
+      assert.deepEqual([ours.code, ours.out, ours.err], [real.code, real.out, real.err], mode.join(' '));
+    }
+  });
+}

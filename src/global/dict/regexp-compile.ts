@@ -105,7 +105,8 @@ export function compilePattern(
 ): CompiledPattern {
   let icase = true;
   let multiline = false;
-  let dotall = false;
+  // pcre_table(5): PCRE_DOTALL is on by default and `s` turns it off.
+  let dotall = kind === 'pcre';
   let extended = kind === 'regexp'; // regexp: `x` toggles REG_EXTENDED; pcre: `x` is PCRE_EXTENDED
   let anchored = false;
   for (const f of flags) {
@@ -145,6 +146,9 @@ export function compilePattern(
     src = translatePosixClasses(src, where);
   }
   if (anchored) src = `^(?:${src})`;
+  // POSIX regexec() lets `.` match a newline (in joined multi-line headers)
+  // unless REG_NEWLINE, which is what the regexp `m` flag turns on.
+  if (kind === 'regexp' && !multiline) dotall = true;
   assertNoNestedQuantifiers(src, where);
   let re: RegExp;
   try {
