@@ -72,6 +72,21 @@ test('tcp: get requests with %XX encoding, 200/500/400 replies', async (t) => {
   await assert.rejects(d.lookup('temp'), DictRetryError);
 });
 
+test('socketmap: a server that closes after each reply is reconnected', async (t) => {
+  const server = createServer((sock) => {
+    sock.once('data', () => sock.end('6:OK yes,'));
+  });
+  const port = await listen(server);
+  t.after(() => server.close());
+  const d = await openDictUncached(`socketmap:inet:127.0.0.1:${port}:m`);
+  t.after(() => d.close());
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await d.lookup(`k${i}`), 'yes');
+    // Let the server's close arrive before the next request.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});
+
 function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');

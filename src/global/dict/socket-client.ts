@@ -39,10 +39,13 @@ export class Channel {
     this.failure = undefined;
     const s = 'path' in this.ep ? connect(this.ep.path) : connect(this.ep.port, this.ep.host);
     s.on('data', (d: Buffer) => {
+      if (this.sock !== s) return;
       this.buf = Buffer.concat([this.buf, d]);
       this.waiter?.();
     });
     const fail = (e: Error): void => {
+      // A replaced connection's late events must not fail the current one.
+      if (this.sock !== s) return;
       this.failure = new DictRetryError(`${this.spec}: ${e.message}`);
       s.destroy();
       this.waiter?.();
