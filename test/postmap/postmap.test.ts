@@ -208,3 +208,17 @@ for (const [type, text] of CHECKS) {
     }
   });
 }
+
+test('root builds a table owned by the source file owner unless -o', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to chown');
+  const dir = await setup(t);
+  const map = join(dir, 'map');
+  const { chown, stat } = await import('node:fs/promises');
+  await chown(map, 65534, 65534);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-w', `hash:${map}`])).code, 0);
+  assert.equal((await stat(`${map}.db`)).uid, 65534);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-w', `cdb:${map}`])).code, 0);
+  assert.equal((await stat(`${map}.cdb`)).uid, 65534);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-w', '-o', `lmdb:${map}`])).code, 0);
+  assert.equal((await stat(`${map}.lmdb`)).uid, 0);
+});
