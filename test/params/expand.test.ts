@@ -30,3 +30,20 @@ test('comparison form against compatibility_level', () => {
 test('recursion is reported, not looped', () => {
   assert.throws(() => expand('$loop1', lookup), ExpansionError);
 });
+
+test('nested two-branch conditionals', () => {
+  const t: Record<string, string> = { set: 'S', empty: '', stress: '' };
+  const lk = (n: string): string | undefined => t[n];
+  assert.equal(expand('${set?{$set}:{${stress?{yes}:{no}}}}', lk), 'S');
+  assert.equal(expand('${empty?{$set}:{${stress?{yes}:{no}}}}', lk), 'no');
+});
+
+test('a bare $ followed by no name is an error, $$ is a dollar', () => {
+  assert.equal(expand('a$$b', lookup), 'a$b');
+  assert.throws(() => expand('a $ b', lookup), /empty macro name/);
+});
+
+test('recursion names the parameter the way Postfix does', () => {
+  assert.throws(() => expand('$loop1', lookup, ['start']), /nesting: "loop2"/);
+  assert.throws(() => expand('$loop2', lookup, ['loop1']), /nesting: "loop1"/);
+});

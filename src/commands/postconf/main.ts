@@ -9,7 +9,7 @@ import { configDirectory } from '../../global/params/config.js';
 import { parseMainCf } from '../../global/params/main-cf.js';
 import { EditError, editMainCf, parseAssignment, type MainCfEdit } from './edit-main-cf.js';
 import { editMasterCf, parseMasterEdit, type MasterEdit } from './edit-master-cf.js';
-import { knownParams } from './known-params.js';
+import { knownParams } from '../../global/params/known-params.js';
 import { MacroError, printParams } from './params-print.js';
 import { parseOptions, UsageError, USAGE } from './options.js';
 import { printMaster } from './master-print.js';

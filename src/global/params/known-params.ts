@@ -3,10 +3,10 @@
 // parameters use (`$name`, smtpd_restriction_classes). Everything else set in
 // main.cf or by master.cf -o draws Postfix's "unused parameter" warning, and a
 // `$name` that nothing defines draws "undefined parameter".
-import { paramSpec, allParams } from '../../global/params/registry.js';
-import { serviceParams } from '../../global/params/service-params.js';
-import type { MasterEntry } from '../../global/mastercf/types.js';
-import type { ParamSpec } from '../../global/params/types.js';
+import { paramSpec, allParams } from './registry.js';
+import { serviceParams } from './service-params.js';
+import type { MasterEntry } from '../mastercf/types.js';
+import type { ParamSpec } from './types.js';
 
 /** Names referenced by `$name`, `${name...}` or `$(name...)` in a value. */
 export function referencedNames(value: string): string[] {

@@ -1,0 +1,118 @@
+// Config: main.cf over defaults, typed accessors, master.cf -o overrides,
+// per-transport fallbacks, raw parameters, errors naming file and line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Config, ConfigError, configDirectory, getConfig } from '../../src/global/params/config.js';
+import { parseMasterCf } from '../../src/global/mastercf/parse.js';
+import { HARDENED_DEFAULTS } from '../../src/global/params/hardened.js';
+import { myNetworks, formatV6 } from '../../src/global/params/host-defaults.js';
+import { parseInstallDefaults } from '../../src/global/params/install-defaults.js';
+import { serviceParams, transportParamDefault } from '../../src/global/params/service-params.js';
+
+test('hardened defaults are what a daemon reads', () => {
+  const c = Config.fromText('');
+  for (const h of HARDENED_DEFAULTS) assert.equal(c.get(h.name), h.postern, h.name);
+  assert.equal(c.bool('smtpd_forbid_unauth_pipelining'), true);
+  assert.match(c.get('smtpd_banner'), / ESMTP Postern$/);
+});
+
+test('typed accessors and units', () => {
+  const c = Config.fromText(
+    'maximal_queue_lifetime = 2\nsmtpd_timeout = 5m\nmessage_size_limit = 1000\nx_list = a, b  {c d}\n',
+  );
+  assert.equal(c.time('maximal_queue_lifetime'), 2 * 86400, 'a bare number takes the default unit (days)');
+  assert.equal(c.time('smtpd_timeout'), 300);
+  assert.equal(c.time('ipc_timeout'), 3600);
+  assert.equal(c.size('message_size_limit'), 1000);
+  assert.deepEqual(c.list('x_list'), ['a', 'b', '{c d}']);
+  assert.equal(c.int('smtpd_hard_error_limit'), 20, '${stress?...} default expands without stress');
+  assert.throws(() => Config.fromText('smtpd_timeout = soon\n').time('smtpd_timeout'), ConfigError);
+});
+
+test('master.cf -o overrides layer over main.cf', () => {
+  const master = parseMasterCf(
+    'submission inet n - n - - smtpd -o syslog_name=postfix/submission -o { smtpd_tls_security_level = encrypt }\n',
+  );
+  const entry = master.entries[0];
+  assert.ok(entry);
+  const base = Config.fromText('smtpd_tls_security_level = may\n');
+  const svc = base.withOverrides(entry.overrides);
+  assert.equal(svc.get('smtpd_tls_security_level'), 'encrypt');
+  assert.equal(svc.get('syslog_name'), 'postfix/submission');
+  assert.equal(base.get('smtpd_tls_security_level'), 'may', 'the base is untouched');
+});
+
+test('per-transport names fall back to their default_ counterparts', () => {
+  const c = Config.fromText('default_destination_concurrency_limit = 7\nrelay_destination_recipient_limit = 3\n');
+  assert.equal(c.int('relay_destination_concurrency_limit'), 7);
+  assert.equal(c.int('relay_destination_recipient_limit'), 3);
+  assert.equal(c.int('local_destination_recipient_limit'), 1, 'a static registry default wins');
+  assert.equal(c.time('uucp_time_limit'), 1000);
+  assert.equal(transportParamDefault('nothing_here'), undefined);
+  const derived = serviceParams(
+    parseMasterCf('relay unix - - n - - smtp\nbsmtp unix - n n - - pipe argv=x\nqmgr unix n - n 300 1 qmgr\n').entries,
+  ).map((p) => p.name);
+  assert.ok(derived.includes('relay_destination_concurrency_limit'));
+  assert.ok(derived.includes('bsmtp_time_limit'));
+  assert.ok(!derived.includes('relay_time_limit'), 'only pipe services get _time_limit');
+  assert.ok(!derived.some((n) => n.startsWith('qmgr_')), 'qmgr is not a delivery transport');
+});
+
+test('raw parameters are returned unexpanded (expanded at delivery with $user, $home...)', () => {
+  const c = Config.fromText('mailbox_command = /usr/bin/procmail -a "$EXTENSION"\nluser_relay = $user@other.example\n');
+  assert.equal(c.get('mailbox_command'), '/usr/bin/procmail -a "$EXTENSION"');
+  assert.equal(c.get('luser_relay'), '$user@other.example');
+  assert.equal(c.get('forward_path'), '$home/.forward${recipient_delimiter}${extension}, $home/.forward');
+});
+
+test('expansion errors name the file, line and parameter', () => {
+  const c = Config.fromText('# x\na = $b\nb = ${a}\n', '/etc/postfix/main.cf');
+  assert.throws(() => c.get('a'), {
+    name: 'ConfigError',
+    message: /^\/etc\/postfix\/main\.cf, line 2: parameter a: unreasonable macro call nesting/,
+  });
+  assert.throws(() => Config.fromText('a = $ x\n').get('a'), /empty macro name/);
+});
+
+test('mydomain follows myhostname; mynetworks follows mynetworks_style', () => {
+  assert.equal(Config.fromText('myhostname = mx.example.org\n').get('mydomain'), 'example.org');
+  assert.equal(Config.fromText('myhostname = single\n').get('mydomain'), 'localdomain');
+  assert.match(myNetworks('host'), /(^|\s)127\.0\.0\.1\/32(\s|$)/);
+  assert.match(myNetworks('subnet'), /(^|\s)127\.0\.0\.0\/8(\s|$)/);
+  assert.match(myNetworks('class'), /(^|\s)127\.0\.0\.0\/8(\s|$)/);
+  assert.match(Config.fromText('mynetworks_style = host\n').get('mynetworks'), /127\.0\.0\.1\/32/);
+  assert.equal(formatV6([0xfd00, 0, 0, 0, 0, 0, 0, 0]), 'fd00::');
+  assert.equal(formatV6([0, 0, 0, 0, 0, 0, 0, 1]), '::1');
+  assert.equal(formatV6([0x2001, 0xdb8, 0, 1, 0, 0, 0, 1]), '2001:db8:0:1::1');
+});
+
+test('install defaults accept only install-time names', () => {
+  const isBuild = (n: string): boolean => n === 'queue_directory';
+  assert.deepEqual(
+    [...parseInstallDefaults('{"queue_directory":"/q"}', 'f.json', isBuild)],
+    [['queue_directory', '/q']],
+  );
+  assert.throws(() => parseInstallDefaults('{"mail_name":"x"}', 'f.json', isBuild), /f\.json: mail_name is not/);
+  assert.throws(() => parseInstallDefaults('[', 'f.json', isBuild), /f\.json: bad JSON/);
+});
+
+test('getConfig resolves -c, then MAIL_CONFIG', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'postern-config-'));
+  const saved = process.env['MAIL_CONFIG'];
+  try {
+    await writeFile(join(dir, 'main.cf'), 'myhostname = cfg.example\n');
+    assert.equal(getConfig(dir).get('myhostname'), 'cfg.example');
+    process.env['MAIL_CONFIG'] = dir;
+    assert.equal(configDirectory(), dir);
+    assert.equal(getConfig().get('config_directory'), dir);
+    assert.equal(configDirectory('/other'), '/other');
+    assert.throws(() => getConfig(join(dir, 'missing')), /main\.cf/);
+  } finally {
+    if (saved === undefined) delete process.env['MAIL_CONFIG'];
+    else process.env['MAIL_CONFIG'] = saved;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
