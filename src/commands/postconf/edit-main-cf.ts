@@ -2,7 +2,6 @@
 // place, keeping comments, order and unrelated lines, and replace the file
 // atomically (temp file, fsync, rename) so a crash never leaves half a file.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync, unlinkSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
 
 export type MainCfEdit = { kind: 'set'; value: string } | { kind: 'remove' } | { kind: 'comment' };
 
@@ -62,7 +61,8 @@ export function editMainCfText(text: string, edits: ReadonlyMap<string, MainCfEd
 
 /** Replace `file` with `text` atomically, keeping its permissions. */
 export function writeFileAtomic(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.postern-${process.pid}`);
+  // The same temporary name as Postfix, so a failure message reads the same.
+  const tmp = `${file}.tmp`;
   let mode = 0o644;
   try {
     mode = statSync(file).mode & 0o7777;

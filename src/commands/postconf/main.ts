@@ -76,7 +76,7 @@ export async function main(argv: string[], progName: string): Promise<number> {
   return Promise.resolve(status);
 }
 
-function readMainCf(file: string): Map<string, string> {
+function readMainCf(file: string, warn: (m: string) => void): Map<string, string> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -84,8 +84,9 @@ function readMainCf(file: string): Map<string, string> {
     throw new Fatal(`open ${file}: ${errnoText(e)}`);
   }
   const parsed = parseMainCf(text);
-  const p = parsed.problems[0];
+  const p = parsed.problems.find((x) => x.fatal);
   if (p) throw new Fatal(`${file}, line ${p.line}: ${p.message}`);
+  for (const w of parsed.problems) warn(`${file}: ${w.message}`);
   const settings = new Map<string, string>();
   for (const e of parsed.entries) settings.set(e.name, e.value);
   return settings;
@@ -176,11 +177,16 @@ function run(argv: string[], progName: string, out: string[], warn: (m: string) 
       edits.set(name, edit);
       text.set(name, edit.kind === 'set' ? `${name} = ${edit.value}` : name);
     }
-    editMainCf(mainFile, edits);
+    try {
+      editMainCf(mainFile, edits);
+    } catch (e) {
+      const path = (e as NodeJS.ErrnoException).path ?? mainFile;
+      throw new Fatal(`open ${path}: ${errnoText(e)}`);
+    }
     return;
   }
 
-  const settings = readMainCf(mainFile);
+  const settings = readMainCf(mainFile, warn);
   for (const o of opts.overrides) {
     const kv = parseAssignment(o);
     settings.set(kv.name, kv.value);

@@ -163,6 +163,8 @@ export function loadConfig(dir: string): Config {
     throw new ConfigError(`open ${file}: ${(e as Error).message}`);
   }
   const cfg = Config.fromText(text, file);
+  const bad = cfg.problems.find((p) => p.fatal);
+  if (bad) throw new ConfigError(`${file}, line ${bad.line}: ${bad.message}`);
   // config_directory always reflects where the file was read from.
   return cfg.withOverrides({ config_directory: dir });
 }
