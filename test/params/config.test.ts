@@ -116,3 +116,14 @@ test('getConfig resolves -c, then MAIL_CONFIG', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("README's hardened-defaults table matches hardened.ts", async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { projectRoot } = await import('../postconf/run.js');
+  const readme = await readFile(join(projectRoot, 'README.md'), 'utf8');
+  const rows = [...readme.matchAll(/^\| `([a-z_]+)` \| `([^`]*)` \| `([^`]*)` \|/gm)].map((m) => [m[1], m[2], m[3]]);
+  assert.deepEqual(
+    rows,
+    HARDENED_DEFAULTS.map((h) => [h.name, h.postfix37, h.postern]),
+  );
+});
