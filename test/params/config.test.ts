@@ -43,6 +43,9 @@ test('master.cf -o overrides layer over main.cf', () => {
   assert.equal(svc.get('smtpd_tls_security_level'), 'encrypt');
   assert.equal(svc.get('syslog_name'), 'postfix/submission');
   assert.equal(base.get('smtpd_tls_security_level'), 'may', 'the base is untouched');
+  const relay = parseMasterCf('relay unix - - n - - smtp -o syslog_name=postfix/$service_name\n').entries[0];
+  assert.ok(relay);
+  assert.equal(base.forService(relay).get('syslog_name'), 'postfix/relay');
 });
 
 test('per-transport names fall back to their default_ counterparts', () => {

@@ -86,6 +86,10 @@ const QUERIES: string[][] = [
   ['-H', 'mydomain', 'mua_sender'],
   ['-d', 'mua_sender', 'maildrop_time_limit'],
   ['-x', 'smtpd_banner', 'undefined_user'],
+  ['-Mx'],
+  ['-Px'],
+  ['-Fx', 'submission/inet/command'],
+  ['-o', 'myhostname=other.example', '-x', 'myhostname', 'mydomain', 'smtpd_banner'],
 ];
 
 async function compare(dir: string, args: string[]): Promise<void> {

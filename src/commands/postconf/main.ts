@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMasterCf } from '../../global/mastercf/parse.js';
 import type { MasterEntry } from '../../global/mastercf/types.js';
-import { configDirectory } from '../../global/params/config.js';
+import { configDirectory, defaultText } from '../../global/params/config.js';
+import { expand, ExpansionError, RecursionError } from '../../global/params/expand.js';
 import { parseMainCf } from '../../global/params/main-cf.js';
 import { EditError, editMainCf, parseAssignment, type MainCfEdit } from './edit-main-cf.js';
 import { editMasterCf, parseMasterEdit, type MasterEdit } from './edit-master-cf.js';
@@ -51,6 +52,11 @@ class Fatal extends Error {
   override name = 'Fatal';
 }
 
+/** Exit with status 1 after warnings only. */
+class Exit extends Error {
+  override name = 'Exit';
+}
+
 export async function main(argv: string[], progName: string): Promise<number> {
   const out: string[] = [];
   const err: string[] = [];
@@ -66,6 +72,8 @@ export async function main(argv: string[], progName: string): Promise<number> {
     } else if (e instanceof MacroError) {
       err.push(`${progName}: warning: ${e.warning}`);
       err.push(`${progName}: fatal: ${e.message}`);
+    } else if (e instanceof Exit) {
+      // The warning already says why.
     } else if (e instanceof Fatal || e instanceof EditError) {
       err.push(`${progName}: fatal: ${e.message}`);
     } else throw e;
@@ -109,6 +117,30 @@ function readMasterCf(file: string, warn: (m: string) => void): MasterEntry[] {
   return parsed.entries;
 }
 
+/** master.cf -o values with `$name` expanded against main.cf (postconf -Mx/-Fx/-Px). */
+function expandOverrides(e: MasterEntry, settings: ReadonlyMap<string, string>): MasterEntry {
+  const raw = (n: string): string | undefined =>
+    n === 'service_name' ? e.name : (settings.get(n) ?? defaultText(n, (m) => raw(m) ?? ''));
+  const expandValue = (v: string): string => {
+    try {
+      return expand(v, raw);
+    } catch (err) {
+      if (err instanceof RecursionError) throw new MacroError(`unreasonable macro call nesting: "${err.param}"`);
+      if (err instanceof ExpansionError) throw new MacroError(err.message);
+      throw err;
+    }
+  };
+  const overrides = new Map([...e.overrides].map(([k, v]) => [k, expandValue(v)]));
+  const argv = (e.argv ?? []).map((w, i, all) => {
+    if (all[i - 1] !== '-o') return w;
+    const eq = w.indexOf('=');
+    if (eq <= 0) return w;
+    const name = w.slice(0, eq);
+    return overrides.has(name) ? `${name}=${overrides.get(name) ?? ''}` : w;
+  });
+  return { ...e, overrides, argv };
+}
+
 function errnoText(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'No such file or directory';
@@ -123,6 +155,20 @@ function run(argv: string[], progName: string, out: string[], warn: (m: string) 
   const dir = configDirectory(explicitDir);
   const mainFile = join(dir, 'main.cf');
   const masterFile = join(dir, 'master.cf');
+
+  if (f.has('T')) {
+    // Postern's TLS is Node's OpenSSL; report its version and key types.
+    const mode = opts.tlsMode ?? '';
+    if (mode === 'compile-version' || mode === 'run-version') out.push(`OpenSSL ${process.versions.openssl ?? ''}`);
+    else if (mode === 'public-key-algorithms') out.push('ecdsa', 'ed25519', 'rsa');
+    else {
+      warn(`unknown 'postconf -T' mode: ${mode}`);
+      throw new Exit();
+    }
+    return;
+  }
+  if (f.has('b') || f.has('t'))
+    throw new Fatal('-b and -t (bounce templates) are not supported by this Postern version');
 
   const lists = ['a', 'A', 'l', 'm'].filter((x) => f.has(x));
   if (lists.length > 1) throw new Fatal(`specify one of ${lists.map((x) => '-' + x).join(' ')}`);
@@ -202,7 +248,8 @@ function run(argv: string[], progName: string, out: string[], warn: (m: string) 
     known.masterUnused.forEach(warn);
   };
   if (masterMode.length) {
-    const r = printMaster(masterMode[0] as 'M' | 'F' | 'P', entries, opts.args, f.has('f'));
+    const shown = f.has('x') ? entries.map((e) => expandOverrides(e, settings)) : entries;
+    const r = printMaster(masterMode[0] as 'M' | 'F' | 'P', shown, opts.args, f.has('f'));
     out.push(...r.lines);
     reportNames();
     r.warnings.forEach(warn);

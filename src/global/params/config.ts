@@ -106,6 +106,14 @@ export class Config implements ParamReader {
     for (const [k, v] of items) merged.set(k, v);
     return new Config(this.settings, this.source, this.entries, this.problems, merged);
   }
+
+  /**
+   * The configuration a master.cf service runs with: `$service_name` set to the
+   * service's name (as master(8) passes it), then the entry's `-o` overrides.
+   */
+  forService(entry: { readonly name: string; readonly overrides: ReadonlyMap<string, string> }): Config {
+    return this.withOverrides(new Map([['service_name', entry.name], ...entry.overrides]));
+  }
 }
 
 /** Postfix list syntax: separators are commas and whitespace; `{ ... }` stays one item. */
