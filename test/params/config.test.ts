@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Config, ConfigError, configDirectory, getConfig } from '../../src/global/params/config.js';
 import { parseMasterCf } from '../../src/global/mastercf/parse.js';
 import { HARDENED_DEFAULTS } from '../../src/global/params/hardened.js';
+import { allParams } from '../../src/global/params/registry.js';
 import { myNetworks, formatV6 } from '../../src/global/params/host-defaults.js';
 import { parseInstallDefaults } from '../../src/global/params/install-defaults.js';
 import { serviceParams, transportParamDefault } from '../../src/global/params/service-params.js';
@@ -129,4 +130,22 @@ test("README's hardened-defaults table matches hardened.ts", async () => {
     rows,
     HARDENED_DEFAULTS.map((h) => [h.name, h.postfix37, h.postern]),
   );
+});
+
+test('every registry default reads back through its typed accessor', () => {
+  const c = Config.fromText('');
+  const bad: string[] = [];
+  for (const p of allParams()) {
+    try {
+      if (p.type === 'bool') c.bool(p.name);
+      else if (p.type === 'int') c.int(p.name);
+      else if (p.type === 'size') c.size(p.name);
+      else if (p.type === 'time') c.time(p.name);
+      else if (p.type === 'list') c.list(p.name);
+      else c.get(p.name);
+    } catch (e) {
+      bad.push(`${p.name} (${p.type}): ${(e as Error).message}`);
+    }
+  }
+  assert.deepEqual(bad, []);
 });
