@@ -192,4 +192,5 @@ test('master.cf edits (-Me, -Fe, -Pe, -PX, -MX, -M#) leave the same file as real
   await compareEdit('', master, ['-MX', 'c/unix'], 'master.cf');
   await compareEdit('', master, ['-M#', 'smtp/inet'], 'master.cf');
   await compareEdit('', master, ['-Fe', 'd/unix/private=q'], 'master.cf');
+  await compareEdit('', master, ['-Me', 'f/unix=g unix - - - - - x'], 'master.cf');
 });

@@ -97,14 +97,16 @@ export function editMasterCfText(text: string, edits: readonly MasterEdit[]): { 
   };
 
   for (const ed of edits) {
-    const span = find(ed.key);
     if (ed.kind === 'entry') {
+      // Postfix matches the entry by the name and type written in the new text.
       const e = parseOne(ed.value);
+      const span = find(`${e.name}/${e.type}`);
       const folded = formatEntry(e, true).split('\n');
       if (span) replacement.set(span.start, folded);
       else appended.push(...folded);
       continue;
     }
+    const span = find(ed.key);
     const e = span && current(span);
     if (!span || !e) {
       if (ed.kind !== 'remove' && ed.kind !== 'comment')
