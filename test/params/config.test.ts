@@ -149,3 +149,36 @@ test('every registry default reads back through its typed accessor', () => {
   }
   assert.deepEqual(bad, []);
 });
+
+test('unused and undefined parameter warnings, as Postfix words them', async () => {
+  const { configWarnings } = await import('../../src/global/params/known-params.js');
+  const main = Config.fromText('a = 1\nb = $a $nope\nsmtpd_banner = $b\nstray = 2\nrelay_recipient_limit = 3\n');
+  const master = parseMasterCf('relay unix - - n - - smtp -o x=1 -o smtpd_banner=$a\n').entries;
+  assert.deepEqual(configWarnings(main.settings, master, '/c/main.cf', '/c/master.cf'), [
+    '/c/main.cf: undefined parameter: nope',
+    '/c/main.cf: unused parameter: stray=2',
+    '/c/master.cf: unused parameter: x=1',
+  ]);
+});
+
+test('install-defaults.json changes what postconf -d prints; a bad file is fatal', async () => {
+  const { postern } = await import('../postconf/run.js');
+  const dir = await mkdtemp(join(tmpdir(), 'postern-install-'));
+  try {
+    await writeFile(join(dir, 'main.cf'), '');
+    await writeFile(join(dir, 'master.cf'), '');
+    await writeFile(join(dir, 'defaults.json'), '{"queue_directory": "/srv/postern/queue"}');
+    const ok = await postern(['-c', dir, '-d', 'queue_directory'], {
+      POSTERN_INSTALL_DEFAULTS: join(dir, 'defaults.json'),
+    });
+    assert.equal(ok.stdout, 'queue_directory = /srv/postern/queue\n');
+    await writeFile(join(dir, 'defaults.json'), '{"mail_name": "x"}');
+    const bad = await postern(['-c', dir, '-d', 'queue_directory'], {
+      POSTERN_INSTALL_DEFAULTS: join(dir, 'defaults.json'),
+    });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /defaults\.json: mail_name is not an install-time parameter/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -76,3 +76,17 @@ export function knownParams(
   }
   return { specs, userDefined, undefinedWarnings: warnings, mainUnused, masterUnused };
 }
+
+/**
+ * The warnings Postfix logs about a configuration (undefined `$name`s, unused
+ * main.cf and master.cf -o names), for master/postfix check to log at start.
+ */
+export function configWarnings(
+  mainCf: ReadonlyMap<string, string>,
+  masterEntries: readonly MasterEntry[],
+  mainFile: string,
+  masterFile: string,
+): string[] {
+  const k = knownParams(mainCf, masterEntries, mainFile, masterFile);
+  return [...k.undefinedWarnings, ...k.mainUnused, ...k.masterUnused];
+}
