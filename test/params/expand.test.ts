@@ -18,7 +18,8 @@ test('plain and braced names', () => {
 });
 
 test('conditional forms', () => {
-  assert.equal(expand('${a?yes}|${empty?yes}|${a:no}|${empty:no}', lookup), 'yes||A|no');
+  assert.equal(expand('${a?yes}|${empty?yes}|${a:no}|${empty:no}', lookup), 'yes|||no');
+  assert.equal(expand('${a ? {yes} : {no}}', lookup), 'yes', 'whitespace around ? and :');
   assert.equal(expand('${a?{set}:{unset}} ${empty?{set}:{unset}}', lookup), 'set unset');
 });
 
@@ -46,4 +47,12 @@ test('a bare $ followed by no name is an error, $$ is a dollar', () => {
 test('recursion names the parameter the way Postfix does', () => {
   assert.throws(() => expand('$loop1', lookup, ['start']), /nesting: "loop2"/);
   assert.throws(() => expand('$loop2', lookup, ['loop1']), /nesting: "loop1"/);
+});
+
+test('comparisons: integers numerically, anything else as text, operands as written', () => {
+  assert.equal(expand('${{2} <= {10} ? {yes} : {no}}', lookup), 'yes');
+  assert.equal(expand('${{ 10 } < { 9 } ? {lt} : {ge}}', lookup), 'lt');
+  assert.equal(expand('${{abc}=={abc}?{x}:{y}}', lookup), 'x');
+  assert.equal(expand('${{abc} != {abd} ? {ne}}', lookup), 'ne');
+  assert.equal(expand('${{3.7.11} >=level {3.7} ? {modern} : {old}}', lookup), 'modern');
 });

@@ -91,7 +91,7 @@ function unbrace(v: string): string {
 
 function expandBraced(inner: string, lookup: Lookup, stack: string[]): string {
   if (inner.trimStart().startsWith('{')) return expandComparison(inner, lookup, stack);
-  const m = /^([A-Za-z0-9_]+)(?:([?:])([\s\S]*))?$/.exec(inner);
+  const m = /^([A-Za-z0-9_]+)\s*(?:([?:])([\s\S]*))?$/.exec(inner);
   if (!m) throw new ExpansionError(`bad parameter expression: \${${inner}}`);
   const [, name = '', op, rest = ''] = m;
   const value = expandName(name, lookup, stack);
@@ -102,7 +102,8 @@ function expandBraced(inner: string, lookup: Lookup, stack: string[]): string {
     return expand(value !== '' ? branches[0] : branches[1], lookup, stack);
   }
   if (op === '?') return value !== '' ? expand(unbrace(rest), lookup, stack) : '';
-  return value === '' ? expand(unbrace(rest), lookup, stack) : value;
+  // `${name:value}` is value when $name is empty or undefined, and empty otherwise.
+  return value === '' ? expand(unbrace(rest), lookup, stack) : '';
 }
 
 /** `{t}:{f}` (whitespace allowed around the parts) → [t, f], honouring nested braces; else undefined. */
@@ -130,12 +131,13 @@ function expandComparison(inner: string, lookup: Lookup, stack: string[]): strin
     rest = rest.slice(end + 1).trim();
     return v;
   };
-  const left = expand(take().trim(), lookup, stack);
-  const opM = /^(\S+)\s*/.exec(rest);
+  // Operands are compared as written (no trimming): `{ 10 }` is text, `{10}` a number.
+  const left = expand(take(), lookup, stack);
+  const opM = /^(==level|!=level|<=level|>=level|<level|>level|==|!=|<=|>=|<|>)\s*/.exec(rest) ?? /^(\S*)/.exec(rest);
   const op = opM?.[1] ?? '';
   if (!OPS.has(op)) throw new ExpansionError(`unknown operator '${op}' in \${${inner}}`);
   rest = rest.slice(opM?.[0].length ?? 0);
-  const right = expand(take().trim(), lookup, stack);
+  const right = expand(take(), lookup, stack);
   if (!rest.startsWith('?')) throw new ExpansionError(`missing '?' in \${${inner}}`);
   rest = rest.slice(1).trim();
   parts.push(take());
@@ -165,19 +167,22 @@ function compare(a: string, op: string, b: string): boolean {
         return c >= 0;
     }
   }
+  // Decimal integers compare as numbers, anything else as text.
+  const numeric = /^\d+$/.test(a) && /^\d+$/.test(b);
+  const c = numeric ? Number(a) - Number(b) : a < b ? -1 : a > b ? 1 : 0;
   switch (op) {
     case '==':
-      return a === b;
+      return c === 0;
     case '!=':
-      return a !== b;
+      return c !== 0;
     case '<':
-      return a < b;
+      return c < 0;
     case '<=':
-      return a <= b;
+      return c <= 0;
     case '>':
-      return a > b;
+      return c > 0;
     default:
-      return a >= b;
+      return c >= 0;
   }
 }
 
