@@ -88,6 +88,8 @@ const QUERIES: string[][] = [
   ['-x', 'smtpd_banner', 'undefined_user'],
   ['-Mx'],
   ['-Px'],
+  ['-o', 'mynetworks_style=host', '-x', 'mynetworks'],
+  ['-o', 'mynetworks_style=class', '-x', 'mynetworks', 'mydomain'],
   ['-Fx', 'submission/inet/command'],
   ['-o', 'myhostname=other.example', '-x', 'myhostname', 'mydomain', 'smtpd_banner'],
 ];

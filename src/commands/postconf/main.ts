@@ -65,7 +65,7 @@ export async function main(argv: string[], progName: string): Promise<number> {
   };
   let status = 0;
   try {
-    run(argv, progName, out, warn);
+    run(argv, out, warn);
   } catch (e) {
     if (e instanceof UsageError) {
       err.push(`${progName}: ${e.message}`, `${progName}: fatal: usage: ${progName} ${USAGE}`);
@@ -148,7 +148,7 @@ function errnoText(e: unknown): string {
   return code ?? String(e);
 }
 
-function run(argv: string[], progName: string, out: string[], warn: (m: string) => void): void {
+function run(argv: string[], out: string[], warn: (m: string) => void): void {
   const opts = parseOptions(argv);
   const f = opts.flags;
   const explicitDir = opts.configDir ?? process.env['MAIL_CONFIG'];
@@ -255,7 +255,6 @@ function run(argv: string[], progName: string, out: string[], warn: (m: string) 
     r.warnings.forEach(warn);
     return;
   }
-  void progName;
   const r = printParams({
     settings,
     known,
