@@ -30,6 +30,10 @@ maildrop_time_limit = 30s
 message_size_limit = 52428800
 alias_maps = hash:/etc/aliases   lmdb:/etc/aliases2
 undefined_user = $nothing_defines_this
+virtual_alias_maps = ldap:myldap
+myldap_server_host = ldap.example
+myldap_search_base = dc=example,dc=org
+myldap_bogus = 1
 `;
 
 const CUSTOM_MASTER = `# Postern golden test
