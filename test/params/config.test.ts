@@ -184,3 +184,16 @@ test('install-defaults.json changes what postconf -d prints; a bad file is fatal
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('configuration files over the size limit are refused with a clear error', async () => {
+  const { readConfigFile } = await import('../../src/global/params/read-config-file.js');
+  const dir = await mkdtemp(join(tmpdir(), 'postern-big-'));
+  try {
+    const file = join(dir, 'main.cf');
+    await writeFile(file, 'a = 1\n'.repeat(100));
+    assert.equal(readConfigFile(file).length, 600);
+    assert.throws(() => readConfigFile(file, 100), { code: 'EFBIG', message: /file too large/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,8 @@
 // postconf -e / -X / -# and plain `name=value` arguments: edit main.cf in
 // place, keeping comments, order and unrelated lines, and replace the file
 // atomically (temp file, fsync, rename) so a crash never leaves half a file.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, statSync, writeSync, unlinkSync } from 'node:fs';
+import { readConfigFile } from '../../global/params/read-config-file.js';
 
 export type MainCfEdit = { kind: 'set'; value: string } | { kind: 'remove' } | { kind: 'comment' };
 
@@ -86,7 +87,7 @@ export function writeFileAtomic(file: string, text: string): void {
 export function editMainCf(file: string, edits: ReadonlyMap<string, MainCfEdit>): void {
   let text = '';
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

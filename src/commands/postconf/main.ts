@@ -1,7 +1,7 @@
 // postconf(1): print and edit Postfix configuration — main.cf parameters
 // (all, -n, -d, names, -h/-H/-x/-f, -e/-X/-#) and master.cf services
 // (-M, -F, -P and their -e/-X/-# edits), plus the -m/-l/-a/-A capability lists.
-import { readFileSync } from 'node:fs';
+import { errnoText, readConfigFile } from '../../global/params/read-config-file.js';
 import { join } from 'node:path';
 import { parseMasterCf } from '../../global/mastercf/parse.js';
 import type { MasterEntry } from '../../global/mastercf/types.js';
@@ -87,7 +87,7 @@ export async function main(argv: string[], progName: string): Promise<number> {
 function readMainCf(file: string, warn: (m: string) => void): Map<string, string> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     throw new Fatal(`open ${file}: ${errnoText(e)}`);
   }
@@ -103,7 +103,7 @@ function readMainCf(file: string, warn: (m: string) => void): Map<string, string
 function readMasterCf(file: string, warn: (m: string) => void): MasterEntry[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     warn(`open ${file}: ${errnoText(e)}`);
     return [];
@@ -139,13 +139,6 @@ function expandOverrides(e: MasterEntry, settings: ReadonlyMap<string, string>):
     return overrides.has(name) ? `${name}=${overrides.get(name) ?? ''}` : w;
   });
   return { ...e, overrides, argv };
-}
-
-function errnoText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'No such file or directory';
-  if (code === 'EACCES') return 'Permission denied';
-  return code ?? String(e);
 }
 
 function run(argv: string[], out: string[], warn: (m: string) => void): void {

@@ -1,12 +1,12 @@
 // The effective configuration: main.cf entries over registry defaults, with
 // lazy expansion and typed accessors. `loadConfig(dir)` is what daemons and
 // commands call; `Config.fromText` serves tests and `postconf -c`.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expand, ExpansionError } from './expand.js';
 import { hostDefault } from './host-defaults.js';
 import { parseMainCf, type MainCfEntry, type MainCfProblem } from './main-cf.js';
 import { isRawParam, paramSpec } from './registry.js';
+import { errnoText, readConfigFile } from './read-config-file.js';
 import { transportParamDefault } from './service-params.js';
 import type { ParamReader } from './types.js';
 
@@ -166,9 +166,9 @@ export function loadConfig(dir: string): Config {
   const file = join(dir, 'main.cf');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
-    throw new ConfigError(`open ${file}: ${(e as Error).message}`);
+    throw new ConfigError(`open ${file}: ${errnoText(e)}`);
   }
   const cfg = Config.fromText(text, file);
   const bad = cfg.problems.find((p) => p.fatal);
