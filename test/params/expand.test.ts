@@ -56,3 +56,16 @@ test('comparisons: integers numerically, anything else as text, operands as writ
   assert.equal(expand('${{abc} != {abd} ? {ne}}', lookup), 'ne');
   assert.equal(expand('${{3.7.11} >=level {3.7} ? {modern} : {old}}', lookup), 'modern');
 });
+
+test('deeply shared references expand once per name, not exponentially', () => {
+  const t: Record<string, string> = { v0: 'x' };
+  for (let i = 1; i <= 40; i++) t[`v${i}`] = `$v${i - 1}$v${i - 1}`;
+  let lookups = 0;
+  const lk = (n: string): string | undefined => {
+    lookups++;
+    return t[n];
+  };
+  assert.equal(expand('$v20', lk).length, 2 ** 20);
+  assert.ok(lookups <= 21, `${lookups} lookups`);
+  assert.throws(() => expand('$v40', lk), /too long/);
+});

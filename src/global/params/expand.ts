@@ -21,10 +21,29 @@ export class RecursionError extends ExpansionError {
 }
 
 const MAX_DEPTH = 100;
+/** No real parameter value comes near this; a doubling chain of names would. */
+const MAX_LENGTH = 16 * 1024 * 1024;
 const REPORT_DEPTH = 100;
+
+/**
+ * Names already expanded during the outermost expand() call, per lookup
+ * function: `a = $b $b`, `b = $c $c`, ... would otherwise cost 2^depth.
+ * Expansion is synchronous, so the memo lives exactly as long as that call.
+ */
+let memos: Map<Lookup, Map<string, string>> | undefined;
 
 /** Expand `text`, looking names up through `lookup` (which returns unexpanded text). */
 export function expand(text: string, lookup: Lookup, stack: string[] = []): string {
+  if (memos) return expandText(text, lookup, stack);
+  memos = new Map();
+  try {
+    return expandText(text, lookup, stack);
+  } finally {
+    memos = undefined;
+  }
+}
+
+function expandText(text: string, lookup: Lookup, stack: string[]): string {
   if (!text.includes('$')) return text;
   if (stack.length > MAX_DEPTH) throw new ExpansionError(`recursion limit exceeded expanding ${stack[0] ?? ''}`);
   let out = '';
@@ -66,9 +85,19 @@ function expandName(name: string, lookup: Lookup, stack: string[]): string {
     const cycle = stack.slice(k);
     throw new RecursionError(cycle[(REPORT_DEPTH - k) % cycle.length] ?? name, [...stack, name]);
   }
+  let memo = memos?.get(lookup);
+  if (!memo) {
+    memo = new Map();
+    memos?.set(lookup, memo);
+  }
+  const known = memo.get(name);
+  if (known !== undefined) return known;
   const raw = lookup(name);
   if (raw === undefined) return '';
-  return expand(raw, lookup, [...stack, name]);
+  const value = expand(raw, lookup, [...stack, name]);
+  if (value.length > MAX_LENGTH) throw new ExpansionError(`expansion of $${name} too long`);
+  memo.set(name, value);
+  return value;
 }
 
 /** Index of the bracket that closes the one at `open`, honouring nesting. */
