@@ -97,7 +97,7 @@ async function mail(s: Session, args: string): Promise<boolean> {
   }
   if (repeatConnectReject(s, { sender: path.address })) return false;
   if (!messageRateOk(s)) return false;
-  if (!st.delayReject && !(await checkStages(s, ['helo', 'mail'], { sender: path.address }))) return false;
+  if (!st.delayReject && !(await checkStages(s, ['mail'], { sender: path.address }))) return false;
   const tx: MailTransaction = {
     sender: path.address,
     ...(params.size !== undefined ? { declaredSize: params.size } : {}),
