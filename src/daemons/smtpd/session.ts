@@ -68,6 +68,9 @@ export class Session {
   /** With smtpd_delay_reject = no: a connect-stage rejection repeated for later commands. */
   connectReject: SmtpReply | undefined;
   xforward = new Map<string, string>();
+  /** XCLIENT/XFORWARD authorisation, decided once from the real peer (not an XCLIENT-supplied one). */
+  xclientAllowed = false;
+  xforwardAllowed = false;
   /** Bytes of DATA/BDAT content received in the current transaction, for the log. */
   dataBytes: number | undefined;
   readonly reader: SmtpReader;
@@ -188,6 +191,8 @@ export class Session {
       this.client.reverseName = names.reverseName;
     }
     this.logger.info(`connect from ${this.namaddr}`);
+    this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
+    this.xforwardAllowed = this.deps.lists.xforward.matches(this.client);
     if (!this.checkConnectionLimits()) return false;
     if (!this.settings.delayReject) {
       const v = await this.deps.policy.check('connect', this.facts());

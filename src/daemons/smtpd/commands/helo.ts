@@ -15,9 +15,8 @@ function ehloKeywords(s: Session): string[] {
   if (!s.tls && s.deps.tls?.available()) list.push('STARTTLS');
   const mechs = st.saslAuthEnable ? (s.deps.auth?.mechanisms(s.tls) ?? []) : [];
   if (mechs.length > 0 && s.saslUsername === undefined) list.push(`AUTH ${mechs.join(' ')}`);
-  if (s.deps.lists.xclient.matches(s.client))
-    list.push('XCLIENT NAME ADDR PROTO HELO REVERSE_NAME PORT LOGIN DESTADDR DESTPORT');
-  if (s.deps.lists.xforward.matches(s.client)) list.push('XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT');
+  if (s.xclientAllowed) list.push('XCLIENT NAME ADDR PROTO HELO REVERSE_NAME PORT LOGIN DESTADDR DESTPORT');
+  if (s.xforwardAllowed) list.push('XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT');
   list.push('ENHANCEDSTATUSCODES', '8BITMIME', 'DSN');
   if (st.smtputf8Enable) list.push('SMTPUTF8');
   list.push('CHUNKING');

@@ -63,7 +63,7 @@ export const XCLIENT: SmtpdCommand = {
   last: false,
   junk: false,
   async run(s, args) {
-    if (!s.deps.lists.xclient.matches(s.client)) {
+    if (!s.xclientAllowed) {
       s.reply(550, '5.7.0', 'Error: insufficient authorization');
       return false;
     }
@@ -106,7 +106,7 @@ export const XFORWARD: SmtpdCommand = {
   last: false,
   junk: false,
   run(s, args) {
-    if (!s.deps.lists.xforward.matches(s.client)) {
+    if (!s.xforwardAllowed) {
       s.reply(550, '5.7.0', 'Error: insufficient authorization');
       return Promise.resolve(false);
     }
