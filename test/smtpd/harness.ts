@@ -119,6 +119,9 @@ export async function startSmtpd(
   });
   const server = net.createServer();
   smtpd.attach(server);
+  // A failed assertion must not leave the test process waiting on open sockets.
+  server.unref();
+  server.on('connection', (s: net.Socket) => s.unref());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -153,6 +156,7 @@ export class RawClient {
       this.wakeAll();
     });
     RawClient.open.add(this);
+    socket.unref();
     socket.on('close', () => {
       RawClient.open.delete(this);
       this.closed = true;

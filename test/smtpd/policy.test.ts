@@ -123,3 +123,70 @@ test('DATA and end-of-data restrictions, and a cleanup refusal', async () => {
   assert.equal(h.cleanup.messages[0]?.state, 'aborted');
   assert.ok(h.policy.calls.some((x) => x.stage === 'data'));
 });
+
+test('a policy that throws defers with 451 and the session goes on', async () => {
+  const h = await startSmtpd('', {
+    policy: (stage, f) => {
+      if (stage === 'rcpt' && f.recipient === 'flaky@x') throw new Error('dict lookup failed');
+      return undefined;
+    },
+  });
+  const c = await RawClient.connect(h.port);
+  await c.reply();
+  await c.cmd('EHLO x');
+  await c.cmd('MAIL FROM:<a@x>');
+  assert.equal(await c.cmd('RCPT TO:<flaky@x>'), '451 4.3.0 <flaky@x>: Temporary lookup failure');
+  assert.equal(await c.cmd('RCPT TO:<fine@x>'), '250 2.1.5 Ok');
+  await h.close();
+  assert.ok(h.logs().includes('warning: localhost[127.0.0.1]: rcpt restrictions: dict lookup failed'));
+});
+
+test('smtpd_delay_reject = no: a connect-stage rejection answers later commands', async () => {
+  const h = await startSmtpd('smtpd_delay_reject = no', {
+    policy: (stage) =>
+      stage === 'connect'
+        ? {
+            action: 'reject',
+            reply: { code: 554, dsn: '5.7.1', text: '<localhost[127.0.0.1]>: Client host rejected: Access denied' },
+            logText: '',
+          }
+        : undefined,
+  });
+  const c = await RawClient.connect(h.port);
+  assert.equal(await c.reply(), '220 mx.example.test ESMTP Postern');
+  assert.equal(await c.cmd('HELO x'), '554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied');
+  assert.equal(await c.cmd('MAIL FROM:<a@x>'), '554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied');
+  assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
+  await h.close();
+  assert.ok(
+    h
+      .logs()
+      .includes(
+        'NOQUEUE: reject: CONNECT from localhost[127.0.0.1]: 554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied; proto=SMTP',
+      ),
+  );
+});
+
+test('a queue write error answers 451 and the message is not queued', async () => {
+  const h = await startSmtpd();
+  const c = await RawClient.connect(h.port);
+  await c.reply();
+  await c.cmd('EHLO x');
+  await c.cmd('MAIL FROM:<a@x>');
+  await c.cmd('RCPT TO:<b@x>');
+  const m = h.cleanup.messages[0];
+  assert.ok(m);
+  // Make the recorded transaction's storage fail from now on.
+  m.chunks = new Proxy(m.chunks, {
+    get(target, prop, receiver) {
+      if (prop === 'push') throw new Error('disk full');
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  await c.cmd('DATA');
+  c.send('Subject: x\r\n\r\nbody\r\n.\r\n');
+  assert.equal(await c.reply(), '451 4.3.0 Error: queue file write error');
+  assert.equal(await c.cmd('NOOP'), '250 2.0.0 Ok');
+  await h.close();
+  assert.equal(m.state, 'aborted');
+});

@@ -16,7 +16,7 @@ import { ClientList, normalizeAddr } from './client-list.js';
 import { lookupPeer, type PeerResolver } from './peer.js';
 import type { SmtpdPolicy } from './policy-api.js';
 import type { SmtpdSettings } from './settings.js';
-import { printable } from './printable.js';
+import { printable, printableText } from './printable.js';
 import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook } from './types.js';
 import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
 
@@ -360,7 +360,6 @@ export class Session {
     this.stream.end();
     // A client that does not read its replies must not keep the socket open.
     setTimeout(() => this.stream.destroy(), 5000).unref();
-    this.stream.once('close', () => undefined);
   }
 
   async abortTransaction(): Promise<void> {
@@ -384,8 +383,8 @@ export class Session {
   /** `NOQUEUE: reject: RCPT from name[addr]: 554 5.7.1 ...; from=<s> to=<r> proto=ESMTP helo=<h>` */
   logReject(r: SmtpReply, env: { from?: string; to?: string }): void {
     const parts: string[] = [];
-    if (env.from !== undefined) parts.push(`from=<${env.from}>`);
-    if (env.to !== undefined) parts.push(`to=<${env.to}>`);
+    if (env.from !== undefined) parts.push(`from=<${printableText(env.from)}>`);
+    if (env.to !== undefined) parts.push(`to=<${printableText(env.to)}>`);
     parts.push(`proto=${this.protocol(this.tx?.smtputf8 ?? false)}`);
     if (this.helo !== undefined) parts.push(`helo=<${this.helo}>`);
     const dsn = r.dsn ? `${r.dsn} ` : '';

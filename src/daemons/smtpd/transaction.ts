@@ -27,7 +27,22 @@ export async function checkStages(
   env: CheckEnvelope,
 ): Promise<boolean> {
   for (const stage of stages) {
-    const verdict = await s.deps.policy.check(stage, s.facts(env));
+    let verdict;
+    try {
+      verdict = await s.deps.policy.check(stage, s.facts(env));
+    } catch (e) {
+      // A table that cannot be read right now (DictRetryError and the like) defers, never crashes.
+      s.logger.warning(`${s.namaddr}: ${stage} restrictions: ${(e as Error).message}`);
+      const addr = env.recipient ?? env.sender;
+      const r: SmtpReply = {
+        code: 451,
+        dsn: '4.3.0',
+        text: addr !== undefined ? `<${addr}>: Temporary lookup failure` : 'Temporary lookup failure',
+      };
+      s.logReject(r, logEnvelope(s, env));
+      s.sendReply(r);
+      return false;
+    }
     if (verdict.action === 'reject') {
       s.logReject(verdict.reply, logEnvelope(s, env));
       s.sendReply(verdict.reply);
@@ -95,8 +110,29 @@ export async function ensureCleanup(s: Session): Promise<boolean> {
   return true;
 }
 
+/**
+ * A content sink for the open cleanup transaction that remembers, instead
+ * of throwing through the framing layer, when the queue refused a write.
+ */
+export function cleanupWriter(s: Session): { write(b: Buffer): void; failed(): boolean } {
+  const cleanup = s.tx?.cleanup;
+  let failed = cleanup === undefined;
+  return {
+    write(b: Buffer): void {
+      if (failed || !cleanup) return;
+      try {
+        cleanup.write(b);
+      } catch (e) {
+        failed = true;
+        s.logger.warning(`${cleanup.queueId}: queue file write error: ${(e as Error).message}`);
+      }
+    },
+    failed: () => failed,
+  };
+}
+
 /** Write our Received: header as the first content line. */
-export function writeReceived(s: Session): void {
+export function writeReceived(s: Session, sink: { write(b: Buffer): void }): void {
   const tx = s.tx;
   if (!tx?.cleanup) return;
   const header = receivedHeader({
@@ -110,10 +146,10 @@ export function writeReceived(s: Session): void {
     recipients: tx.recipients.map((r) => r.address),
     date: s.deps.now(),
   });
-  tx.cleanup.write(Buffer.from(header, 'utf8'));
+  sink.write(Buffer.from(header, 'utf8'));
 }
 
-export type ContentProblem = 'none' | 'too-big' | 'bare-lf';
+export type ContentProblem = 'none' | 'too-big' | 'bare-lf' | 'write-error';
 
 /**
  * After the last content byte: report content problems, run the
@@ -125,6 +161,11 @@ export async function finishMessage(s: Session, problem: ContentProblem, size: n
   if (!tx?.cleanup) {
     await s.abortTransaction();
     s.reply(451, '4.3.0', 'Error: queue file write error');
+    return false;
+  }
+  if (problem === 'write-error') {
+    await s.abortTransaction();
+    s.sendReply(QUEUE_WRITE_ERROR);
     return false;
   }
   if (problem === 'too-big') {

@@ -27,6 +27,8 @@ export interface AcceptedRecipient {
 
 export interface BdatState {
   readonly splitter: ContentLineSplitter;
+  /** Whether the queue refused a write of this message. */
+  readonly writeFailed: () => boolean;
   /** Set after a chunk failed: later chunks are read and discarded until LAST. */
   failed?: SmtpReply;
   tooBig: boolean;

@@ -5,7 +5,7 @@
 // session ends (521), as in Postfix.
 import { ContentLineSplitter } from '../../../util/content-lines.js';
 import type { Session } from '../session.js';
-import { finishMessage, writeReceived, type ContentProblem } from '../transaction.js';
+import { cleanupWriter, finishMessage, writeReceived, type ContentProblem } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 import { needRecipients } from './data.js';
 
@@ -28,16 +28,16 @@ async function bdat(s: Session, args: string): Promise<boolean> {
     return false;
   }
   const tx = s.tx;
-  const cleanup = tx.cleanup;
-  if (!cleanup) return false;
   if (count === 0 && !last) {
     s.reply(551, '5.7.1', 'Null BDAT request');
     return false;
   }
   if (!tx.bdat) {
-    writeReceived(s);
+    const sink = cleanupWriter(s);
+    writeReceived(s, sink);
     tx.bdat = {
-      splitter: new ContentLineSplitter(s.settings.lineLengthLimit, (b) => cleanup.write(b)),
+      splitter: new ContentLineSplitter(s.settings.lineLengthLimit, (b) => sink.write(b)),
+      writeFailed: () => sink.failed(),
       tooBig: false,
     };
     s.dataBytes = 0;
@@ -63,7 +63,8 @@ async function bdat(s: Session, args: string): Promise<boolean> {
   if (!state.tooBig) state.splitter.finish();
   s.where = 'END-OF-MESSAGE';
   let problem: ContentProblem = 'none';
-  if (state.splitter.bareLf && s.bareNewlineMode() === 'reject') problem = 'bare-lf';
+  if (state.writeFailed()) problem = 'write-error';
+  else if (state.splitter.bareLf && s.bareNewlineMode() === 'reject') problem = 'bare-lf';
   else if (state.tooBig) problem = 'too-big';
   return finishMessage(s, problem, state.splitter.bytes);
 }

@@ -3,7 +3,14 @@
 // where the message ends, so no second message can be smuggled in) and
 // streamed into the open cleanup transaction.
 import type { Session } from '../session.js';
-import { checkStages, finishMessage, repeatConnectReject, writeReceived, type ContentProblem } from '../transaction.js';
+import {
+  checkStages,
+  cleanupWriter,
+  finishMessage,
+  repeatConnectReject,
+  writeReceived,
+  type ContentProblem,
+} from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 
 /** Reply to DATA/BDAT when there is no transaction with recipients; true when one was sent. */
@@ -35,8 +42,8 @@ async function data(s: Session, args: string): Promise<boolean> {
   if (!(await checkStages(s, ['data'], { sender: tx.sender }))) return false;
   s.reply(354, '', 'End data with <CR><LF>.<CR><LF>');
   await s.flush();
-  writeReceived(s);
-  const cleanup = tx.cleanup;
+  const sink = cleanupWriter(s);
+  writeReceived(s, sink);
   const limit = s.settings.messageSizeLimit;
   let size = 0;
   let tooBig = false;
@@ -48,11 +55,12 @@ async function data(s: Session, args: string): Promise<boolean> {
     if (tooBig) return;
     // Over the limit the rest is read and dropped so the session stays in step.
     if (limit > 0 && size > limit) tooBig = true;
-    else cleanup.write(b);
+    else sink.write(b);
   });
   s.where = 'END-OF-MESSAGE';
   let problem: ContentProblem = 'none';
-  if (result.bareLf && mode === 'reject') problem = 'bare-lf';
+  if (sink.failed()) problem = 'write-error';
+  else if (result.bareLf && mode === 'reject') problem = 'bare-lf';
   else if (tooBig) problem = 'too-big';
   return finishMessage(s, problem, size);
 }
