@@ -44,8 +44,10 @@ export class SmtpReader {
   /** Skipping the rest of an over-long command line. */
   private skipping = false;
   private paused = false;
-  /** Total bytes received, for "lost connection after DATA (N bytes)". */
+  /** Total bytes received. */
   received = 0;
+  /** Count of data events, so a waiter can tell whether anything arrived. */
+  private arrivals = 0;
 
   constructor(
     private stream: Duplex,
@@ -68,6 +70,7 @@ export class SmtpReader {
   private attach(stream: Duplex): void {
     stream.on('data', (chunk: Buffer) => {
       this.received += chunk.length;
+      this.arrivals++;
       this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
       if (this.buf.length >= this.bufferLimit && !this.paused) {
         this.paused = true;
@@ -106,10 +109,12 @@ export class SmtpReader {
     w?.();
   }
 
+  /** Wait until more bytes arrive (the buffer may hold an incomplete line) or the stream ends. */
   private async waitForInput(): Promise<void> {
     if (this.ended !== undefined) throw new ReaderClosedError(this.ended);
+    const seen = this.arrivals;
     await this.beforeWait();
-    if (this.buf.length > 0 || this.ended !== undefined) return;
+    if (this.arrivals !== seen || this.ended !== undefined) return;
     if (this.paused) {
       this.paused = false;
       this.stream.resume();

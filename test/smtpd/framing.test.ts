@@ -144,3 +144,17 @@ test('invalid UTF-8 in a command line', async () => {
   assert.equal(await c.reply(), '500 5.5.2 Error: bad UTF-8 syntax');
   await h.close();
 });
+
+test('a command split across TCP segments is answered once complete', async () => {
+  const h = await startSmtpd();
+  const c = await RawClient.connect(h.port);
+  await c.reply();
+  c.send('EH');
+  await new Promise((r) => setTimeout(r, 50));
+  c.send('LO x\r');
+  await new Promise((r) => setTimeout(r, 50));
+  c.send('\n');
+  assert.match(await c.reply(), /^250-mx\.example\.test\n/);
+  assert.equal(await c.cmd('NOOP'), '250 2.0.0 Ok');
+  await h.close();
+});
