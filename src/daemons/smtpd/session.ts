@@ -177,9 +177,13 @@ export class Session {
 
   private armTimeout(): void {
     this.socket.setTimeout(this.settings.timeoutSec * 1000, () => {
-      // Only an idle client times out; a slow queue commit must not.
+      // Only an idle client times out; a slow queue commit must not. A client
+      // that stopped reading our replies is dropped, or it would hold the session forever.
       if (this.reader.isWaiting()) this.reader.close('timeout');
-      else this.socket.setTimeout(this.settings.timeoutSec * 1000);
+      else if (this.socket.writableNeedDrain) {
+        this.logger.info(`timeout after ${this.where} from ${this.namaddr}`);
+        this.socket.destroy();
+      } else this.socket.setTimeout(this.settings.timeoutSec * 1000);
     });
   }
 
