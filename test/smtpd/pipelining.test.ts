@@ -102,3 +102,15 @@ test('with smtpd_forbid_unauth_pipelining = no the violation is only logged', as
   const rcpt = h.policy.calls.find((call) => call.stage === 'rcpt');
   assert.equal(rcpt?.facts.pipelinedEarly, true);
 });
+
+test('a HELO client that pipelines without PIPELINING being offered is disconnected', async () => {
+  const h = await startSmtpd();
+  const c = await RawClient.connect(h.port);
+  await c.reply();
+  assert.equal(await c.cmd('HELO old.example'), '250 mx.example.test');
+  c.send('MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n');
+  assert.equal(await c.reply(), '554 5.5.0 Error: SMTP protocol synchronization');
+  assert.ok(await c.waitClosed());
+  await h.close();
+  assert.ok(h.logs().includes('improper command pipelining after MAIL from localhost[127.0.0.1]: RCPT TO:<b@x>\\r\\n'));
+});

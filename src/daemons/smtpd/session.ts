@@ -63,6 +63,8 @@ export class Session {
   errorCount = 0;
   junkCount = 0;
   tx: MailTransaction | undefined;
+  /** The last EHLO reply advertised PIPELINING (RFC 2920). */
+  pipeliningOffered = false;
   /** The client pipelined where RFC 2920 forbids it (for reject_unauth_pipelining). */
   pipelinedEarly = false;
   /** With smtpd_delay_reject = no: a connect-stage rejection repeated for later commands. */
@@ -301,7 +303,10 @@ export class Session {
       return;
     }
     this.where = cmd.name;
-    if (cmd.last && this.reader.pending() > 0 && this.pipeliningViolation(cmd.name)) {
+    // Without PIPELINING advertised (HELO, or the keyword discarded) the client must wait for
+    // every reply (RFC 5321 lock-step); BDAT's own chunk follows it and is not a command.
+    const lockstep = !this.pipeliningOffered && cmd.name !== 'BDAT' && cmd.name !== 'QUIT';
+    if ((cmd.last || lockstep) && this.reader.pending() > 0 && this.pipeliningViolation(cmd.name)) {
       this.count(cmd.name.toLowerCase(), false);
       return;
     }

@@ -55,10 +55,13 @@ async function greet(s: Session, args: string, esmtp: boolean): Promise<boolean>
     return false;
   }
   if (!esmtp) {
+    s.pipeliningOffered = false;
     s.reply(250, '', s.settings.myhostname);
     return true;
   }
-  const lines = [s.settings.myhostname, ...discard(s, ehloKeywords(s))];
+  const keywords = discard(s, ehloKeywords(s));
+  s.pipeliningOffered = keywords.includes('PIPELINING');
+  const lines = [s.settings.myhostname, ...keywords];
   s.reply(250, '', lines.join('\n'));
   return true;
 }

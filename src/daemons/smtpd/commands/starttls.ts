@@ -41,6 +41,7 @@ export const STARTTLS: SmtpdCommand = {
     s.tls = true;
     s.helo = undefined;
     s.esmtp = false;
+    s.pipeliningOffered = false;
     return true;
   },
 };

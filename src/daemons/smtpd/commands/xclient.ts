@@ -96,6 +96,8 @@ export const XCLIENT: SmtpdCommand = {
     s.helo = helo !== undefined && !unavailable(helo) ? helo : undefined;
     const proto = attrs.get('PROTO');
     s.esmtp = proto !== undefined ? proto.toUpperCase() === 'ESMTP' : false;
+    // The proxy spoke EHLO for its client; keep its PIPELINING knowledge.
+    s.pipeliningOffered = s.pipeliningOffered && s.esmtp;
     s.reply(220, '', s.settings.banner);
     return true;
   },
