@@ -106,6 +106,7 @@ test('sequence and syntax errors use Postfix replies and count in the disconnect
   assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
   await c.waitClosed();
   await h.close();
+  assert.ok(h.logs().includes('warning: Illegal address syntax from localhost[127.0.0.1] in MAIL command: <a@b'));
   assert.equal(
     h.logs().at(-1),
     'disconnect from localhost[127.0.0.1] helo=1/2 xclient=0/1 starttls=0/1 auth=0/1 mail=1/11 rcpt=0/5 data=0/2 ' +

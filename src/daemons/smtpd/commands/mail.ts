@@ -3,6 +3,7 @@
 // ENVID (RFC 3461). Replies and their order follow Postfix's mail_cmd.
 import { isXtext } from '../../../util/xtext.js';
 import { parsePath, splitParam } from '../envelope.js';
+import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
 import { checkStages, repeatConnectReject } from '../transaction.js';
 import type { MailTransaction, SmtpdCommand } from '../types.js';
@@ -13,6 +14,7 @@ interface MailParams {
   smtputf8: boolean;
   ret?: 'FULL' | 'HDRS';
   envid?: string;
+  auth?: boolean;
 }
 
 /** Parsed parameters, or false after the error reply was sent. */
@@ -47,6 +49,17 @@ function parseParams(s: Session, params: readonly string[]): MailParams | false 
         return false;
       }
       out.ret = r;
+    } else if (key === 'AUTH' && value !== undefined && s.settings.saslAuthEnable) {
+      // RFC 4954 section 5: the identity is informational; Postfix accepts one and ignores it.
+      if (out.auth) {
+        s.reply(503, '5.5.4', 'Error: multiple AUTH= options');
+        return false;
+      }
+      if (value !== '<>' && !isXtext(value)) {
+        s.reply(501, '5.5.4', 'Bad AUTH parameter syntax');
+        return false;
+      }
+      out.auth = true;
     } else if (key === 'ENVID' && value !== undefined) {
       if (out.envid !== undefined) {
         s.reply(501, '5.5.4', 'Duplicate ENVID parameter');
@@ -82,7 +95,10 @@ async function mail(s: Session, args: string): Promise<boolean> {
   const path = parsePath(args, 'FROM');
   if (!path.ok) {
     if (path.error === 'syntax') s.reply(501, '5.5.4', 'Syntax: MAIL FROM:<address>');
-    else s.reply(501, '5.1.7', 'Bad sender address syntax');
+    else {
+      s.logger.warning(`Illegal address syntax from ${s.namaddr} in MAIL command: ${printableText(args.slice(5))}`);
+      s.reply(501, '5.1.7', 'Bad sender address syntax');
+    }
     return false;
   }
   const params = parseParams(s, path.params);
@@ -97,7 +113,8 @@ async function mail(s: Session, args: string): Promise<boolean> {
   }
   if (repeatConnectReject(s, { sender: path.address })) return false;
   if (!messageRateOk(s)) return false;
-  if (!st.delayReject && !(await checkStages(s, ['mail'], { sender: path.address }))) return false;
+  const env = { sender: path.address, ...(params.size !== undefined ? { size: params.size } : {}) };
+  if (!st.delayReject && !(await checkStages(s, ['mail'], env))) return false;
   const tx: MailTransaction = {
     sender: path.address,
     ...(params.size !== undefined ? { declaredSize: params.size } : {}),

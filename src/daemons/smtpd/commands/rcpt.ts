@@ -5,6 +5,7 @@
 import type { DsnNotify } from '../../../global/queue/cleanup-api.js';
 import { isXtext } from '../../../util/xtext.js';
 import { parsePath, splitParam } from '../envelope.js';
+import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
 import { checkStages, ensureCleanup, repeatConnectReject } from '../transaction.js';
 import type { AcceptedRecipient, SmtpdCommand } from '../types.js';
@@ -88,7 +89,10 @@ async function rcpt(s: Session, args: string): Promise<boolean> {
   const path = parsePath(args, 'TO');
   if (!path.ok) {
     if (path.error === 'syntax') s.reply(501, '5.5.4', 'Syntax: RCPT TO:<address>');
-    else s.reply(501, '5.1.3', 'Bad recipient address syntax');
+    else {
+      s.logger.warning(`Illegal address syntax from ${s.namaddr} in RCPT command: ${printableText(args.slice(3))}`);
+      s.reply(501, '5.1.3', 'Bad recipient address syntax');
+    }
     return false;
   }
   const params = parseParams(s, path.params);
@@ -110,7 +114,12 @@ async function rcpt(s: Session, args: string): Promise<boolean> {
   if (!recipientRateOk(s)) return false;
   // With smtpd_delay_reject the client, HELO and sender lists are evaluated here, per recipient.
   const stages: RestrictionStage[] = s.settings.delayReject ? ['connect', 'helo', 'mail', 'rcpt'] : ['rcpt'];
-  if (!(await checkStages(s, stages, { sender: tx.sender, recipient: path.address }))) return false;
+  const env = {
+    sender: tx.sender,
+    recipient: path.address,
+    ...(tx.declaredSize !== undefined ? { size: tx.declaredSize } : {}),
+  };
+  if (!(await checkStages(s, stages, env))) return false;
   if (s.tx !== tx) return false;
   const r: AcceptedRecipient = {
     address: path.address,
