@@ -103,7 +103,7 @@ export interface Harness {
 
 export async function startSmtpd(
   mainCf = '',
-  opts: { policy?: PolicyFn; resolver?: PeerResolver; extra?: Partial<SmtpdDeps> } = {},
+  opts: { policy?: PolicyFn; resolver?: PeerResolver; extra?: Partial<SmtpdDeps>; host?: string } = {},
 ): Promise<Harness> {
   const config = Config.fromText(`${BASE_MAIN_CF}\n${mainCf}\n`);
   const logger = new MemoryLogger('postfix/smtpd');
@@ -122,7 +122,7 @@ export async function startSmtpd(
   // A failed assertion must not leave the test process waiting on open sockets.
   server.unref();
   server.on('connection', (s: net.Socket) => s.unref());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, opts.host ?? '127.0.0.1', r));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return {
@@ -165,9 +165,9 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
-  static connect(port: number): Promise<RawClient> {
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
+      const s = net.connect(port, host, () => resolve(new RawClient(s)));
       s.once('error', reject);
     });
   }

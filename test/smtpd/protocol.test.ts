@@ -3,6 +3,7 @@
 // its Received: header, and the connect/disconnect log lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { networkInterfaces } from 'node:os';
 import { RawClient, content, eventually, startSmtpd } from './harness.js';
 
 const EHLO_REPLY = [
@@ -196,3 +197,28 @@ test('peer name: forward-confirmed, unconfirmed, and lookups off', async () => {
   await h2.close();
   assert.ok(h2.logs().includes('connect from unknown[127.0.0.1]'));
 });
+
+function haveIpv6Loopback(): boolean {
+  return Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
+}
+
+test(
+  'IPv6 client: [::1] in logs, IPv6: form in Received:',
+  { skip: !haveIpv6Loopback() && 'no ::1 on this host' },
+  async () => {
+    const h = await startSmtpd('smtpd_peername_lookup = no', { host: '::1' });
+    const c = await RawClient.connect(h.port, '::1');
+    await c.reply();
+    await c.cmd('HELO v6');
+    await c.cmd('MAIL FROM:<a@x>');
+    await c.cmd('RCPT TO:<b@x>');
+    await c.cmd('DATA');
+    assert.match(await c.cmd('hi\r\n.'), /^250 /);
+    await h.close();
+    assert.ok(h.logs().includes('connect from unknown[::1]'));
+    const m = h.cleanup.committed()[0];
+    assert.ok(m);
+    assert.equal(content(m).split('\r\n')[0], 'Received: from v6 (unknown [IPv6:::1])');
+    assert.match(content(m).split('\r\n')[1] ?? '', / with SMTP id /);
+  },
+);
