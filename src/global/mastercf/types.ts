@@ -24,6 +24,11 @@ export interface MasterEntry {
   readonly args: readonly string[];
   /** `-o name=value` overrides in order (last wins), incl. `-o { name = value with spaces }`. */
   readonly overrides: ReadonlyMap<string, string>;
+  /**
+   * Every argument after the command in order, `-o` pairs included and
+   * normalised (`-o`, `name=value`), braces removed: what postconf -M prints.
+   */
+  readonly argv?: readonly string[];
   /** 1-based line where the entry starts, for messages naming file and line. */
   readonly line: number;
 }

@@ -1,12 +1,13 @@
 // The effective configuration: main.cf entries over registry defaults, with
 // lazy expansion and typed accessors. `loadConfig(dir)` is what daemons and
 // commands call; `Config.fromText` serves tests and `postconf -c`.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expand } from './expand.js';
+import { expand, ExpansionError } from './expand.js';
 import { hostDefault } from './host-defaults.js';
 import { parseMainCf, type MainCfEntry, type MainCfProblem } from './main-cf.js';
-import { paramSpec } from './registry.js';
+import { isRawParam, paramSpec } from './registry.js';
+import { errnoText, readConfigFile } from './read-config-file.js';
+import { transportParamDefault } from './service-params.js';
 import type { ParamReader } from './types.js';
 
 export class ConfigError extends Error {
@@ -40,7 +41,7 @@ export class Config implements ParamReader {
     if (o !== undefined) return o;
     const s = this.settings.get(name);
     if (s !== undefined) return s;
-    return defaultText(name);
+    return defaultText(name, (n) => this.get(n));
   }
 
   isSet(name: string): boolean {
@@ -51,7 +52,18 @@ export class Config implements ParamReader {
     let v = this.cache.get(name);
     if (v === undefined) {
       const raw = this.raw(name);
-      v = raw === undefined ? '' : expand(raw, (n) => this.raw(n), [name]);
+      if (raw === undefined) v = '';
+      else if (isRawParam(name)) v = raw;
+      else {
+        try {
+          v = expand(raw, (n) => this.raw(n), [name]);
+        } catch (e) {
+          if (!(e instanceof ExpansionError)) throw e;
+          const line = this.entries.findLast((x) => x.name === name)?.line;
+          const where = line === undefined ? this.source : `${this.source}, line ${line}`;
+          throw new ConfigError(`${where}: parameter ${name}: ${e.message}`);
+        }
+      }
       this.cache.set(name, v);
     }
     return v;
@@ -78,7 +90,8 @@ export class Config implements ParamReader {
     const v = this.get(name);
     const m = /^(\d+)([smhdw]?)$/.exec(v);
     if (!m) throw new ConfigError(`bad time configuration: ${name} = ${v}`);
-    const defUnit = /^\d+([smhdw])$/.exec(paramSpec(name)?.def ?? '')?.[1] ?? 's';
+    const def = paramSpec(name)?.def ?? transportParamDefault(name)?.def ?? '';
+    const defUnit = /[\d}]([smhdw])$/.exec(def)?.[1] ?? 's';
     return Number.parseInt(m[1] ?? '0', 10) * (TIME_UNITS[m[2] || defUnit] ?? 1);
   }
 
@@ -92,6 +105,14 @@ export class Config implements ParamReader {
       overrides instanceof Map ? overrides.entries() : Object.entries(overrides as Record<string, string>);
     for (const [k, v] of items) merged.set(k, v);
     return new Config(this.settings, this.source, this.entries, this.problems, merged);
+  }
+
+  /**
+   * The configuration a master.cf service runs with: `$service_name` set to the
+   * service's name (as master(8) passes it), then the entry's `-o` overrides.
+   */
+  forService(entry: { readonly name: string; readonly overrides: ReadonlyMap<string, string> }): Config {
+    return this.withOverrides(new Map([['service_name', entry.name], ...entry.overrides]));
   }
 }
 
@@ -112,11 +133,32 @@ export function splitList(value: string): string[] {
   return out;
 }
 
-function defaultText(name: string): string | undefined {
+/**
+ * Default text of a name: the registry (with host-computed values), else the
+ * per-transport family (`relay_destination_concurrency_limit` falls back to
+ * `$default_destination_concurrency_limit`), else undefined.
+ */
+export function defaultText(name: string, lookup: (n: string) => string = () => ''): string | undefined {
   const spec = paramSpec(name);
-  if (!spec) return undefined;
-  if (spec.origin === 'host') return hostDefault(name) ?? spec.def;
+  if (!spec) return transportParamDefault(name)?.def;
+  if (spec.origin === 'host') return hostDefault(name, lookup) ?? spec.def;
   return spec.def;
+}
+
+/**
+ * The configuration directory a command or daemon should use: the `-c`
+ * argument, else MAIL_CONFIG, else the install-time config_directory.
+ */
+export function configDirectory(explicit?: string): string {
+  if (explicit) return explicit;
+  const env = process.env['MAIL_CONFIG'];
+  if (env) return env;
+  return paramSpec('config_directory')?.def ?? '/etc/postfix';
+}
+
+/** `loadConfig(configDirectory(dir))`: what commands call after parsing `-c`. */
+export function getConfig(configDir?: string): Config {
+  return loadConfig(configDirectory(configDir));
 }
 
 /** Read `dir/main.cf`; a missing file is an error, as for Postfix. */
@@ -124,11 +166,13 @@ export function loadConfig(dir: string): Config {
   const file = join(dir, 'main.cf');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
-    throw new ConfigError(`open ${file}: ${(e as Error).message}`);
+    throw new ConfigError(`open ${file}: ${errnoText(e)}`);
   }
   const cfg = Config.fromText(text, file);
+  const bad = cfg.problems.find((p) => p.fatal);
+  if (bad) throw new ConfigError(`${file}, line ${bad.line}: ${bad.message}`);
   // config_directory always reflects where the file was read from.
   return cfg.withOverrides({ config_directory: dir });
 }
