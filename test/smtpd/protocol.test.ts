@@ -222,3 +222,31 @@ test(
     assert.match(content(m).split('\r\n')[1] ?? '', / with SMTP id /);
   },
 );
+
+test('smtpd_junk_command_limit: junk beyond the limit counts as errors', async () => {
+  const h = await startSmtpd('smtpd_junk_command_limit = 2\nsmtpd_hard_error_limit = 2');
+  const c = await RawClient.connect(h.port);
+  await c.reply();
+  assert.equal(await c.cmd('NOOP'), '250 2.0.0 Ok');
+  assert.equal(await c.cmd('RSET'), '250 2.0.0 Ok');
+  assert.equal(await c.cmd('NOOP'), '250 2.0.0 Ok');
+  assert.equal(await c.cmd('NOOP'), '250 2.0.0 Ok');
+  assert.equal(await c.reply(), '421 4.7.0 mx.example.test Error: too many errors');
+  assert.ok(await c.waitClosed());
+  await h.close();
+});
+
+test('timeout in the middle of DATA names the stage and byte count', async () => {
+  const h = await startSmtpd('smtpd_timeout = 1s');
+  const c = await RawClient.connect(h.port);
+  await c.reply();
+  await c.cmd('EHLO x');
+  await c.cmd('MAIL FROM:<a@x>');
+  await c.cmd('RCPT TO:<b@x>');
+  await c.cmd('DATA');
+  c.send('Subject: slow\r\n');
+  assert.equal(await c.reply(8000), '421 4.4.2 mx.example.test Error: timeout exceeded');
+  await h.close();
+  assert.ok(h.logs().includes('timeout after DATA (15 bytes) from localhost[127.0.0.1]'), h.logs().join('\n'));
+  assert.equal(h.cleanup.messages[0]?.state, 'aborted');
+});
