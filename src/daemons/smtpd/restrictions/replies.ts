@@ -2,6 +2,7 @@
 // replies with enhanced status codes whose class follows the reply code, and
 // the `reject: RCPT from name[addr]: ...; from=<> to=<> proto=ESMTP helo=<>`
 // text of the mail log line (smtpd prefixes it with the queue ID or NOQUEUE).
+import { internalAddress, stripSourceRoute } from '../../../global/addr/address.js';
 import type { ParamReader } from '../../../global/params/types.js';
 import type { SmtpReply } from '../../../global/smtp/reply.js';
 import type { RestrictionStage, SessionFacts } from '../policy-api.js';
@@ -55,10 +56,10 @@ export function stageSubject(stage: RestrictionStage, facts: SessionFacts, confi
     case 'helo':
       return [facts.helo ?? '', CLASS.helo];
     case 'mail':
-      return [facts.sender ?? '', CLASS.sender];
+      return [replyAddress(facts.sender ?? ''), CLASS.sender];
     case 'rcpt':
     case 'vrfy':
-      return [facts.recipient ?? '', CLASS.recipient];
+      return [replyAddress(facts.recipient ?? ''), CLASS.recipient];
     case 'data':
       return ['DATA', CLASS.data];
     case 'end-of-data':
@@ -82,6 +83,15 @@ export function logLine(
   line += ` proto=${facts.esmtp ? 'ESMTP' : 'SMTP'}`;
   if (facts.helo !== undefined) line += ` helo=<${facts.helo}>`;
   return line;
+}
+
+/**
+ * An address as replies show it: Postfix's internal form, source route
+ * dropped and quotes removed (`"a@b"@c` is shown as `<a@b@c>`); the log's
+ * from=/to= fields keep the form the client sent.
+ */
+export function replyAddress(address: string): string {
+  return internalAddress(stripSourceRoute(address));
 }
 
 /** Make the enhanced status code's class agree with the reply code (Postfix does the same). */
