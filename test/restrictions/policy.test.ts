@@ -299,3 +299,13 @@ test('rbl_reply_maps and default_rbl_reply templates', async () => {
     '554 5.7.2 Go away, [203.0.113.5] is listed by other.example: see https://other.example/',
   );
 });
+
+test('client text cannot split a reply or forge a log line', async () => {
+  const { p } = policy('smtpd_helo_restrictions = reject_non_fqdn_helo_hostname\n');
+  const v = await p.check('helo', facts({ helo: 'x\r\n250 2.0.0 fake' }));
+  assert.equal(v.action, 'reject');
+  if (v.action !== 'reject') return;
+  assert.ok(!/[\r\n]/.test(v.reply.text), v.reply.text);
+  assert.ok(!/[\r\n]/.test(v.logText), v.logText);
+  assert.equal(v.reply.text, '<x??250 2.0.0 fake>: Helo command rejected: need fully-qualified hostname');
+});

@@ -69,6 +69,17 @@ export function stageSubject(stage: RestrictionStage, facts: SessionFacts, confi
   }
 }
 
+/**
+ * Client-supplied text (HELO names, addresses, DNS TXT records) must not
+ * break a reply into extra lines or forge log lines: control characters
+ * become `?`, and overlong text is cut.
+ */
+export function printable(text: string, max = 1000): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\x00-\x1f\x7f]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}...` : clean;
+}
+
 /** `text; from=<s> to=<r> proto=ESMTP helo=<h>` as Postfix's log_whatsup() builds it. */
 export function logLine(
   action: string,
@@ -77,11 +88,11 @@ export function logLine(
   config: ParamReader,
   text: string,
 ) {
-  let line = `${action}: ${whereName(stage, facts)} from ${namaddr(facts, config)}: ${text};`;
-  if (facts.sender !== undefined) line += ` from=<${facts.sender}>`;
-  if (facts.recipient !== undefined) line += ` to=<${facts.recipient}>`;
+  let line = `${action}: ${whereName(stage, facts)} from ${printable(namaddr(facts, config))}: ${printable(text)};`;
+  if (facts.sender !== undefined) line += ` from=<${printable(facts.sender)}>`;
+  if (facts.recipient !== undefined) line += ` to=<${printable(facts.recipient)}>`;
   line += ` proto=${facts.esmtp ? 'ESMTP' : 'SMTP'}`;
-  if (facts.helo !== undefined) line += ` helo=<${facts.helo}>`;
+  if (facts.helo !== undefined) line += ` helo=<${printable(facts.helo)}>`;
   return line;
 }
 
