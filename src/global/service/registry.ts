@@ -12,6 +12,7 @@ export type ServiceLoader = () => Promise<ServiceModule>;
 
 /** Implemented services. Keep one line per command, sorted. */
 const LOADERS: ReadonlyMap<string, ServiceLoader> = new Map<string, ServiceLoader>([
+  ['anvil', async () => (await import('../../daemons/anvil/service.js')).default],
   ['bounce', async () => (await import('../../daemons/bounce/service.js')).default],
   ['cleanup', async () => (await import('../../daemons/cleanup/service.js')).default],
   ['discard', async () => (await import('../../daemons/discard/service.js')).default],
@@ -19,6 +20,7 @@ const LOADERS: ReadonlyMap<string, ServiceLoader> = new Map<string, ServiceLoade
   ['lmtp', async () => (await import('../../daemons/smtp/service.js')).default],
   ['qmgr', async () => (await import('../../daemons/qmgr/qmgr-service.js')).default],
   ['smtp', async () => (await import('../../daemons/smtp/service.js')).default],
+  ['smtpd', async () => (await import('../../daemons/smtpd/service.js')).default],
   ['trivial-rewrite', async () => (await import('../../daemons/trivial-rewrite/service.js')).default],
 ]);
 
