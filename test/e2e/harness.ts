@@ -67,7 +67,8 @@ export async function startMailSystem(opts: { mainCf: string; masterCfExtra?: st
   const owner = isRoot ? 'nobody' : userInfo().username;
   await writeFile(
     join(configDir, 'main.cf'),
-    `mail_owner = ${owner}
+    `compatibility_level = 3.6
+mail_owner = ${owner}
 queue_directory = ${queueDir}
 maillog_file = ${maillog}
 maillog_file_prefixes = ${base}

@@ -13,6 +13,8 @@ export interface ReceivedMessage {
 
 export interface ReceiverOptions {
   readonly rejectRcpt?: RegExp;
+  /** Accept connections but send no greeting (a stalled server) until release(). */
+  readonly hold?: boolean;
   readonly host?: string;
 }
 
@@ -23,13 +25,48 @@ export class RecordingReceiver {
   readonly messages: ReceivedMessage[] = [];
   private waiters: (() => void)[] = [];
   private readonly sockets = new Set<Socket>();
+  private holding: boolean;
+  private readonly held: Socket[] = [];
+  /** Connections accepted so far, held ones included. */
+  connections = 0;
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
     private readonly opts: ReceiverOptions,
   ) {
-    server.on('connection', (s) => this.serve(s));
+    this.holding = opts.hold ?? false;
+    server.on('connection', (s) => {
+      this.connections++;
+      for (const w of this.waiters.splice(0)) w();
+      if (this.holding) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        this.held.push(s);
+      } else this.serve(s);
+    });
+  }
+
+  /** Stop stalling: held connections are dropped, new ones are served. */
+  release(): void {
+    this.holding = false;
+    for (const s of this.held.splice(0)) s.destroy();
+  }
+
+  /** Waits until at least `count` connections have arrived. */
+  async waitForConnections(count: number, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.connections < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`receiver saw ${this.connections} of ${count} connections within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
   }
 
   static async start(opts: ReceiverOptions = {}): Promise<RecordingReceiver> {

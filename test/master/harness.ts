@@ -196,6 +196,11 @@ export class LineClient {
     }
   }
 
+  /** Writes raw text without waiting for a reply (message content). */
+  send(text: string): void {
+    this.socket.write(text);
+  }
+
   async command(line: string): Promise<string> {
     this.socket.write(`${line}\r\n`);
     return this.readLine();
