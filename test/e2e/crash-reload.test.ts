@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { greeting, LineClient } from '../master/harness.js';
+import { freePort, greeting, LineClient } from '../master/harness.js';
 import { nobodySkip, startMailSystem, swaks } from './harness.js';
 import { RecordingReceiver } from './recording-receiver.js';
 
@@ -64,11 +64,18 @@ test(
   { skip: nobodySkip },
   async () => {
     const receiver = await RecordingReceiver.start();
+    const submissionPort = await freePort();
     const sys = await startMailSystem({
       mainCf: `myhostname = mx.example.test
 mydestination =
 smtpd_banner = $myhostname ESMTP before reload
 relayhost = [127.0.0.1]:${receiver.port}`,
+      // a second smtpd entry with its own -o overrides, as a submission service is
+      masterCfExtra: `127.0.0.1:${submissionPort} inet n - n - - smtpd
+  -o syslog_name=postfix/submission
+  -o { smtpd_banner = $myhostname submission service }
+  -o smtpd_relay_restrictions=reject
+`,
     });
     const c = await LineClient.open(sys.port);
     try {
@@ -84,6 +91,19 @@ relayhost = [127.0.0.1]:${receiver.port}`,
       assert.equal(reload.code, 0, reload.stderr);
       await sys.waitForLog(/postfix\/master\[\d+\]: reload -- version /);
       assert.equal(await greeting(sys.port), '220 mx.example.test ESMTP after reload');
+      // the -o overrides of the other entry still apply after the reload
+      const sub = await LineClient.open(submissionPort);
+      try {
+        assert.equal(await sub.readLine(), '220 mx.example.test submission service');
+        assert.match(await say(sub, 'EHLO client.example.test'), /^250 /);
+        assert.match(await say(sub, 'MAIL FROM:<alice@example.test>'), /^250 /);
+        assert.match(await say(sub, 'RCPT TO:<bob@remote.test>'), /^554 5\.7\.1 /);
+      } finally {
+        sub.close();
+      }
+      await sys.waitForLog(
+        /postfix\/submission\/smtpd\[\d+\]: NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.1\]: 554 5\.7\.1 /,
+      );
 
       // the session opened before the reload carries on
       assert.match(await say(c, 'DATA'), /^354 /);
