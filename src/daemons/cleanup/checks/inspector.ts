@@ -97,8 +97,9 @@ export class Inspector {
       out.push(...insert);
       copied = Math.max(copied, end);
     };
-    if (input.separator && this.s.tables.body.length > 0 && this.s.bodyLimit > 0) {
-      // The empty line after the headers is the first line body_checks see; it cannot be edited.
+    if ((input.separator || body.length > 0) && this.s.tables.body.length > 0 && this.s.bodyLimit > 0) {
+      // The empty line after the headers (or, like Postfix, the missing one
+      // before a body) is the first line body_checks see; it cannot be edited.
       await this.check('body', '');
     }
     const needWalk =

@@ -213,6 +213,8 @@ export class MimeScan {
           yield* endHeaders();
           this.segmentStart = pos;
           if (inHeaders) {
+            // Before an attached message's headers: still a body line to body_checks.
+            yield* this.bodyLine(pos, end, eolEnd, limit);
             pos = eolEnd;
             continue;
           }
@@ -239,7 +241,8 @@ export class MimeScan {
             pos = eolEnd;
             continue;
           }
-          // A non-header line ends the section and is read again as body.
+          // A non-header line ends the section and is read again as body
+          // (no empty line is implied here, unlike after the primary headers).
           yield* endHeaders();
           this.segmentStart = pos;
           if (inHeaders) continue; // an attached message whose header section is empty
