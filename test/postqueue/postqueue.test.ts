@@ -8,6 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SegmentStore } from '../../src/global/queue/segment-store.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { QUEUE_FLUSHER, QUEUE_STORE } from '../../src/global/queue/service-keys.js';
+import { ServiceDirectory } from '../../src/global/service/directory.js';
+import { startControlServer } from '../../src/daemons/flush/flush-service.js';
 import { runTool, tempInstall, type Install } from '../sendmail/tools-harness.js';
 
 const ARRIVAL = Date.UTC(2026, 0, 5, 3, 4, 5); // Mon Jan  5 03:04:05 2026
@@ -151,6 +154,34 @@ test('authorized_mailq_users denies other users but never root or mail_owner', a
     // The invoking user is mail_owner (tempInstall), so Postfix's exemption applies.
     assert.equal(r.status, 0, r.stderr);
   } finally {
+    await inst.cleanup();
+  }
+});
+
+test('postqueue -f, -s and -i reach the running mail system through public/flush', async () => {
+  const inst = await tempInstall();
+  await populate(inst);
+  const store = await SegmentStore.open({ queueDirectory: inst.queueDir, logger: new MemoryLogger('t') });
+  const flushed: (string | undefined)[] = [];
+  const directory = new ServiceDirectory();
+  directory.provide(QUEUE_STORE, store);
+  directory.provide(QUEUE_FLUSHER, { flush: (site?: string) => void flushed.push(site) });
+  const control = await startControlServer({ queueDirectory: inst.queueDir, directory, logger: new MemoryLogger('f') });
+  try {
+    assert.equal((await runTool(inst, 'postqueue', ['-f'])).status, 0);
+    assert.equal((await runTool(inst, 'sendmail', ['-qRexample.org'])).status, 0);
+    await store.setState('D000000003', 'deferred', { nextAttempt: Date.now() + 3_600_000 });
+    const r = await runTool(inst, 'postqueue', ['-i', 'D000000003']);
+    assert.equal(r.status, 0, r.stderr);
+    // Due now, so qmgr's next deferred scan takes it.
+    assert.ok((store.get('D000000003')?.nextAttempt ?? Infinity) <= Date.now());
+    assert.deepEqual(flushed, [undefined, 'example.org', undefined]);
+    const missing = await runTool(inst, 'postqueue', ['-i', 'NOSUCH0001']);
+    assert.equal(missing.status, 69);
+    assert.equal(missing.stderr, 'postqueue: fatal: NOSUCH0001: no such message\n');
+  } finally {
+    await control.close();
+    await store.close();
     await inst.cleanup();
   }
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { getopt, UsageError } from '../../util/getopt.js';
 import { configDirectory, loadConfig, type Config } from '../../global/params/config.js';
 import { stderrLogger } from '../../global/log/create-logger.js';
+import type { Logger } from '../../global/log/logger.js';
 import { openQueueStore } from '../../global/queue/open-store.js';
 import { sendControl } from '../../daemons/flush/control-client.js';
 import { SUPER_SOCKET } from '../../daemons/flush/control-protocol.js';
@@ -113,7 +114,7 @@ async function run(argv: string[], progName: string, io: PostsuperIo): Promise<n
     return 0;
   }
   if (requests.length === 0 && !args.options.some((o) => o.flag === 's' || o.flag === 'S')) return 0;
-  const log = stderrLogger(progName);
+  const log = quiet(stderrLogger(progName));
   let store;
   try {
     store = await openQueueStore(cfg, log);
@@ -157,4 +158,17 @@ async function purgeTemporaryFiles(queueDir: string, progName: string, io: Posts
     await unlink(join(dir, name)).catch(() => undefined);
     io.stderr(`${progName}: Removed temporary file maildrop/${name}\n`);
   }
+}
+
+/** The store's informational recovery lines are for the mail log, not postsuper's terminal. */
+function quiet(inner: Logger): Logger {
+  return {
+    tag: inner.tag,
+    info: () => undefined,
+    warning: (t) => inner.warning(t),
+    error: (t) => inner.error(t),
+    fatal: (t) => inner.fatal(t),
+    panic: (t) => inner.panic(t),
+    child: (s) => quiet(inner.child(s)),
+  };
 }

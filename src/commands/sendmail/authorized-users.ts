@@ -4,6 +4,7 @@
 // default) allows everyone, `!name` refuses, `type:table` entries are looked
 // up with the user name as key. The table code is only loaded when a table is
 // listed, so the common case costs sendmail nothing at start-up.
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { ParamReader } from '../../global/params/types.js';
 
@@ -53,4 +54,23 @@ export async function isAuthorized(
     if (hit) return !negate;
   }
   return false;
+}
+
+/**
+ * The sender's full name when -F is not given: $NAME, else the GECOS field of
+ * the passwd entry (up to the first comma), as Postfix's sendmail does. Read
+ * from /etc/passwd directly: spawning getent would cost every submission.
+ */
+export function defaultFullName(uid: number): string | undefined {
+  const env = process.env.NAME;
+  if (env) return env;
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[2] === String(uid)) return (f[4] ?? '').split(',')[0] || undefined;
+    }
+  } catch {
+    // no passwd file: no full name
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@
 // is the one that runs once per message, so everything else is imported on
 // demand and start-up stays small.
 import { loadConfig, configDirectory, type Config } from '../../global/params/config.js';
-import { invoker, isAuthorized } from './authorized-users.js';
+import { defaultFullName, invoker, isAuthorized } from './authorized-users.js';
 import { readMessage } from './message-input.js';
 import { parseSendmailArgs, type SendmailOptions } from './options.js';
 import { dropMessage } from './submit.js';
@@ -110,6 +110,7 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
     sizeLimit: cfg.size('message_size_limit'),
   });
   const who = invoker();
+  const fullName = opts.fullName ?? defaultFullName(who.uid);
   await dropMessage(
     { queueDirectory: cfg.get('queue_directory'), mailOwner: cfg.get('mail_owner') },
     {
@@ -117,7 +118,7 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
       recipients: opts.recipients,
       arrivalTime: Date.now(),
       uid: who.uid,
-      ...(opts.fullName !== undefined ? { fullName: opts.fullName } : {}),
+      ...(fullName !== undefined ? { fullName } : {}),
       ...(opts.extractRecipients ? { extractRecipients: true } : {}),
     },
     content,
