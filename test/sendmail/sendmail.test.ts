@@ -248,3 +248,30 @@ for (const agent of ['s-nail', 'bsd-mailx']) {
     },
   );
 }
+
+test('DSN options -N, -R, -V and -B reach the queued message through pickup', async () => {
+  const inst = await tempInstall();
+  try {
+    const r = await runTool(
+      inst,
+      'sendmail',
+      ['-N', 'success,delay', '-R', 'hdrs', '-V', 'env-42', '-B', '8BITMIME', 'bob@example.org'],
+      'Subject: dsn\n\nx\n',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const p = await openPipeline(inst);
+    try {
+      await p.pickup.scan();
+      const [m] = [...p.store.list()];
+      assert.ok(m);
+      assert.equal(m.ret, 'HDRS');
+      assert.equal(m.envid, 'env-42');
+      assert.equal(m.body, '8BITMIME');
+      assert.deepEqual(m.recipients[0]?.notify, ['SUCCESS', 'DELAY']);
+    } finally {
+      await p.close();
+    }
+  } finally {
+    await inst.cleanup();
+  }
+});

@@ -56,6 +56,10 @@ function parseDropFile(buf: Buffer): { env: MaildropEnvelope; content: Buffer } 
       uid: process.getuid?.() ?? 0,
       ...(typeof env.fullName === 'string' ? { fullName: env.fullName } : {}),
       ...(env.extractRecipients === true ? { extractRecipients: true } : {}),
+      ...(env.notify !== undefined ? { notify: env.notify } : {}),
+      ...(env.ret !== undefined ? { ret: env.ret } : {}),
+      ...(env.envid !== undefined ? { envid: env.envid } : {}),
+      ...(env.body !== undefined ? { body: env.body } : {}),
     },
     content: buf.subarray(jsonStart + jsonLen, f.end),
   };

@@ -120,6 +120,10 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
       uid: who.uid,
       ...(fullName !== undefined ? { fullName } : {}),
       ...(opts.extractRecipients ? { extractRecipients: true } : {}),
+      ...(opts.notify !== undefined ? { notify: opts.notify } : {}),
+      ...(opts.ret !== undefined ? { ret: opts.ret } : {}),
+      ...(opts.envid !== undefined ? { envid: opts.envid } : {}),
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
     },
     content,
   );

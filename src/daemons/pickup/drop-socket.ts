@@ -9,7 +9,10 @@ import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../../global/log/logger.js';
+import type { DsnNotify } from '../../global/queue/cleanup-api.js';
 import { writeMaildrop, type MaildropEnvelope } from '../../global/queue/maildrop.js';
+
+const NOTIFY: readonly DsnNotify[] = ['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'];
 
 const MAX_HEADER = 1024 * 1024;
 const TIMEOUT_MS = 60_000;
@@ -37,6 +40,12 @@ function decodeHeader(line: string): { envelope: MaildropEnvelope; size: number 
       ...(typeof e.fullName === 'string' ? { fullName: e.fullName.slice(0, 1000) } : {}),
       ...(e.extractRecipients === true ? { extractRecipients: true } : {}),
       ...(typeof e.uid === 'number' ? { uid: e.uid } : {}),
+      ...(Array.isArray(e.notify) && e.notify.every((n) => NOTIFY.includes(n as DsnNotify))
+        ? { notify: e.notify as DsnNotify[] }
+        : {}),
+      ...(e.ret === 'FULL' || e.ret === 'HDRS' ? { ret: e.ret } : {}),
+      ...(typeof e.envid === 'string' ? { envid: e.envid.slice(0, 100) } : {}),
+      ...(e.body === '7BIT' || e.body === '8BITMIME' ? { body: e.body } : {}),
     };
     return { envelope, size: o.size };
   } catch {

@@ -93,9 +93,14 @@ export class Pickup {
       arrivalTime: env.arrivalTime,
       ...(env.fullName !== undefined ? { fullName: env.fullName } : {}),
       ...(env.extractRecipients ? { extractRecipients: true } : {}),
+      ...(env.ret !== undefined ? { ret: env.ret } : {}),
+      ...(env.envid !== undefined ? { envid: env.envid } : {}),
+      ...(env.body !== undefined ? { body: env.body } : {}),
     });
     log.info(`${tx.queueId}: uid=${env.uid ?? process.getuid?.() ?? 0} from=<${logSafe(env.sender)}>`);
-    for (const address of env.recipients) if (address !== '') tx.addRecipient({ address });
+    for (const address of env.recipients) {
+      if (address !== '') tx.addRecipient({ address, ...(env.notify ? { notify: env.notify } : {}) });
+    }
     for (const piece of lineChunks(msg.content)) tx.write(piece);
     let verdict;
     try {
