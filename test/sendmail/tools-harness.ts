@@ -51,11 +51,13 @@ export function runTool(
   args: readonly string[],
   input: string | Buffer = '',
   env: Record<string, string> = {},
+  as?: { uid: number; gid: number },
 ): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(binDir, cmd), ...args], {
       env: { ...process.env, MAIL_CONFIG: inst.configDir, TZ: 'UTC', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(as ? { uid: as.uid, gid: as.gid } : {}),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -10,7 +10,7 @@ import { sendControl } from '../../daemons/flush/control-client.js';
 import { FLUSH_SOCKET } from '../../daemons/flush/control-protocol.js';
 import { invoker, isAuthorized } from '../sendmail/authorized-users.js';
 import { CommandFailure, EX_CONFIG, EX_NOPERM, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE } from '../sendmail/sysexits.js';
-import { formatJson, formatMailq, toShowq } from './showq-format.js';
+import { formatJson, formatMailq, toShowq, type ShowqMessage } from './showq-format.js';
 import { readQueue } from './queue-snapshot.js';
 
 export interface PostqueueIo {
@@ -95,16 +95,48 @@ async function run(argv: string[], io: PostqueueIo): Promise<number> {
   if (!(await isAuthorized(cfg, 'authorized_mailq_users', who, true))) {
     throw new CommandFailure(`User ${who.name}(${who.uid}) is not allowed to view the mail queue`, EX_NOPERM);
   }
-  let entries;
+  const emptyAddress = cfg.get('empty_address_recipient');
+  let messages: ShowqMessage[];
   try {
-    entries = await readQueue(queueDir);
+    messages = (await readQueue(queueDir)).map((e) => toShowq(e, emptyAddress));
   } catch (err) {
-    throw new CommandFailure(`cannot read the mail queue in ${queueDir}: ${(err as Error).message}`, EX_UNAVAILABLE);
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') {
+      throw new CommandFailure(`cannot read the mail queue in ${queueDir}: ${(err as Error).message}`, EX_UNAVAILABLE);
+    }
+    // Not allowed to read the queue files: ask the running mail system, as Postfix's postqueue asks showq.
+    messages = (await showqFromServer(queueDir)).map((m) => (m.sender === '' ? { ...m, sender: emptyAddress } : m));
   }
-  const messages = entries.map((e) => toShowq(e, cfg.get('empty_address_recipient')));
   if (mode.kind === 'shape') {
     const { formatQshape } = await import('./qshape.js');
     io.stdout(formatQshape(messages, Date.now()));
   } else io.stdout(mode.json ? formatJson(messages) : formatMailq(messages, cfg.bool('enable_long_queue_ids')));
   return 0;
+}
+
+function isShowqMessage(v: unknown): v is ShowqMessage {
+  const o = v as Record<string, unknown> | null;
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.queueName === 'string' &&
+    typeof o.queueId === 'string' &&
+    typeof o.arrivalTime === 'number' &&
+    typeof o.size === 'number' &&
+    typeof o.sender === 'string' &&
+    Array.isArray(o.recipients) &&
+    o.recipients.every(
+      (r: { address?: unknown; reason?: unknown }) => typeof r.address === 'string' && typeof r.reason === 'string',
+    )
+  );
+}
+
+async function showqFromServer(queueDir: string): Promise<ShowqMessage[]> {
+  const r = await sendControl(queueDir, FLUSH_SOCKET, { op: 'showq' });
+  if (r.down) throw new CommandFailure('Queue report unavailable - mail system is down', EX_UNAVAILABLE);
+  if (!r.answer.ok) throw new CommandFailure(r.answer.error, EX_UNAVAILABLE);
+  return r.answer.lines.map((l) => {
+    const m: unknown = JSON.parse(l);
+    if (!isShowqMessage(m)) throw new CommandFailure('malformed queue report from the mail system', EX_UNAVAILABLE);
+    return m;
+  });
 }

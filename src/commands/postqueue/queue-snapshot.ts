@@ -38,7 +38,12 @@ const SEGMENT_NAME = /^\d{8}$/;
 const ATTEMPTS = 5;
 
 async function replayAll(segDir: string): Promise<QueueIndex> {
-  const names = (await readdir(segDir).catch(() => [] as string[])).filter((n) => SEGMENT_NAME.test(n)).sort();
+  const all = await readdir(segDir).catch((err: NodeJS.ErrnoException) => {
+    // No segments directory yet is an empty queue; anything else (EACCES) the caller must see.
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  const names = all.filter((n) => SEGMENT_NAME.test(n)).sort();
   const index = new QueueIndex();
   for (const name of names) {
     const n = Number.parseInt(name, 10);
@@ -122,16 +127,21 @@ export async function readStoredContent(queueDirectory: string, e: StoredEntry):
 
 /** Everything in the queue, Postfix's showq order: maildrop, hold, incoming, active, deferred. */
 export async function readQueue(queueDirectory: string): Promise<QueueEntry[]> {
-  const order = ['hold', 'incoming', 'active', 'deferred'];
-  const stored = (await readStoreSnapshot(queueDirectory))
-    .filter((e) => order.includes(e.message.state))
+  return [...(await readMaildropSnapshot(queueDirectory)), ...showqOrder(await readStoreSnapshot(queueDirectory))];
+}
+
+const SHOWQ_ORDER = ['hold', 'incoming', 'active', 'deferred'];
+
+/** The queues showq reports, in its order; oldest first within a queue. */
+export function showqOrder(stored: readonly StoredEntry[]): StoredEntry[] {
+  return stored
+    .filter((e) => SHOWQ_ORDER.includes(e.message.state))
     .sort(
       (a, b) =>
-        order.indexOf(a.message.state) - order.indexOf(b.message.state) ||
+        SHOWQ_ORDER.indexOf(a.message.state) - SHOWQ_ORDER.indexOf(b.message.state) ||
         a.message.arrivalTime - b.message.arrivalTime ||
         a.message.queueId.localeCompare(b.message.queueId),
     );
-  return [...(await readMaildropSnapshot(queueDirectory)), ...stored];
 }
 
 export function queueName(e: QueueEntry): string {

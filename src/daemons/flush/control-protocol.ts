@@ -4,6 +4,7 @@
 // queue store). One request line of JSON, one answer line of JSON, close.
 //
 //   $queue_directory/public/flush      {op:"flush", site?, queueId?}   anyone (postqueue -f/-s/-i, sendmail -q)
+//                                      {op:"showq"}                    anyone (postqueue -p/-j, as Postfix's showq)
 //   $queue_directory/private/postsuper {op:"super", action, ids, queues} mail_owner and root only (directory mode 0700)
 //
 // Answers: {ok:true, lines:[...], count} or {ok:false, error}.
@@ -17,6 +18,8 @@ const MAX_IDS = 100_000;
 
 export type ControlRequest =
   | { readonly op: 'flush'; readonly site?: string; readonly queueId?: string }
+  /** postqueue -p/-j for users who may not read the queue files: one JSON ShowqMessage per answer line. */
+  | { readonly op: 'showq' }
   | ({ readonly op: 'super' } & SuperRequest);
 
 export type ControlAnswer =
@@ -38,6 +41,7 @@ export function decodeRequest(line: string): ControlRequest | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const o = raw as Record<string, unknown>;
   const keys = Object.keys(o);
+  if (o.op === 'showq') return keys.length === 1 ? { op: 'showq' } : undefined;
   if (o.op === 'flush') {
     if (!keys.every((k) => ['op', 'site', 'queueId'].includes(k))) return undefined;
     if ((o.site !== undefined && !isStr(o.site)) || (o.queueId !== undefined && !isStr(o.queueId))) return undefined;

@@ -16,6 +16,9 @@ import { QUEUE_FLUSHER, QUEUE_STORE } from '../../global/queue/service-keys.js';
 import type { ServiceDirectory } from '../../global/service/directory.js';
 import type { RunningService, ServiceContext, ServiceModule } from '../../global/service/service-api.js';
 import { applySuper } from '../../commands/postsuper/queue-ops.js';
+import { readMaildropSnapshot, showqOrder, type QueueEntry } from '../../commands/postqueue/queue-snapshot.js';
+import { toShowq } from '../../commands/postqueue/showq-format.js';
+
 import {
   decodeRequest,
   FLUSH_SOCKET,
@@ -35,6 +38,19 @@ export interface ControlServerOptions {
 
 async function execute(o: ControlServerOptions, req: ControlRequest, privileged: boolean): Promise<ControlAnswer> {
   const store = o.directory.get(QUEUE_STORE);
+  if (req.op === 'showq') {
+    if (!store) return { ok: false, error: 'the queue store is not open' };
+    const stored = [...store.list()].map((message) => ({
+      kind: 'store' as const,
+      message,
+      segment: 0,
+      contentOffset: 0,
+    }));
+    const entries: QueueEntry[] = [...(await readMaildropSnapshot(o.queueDirectory)), ...showqOrder(stored)];
+    // The null sender stays '' here; the client shows it as its empty_address_recipient.
+    const lines = entries.map((e) => JSON.stringify(toShowq(e, '')));
+    return { ok: true, lines, count: lines.length };
+  }
   if (req.op === 'flush') {
     const flusher = o.directory.get(QUEUE_FLUSHER);
     if (!flusher) return { ok: false, error: 'the queue manager is not running' };
