@@ -74,6 +74,11 @@ test('mail system down: postsuper works on the store under its lock', { skip }, 
     const m = await readMaildrop(inst.queueDir, drop);
     assert.deepEqual(m.envelope.recipients, ['a@example.org']);
     assert.equal(m.content.toString(), 'Subject: AAAAAAAAA1\r\n\r\nbody\r\n');
+    // Files waiting in maildrop/ go only when that queue is named.
+    assert.equal((await runTool(inst, 'postsuper', ['-d', 'ALL'])).stderr, '');
+    r = await runTool(inst, 'postsuper', ['-d', 'ALL', 'maildrop']);
+    assert.equal(r.stderr, `postsuper: ${drop}: removed\npostsuper: Deleted: 1 message\n`);
+    assert.deepEqual(await listMaildrop(inst.queueDir), []);
     // Usage errors: ALL is upper case only, queue names are checked.
     assert.equal((await runTool(inst, 'postsuper', ['-d', 'all'])).status, 0);
     const bad = await runTool(inst, 'postsuper', ['-d', 'ALL', 'nosuchqueue']);

@@ -12,6 +12,7 @@ import { configDirectory, loadConfig, type Config } from '../../global/params/co
 import { stderrLogger } from '../../global/log/create-logger.js';
 import type { Logger } from '../../global/log/logger.js';
 import { openQueueStore } from '../../global/queue/open-store.js';
+import { listMaildrop, removeMaildrop } from '../../global/queue/maildrop.js';
 import { sendControl } from '../../daemons/flush/control-client.js';
 import { SUPER_SOCKET } from '../../daemons/flush/control-protocol.js';
 import { readStdin } from '../postmap/options.js';
@@ -100,6 +101,10 @@ async function run(argv: string[], progName: string, io: PostsuperIo): Promise<n
     requests.push({ action, ids, queues: args.operands });
   }
   if (purge) await purgeTemporaryFiles(queueDir, progName, io);
+  // maildrop files are outside the store: `postsuper -d ... maildrop` removes them here.
+  for (const req of requests) {
+    if (req.action === 'delete' && req.queues.includes('maildrop')) await deleteMaildrop(queueDir, req, progName, io);
+  }
 
   // The running mail system first; directly, under the queue lock, when it is down.
   const first = requests[0];
@@ -171,4 +176,20 @@ function quiet(inner: Logger): Logger {
     panic: (t) => inner.panic(t),
     child: (s) => quiet(inner.child(s)),
   };
+}
+
+async function deleteMaildrop(queueDir: string, req: SuperRequest, progName: string, io: PostsuperIo): Promise<void> {
+  const present = await listMaildrop(queueDir);
+  const wanted = req.ids === 'ALL' ? present : present.filter((id) => req.ids.includes(id));
+  let count = 0;
+  for (const id of wanted) {
+    try {
+      await removeMaildrop(queueDir, id);
+    } catch {
+      continue; // picked up meanwhile
+    }
+    io.stderr(`${progName}: ${id}: removed\n`);
+    count++;
+  }
+  if (count > 0) io.stderr(`${progName}: ${summaryLine('delete', count)}\n`);
 }
