@@ -4,7 +4,8 @@
 // accepts messages from users who cannot write maildrop/ themselves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { getpw } from '../../src/util/passwd.js';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { Config } from '../../src/global/params/config.js';
@@ -115,6 +116,21 @@ test('the pickup service takes new mail at once and accepts mail over public/pic
     );
     assert.ok(log.texts().some((l) => /^\w+: uid=1234 from=<u@example\.com>$/.test(l)));
     assert.deepEqual(await listMaildrop(inst.queueDir), []);
+
+    // A user who may not write maildrop/ (mode 0730, owned by mail_owner) is served by the socket.
+    const nobody = getpw('nobody');
+    if (process.getuid?.() === 0 && nobody) {
+      await chmod(inst.dir, 0o755);
+      await chmod(inst.configDir, 0o755);
+      const u = await runTool(inst, 'sendmail', ['nobody-rcpt@example.org'], 'Subject: n\n\nx\n', {}, nobody);
+      if (!/Cannot find module|EACCES.*dist/.test(u.stderr)) {
+        assert.equal(u.status, 0, u.stderr);
+        await until('the unprivileged submission to be queued', () =>
+          [...store.list()].some((m) => m.recipients[0]?.address === 'nobody-rcpt@example.org'),
+        );
+        assert.ok(log.texts().some((l) => new RegExp(`^\\w+: uid=${nobody.uid} from=<nobody>$`).test(l)));
+      }
+    }
   } finally {
     await running.stop(true);
     await store.close();
