@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSendmailArgs, splitAddressList } from '../../src/commands/sendmail/options.js';
 import { CommandFailure, EX_USAGE } from '../../src/commands/sendmail/sysexits.js';
+import { canonicalLines } from '../../src/commands/sendmail/message-input.js';
 
 test('default mode enqueues to the operands; -oi and -i both ignore dots; -r is -f', () => {
   const o = parseSendmailArgs(['-oi', '-r', '<alice@example.com>', '-F', 'Alice A', 'bob@example.org'], 'sendmail');
@@ -75,4 +76,16 @@ test('DSN options are validated', () => {
 test('command-line recipients may be address lists with phrases and quoted commas', () => {
   assert.deepEqual(splitAddressList('a@x, "Doe, J" <j@y>,<k@z>'), ['a@x', 'j@y', 'k@z']);
   assert.deepEqual(parseSendmailArgs(['--', '-dash@x', 'b@y'], 'sendmail').recipients, ['-dash@x', 'b@y']);
+});
+
+test('message input: CRLF lines, the lone dot, a leading mbox From line dropped', () => {
+  const c = (s: string, i = false): string => canonicalLines(Buffer.from(s), i).toString();
+  assert.equal(
+    c('From x Mon Jan  1 00:00:00 2024\nSubject: a\n\nb\r\nFrom me\n'),
+    'Subject: a\r\n\r\nb\r\nFrom me\r\n',
+  );
+  assert.equal(c('a\n.\nb\n'), 'a\r\n');
+  assert.equal(c('a\n.\nb', true), 'a\r\n.\r\nb\r\n');
+  assert.equal(c('a\n..\n'), 'a\r\n..\r\n');
+  assert.equal(c('no newline at end'), 'no newline at end\r\n');
 });

@@ -1,7 +1,7 @@
 // Reading the message sendmail(1) is given on standard input: UNIX line ends
 // become the CRLF lines the queue stores, a line holding only "." ends the
-// message unless -i/-oi was given (Sendmail's rule, which Postfix keeps), and
-// the size is bounded by message_size_limit so a runaway pipe cannot fill
+// message unless -i/-oi was given (Sendmail's rule, which Postfix keeps), a
+// leading mbox "From " line is dropped as Postfix does, and the size is bounded by message_size_limit so a runaway pipe cannot fill
 // the disk.
 import { CommandFailure, EX_DATAERR } from './sysexits.js';
 
@@ -18,6 +18,7 @@ export interface MessageInput {
 }
 
 const CRLF = Buffer.from('\r\n');
+const FROM_ = Buffer.from('From ');
 
 /** Convert `raw` (any mix of LF and CRLF lines) into CRLF lines, honouring the lone-dot rule. */
 export function canonicalLines(raw: Buffer, ignoreDots: boolean): Buffer {
@@ -31,7 +32,8 @@ export function canonicalLines(raw: Buffer, ignoreDots: boolean): Buffer {
     if (end > start && raw[end - 1] === 0x0d) end--;
     const line = raw.subarray(start, end);
     if (!ignoreDots && line.length === 1 && line[0] === 0x2e) break;
-    parts.push(line, CRLF);
+    // A leading UNIX mailbox "From " line is not part of the message (Postfix drops it too).
+    if (start !== 0 || !line.subarray(0, 5).equals(FROM_)) parts.push(line, CRLF);
     start = nl + 1;
   }
   return Buffer.concat(parts);
