@@ -117,6 +117,12 @@ static int safe_open_append(const char *path, int owner_check, struct stat *st) 
     return -1;
 }
 
+/* Pause between lock attempts: deliver_lock_delay seconds; "0s" still yields 50ms so the holder can finish. */
+static void lock_pause(long long delay) {
+    if (delay > 0) sleep((unsigned)delay);
+    else usleep(50000);
+}
+
 static char dotlock_path[4200];
 
 static void dotlock_release(void) {
@@ -146,7 +152,7 @@ static int dotlock_take(const char *path, long long attempts, long long delay, l
             unlink(dotlock_path);
             continue;
         }
-        if (i + 1 < attempts) sleep((unsigned)delay);
+        if (i + 1 < attempts) lock_pause(delay);
     }
     dotlock_path[0] = 0;
     fail("4.2.0", "unable to lock %s: lock file %s.lock exists", path, path);
@@ -165,7 +171,7 @@ static void kernel_lock(int fd, const char *path, int use_fcntl, long long attem
         if (rc == 0) return;
         if (errno != EAGAIN && errno != EACCES && errno != EWOULDBLOCK)
             fail("4.2.0", "unable to lock %s: %s", path, strerror(errno));
-        if (i + 1 < attempts) sleep((unsigned)delay);
+        if (i + 1 < attempts) lock_pause(delay);
     }
     fail("4.2.0", "unable to lock %s: Resource temporarily unavailable", path);
 }

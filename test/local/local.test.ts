@@ -356,3 +356,99 @@ test('mailbox_command runs as the recipient with the delivery environment', { sk
     `${u.uid} pstlocal1 pstlocal1@${HOST} sender@example.org`,
   );
 });
+
+test('concurrent deliveries to one mbox are serialised by the locks; a held dotlock defers', { skip }, async (t) => {
+  ensureUser('pstlocal1');
+  const s = await setup(t);
+  const agent = s.agent('deliver_lock_attempts = 200\n');
+  const bodies = Array.from({ length: 8 }, (_v, i) => `${MESSAGE}${`message ${i} `.repeat(2000)}\n`);
+  const out = await Promise.all(
+    bodies.map((content) => agent.deliver(request({ recipients: [`pstlocal1@${HOST}`], content }))),
+  );
+  assert.deepEqual(
+    out.map((o) => o[0]?.status),
+    Array(8).fill('sent'),
+  );
+  const text = await readFile(`${s.spool}/pstlocal1`, 'utf8');
+  const msgs = text.split(/^From sender@example\.org {2}.*\n/m).slice(1);
+  assert.equal(msgs.length, 8);
+  for (const m of msgs) {
+    const n = /message (\d) /.exec(m)?.[1];
+    assert.ok(n !== undefined);
+    assert.equal(m.split(`message ${n} `).length - 1, 2000, 'no interleaving');
+  }
+  await writeFile(`${s.spool}/pstlocal1.lock`, '');
+  const [held] = await s
+    .agent('deliver_lock_attempts = 2\n')
+    .deliver(request({ recipients: [`pstlocal1@${HOST}`], content: MESSAGE }));
+  assert.equal(held?.status, 'deferred');
+  assert.match(held?.reason ?? '', /unable to lock .*lock file .*pstlocal1\.lock exists/);
+});
+
+test('mailbox_transport and fallback_transport hand the recipient to another transport', { skip }, async (t) => {
+  ensureUser('pstlocal1');
+  const s = await setup(t);
+  const calls: string[] = [];
+  const pass: LocalAgentOptions['pass'] = (transport, nexthop, _req, rcpt) => {
+    calls.push(`${transport} ${nexthop} ${rcpt.address}`);
+    return Promise.resolve({
+      index: rcpt.index,
+      status: 'sent',
+      dsn: '2.0.0',
+      relay: transport,
+      reason: 'delivered via lmtp',
+    });
+  };
+  const agent = s.agent(
+    'mailbox_transport = lmtp:unix:private/dovecot-lmtp\nfallback_transport = relay:[mx.example.net]\n',
+    { pass },
+  );
+  const out = await agent.deliver(
+    request({ recipients: [`pstlocal1@${HOST}`, `nosuch-xyz@${HOST}`], content: MESSAGE }),
+  );
+  assert.deepEqual(
+    out.map((o) => o.status),
+    ['sent', 'sent'],
+  );
+  assert.deepEqual(calls, [
+    `lmtp unix:private/dovecot-lmtp pstlocal1@${HOST}`,
+    `relay [mx.example.net] nosuch-xyz@${HOST}`,
+  ]);
+  assert.ok(!existsSync(`${s.spool}/pstlocal1`));
+});
+
+test(
+  'an fcntl lock held by another program (python3 lockf) defers the delivery',
+  { skip: skip ?? (existsSync('/usr/bin/python3') ? undefined : 'no python3') },
+  async (t) => {
+    const u = ensureUser('pstlocal1');
+    const s = await setup(t);
+    const box = `${s.spool}/pstlocal1`;
+    await writeFile(box, '');
+    await chown(box, u.uid, 8);
+    await chmod(box, 0o600);
+    const { spawn } = await import('node:child_process');
+    const holder = spawn(
+      'python3',
+      [
+        '-c',
+        `import fcntl,sys,time\nf=open(${JSON.stringify(box)},'a')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(20)`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    t.after(() => void holder.kill('SIGKILL'));
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const [o] = await s
+      .agent('mailbox_delivery_lock = fcntl\ndeliver_lock_attempts = 3\n')
+      .deliver(request({ recipients: [`pstlocal1@${HOST}`], content: MESSAGE }));
+    assert.equal(o?.status, 'deferred');
+    assert.match(o?.reason ?? '', /unable to lock/);
+    assert.equal((await readFile(box)).length, 0);
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    const [r] = await s
+      .agent('mailbox_delivery_lock = fcntl\n')
+      .deliver(request({ recipients: [`pstlocal1@${HOST}`], content: MESSAGE }));
+    assert.equal(r?.status, 'sent');
+  },
+);

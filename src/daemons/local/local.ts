@@ -435,7 +435,7 @@ class LocalAgent implements DeliveryAgent {
       if (!path.startsWith('/')) continue;
       const r = await readAs(who, path, MAX_FILE_BYTES);
       if (!r.ok) {
-        if (r.dsn === '5.1.1') continue; // no such file
+        if (r.missing) continue;
         run.leaves.push({ status: 'deferred', dsn: '4.2.0', reason: `cannot read ${path}: ${r.reason}` });
         return true;
       }

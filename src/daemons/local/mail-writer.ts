@@ -134,12 +134,13 @@ export async function readAs(
   who: SpawnIdentity,
   path: string,
   maxBytes: number,
-): Promise<ReadResult | { ok: false; dsn: string; reason: string }> {
+): Promise<ReadResult | { ok: false; missing: boolean; dsn: string; reason: string }> {
   const r = await runHelper(who, ['read', path, String(maxBytes)], undefined);
-  if (!r.ok) return r;
+  // The helper reports a missing file with 5.1.1 (and only that).
+  if (!r.ok) return { ...r, missing: r.dsn === '5.1.1' };
   const text = r.output.toString('utf8');
   const nl = text.indexOf('\n');
   const m = /^(\d+) ([0-7]+)$/.exec(text.slice(0, nl));
-  if (!m) return { ok: false, dsn: '4.3.0', reason: `unexpected output reading ${path}` };
+  if (!m) return { ok: false, missing: false, dsn: '4.3.0', reason: `unexpected output reading ${path}` };
   return { ok: true, ownerUid: Number(m[1]), mode: Number.parseInt(m[2] ?? '0', 8), text: text.slice(nl + 1) };
 }
