@@ -33,10 +33,21 @@ export function fromPasswd(pw: PasswdEntry): Identity {
   return { uid: pw.uid, gid: pw.gid, user: pw.name, home: pw.home };
 }
 
-/** getpwnam() for a recipient; local user names are looked up in lower case, as Postfix does. */
+/** getpw() runs getent(1), a process per call: answers are kept briefly, as nscd would. */
+const CACHE_TTL_MS = 30_000;
+const CACHE_MAX = 1000;
+const cache = new Map<string, { at: number; entry: Identity | undefined }>();
+
+/** getpwnam() (or getpwuid() for a number) for a recipient or a file owner. */
 export function lookupUser(name: string): Identity | undefined {
+  const now = Date.now();
+  const hit = cache.get(name);
+  if (hit && now - hit.at < CACHE_TTL_MS) return hit.entry;
   const pw = getpw(name);
-  return pw ? fromPasswd(pw) : undefined;
+  const entry = pw ? fromPasswd(pw) : undefined;
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(name, { at: now, entry });
+  return entry;
 }
 
 /** default_privs: the rights of deliveries to files and commands in root-owned alias tables. */
