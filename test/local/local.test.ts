@@ -452,3 +452,25 @@ test(
     assert.equal(r?.status, 'sent');
   },
 );
+
+test(
+  'one request: a user reached twice (directly and through an alias) gets one copy, both recipients succeed',
+  { skip },
+  async (t) => {
+    ensureUser('pstlocal1');
+    ensureUser('pstlocal2');
+    const s = await setup(t, `team pstlocal1, pstlocal2\n`);
+    const out = await s
+      .agent()
+      .deliver(request({ recipients: [`team@${HOST}`, `pstlocal1@${HOST}`], content: MESSAGE }));
+    assert.deepEqual(
+      out.map((o) => [o.index, o.status]),
+      [
+        [0, 'sent'],
+        [1, 'sent'],
+      ],
+    );
+    assert.equal((await readFile(`${s.spool}/pstlocal1`, 'utf8')).match(/^From sender/gm)?.length, 1);
+    assert.equal((await readFile(`${s.spool}/pstlocal2`, 'utf8')).match(/^From sender/gm)?.length, 1);
+  },
+);

@@ -6,7 +6,6 @@
 // recipient, the alias owner or default_privs (identity.ts, mail-writer.ts).
 // Touches: mailboxes and files (through the helper), commands, cleanup
 // (forwarding).
-import { statSync } from 'node:fs';
 import type { Logger } from '../../global/log/logger.js';
 import type { Dict } from '../../global/dict/dict-api.js';
 import { DictRetryError } from '../../global/dict/dict-api.js';
@@ -23,10 +22,13 @@ import type {
 } from '../../global/queue/delivery-api.js';
 import { parseAliasValue, type AliasItem } from './alias-value.js';
 import { commandOutcome, runCommand } from './command.js';
+import { localCommandEnvironment } from './command-env.js';
+import { aliasTablePrivs, forwardCopy } from './forwarding.js';
 import { expandDeliveryVars } from './delivery-vars.js';
-import { defaultPrivs, isRoot, lookupUser, spawnIdentity, type Identity } from './identity.js';
-import { deliveredToSet, mailCopy, prependDeliveredTo, toUnixLines } from './mail-copy.js';
+import { isRoot, lookupUser, spawnIdentity, type Identity } from './identity.js';
+import { deliveredToSet, mailCopy, toUnixLines } from './mail-copy.js';
 import { appendMbox, deliverMaildir, readAs, type WriteResult } from './mail-writer.js';
+import { existingDir, qualify, readAll, spoolGroup, summarise, type Leaf } from './recipient-outcome.js';
 import { localSettings, type LocalSettings } from './settings.js';
 
 /** Hand a recipient to another transport (mailbox_transport, fallback_transport): Postfix's deliver_pass(). */
@@ -58,12 +60,6 @@ const MAX_FILE_BYTES = 1 << 20;
 
 type Source = 'alias' | 'forward' | 'include';
 
-interface Leaf {
-  readonly status: 'sent' | 'deferred' | 'bounced';
-  readonly dsn: string;
-  readonly reason: string;
-}
-
 interface Run {
   readonly req: DeliveryRequest;
   readonly rcpt: DeliveryRecipient;
@@ -74,6 +70,8 @@ interface Run {
   readonly forwards: string[];
   readonly leaves: Leaf[];
   sender: string;
+  /** Some expansion was dropped as a duplicate of a delivery already made for this request. */
+  duplicate: boolean;
 }
 
 export function createLocalAgent(o: LocalAgentOptions): DeliveryAgent {
@@ -98,7 +96,18 @@ class LocalAgent implements DeliveryAgent {
     const dups = new Set<string>();
     const out: RecipientOutcome[] = [];
     for (const rcpt of req.recipients) {
-      const run: Run = { req, rcpt, content, lf, loops, dups, forwards: [], leaves: [], sender: req.sender };
+      const run: Run = {
+        req,
+        rcpt,
+        content,
+        lf,
+        loops,
+        dups,
+        forwards: [],
+        leaves: [],
+        sender: req.sender,
+        duplicate: false,
+      };
       try {
         await this.deliverAddress(run, rcpt.address, 0, undefined);
         await this.flushForwards(run);
@@ -111,7 +120,7 @@ class LocalAgent implements DeliveryAgent {
           reason: temp ? 'alias database unavailable' : 'local delivery failed',
         });
       }
-      out.push(summarise(rcpt.index, run.leaves));
+      out.push(summarise(rcpt.index, run.leaves, run.duplicate));
     }
     return out;
   }
@@ -141,7 +150,7 @@ class LocalAgent implements DeliveryAgent {
       if (await this.tryAliases(run, full, localPart, user, level)) return;
     }
     const pw = lookupUser(user);
-    if (pw && !(via?.source === 'forward' && via.name === user)) {
+    if (pw && !noAlias && !(via?.source === 'forward' && via.name === user)) {
       if (await this.tryForward(run, full, pw, ext?.extension ?? '', split.domain, level)) return;
     }
     if (pw) return this.deliverMailbox(run, full, pw, ext?.extension ?? '', split.domain);
@@ -157,7 +166,7 @@ class LocalAgent implements DeliveryAgent {
         const value = await dict.lookup(key);
         if (value === undefined) continue;
         await this.ownerAlias(run, key);
-        const privs = this.aliasPrivs(spec);
+        const privs = aliasTablePrivs(spec, this.s.defaultPrivs);
         this.dupsCheck(run);
         await this.expandItems(run, parseAliasValue(value, 'alias'), 'alias', key, privs, level + 1, full);
         return true;
@@ -193,25 +202,6 @@ class LocalAgent implements DeliveryAgent {
       this.o.logger.warning(`${spec} is unavailable. ${(e as Error).message}`);
       throw new DictRetryError((e as Error).message);
     }
-  }
-
-  /** Deliveries to files and commands in an alias table run as its owner, or default_privs when root owns it. */
-  private aliasPrivs(spec: string): Identity | undefined {
-    const colon = spec.indexOf(':');
-    const name = spec.slice(colon + 1);
-    for (const path of [`${name}.db`, `${name}.lmdb`, `${name}.cdb`, name]) {
-      try {
-        const st = statSync(path);
-        if (st.uid !== 0) {
-          const pw = lookupUser(String(st.uid));
-          if (pw) return pw;
-        }
-        break;
-      } catch {
-        // try the next candidate
-      }
-    }
-    return defaultPrivs(this.s.defaultPrivs);
   }
 
   private dupsCheck(run: Run): void {
@@ -259,13 +249,11 @@ class LocalAgent implements DeliveryAgent {
     const full = qualify(address, this.s.myorigin);
     if (await this.isLocal(full)) {
       const key = `rcpt:${full.toLowerCase()}:${noAlias ? 1 : 0}`;
-      if (run.dups.has(key)) return;
-      run.dups.add(key);
+      if (this.seen(run, key)) return;
       return this.deliverAddress(run, full, level, { source, name }, noAlias);
     }
     const key = `fwd:${full.toLowerCase()}`;
-    if (run.dups.has(key)) return;
-    run.dups.add(key);
+    if (this.seen(run, key)) return;
     run.forwards.push(full);
   }
 
@@ -293,8 +281,7 @@ class LocalAgent implements DeliveryAgent {
         `mail system configuration error: unknown default_privs user ${this.s.defaultPrivs}`,
       );
     const key = `cmd:${privs.uid}:${command}`;
-    if (run.dups.has(key)) return;
-    run.dups.add(key);
+    if (this.seen(run, key)) return;
     const rcpt = splitAddress(parent);
     const r = await this.runAs(run, privs, command, parent, rcpt.domain, '');
     run.leaves.push(r);
@@ -317,28 +304,23 @@ class LocalAgent implements DeliveryAgent {
       sender: run.sender,
       time: new Date(run.req.arrivalTime),
     });
-    const localPart = unquoteLocalPart(splitAddress(recipient).local);
-    const env: Record<string, string> = {
-      HOME: who.home || '/',
-      LOGNAME: who.user,
-      USER: who.user,
-      SHELL: who.shell ?? '/bin/sh',
-      PATH: '/usr/bin:/bin',
-      SENDER: run.sender,
-      RECIPIENT: recipient,
-      LOCAL: localPart,
-      EXTENSION: extension,
-      DOMAIN: domain,
-      ORIGINAL_RECIPIENT: run.rcpt.original,
-      ENVID: run.req.envid ?? '',
-    };
-    for (const name of s.exportEnvironment) {
-      const eq = name.indexOf('=');
-      if (eq > 0) env[name.slice(0, eq)] = name.slice(eq + 1);
-      else if (process.env[name] !== undefined) env[name] = process.env[name] ?? '';
-    }
-    const shell = s.commandShell ? s.commandShell.split(/\s+/) : ['/bin/sh', '-c'];
-    const argv = s.commandShell ? [...shell, command] : ['/bin/sh', '-c', command];
+    const env = localCommandEnvironment(
+      {
+        user: who.user,
+        home: who.home,
+        shell: who.shell,
+        sender: run.sender,
+        recipient,
+        localPart: unquoteLocalPart(splitAddress(recipient).local),
+        extension,
+        domain,
+        originalRecipient: run.rcpt.original,
+        envid: run.req.envid,
+      },
+      s.exportEnvironment,
+    );
+    // local_command_shell carries its own flag (`/usr/sbin/smrsh -c`).
+    const argv = s.commandShell ? [...s.commandShell.split(/\s+/), command] : ['/bin/sh', '-c', command];
     const cwd = s.commandDirectory
       ? expandDeliveryVars(s.commandDirectory, { home: who.home, user: who.user })
       : existingDir(who.home);
@@ -369,8 +351,7 @@ class LocalAgent implements DeliveryAgent {
         `mail system configuration error: unknown default_privs user ${this.s.defaultPrivs}`,
       );
     const key = `file:${path}`;
-    if (run.dups.has(key)) return;
-    run.dups.add(key);
+    if (this.seen(run, key)) return;
     const maildir = path.endsWith('/');
     const data = mailCopy(run.lf, {
       fromLine: !maildir,
@@ -478,8 +459,7 @@ class LocalAgent implements DeliveryAgent {
   /** Postfix's deliver_mailbox(): mailbox_transport, mailbox_command, then the file or maildir. */
   private async deliverMailbox(run: Run, full: string, pw: Identity, extension: string, domain: string): Promise<void> {
     const key = `mbox:${pw.uid}:${pw.user}`;
-    if (run.dups.has(key)) return;
-    run.dups.add(key);
+    if (this.seen(run, key)) return;
     const transport = (await this.perUser(this.s.mailboxTransportMaps, pw.user)) ?? this.s.mailboxTransport;
     if (transport) return this.passTo(run, transport, full);
     if (this.s.requireHome && !existingDir(pw.home, '')) {
@@ -576,29 +556,17 @@ class LocalAgent implements DeliveryAgent {
     run.leaves.push({ status: out.status, dsn: out.dsn, reason: out.reason });
   }
 
-  /** Forwarded addresses go out as one new message with Delivered-To: added (loop detection downstream). */
   private async flushForwards(run: Run): Promise<void> {
     if (run.forwards.length === 0) return;
-    if (!this.o.cleanup)
-      return this.leaf(run, 'deferred', '4.3.0', 'mail system configuration error: forwarding is not available');
-    const t = await this.o.cleanup.open({
-      origin: 'local',
+    const leaf = await forwardCopy(this.o.cleanup, {
+      req: run.req,
+      rcpt: run.rcpt,
       sender: run.sender,
-      arrivalTime: run.req.arrivalTime,
-      envid: run.req.envid,
-      ret: run.req.ret,
-      body: run.req.body,
-      smtputf8: run.req.smtputf8,
+      addresses: run.forwards,
+      content: run.content,
+      addDeliveredTo: this.s.prependDelivered.has('forward'),
     });
-    for (const address of run.forwards) t.addRecipient({ address, notify: run.rcpt.notify });
-    const body = this.s.prependDelivered.has('forward')
-      ? prependDeliveredTo(run.content, run.rcpt.address)
-      : run.content;
-    t.write(body);
-    const v = await t.commit();
-    if (v.status === 'rejected')
-      return this.leaf(run, v.reply.code >= 500 ? 'bounced' : 'deferred', v.reply.dsn, v.reply.text);
-    this.leaf(run, 'sent', '2.0.0', `forwarded as ${v.queueId}`);
+    run.leaves.push(leaf);
   }
 
   private writeLeaf(run: Run, r: WriteResult, sentText: string, failPrefix: string): void {
@@ -606,45 +574,17 @@ class LocalAgent implements DeliveryAgent {
     this.leaf(run, r.dsn.startsWith('5') ? 'bounced' : 'deferred', r.dsn, `${failPrefix}${r.reason}`);
   }
 
+  /** Duplicate elimination within one request (Postfix's been_here()); the first delivery counts for all. */
+  private seen(run: Run, key: string): boolean {
+    if (!run.dups.has(key)) {
+      run.dups.add(key);
+      return false;
+    }
+    run.duplicate = true;
+    return true;
+  }
+
   private leaf(run: Run, status: Leaf['status'], dsn: string, reason: string): void {
     run.leaves.push({ status, dsn, reason });
   }
-}
-
-/** One outcome per queue recipient: any deferral defers it (all of it is retried), else a bounce is reported. */
-function summarise(index: number, leaves: readonly Leaf[]): RecipientOutcome {
-  const pick = leaves.find((l) => l.status === 'deferred') ?? leaves.find((l) => l.status === 'bounced') ?? leaves[0];
-  if (!pick) return { index, status: 'deferred', dsn: '4.3.0', relay: 'local', reason: 'no delivery was made' };
-  return { index, status: pick.status, dsn: pick.dsn, relay: 'local', reason: pick.reason };
-}
-
-function qualify(address: string, myorigin: string): string {
-  return splitAddress(address).hasAt ? address : `${address}@${myorigin}`;
-}
-
-function existingDir(dir: string, fallback = '/'): string {
-  try {
-    if (dir && statSync(dir).isDirectory()) return dir;
-  } catch {
-    // fall through
-  }
-  return fallback;
-}
-
-/** The spool directory's group when only that group may write there (not world-writable). */
-function spoolGroup(dir: string): number | undefined {
-  try {
-    const st = statSync(dir);
-    if (st.mode & 0o002) return undefined;
-    if (st.mode & 0o020) return st.gid;
-  } catch {
-    // a missing spool directory fails in the helper with a clear message
-  }
-  return undefined;
-}
-
-async function readAll(req: DeliveryRequest): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const b of req.openContent()) parts.push(b);
-  return Buffer.concat(parts);
 }

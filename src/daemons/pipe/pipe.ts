@@ -19,6 +19,7 @@ import type {
 import { getpw } from '../../util/passwd.js';
 import { runCommand, sysexitDetail } from '../local/command.js';
 import { spawnIdentity } from '../local/identity.js';
+import { withExported } from '../local/command-env.js';
 import { asctime, toUnixLines } from '../local/mail-copy.js';
 import { parsePipeArgs, type PipeArgs } from './pipe-args.js';
 
@@ -118,19 +119,8 @@ function groupId(name: string): number | undefined {
 }
 
 function environment(c: ParamReader, user: string, home: string): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: '/usr/bin:/bin',
-    LOGNAME: user,
-    USER: user,
-    HOME: home || '/',
-    SHELL: '/bin/sh',
-  };
-  for (const name of c.list('export_environment')) {
-    const eq = name.indexOf('=');
-    if (eq > 0) env[name.slice(0, eq)] = name.slice(eq + 1);
-    else if (process.env[name] !== undefined) env[name] = process.env[name] ?? '';
-  }
-  return env;
+  const base = { PATH: '/usr/bin:/bin', LOGNAME: user, USER: user, HOME: home || '/', SHELL: '/bin/sh' };
+  return withExported(base, c.list('export_environment'));
 }
 
 /** The message as the command reads it: flags F, R, O, D headers first, then `.`/`>` quoting, eol=, B. */
