@@ -145,3 +145,29 @@ test('pipe: ${recipient} repeats per recipient; size= bounces; user=root is refu
     /root privileges/,
   );
 });
+
+test(
+  'pipe: <service>_time_limit kills the command and everything it started; the delivery defers',
+  { skip },
+  async (t) => {
+    ensureUser('pstpipe1');
+    const dir = await openDir(t, 'pipe');
+    await chmod(dir, 0o1777);
+    const agent = createPipeAgent({
+      config: Config.fromText('slow_time_limit = 1s\n'),
+      logger: new MemoryLogger('postfix/pipe'),
+      service: 'slow',
+      args: ['user=pstpipe1', 'argv=/bin/sh', '-c', `(sleep 30; touch ${dir}/survivor) & sleep 30`],
+    });
+    const [o] = await agent.deliver(request({ recipients: ['a@x.example'], content: MESSAGE }));
+    assert.deepEqual([o?.status, o?.dsn, o?.reason], ['deferred', '4.3.0', 'Command time limit exceeded: "/bin/sh"']);
+    const { execFileSync } = await import('node:child_process');
+    let left = '';
+    try {
+      left = execFileSync('pgrep', ['-u', 'pstpipe1', '-f', `touch ${dir}/survivor`], { encoding: 'utf8' });
+    } catch {
+      // pgrep exits 1 when nothing matches: what we want
+    }
+    assert.equal(left.trim(), '', 'no process of the command survives');
+  },
+);
