@@ -3,6 +3,9 @@
 // queue state, envelope) and at the log lines Postfix writes for the action.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { SegmentStore } from '../../src/global/queue/segment-store.js';
 import { harness, linesFor, queued } from './harness.js';
 
 const HEADER_TABLE = `
@@ -34,7 +37,10 @@ const BODY_TABLE = `
 /^body-hold/     HOLD
 `;
 
-async function withChecks(fn: (h: Awaited<ReturnType<typeof harness>>) => Promise<void>): Promise<void> {
+async function withChecks(
+  fn: (h: Awaited<ReturnType<typeof harness>>) => Promise<void>,
+  closeStore = true,
+): Promise<void> {
   const h = await harness('header_checks = regexp:$DIR/header_checks\nbody_checks = pcre:$DIR/body_checks\n', {
     header_checks: HEADER_TABLE,
     body_checks: BODY_TABLE,
@@ -42,7 +48,7 @@ async function withChecks(fn: (h: Awaited<ReturnType<typeof harness>>) => Promis
   try {
     await fn(h);
   } finally {
-    await h.done();
+    await h.done(closeStore);
   }
 }
 
@@ -141,7 +147,21 @@ test('REDIRECT, BCC and FILTER reach the envelope and the log', async () => {
     );
     const f = queued(await h.submit('Subject: filter-me\n\nbody\n'));
     assert.ok(linesFor(h.log, f).includes(`filter: header Subject: filter-me ${FROM_CLIENT}: scan:[127.0.0.1]:10025`));
-  });
+    assert.equal(h.store.get(f)?.filter, 'scan:[127.0.0.1]:10025');
+    assert.equal(h.store.get(b)?.filter, undefined);
+    // The FILTER choice is part of the durable envelope: it survives a restart.
+    await h.store.close();
+    const again = await SegmentStore.open({ queueDirectory: join(h.dir, 'queue'), logger: new MemoryLogger() });
+    try {
+      assert.equal(again.get(f)?.filter, 'scan:[127.0.0.1]:10025');
+      assert.deepEqual(
+        again.get(r)?.recipients.map((x) => x.address),
+        ['quarantine@example.net', 'quarantine@example.net'],
+      );
+    } finally {
+      await again.close();
+    }
+  }, false);
 });
 
 test('bad actions are logged as warnings and ignored', async () => {
