@@ -70,7 +70,7 @@ test('REJECT: default and custom replies, logged like Postfix, nothing queued', 
     const b = await h.submit('Subject: custom-reject\n\nbody\n');
     assert.deepEqual(b, { status: 'rejected', reply: { code: 550, dsn: '5.7.0', text: 'go away' } });
     const c = await h.submit('Subject: tempfail\n\nbody\n');
-    assert.deepEqual(c, { status: 'rejected', reply: { code: 450, dsn: '4.7.1', text: 'try later' } });
+    assert.deepEqual(c, { status: 'rejected', reply: { code: 451, dsn: '4.7.1', text: 'try later' } });
     assert.equal(h.store.stats().messages, 0);
   });
 });
