@@ -3,7 +3,13 @@
 // queue state, envelope) and at the log lines Postfix writes for the action.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DictRetryError, type Dict } from '../../src/global/dict/dict-api.js';
+import { Config } from '../../src/global/params/config.js';
+import { CleanupServer } from '../../src/daemons/cleanup/cleanup-service.js';
+import { createContentChecks } from '../../src/daemons/cleanup/checks/content-checks.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { SegmentStore } from '../../src/global/queue/segment-store.js';
 import { harness, linesFor, queued } from './harness.js';
@@ -205,4 +211,41 @@ test('local submission is logged "from local" without proto/helo', async () => {
       linesFor(h.log, id).join('\n'),
     );
   });
+});
+
+test('a table lookup failure defers the message with 451 4.3.0, logged as Postfix does', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'postern-checks-retry-'));
+  const log = new MemoryLogger('postfix/cleanup');
+  const store = await SegmentStore.open({ queueDirectory: dir, logger: log });
+  try {
+    const config = Config.fromText('myhostname = mx.example.net\nheader_checks = tcp:127.0.0.1:9\n');
+    const failing: Dict = {
+      spec: 'tcp:127.0.0.1:9',
+      lookup: () => Promise.reject(new DictRetryError('connection refused')),
+      close: () => Promise.resolve(),
+    };
+    const checks = await createContentChecks({ config, logger: log, openDict: () => Promise.resolve(failing) });
+    const tx = await new CleanupServer({ store, config, logger: log, checks }).open({
+      origin: 'smtpd',
+      sender: 'a@example.com',
+    });
+    tx.addRecipient({ address: 'b@example.org' });
+    tx.write(Buffer.from('Subject: x\r\n\r\nbody\r\n'));
+    assert.deepEqual(await tx.commit(), {
+      status: 'rejected',
+      reply: { code: 451, dsn: '4.3.0', text: 'Error: queue file write error' },
+    });
+    assert.ok(
+      log
+        .texts()
+        .some((l) =>
+          /^warning: \w+: header_checks map lookup problem -- message not accepted, try again later$/.test(l),
+        ),
+      log.texts().join('\n'),
+    );
+    assert.equal(store.stats().messages, 0);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
