@@ -155,3 +155,29 @@ export async function runSessions(target, scn, env) {
     await inst.stop();
   }
 }
+
+/**
+ * Runs one of Postern's in-process micro-benchmarks under /usr/bin/time: its
+ * own printed rate, and the CPU of the whole process (Node start-up included).
+ */
+export async function runComponent(scn, env) {
+  const root = process.env.POSTERN_ROOT ?? join(BENCH, '..');
+  const args = [join(root, 'bench', scn.script), ...scn.args, ...(scn.withDir ? [env.out] : [])];
+  const r = await timed([process.execPath, ...args], {
+    tmpFile: join(env.out, 'time.txt'),
+    cwd: root,
+    timeoutMs: 300000,
+  });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  const rate = Number(/(\d+) (?:durable commits|msgs)\/s/.exec(line)?.[1] ?? NaN);
+  const ok = r.code === 0 && Number.isFinite(rate);
+  return {
+    ok,
+    error: ok ? undefined : `status ${r.code}: ${(r.stderr || line).trim().split('\n').slice(-2).join(' | ')}`,
+    n: scn.n,
+    rate,
+    line,
+    wall: r.wall,
+    cpuPer1000: (r.clientCpu * 1000) / scn.n,
+  };
+}

@@ -11,7 +11,8 @@ import { Meter } from '../meter.mjs';
 import { writeInstance } from '../postfix-config.mjs';
 import { run, startIn, until, waitForGreeting } from '../util.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The Postern checkout under test (built): this one, or POSTERN_ROOT to bench another worktree. */
+const ROOT = process.env.POSTERN_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 function makeTarget({ name, label, bin, sendmail, notes }) {
   return {
@@ -84,7 +85,8 @@ function makeTarget({ name, label, bin, sendmail, notes }) {
           lines.slice(-3).join(' | ');
         await inst.stop();
         const e = new Error(
-          `${name} did not greet on its port (postfix start status ${code}${startErr.trim() ? `: ${startErr.trim()}` : ''}): ${why.replace(/^.*?postfix\//, 'postfix/')}`,
+          `${name} did not greet on its port (\`postfix start\` exit status ${code}): ` +
+            why.replace(/^.*?postfix\/[a-z-]+\[\d+\]: (warning: |fatal: )?/, '').replace(`:${env.port}/`, ':PORT/'),
         );
         e.cannotStart = true;
         throw e;
