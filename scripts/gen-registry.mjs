@@ -1,7 +1,10 @@
 // One-off generator kept for transparency: it turned Postfix 3.7's `postconf -d`
 // list (../shared/postconf-d-3.7.txt) into the first version of the typed
 // registry table in src/global/params/registry-table.ts. The table is now edited by hand;
-// rerunning this script would overwrite hand-set types and components.
+// rerunning this script would overwrite hand-set types and components, and would
+// re-add the per-transport names (relay_destination_concurrency_limit, ...)
+// that exist only because of Debian's master.cf; those are now derived at run
+// time from master.cf (src/global/params/service-params.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const src = readFileSync(new URL('../../shared/postconf-d-3.7.txt', import.meta.url), 'utf8');

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Database servers for the lookup-table tests (test/dict/sql-*.test.ts etc.):
 # PostgreSQL, MariaDB, Redis and memcached on loopback, each with a small test
-# database. Idempotent: safe to run again on a machine where they already run.
+# database (tests create and drop their own tables). Idempotent: safe to run again on a machine where they already run.
 # Tests skip with a reason when a server is not reachable, so a failure here
 # costs coverage, not a red build.
 set -uo pipefail
@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need=()
-for p in postgresql mariadb-server redis-server memcached; do
+for p in postgresql mariadb-server redis-server memcached postfix-pcre; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -24,21 +24,12 @@ fi
 if command -v pg_lsclusters >/dev/null; then
   ver=$(pg_lsclusters -h | awk 'NR==1{print $1}')
   if [ -n "$ver" ]; then
-    pg_ctlcluster "$ver" main start 2>/dev/null || true
+    pg_ctlcluster "$ver" main start >/dev/null 2>&1 || true
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 && break; sleep 0.5; done
     su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='postern_dict'\"" | grep -q 1 ||
       su postgres -c "psql -qc \"CREATE ROLE postern_dict LOGIN PASSWORD 'postern_dict'\""
     su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='postern_dict'\"" | grep -q 1 ||
       su postgres -c "createdb -O postern_dict postern_dict"
-    PGPASSWORD=postern_dict psql -q -h 127.0.0.1 -U postern_dict postern_dict <<'SQL'
-CREATE TABLE IF NOT EXISTS virtual_aliases (address text PRIMARY KEY, goto text NOT NULL);
-DELETE FROM virtual_aliases;
-INSERT INTO virtual_aliases VALUES ('info@example.com', 'joe@example.net'), ('sales@example.com', 'amy@example.net'),
-  ('sales@example.com.multi', 'a@x'), ('it''s@example.com', 'quoted@example.net');
-CREATE TABLE IF NOT EXISTS multi (k text NOT NULL, v text NOT NULL);
-DELETE FROM multi;
-INSERT INTO multi VALUES ('list', 'one'), ('list', 'two');
-SQL
   fi
 fi
 
@@ -55,14 +46,6 @@ CREATE USER IF NOT EXISTS 'postern_dict'@'127.0.0.1' IDENTIFIED BY 'postern_dict
 CREATE USER IF NOT EXISTS 'postern_dict'@'localhost' IDENTIFIED BY 'postern_dict';
 GRANT ALL ON postern_dict.* TO 'postern_dict'@'127.0.0.1';
 GRANT ALL ON postern_dict.* TO 'postern_dict'@'localhost';
-USE postern_dict;
-CREATE TABLE IF NOT EXISTS virtual_aliases (address VARCHAR(255) PRIMARY KEY, goto VARCHAR(255) NOT NULL);
-DELETE FROM virtual_aliases;
-INSERT INTO virtual_aliases VALUES ('info@example.com', 'joe@example.net'), ('sales@example.com', 'amy@example.net'),
-  ('it''s@example.com', 'quoted@example.net');
-CREATE TABLE IF NOT EXISTS multi (k VARCHAR(64) NOT NULL, v VARCHAR(64) NOT NULL);
-DELETE FROM multi;
-INSERT INTO multi VALUES ('list', 'one'), ('list', 'two');
 SQL
 fi
 

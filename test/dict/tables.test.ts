@@ -84,12 +84,18 @@ test('inline, static, fail, environ, unix', async () => {
   const inl = await openDictUncached('inline:{ Key=value, { k2 = text with spaces } }');
   assert.equal(await inl.lookup('key'), 'value');
   assert.equal(await inl.lookup('K2'), 'text with spaces');
-  await assert.rejects(openDictUncached('inline:{a}'), /expected format/);
+  await assert.rejects(openDictUncached('inline:{a}'), /missing '=' after attribute name/);
+  assert.equal(await (await openDictUncached('inline:{a=1, a=2}')).lookup('a'), '2');
   assert.equal(await (await openDictUncached('static:{ a b }')).lookup('x'), 'a b');
   assert.equal(await (await openDictUncached('static:OK')).lookup('x'), 'OK');
   await assert.rejects((await openDictUncached('fail:x')).lookup('x'), DictRetryError);
-  process.env.POSTERN_DICT_TEST = 'env-value';
-  assert.equal(await (await openDictUncached('environ:x')).lookup('POSTERN_DICT_TEST'), 'env-value');
+  // Only $import_environment is visible, as in a Postfix program.
+  process.env.TZ = 'UTC';
+  const env = await openDictUncached('environ:x');
+  assert.equal(await env.lookup('TZ'), 'UTC');
+  assert.equal(await env.lookup('LANG'), 'C');
+  assert.equal(await env.lookup('PATH'), undefined);
+  await assert.rejects(openDictUncached('environ:'), /expecting "type:name" form/);
   assert.match((await (await openDictUncached('unix:passwd.byname')).lookup('root')) ?? '', /^root:[^:]*:0:0:/);
   assert.equal(await (await openDictUncached('unix:passwd.byname')).lookup('no-such-user-x'), undefined);
   assert.match((await (await openDictUncached('unix:group.byname')).lookup('root')) ?? '', /^root:[^:]*:0:/);

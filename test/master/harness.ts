@@ -6,11 +6,42 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot, runBin, type BinResult } from '../postfix/run-bin.js';
+import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { getCodeRoot, projectRoot, runBin, setCodeRoot, type BinResult } from '../postfix/run-bin.js';
 import { getpw } from '../../src/util/passwd.js';
+import { unreachableBy } from '../../src/daemons/master/privilege.js';
 
 export const isRoot = (process.getuid?.() ?? 1) === 0;
-export const FIXTURE = join(projectRoot, 'dist', 'test', 'master', 'fixtures', 'banner-service.js');
+
+/**
+ * As root, the worker (and the unprivileged runs) use `nobody`, which must be
+ * able to reach the code. A checkout under a private home directory (CI may
+ * clone there) is copied once to a temporary directory that nobody can reach,
+ * and the tests run the copy; only if that fails too do they skip, saying why.
+ */
+export const nobodySkip: string | false = ((): string | false => {
+  if (!isRoot) return false;
+  const pw = getpw('nobody');
+  if (!pw) return 'no user nobody to run the worker as';
+  const id = { uid: pw.uid, gid: pw.gid, user: 'nobody' };
+  const tmpWhy = unreachableBy(tmpdir(), id);
+  if (tmpWhy) return `as root the worker runs as nobody, but ${tmpWhy}`;
+  if (!unreachableBy(join(projectRoot, 'dist', 'src'), id)) return false;
+  try {
+    const copy = mkdtempSync(join(tmpdir(), 'postern-code-'));
+    chmodSync(copy, 0o755);
+    for (const part of ['bin', 'dist', 'package.json'])
+      cpSync(join(projectRoot, part), join(copy, part), { recursive: true });
+    process.on('exit', () => rmSync(copy, { recursive: true, force: true }));
+    setCodeRoot(copy);
+    return false;
+  } catch (e) {
+    return `as root the worker runs as nobody, who cannot reach ${projectRoot}, and copying it failed: ${(e as Error).message}`;
+  }
+})();
+
+/** The fixture service module, in the code that the tests run (see nobodySkip). */
+export const FIXTURE = join(getCodeRoot(), 'dist', 'test', 'master', 'fixtures', 'banner-service.js');
 
 export interface MailSystem {
   readonly base: string;

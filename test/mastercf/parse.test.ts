@@ -128,3 +128,16 @@ test('loadMasterCf reads the file and names file and line on fatal errors', asyn
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('-o counts only among the leading options, as the daemon getopt sees it', () => {
+  const r = parseMasterCf(
+    'c unix - - n - - pipe argv=x -o x=1\nd unix - - n - - smtpd -vo w=1 -a b -o v=1\ne unix - - n - - smtpd -- -o z=3\n',
+  );
+  const [c, d, e] = r.entries;
+  assert.deepEqual([...(c?.overrides ?? [])], []);
+  assert.deepEqual(c?.args, ['argv=x', '-o', 'x=1']);
+  assert.deepEqual([...(d?.overrides ?? [])], [['w', '1']]);
+  assert.deepEqual(d?.argv, ['-v', '-o', 'w=1', '-a', 'b', '-o', 'v=1']);
+  assert.deepEqual(d?.args, ['-v', '-a', 'b', '-o', 'v=1']);
+  assert.deepEqual([...(e?.overrides ?? [])], []);
+});

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { main } from '../../src/commands/postalias/main.js';
+import { main, newaliases } from '../../src/commands/postalias/main.js';
 import { hasReal, REAL_POSTALIAS, runMain, runReal, tempDir } from '../dict/helpers.js';
 
 const ALIASES = [
@@ -33,7 +33,14 @@ async function setup(t: Parameters<typeof tempDir>[0]): Promise<{ dir: string; f
 
 test('postalias builds $alias_database, warns with file and line, lists with -s', async (t) => {
   const { dir, file } = await setup(t);
-  const b = await runMain(main, 'postalias', ['-c', dir]);
+  let out = '';
+  let err = '';
+  const code = await newaliases(dir, 'postalias', {
+    stdout: (x) => void (out += x),
+    stderr: (x) => void (err += x),
+    stdin: () => Promise.resolve(''),
+  });
+  const b = { code, out, err };
   assert.equal(b.code, 0);
   assert.equal(
     b.err,
@@ -50,10 +57,14 @@ test('postalias builds $alias_database, warns with file and line, lists with -s'
     'y:\tfoo bar',
     'z:\tq',
   ]);
-  // -q without a table searches $alias_maps (nis: is skipped).
-  const q = await runMain(main, 'postalias', ['-c', dir, '-q', 'ROOT']);
+  const q = await runMain(main, 'postalias', ['-c', dir, '-q', 'ROOT', file]);
   assert.deepEqual([q.code, q.out], [0, 'me, you\n']);
-  assert.equal((await runMain(main, 'postalias', ['-c', dir, '-q', 'none'])).code, 1);
+  assert.equal((await runMain(main, 'postalias', ['-c', dir, '-q', 'none', file])).code, 1);
+  const usage = await runMain(main, 'postalias', ['-c', dir, '-q', 'root']);
+  assert.equal(usage.code, 1);
+  assert.match(usage.err, /^postalias: fatal: usage: postalias /);
+  assert.equal((await runMain(main, 'postalias', ['-c', dir, '-i', file], 'New:  a,b\n')).code, 0);
+  assert.equal((await runMain(main, 'postalias', ['-c', dir, '-q', 'new', file])).out, 'a, b\n');
   assert.equal((await runMain(main, 'postalias', ['-c', dir, '-d', 'root', file])).code, 0);
   assert.equal((await runMain(main, 'postalias', ['-c', dir, '-q', 'root', file])).code, 1);
 });

@@ -30,6 +30,10 @@ maildrop_time_limit = 30s
 message_size_limit = 52428800
 alias_maps = hash:/etc/aliases   lmdb:/etc/aliases2
 undefined_user = $nothing_defines_this
+virtual_alias_maps = ldap:myldap
+myldap_server_host = ldap.example
+myldap_search_base = dc=example,dc=org
+myldap_bogus = 1
 `;
 
 const CUSTOM_MASTER = `# Postern golden test
@@ -86,6 +90,12 @@ const QUERIES: string[][] = [
   ['-H', 'mydomain', 'mua_sender'],
   ['-d', 'mua_sender', 'maildrop_time_limit'],
   ['-x', 'smtpd_banner', 'undefined_user'],
+  ['-Mx'],
+  ['-Px'],
+  ['-o', 'mynetworks_style=host', '-x', 'mynetworks'],
+  ['-o', 'mynetworks_style=class', '-x', 'mynetworks', 'mydomain'],
+  ['-Fx', 'submission/inet/command'],
+  ['-o', 'myhostname=other.example', '-x', 'myhostname', 'mydomain', 'smtpd_banner'],
 ];
 
 async function compare(dir: string, args: string[]): Promise<void> {
@@ -188,4 +198,35 @@ test('master.cf edits (-Me, -Fe, -Pe, -PX, -MX, -M#) leave the same file as real
   await compareEdit('', master, ['-MX', 'c/unix'], 'master.cf');
   await compareEdit('', master, ['-M#', 'smtp/inet'], 'master.cf');
   await compareEdit('', master, ['-Fe', 'd/unix/private=q'], 'master.cf');
+  await compareEdit('', master, ['-Me', 'f/unix=g unix - - - - - x'], 'master.cf');
+});
+
+const EXPAND_MAIN = `t1 = \${myhostname?{yes}:{no}}
+t2 = \${empty?{yes}:{no}}
+t3 = \${myhostname ? {yes} : {no}}
+t4 = \${{$compatibility_level} <level {3.6} ? {old} : {new}}
+t5 = \${{abc} == {abc} ? {same} : {diff}}
+t6 = \${{abc} != {abd} ? {ne}}
+t7 = \${{ 10 } < { 9 } ? {lt} : {ge}}
+t8 = \${{$mail_version} >=level {3.7} ? {modern} : {old}}
+t9 = $(myhostname)x \${myhostname}y $myhostname.z
+t10 = \${empty:fallback} \${myhostname:fallback}
+t11 = \${empty?set} \${myhostname?set}
+t12 = \${myhostname?{a {nested} b}:{c}}
+t13 = \${{a}=={a}?{x}:{y}}
+t14 = \${{2} <= {10} ? {yes} : {no}}
+t15 = \${{2} <=level {10} ? {yes} : {no}}
+empty =
+smtpd_banner = $t1 $t2 $t3 $t4 $t5 $t6 $t7 $t8 $t9 $t10 $t11 $t12 $t13 $t14 $t15
+`;
+
+test('every postconf(5) expansion form gives what real postconf -x gives', { skip }, async () => {
+  const dir = await makeDir(EXPAND_MAIN, '');
+  try {
+    const names = Array.from({ length: 15 }, (_, i) => `t${i + 1}`);
+    await compare(dir, ['-x', ...names, 'smtpd_banner']);
+    await compare(dir, ['-nx']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

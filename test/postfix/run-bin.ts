@@ -7,6 +7,15 @@ import { fileURLToPath } from 'node:url';
 /** The project root: dist/test/postfix/ is three levels below it. */
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+/** Where bin/ and dist/ are run from; tests may point it at a copy (see master/harness.ts). */
+let codeRoot = projectRoot;
+export function setCodeRoot(dir: string): void {
+  codeRoot = dir;
+}
+export function getCodeRoot(): string {
+  return codeRoot;
+}
+
 export interface BinResult {
   readonly code: number | null;
   readonly stdout: string;
@@ -19,7 +28,7 @@ export function runBin(
   opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<BinResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'bin', name), ...args], {
+    const child = spawn(process.execPath, [join(codeRoot, 'bin', name), ...args], {
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       uid: opts.uid,

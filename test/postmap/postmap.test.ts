@@ -7,7 +7,16 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../src/commands/postmap/main.js';
 import { closeAllDicts } from '../../src/global/dict/open.js';
+import { execFileSync } from 'node:child_process';
 import { hasReal, REAL_POSTMAP, runMain, runReal, tempDir } from '../dict/helpers.js';
+
+function realPostconfTypes(): string[] {
+  try {
+    return execFileSync('/usr/sbin/postconf', ['-m'], { encoding: 'utf8' }).split('\n');
+  } catch {
+    return [];
+  }
+}
 
 const SOURCE = 'Foo bar\nfoo baz\n# comment\nkey2   multi word \n value\nnovalue\nUPPER Value Kept\n';
 
@@ -70,7 +79,7 @@ test('postmap errors name the file and exit 1', async (t) => {
 });
 
 // Golden comparisons: the same files and keys through both implementations.
-const GOLDEN: { name: string; file?: string; text?: string; type: string; keys: string[] }[] = [
+const GOLDEN: { name: string; file?: string; text?: string; type: string; keys: string[]; needs?: string }[] = [
   {
     name: 'texthash',
     file: 'map',
@@ -92,34 +101,124 @@ const GOLDEN: { name: string; file?: string; text?: string; type: string; keys: 
     type: 'cidr',
     keys: ['192.168.1.1', '10.1.2.3', '2001:db8::1', '127.0.0.1', '8.8.8.8', 'name', '10.9.9.9'],
   },
+  {
+    name: 'pcre',
+    file: 'pcre',
+    text: '/^(\\S+)@(example)\\.com$/ user=$1 dom=${2}\nif !/^skip/\n/^ a \\s+ b $/x EXT\nendif\n/^MiXeD$/i exact\n/\\bword\\b/ W\n/(?<n>x)(y)/ named\n',
+    type: 'pcre',
+    keys: ['Joe@Example.com', 'ab', 'a b', 'skipab', 'mixed', 'MiXeD', 'a word here', 'xy', 'none'],
+    needs: 'pcre',
+  },
+  {
+    name: 'regexp edge cases',
+    file: 're2',
+    text: '/^a{2,}$/\tTWO\n#/x/ comment\n/^(foo|bar)baz$/\tFB $1\n/[[:upper:]]+X/ UPPERX\n/^q\\/slash$/ SLASH\n/^(x)?y$/ opt:$1:\n/^dollar$/ $$5\n/^nores$/\n/^Z/m multi\n/^tab$/\t  spaced result  \n',
+    type: 'regexp',
+    keys: ['aaa', 'a', 'foobaz', 'BARBAZ', 'ABX', 'q/slash', 'y', 'xy', 'dollar', 'nores', 'zed', 'tab'],
+  },
+  {
+    name: 'cidr edge cases',
+    file: 'ci2',
+    text: '1.2.3.0/24 A\n::ffff:1.2.3.4 MAPPED\n2001:db8:0:0:0:0:0:1/128 FULL\n0.0.0.0/0 ALL4\n::/0 ALL6\nif 5.0.0.0/8\n5.5.0.0/16 FIVE\nendif\n300.1.1.1 BAD\n',
+    type: 'cidr',
+    keys: [
+      '1.2.3.4',
+      '::ffff:1.2.3.4',
+      '2001:db8::1',
+      '9.9.9.9',
+      '::2',
+      '5.5.1.1',
+      '5.6.1.1',
+      '1.2.3',
+      '01.2.3.4',
+      '[1.2.3.4]',
+    ],
+  },
   { name: 'inline', type: 'inline:{ Key=value, { k2 = text with spaces } }', keys: ['key', 'K2', 'none'] },
   { name: 'static', type: 'static:{ some value }', keys: ['any'] },
 ];
 
+// The real postmap's pcre support is the separate postfix-pcre package.
+const realTypes = hasReal(REAL_POSTMAP) ? realPostconfTypes() : [];
+
 for (const g of GOLDEN) {
-  test(
-    `golden: ${g.name} lookups match the real postmap`,
-    { skip: !hasReal(REAL_POSTMAP) && 'no /usr/sbin/postmap' },
-    async (t) => {
-      const dir = await setup(t);
-      let spec = g.type;
-      if (g.file) {
-        await writeFile(join(dir, g.file), g.text ?? '');
-        spec = `${g.type}:${g.file}`;
+  const skip = !hasReal(REAL_POSTMAP)
+    ? 'no /usr/sbin/postmap'
+    : g.needs && !realTypes.includes(g.needs)
+      ? `real postmap lacks ${g.needs} (apt-get install postfix-pcre)`
+      : false;
+  test(`golden: ${g.name} lookups match the real postmap`, { skip }, async (t) => {
+    const dir = await setup(t);
+    let spec = g.type;
+    if (g.file) {
+      await writeFile(join(dir, g.file), g.text ?? '');
+      spec = `${g.type}:${g.file}`;
+    }
+    const prev = process.cwd();
+    process.chdir(dir);
+    try {
+      for (const key of g.keys) {
+        const ours = await runMain(main, 'postmap', ['-c', dir, '-q', key, spec]);
+        const real = await runReal(REAL_POSTMAP, ['-c', dir, '-q', key, spec], dir);
+        assert.deepEqual([ours.code, ours.out], [real.code, real.out], `key ${key}`);
+        // Warnings (file, line, wording) match too.
+        assert.equal(ours.err, real.err, `stderr for key ${key}`);
       }
-      const prev = process.cwd();
-      process.chdir(dir);
-      try {
-        for (const key of g.keys) {
-          const ours = await runMain(main, 'postmap', ['-c', dir, '-q', key, spec]);
-          const real = await runReal(REAL_POSTMAP, ['-c', dir, '-q', key, spec], dir);
-          assert.deepEqual([ours.code, ours.out], [real.code, real.out], `key ${key}`);
-          // Warnings (file, line, wording) match too.
-          assert.equal(ours.err, real.err, `stderr for key ${key}`);
-        }
-      } finally {
-        process.chdir(prev);
-      }
-    },
-  );
+    } finally {
+      process.chdir(prev);
+    }
+  });
 }
+
+test('bin/postmap runs as a program: build, query on stdin, exit status', async (t) => {
+  const dir = await setup(t);
+  const bin = join(process.cwd(), 'bin', 'postmap');
+  const map = join(dir, 'map');
+  const build = await runReal(bin, ['-c', dir, `lmdb:${map}`], dir);
+  assert.equal(build.code, 0, build.err);
+  const q = await runReal(bin, ['-c', dir, '-q', '-', `lmdb:${map}`], dir, 'FOO\nmissing\nupper\n');
+  assert.deepEqual([q.code, q.out], [0, 'FOO\tbar\nupper\tValue Kept\n']);
+  const miss = await runReal(bin, ['-c', dir, '-q', 'missing', `lmdb:${map}`], dir);
+  assert.deepEqual([miss.code, miss.out], [1, '']);
+});
+
+// header_checks/body_checks testing: multi-line headers are one key, `.`
+// crosses the fold (POSIX regexec; PCRE_DOTALL on unless `s`), and the blank
+// separator line is the first body line.
+const MESSAGE = 'From: a@b\nSubject: hello\n world\nX-Spam: yes\n\nfirst body\n\nspam line\nlast\n';
+const CHECKS: [string, string][] = [
+  ['regexp', '/^subject:.*world/ SUBJ\n/spam/ SPAM\n/^$/ EMPTY\n/^last$/ LAST\n/^ world$/m FOLD\n'],
+  ['pcre', '/^subject:.*world/s NOTDOTALL\n/^subject:.*world/ SUBJ\n/world$/m M\n/^$/ EMPTY\n'],
+];
+for (const [type, text] of CHECKS) {
+  const skip = !hasReal(REAL_POSTMAP)
+    ? 'no /usr/sbin/postmap'
+    : !realTypes.includes(type)
+      ? `real postmap lacks ${type}`
+      : false;
+  test(`golden: postmap -h/-b with ${type} matches the real postmap`, { skip }, async (t) => {
+    const dir = await setup(t);
+    const file = join(dir, `checks.${type}`);
+    await writeFile(file, text);
+    for (const mode of [['-h'], ['-b'], ['-h', '-b']]) {
+      const args = ['-c', dir, ...mode, '-q', '-', `${type}:${file}`];
+      const ours = await runMain(main, 'postmap', args, MESSAGE);
+      const real = await runReal(REAL_POSTMAP, args, dir, MESSAGE);
+      assert.deepEqual([ours.code, ours.out, ours.err], [real.code, real.out, real.err], mode.join(' '));
+    }
+  });
+}
+
+test('root builds a table owned by the source file owner unless -o', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to chown');
+  const dir = await setup(t);
+  const map = join(dir, 'map');
+  const { chown, stat } = await import('node:fs/promises');
+  await chown(map, 65534, 65534);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-w', `hash:${map}`])).code, 0);
+  assert.equal((await stat(`${map}.db`)).uid, 65534);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-w', `cdb:${map}`])).code, 0);
+  assert.equal((await stat(`${map}.cdb`)).uid, 65534);
+  assert.equal((await runMain(main, 'postmap', ['-c', dir, '-w', '-o', `lmdb:${map}`])).code, 0);
+  assert.equal((await stat(`${map}.lmdb`)).uid, 0);
+});

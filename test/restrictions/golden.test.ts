@@ -117,6 +117,8 @@ async function run(text: string): Promise<string> {
     if (header) {
       section = header[1] ?? '';
       table = header[2] ?? '';
+      // A later main.cf section changes the configuration for the checks after it.
+      if (section === 'main.cf') policy = undefined;
       continue;
     }
     if (section === 'main.cf') cf.push(line);

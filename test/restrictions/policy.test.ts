@@ -41,7 +41,12 @@ function replyOf(v: PolicyVerdict): string {
 /** A policy server that records requests and answers with `answer(request)`; `null` closes without answering. */
 async function policyServer(answer: (req: Map<string, string>) => string | null, listenOn: string | number) {
   const requests: Map<string, string>[] = [];
+  const open = new Set<import('node:net').Socket>();
+  const stats = { connections: 0 };
   const server: Server = createServer((sock) => {
+    stats.connections++;
+    open.add(sock);
+    sock.on('close', () => open.delete(sock));
     let buf = '';
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => {
@@ -67,7 +72,18 @@ async function policyServer(answer: (req: Map<string, string>) => string | null,
   );
   const addr = server.address();
   const spec = typeof addr === 'object' && addr ? `inet:127.0.0.1:${addr.port}` : `unix:${String(listenOn)}`;
-  return { spec, requests, close: () => new Promise<void>((res) => server.close(() => res())) };
+  return {
+    spec,
+    requests,
+    stats,
+    dropIdle: () => open.forEach((sock) => sock.destroy()),
+    close: () =>
+      new Promise<void>((res) => {
+        server.close(() => res());
+        // smtpd keeps idle policy connections open; drop them so close() completes.
+        for (const sock of open) sock.destroy();
+      }),
+  };
 }
 
 test('check_policy_service over inet: request attributes and actions', async () => {
@@ -298,4 +314,34 @@ test('rbl_reply_maps and default_rbl_reply templates', async () => {
     replyOf(await p3.check('connect', facts({ clientAddr: '203.0.113.5' }))),
     '554 5.7.2 Go away, [203.0.113.5] is listed by other.example: see https://other.example/',
   );
+});
+
+test('client text cannot split a reply or forge a log line', async () => {
+  const { p } = policy('smtpd_helo_restrictions = reject_non_fqdn_helo_hostname\n');
+  const v = await p.check('helo', facts({ helo: 'x\r\n250 2.0.0 fake' }));
+  assert.equal(v.action, 'reject');
+  if (v.action !== 'reject') return;
+  assert.ok(!/[\r\n]/.test(v.reply.text), v.reply.text);
+  assert.ok(!/[\r\n]/.test(v.logText), v.logText);
+  assert.equal(v.reply.text, '<x??250 2.0.0 fake>: Helo command rejected: need fully-qualified hostname');
+});
+
+test('policy connections are kept open between requests and replaced when the server drops them', async () => {
+  const srv = await policyServer(() => 'DUNNO', 0);
+  try {
+    const { p, logger } = policy(
+      `smtpd_recipient_restrictions = check_policy_service { ${srv.spec}, try_limit=1 }, permit\n`,
+    );
+    const f = facts({ recipient: 'u@mail.example.com' });
+    for (let i = 0; i < 3; i++) assert.equal((await p.check('rcpt', f)).action, 'permit');
+    assert.equal(srv.requests.length, 3);
+    assert.equal(srv.stats.connections, 1);
+    srv.dropIdle();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await p.check('rcpt', f)).action, 'permit');
+    assert.equal(srv.stats.connections, 2);
+    assert.ok(!logger.texts().some((t) => t.includes('problem talking')), 'a dropped idle connection is not a failure');
+  } finally {
+    await srv.close();
+  }
 });

@@ -8,11 +8,26 @@ import { parseAliases } from '../../global/dict/alias-source.js';
 import type { Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
-import { DICT_TYPE_NAMES, openDictUncached } from '../../global/dict/open.js';
-import { mapSpec, processIo, type CommandIo } from '../postmap/main.js';
+import { openDictUncached } from '../../global/dict/open.js';
+import { mapSpec, ModeError, processIo, queryTable, type CommandIo } from '../postmap/main.js';
 import { commandConfig, getopt, inputLines, UsageError } from '../postmap/options.js';
 
-const OPTIONS = 'Nc:d:fnopq:rsuvw';
+const OPTIONS = 'Nc:d:finopq:rsuvw';
+
+/**
+ * newaliases (`sendmail -bi`): rebuild every table in $alias_database whose
+ * type this build can create; others (e.g. nis:) are skipped as Postfix does.
+ */
+export async function newaliases(
+  configDir: string | undefined,
+  progName = 'newaliases',
+  io: CommandIo = processIo,
+): Promise<number> {
+  const config = commandConfig(configDir);
+  const buildable = config.list('alias_database').filter((s) => isBuildable(split(s).type));
+  if (buildable.length === 0) return 0;
+  return main([...(configDir ? ['-c', configDir] : []), ...buildable], progName, io);
+}
 
 export async function main(argv: string[], progName = 'postalias', io: CommandIo = processIo): Promise<number> {
   const warn = (t: string): void => io.stderr(`${progName}: warning: ${t}\n`);
@@ -20,8 +35,14 @@ export async function main(argv: string[], progName = 'postalias', io: CommandIo
     return await run(argv, io, warn);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr(`${progName}: ${e.message}\n`);
-      io.stderr(`usage: ${progName} [-Nfnoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file...\n`);
+      if (e.message) io.stderr(`${progName}: ${e.message}\n`);
+      io.stderr(
+        `${progName}: fatal: usage: ${progName} [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file...\n`,
+      );
+      return 1;
+    }
+    if (e instanceof ModeError) {
+      io.stderr(`${progName}: fatal: ${e.message}\n`);
       return 1;
     }
     io.stderr(`${progName}: fatal: ${(e as Error).message}\n`);
@@ -40,14 +61,10 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
   const fold = !args.flags.has('f');
   const query = args.values.get('q');
   const del = args.values.get('d');
-  let specs = args.operands.map((o) => mapSpec(o, config));
-  if (specs.length === 0) {
-    // newaliases and a bare `postalias -q`: the configured alias tables, minus
-    // types this build cannot open (nis:), as Postfix skips unavailable NIS.
-    specs = (query !== undefined ? config.list('alias_maps') : config.list('alias_database')).filter((s) =>
-      DICT_TYPE_NAMES.includes(split(s).type),
-    );
-    if (specs.length === 0) throw new UsageError('no alias database specified');
+  const specs = args.operands.map((o) => mapSpec(o, config));
+  if (specs.length === 0) throw new UsageError('');
+  if ([query, del].filter((x) => x !== undefined).length + (args.flags.has('s') ? 1 : 0) > 1) {
+    throw new ModeError('specify only one of -s or -q or -d');
   }
 
   if (query !== undefined || args.flags.has('s')) {
@@ -65,7 +82,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
       let found = false;
       for (const key of keys) {
         for (const d of dicts) {
-          const v = await d.lookup(key);
+          const v = await queryTable(d, key);
           if (v === undefined) continue;
           io.stdout(query === '-' ? `${key}:\t${v}\n` : `${v}\n`);
           found = true;
@@ -92,6 +109,21 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
       if (removed.length) any = true;
     }
     return any ? 0 : 1;
+  }
+
+  if (args.flags.has('i')) {
+    // Incremental: aliases(5) lines from standard input added in place.
+    const entries = parseAliases(await io.stdin(), '-', { fold, warn, duplicates: { replace: true } });
+    for (const s of specs) {
+      const { type, name } = split(s);
+      await modifyTable(
+        type,
+        name,
+        entries.map((e) => [e.key, e.value] as [string, string]),
+        [],
+      );
+    }
+    return 0;
   }
 
   const asRoot = process.getuid?.() === 0 && !args.flags.has('o');

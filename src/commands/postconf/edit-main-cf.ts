@@ -1,8 +1,8 @@
 // postconf -e / -X / -# and plain `name=value` arguments: edit main.cf in
 // place, keeping comments, order and unrelated lines, and replace the file
 // atomically (temp file, fsync, rename) so a crash never leaves half a file.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync, unlinkSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { closeSync, fsyncSync, openSync, renameSync, statSync, writeSync, unlinkSync } from 'node:fs';
+import { readConfigFile } from '../../global/params/read-config-file.js';
 
 export type MainCfEdit = { kind: 'set'; value: string } | { kind: 'remove' } | { kind: 'comment' };
 
@@ -62,7 +62,8 @@ export function editMainCfText(text: string, edits: ReadonlyMap<string, MainCfEd
 
 /** Replace `file` with `text` atomically, keeping its permissions. */
 export function writeFileAtomic(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.postern-${process.pid}`);
+  // The same temporary name as Postfix, so a failure message reads the same.
+  const tmp = `${file}.tmp`;
   let mode = 0o644;
   try {
     mode = statSync(file).mode & 0o7777;
@@ -86,7 +87,7 @@ export function writeFileAtomic(file: string, text: string): void {
 export function editMainCf(file: string, edits: ReadonlyMap<string, MainCfEdit>): void {
   let text = '';
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

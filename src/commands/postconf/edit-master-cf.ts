@@ -1,7 +1,7 @@
 // postconf -Me/-Fe/-Pe/-MX/-M#/-PX: edit master.cf entries in place. An
 // edited entry is rewritten in postconf's folded form; every other line
 // (comments, untouched entries) stays as written. The file is replaced atomically.
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../../global/params/read-config-file.js';
 import { logicalLines, parseMasterCf, quoteWord } from '../../global/mastercf/parse.js';
 import type { MasterEntry } from '../../global/mastercf/types.js';
 import { EditError, writeFileAtomic } from './edit-main-cf.js';
@@ -97,14 +97,16 @@ export function editMasterCfText(text: string, edits: readonly MasterEdit[]): { 
   };
 
   for (const ed of edits) {
-    const span = find(ed.key);
     if (ed.kind === 'entry') {
+      // Postfix matches the entry by the name and type written in the new text.
       const e = parseOne(ed.value);
+      const span = find(`${e.name}/${e.type}`);
       const folded = formatEntry(e, true).split('\n');
       if (span) replacement.set(span.start, folded);
       else appended.push(...folded);
       continue;
     }
+    const span = find(ed.key);
     const e = span && current(span);
     if (!span || !e) {
       if (ed.kind !== 'remove' && ed.kind !== 'comment')
@@ -177,7 +179,7 @@ function requestText(ed: MasterEdit): string {
 }
 
 export function editMasterCf(file: string, edits: readonly MasterEdit[]): string[] {
-  const text = readFileSync(file, 'utf8');
+  const text = readConfigFile(file);
   const r = editMasterCfText(text, edits);
   writeFileAtomic(file, r.text);
   return r.warnings;

@@ -1,15 +1,16 @@
 // postconf(1): print and edit Postfix configuration — main.cf parameters
 // (all, -n, -d, names, -h/-H/-x/-f, -e/-X/-#) and master.cf services
 // (-M, -F, -P and their -e/-X/-# edits), plus the -m/-l/-a/-A capability lists.
-import { readFileSync } from 'node:fs';
+import { errnoText, readConfigFile } from '../../global/params/read-config-file.js';
 import { join } from 'node:path';
 import { parseMasterCf } from '../../global/mastercf/parse.js';
 import type { MasterEntry } from '../../global/mastercf/types.js';
-import { configDirectory } from '../../global/params/config.js';
+import { configDirectory, defaultText } from '../../global/params/config.js';
+import { expand, ExpansionError, RecursionError } from '../../global/params/expand.js';
 import { parseMainCf } from '../../global/params/main-cf.js';
 import { EditError, editMainCf, parseAssignment, type MainCfEdit } from './edit-main-cf.js';
 import { editMasterCf, parseMasterEdit, type MasterEdit } from './edit-master-cf.js';
-import { knownParams } from './known-params.js';
+import { knownParams } from '../../global/params/known-params.js';
 import { MacroError, printParams } from './params-print.js';
 import { parseOptions, UsageError, USAGE } from './options.js';
 import { printMaster } from './master-print.js';
@@ -51,6 +52,11 @@ class Fatal extends Error {
   override name = 'Fatal';
 }
 
+/** Exit with status 1 after warnings only. */
+class Exit extends Error {
+  override name = 'Exit';
+}
+
 export async function main(argv: string[], progName: string): Promise<number> {
   const out: string[] = [];
   const err: string[] = [];
@@ -59,13 +65,15 @@ export async function main(argv: string[], progName: string): Promise<number> {
   };
   let status = 0;
   try {
-    run(argv, progName, out, warn);
+    run(argv, out, warn);
   } catch (e) {
     if (e instanceof UsageError) {
       err.push(`${progName}: ${e.message}`, `${progName}: fatal: usage: ${progName} ${USAGE}`);
     } else if (e instanceof MacroError) {
       err.push(`${progName}: warning: ${e.warning}`);
       err.push(`${progName}: fatal: ${e.message}`);
+    } else if (e instanceof Exit) {
+      // The warning already says why.
     } else if (e instanceof Fatal || e instanceof EditError) {
       err.push(`${progName}: fatal: ${e.message}`);
     } else throw e;
@@ -76,16 +84,17 @@ export async function main(argv: string[], progName: string): Promise<number> {
   return Promise.resolve(status);
 }
 
-function readMainCf(file: string): Map<string, string> {
+function readMainCf(file: string, warn: (m: string) => void): Map<string, string> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     throw new Fatal(`open ${file}: ${errnoText(e)}`);
   }
   const parsed = parseMainCf(text);
-  const p = parsed.problems[0];
+  const p = parsed.problems.find((x) => x.fatal);
   if (p) throw new Fatal(`${file}, line ${p.line}: ${p.message}`);
+  for (const w of parsed.problems) warn(`${file}: ${w.message}`);
   const settings = new Map<string, string>();
   for (const e of parsed.entries) settings.set(e.name, e.value);
   return settings;
@@ -94,7 +103,7 @@ function readMainCf(file: string): Map<string, string> {
 function readMasterCf(file: string, warn: (m: string) => void): MasterEntry[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     warn(`open ${file}: ${errnoText(e)}`);
     return [];
@@ -108,20 +117,51 @@ function readMasterCf(file: string, warn: (m: string) => void): MasterEntry[] {
   return parsed.entries;
 }
 
-function errnoText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'No such file or directory';
-  if (code === 'EACCES') return 'Permission denied';
-  return code ?? String(e);
+/** master.cf -o values with `$name` expanded against main.cf (postconf -Mx/-Fx/-Px). */
+function expandOverrides(e: MasterEntry, settings: ReadonlyMap<string, string>): MasterEntry {
+  const raw = (n: string): string | undefined =>
+    n === 'service_name' ? e.name : (settings.get(n) ?? defaultText(n, (m) => raw(m) ?? ''));
+  const expandValue = (v: string): string => {
+    try {
+      return expand(v, raw);
+    } catch (err) {
+      if (err instanceof RecursionError) throw new MacroError(`unreasonable macro call nesting: "${err.param}"`);
+      if (err instanceof ExpansionError) throw new MacroError(err.message);
+      throw err;
+    }
+  };
+  const overrides = new Map([...e.overrides].map(([k, v]) => [k, expandValue(v)]));
+  const argv = (e.argv ?? []).map((w, i, all) => {
+    if (all[i - 1] !== '-o') return w;
+    const eq = w.indexOf('=');
+    if (eq <= 0) return w;
+    const name = w.slice(0, eq);
+    return overrides.has(name) ? `${name}=${overrides.get(name) ?? ''}` : w;
+  });
+  return { ...e, overrides, argv };
 }
 
-function run(argv: string[], progName: string, out: string[], warn: (m: string) => void): void {
+function run(argv: string[], out: string[], warn: (m: string) => void): void {
   const opts = parseOptions(argv);
   const f = opts.flags;
   const explicitDir = opts.configDir ?? process.env['MAIL_CONFIG'];
   const dir = configDirectory(explicitDir);
   const mainFile = join(dir, 'main.cf');
   const masterFile = join(dir, 'master.cf');
+
+  if (f.has('T')) {
+    // Postern's TLS is Node's OpenSSL; report its version and key types.
+    const mode = opts.tlsMode ?? '';
+    if (mode === 'compile-version' || mode === 'run-version') out.push(`OpenSSL ${process.versions.openssl ?? ''}`);
+    else if (mode === 'public-key-algorithms') out.push('ecdsa', 'ed25519', 'rsa');
+    else {
+      warn(`unknown 'postconf -T' mode: ${mode}`);
+      throw new Exit();
+    }
+    return;
+  }
+  if (f.has('b') || f.has('t'))
+    throw new Fatal('-b and -t (bounce templates) are not supported by this Postern version');
 
   const lists = ['a', 'A', 'l', 'm'].filter((x) => f.has(x));
   if (lists.length > 1) throw new Fatal(`specify one of ${lists.map((x) => '-' + x).join(' ')}`);
@@ -176,11 +216,16 @@ function run(argv: string[], progName: string, out: string[], warn: (m: string) 
       edits.set(name, edit);
       text.set(name, edit.kind === 'set' ? `${name} = ${edit.value}` : name);
     }
-    editMainCf(mainFile, edits);
+    try {
+      editMainCf(mainFile, edits);
+    } catch (e) {
+      const path = (e as NodeJS.ErrnoException).path ?? mainFile;
+      throw new Fatal(`open ${path}: ${errnoText(e)}`);
+    }
     return;
   }
 
-  const settings = readMainCf(mainFile);
+  const settings = readMainCf(mainFile, warn);
   for (const o of opts.overrides) {
     const kv = parseAssignment(o);
     settings.set(kv.name, kv.value);
@@ -196,13 +241,13 @@ function run(argv: string[], progName: string, out: string[], warn: (m: string) 
     known.masterUnused.forEach(warn);
   };
   if (masterMode.length) {
-    const r = printMaster(masterMode[0] as 'M' | 'F' | 'P', entries, opts.args, f.has('f'));
+    const shown = f.has('x') ? entries.map((e) => expandOverrides(e, settings)) : entries;
+    const r = printMaster(masterMode[0] as 'M' | 'F' | 'P', shown, opts.args, f.has('f'));
     out.push(...r.lines);
     reportNames();
     r.warnings.forEach(warn);
     return;
   }
-  void progName;
   const r = printParams({
     settings,
     known,

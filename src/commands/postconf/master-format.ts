@@ -99,7 +99,9 @@ export function formatEntry(e: MasterEntry, fold: boolean): string {
 
 /** `name = value` lines for -P, parameters sorted by name. */
 export function formatParams(e: MasterEntry): string[] {
-  return [...e.overrides.keys()]
-    .sort()
-    .map((k) => `${e.name}/${e.type}/${k} = ${e.overrides.get(k) ?? ''}`.replace(/ = $/, ' ='));
+  return [...e.overrides.keys()].sort().map((k) => {
+    // Printed like main.cf values: whitespace runs collapsed.
+    const v = (e.overrides.get(k) ?? '').split(/\s+/).filter(Boolean).join(' ');
+    return v === '' ? `${e.name}/${e.type}/${k} =` : `${e.name}/${e.type}/${k} = ${v}`;
+  });
 }

@@ -7,10 +7,12 @@ export interface PostconfOptions {
   readonly configDir: string | undefined;
   /** `-o name=value` overrides, in order. */
   readonly overrides: readonly string[];
+  /** `-T mode`. */
+  readonly tlsMode: string | undefined;
   readonly args: readonly string[];
 }
 
-const WITH_ARG = new Set(['c', 'o', 'T', 'b', 't']);
+const WITH_ARG = new Set(['c', 'o', 'T']);
 const FLAGS = new Set('aAbdefFhHlmMnpPtvxX#'.split(''));
 
 export const USAGE =
@@ -30,6 +32,7 @@ export function parseOptions(argv: readonly string[]): PostconfOptions {
   const flags = new Set<string>();
   const overrides: string[] = [];
   let configDir: string | undefined;
+  let tlsMode: string | undefined;
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i] ?? '';
@@ -48,12 +51,15 @@ export function parseOptions(argv: readonly string[]): PostconfOptions {
         }
         if (f === 'c') configDir = v;
         else if (f === 'o') overrides.push(v);
-        else flags.add(f);
+        else {
+          flags.add(f);
+          tlsMode = v;
+        }
         break;
       }
       if (!FLAGS.has(f)) throw new UsageError(`invalid option -- '${f}'`);
       flags.add(f);
     }
   }
-  return { flags, configDir, overrides, args: argv.slice(i) };
+  return { flags, configDir, overrides, tlsMode, args: argv.slice(i) };
 }

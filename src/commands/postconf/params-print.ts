@@ -4,7 +4,7 @@
 import { expand, ExpansionError, RecursionError } from '../../global/params/expand.js';
 import { isRawParam } from '../../global/params/registry.js';
 import { defaultText } from '../../global/params/config.js';
-import type { KnownParams } from './known-params.js';
+import type { KnownParams } from '../../global/params/known-params.js';
 
 export interface PrintRequest {
   readonly settings: ReadonlyMap<string, string>;

@@ -8,7 +8,9 @@ import { main as postfix } from './main.js';
 import { writeEmbeddedConfig } from './embedded-config.js';
 
 const baseDir = process.env.POSTERN_VAR ?? join(process.cwd(), 'var');
-const paths = writeEmbeddedConfig({ baseDir });
+// POSTERN_PORT applies when the configuration is first written (tests use a free port).
+const portEnv = Number(process.env.POSTERN_PORT);
+const paths = writeEmbeddedConfig({ baseDir, port: Number.isInteger(portEnv) && portEnv > 0 ? portEnv : undefined });
 // An edited main.cf may have moved the port; master.cf is what binds it.
 const port =
   /^127\.0\.0\.1:(\d+)\s+inet\b/m.exec(readFileSync(join(paths.configDir, 'master.cf'), 'utf8'))?.[1] ??

@@ -2,7 +2,7 @@
 // list, update or delete entries in any table type Postern supports. Exit
 // status as Postfix's: 0 found/done, 1 not found or a fatal error.
 import { readFile } from 'node:fs/promises';
-import type { Dict } from '../../global/dict/dict-api.js';
+import { DictRetryError, type Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
 import { openDictUncached } from '../../global/dict/open.js';
@@ -12,6 +12,25 @@ import { messageKeys } from './message-keys.js';
 import { commandConfig, getopt, inputLines, readStdin, UsageError } from './options.js';
 
 const OPTIONS = 'FNUbc:d:fhimnopq:rsuvwx';
+const USAGE = '[-bfFhimnNoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file...';
+
+/** Conflicting modes: Postfix reports these as fatal, without the usage line. */
+export class ModeError extends Error {
+  override name = 'ModeError';
+}
+
+/** A query that failed temporarily, reported as postmap does. */
+export async function queryTable(d: Dict, key: string): Promise<string | undefined> {
+  try {
+    return await d.lookup(key);
+  } catch (e) {
+    if (e instanceof DictRetryError) {
+      const text = e.message.startsWith(`${d.spec}: `) ? e.message.slice(d.spec.length + 2) : e.message;
+      throw new Error(`table ${d.spec}: query error: ${text}`);
+    }
+    throw e;
+  }
+}
 
 export interface CommandIo {
   readonly stdout: (text: string) => void;
@@ -41,8 +60,12 @@ export async function main(argv: string[], progName = 'postmap', io: CommandIo =
     return await run(argv, progName, io, warn);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr(`${progName}: ${e.message}\n`);
-      io.stderr(`usage: ${progName} [-NfinoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file...\n`);
+      if (e.message) io.stderr(`${progName}: ${e.message}\n`);
+      io.stderr(`${progName}: fatal: usage: ${progName} ${USAGE}\n`);
+      return 1;
+    }
+    if (e instanceof ModeError) {
+      io.stderr(`${progName}: fatal: ${e.message}\n`);
       return 1;
     }
     io.stderr(`${progName}: fatal: ${(e as Error).message}\n`);
@@ -58,8 +81,11 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
   const query = args.values.get('q');
   const del = args.values.get('d');
   const modes = [query !== undefined, del !== undefined, args.flags.has('s'), args.flags.has('i')].filter(Boolean);
-  if (modes.length > 1) throw new UsageError('specify only one of -i, -s, -d or -q');
-  if (specs.length === 0) throw new UsageError('missing map name');
+  if (modes.length > 1) {
+    // Postfix words this differently depending on whether -s is involved.
+    throw new ModeError(`specify only one of ${args.flags.has('s') ? '-s -q' : '-s or -q'} or -d`);
+  }
+  if (specs.length === 0) throw new UsageError('');
   if ((args.flags.has('b') || args.flags.has('h')) && query !== '-') {
     throw new UsageError('the -b and -h options require -q -');
   }
@@ -78,7 +104,11 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     try {
       if (query !== '-') {
         for (const d of dicts) {
-          const v = await d.lookup(query);
+          const v = await queryTable(d, query);
+          if (v === '') {
+            warn(`table ${d.spec}: key ${query}: empty string result is not allowed`);
+            warn(`table ${d.spec} should return NO RESULT in case of NOT FOUND`);
+          }
           if (v !== undefined) {
             io.stdout(`${v}\n`);
             return 0;
@@ -94,7 +124,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
       let found = false;
       for (const key of keys) {
         for (const d of dicts) {
-          const v = await d.lookup(key);
+          const v = await queryTable(d, key);
           if (v !== undefined) {
             io.stdout(`${key}\t${v}\n`);
             found = true;

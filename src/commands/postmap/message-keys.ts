@@ -10,10 +10,8 @@ export function messageKeys(text: string, headers: boolean, body: boolean): stri
   let cur: string | undefined;
   for (; i < lines.length; i++) {
     const line = lines[i] ?? '';
-    if (line === '') {
-      i++;
-      break;
-    }
+    // The blank separator line is itself the first body line, as body_checks sees it.
+    if (line === '') break;
     if (/^[ \t]/.test(line) && cur !== undefined) {
       cur += `\n${line}`;
       continue;

@@ -9,7 +9,14 @@ import type { Logger } from '../../global/log/logger.js';
 import { useInheritedLogFd } from '../../global/log/sinks.js';
 import { loadConfig } from '../../global/params/config.js';
 import { ServiceHost } from '../../global/service/service-host.js';
-import { decodeMasterMessage, ENV_MAILLOG_FD, fromWire, type MasterToWorker, type WorkerToMaster } from './ipc.js';
+import {
+  decodeMasterMessage,
+  ENV_MAILLOG_FD,
+  ENV_MAILLOG_FILE,
+  fromWire,
+  type MasterToWorker,
+  type WorkerToMaster,
+} from './ipc.js';
 
 let log: Logger = stderrLogger('postfix/master');
 let host: ServiceHost | undefined;
@@ -26,7 +33,8 @@ async function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): P
   const fd = Number(process.env[ENV_MAILLOG_FD]);
   const file = config.get('maillog_file');
   // master opened maillog_file for us (it may not be writable by mail_owner), as postlogd(8) would.
-  if (file && Number.isInteger(fd) && fd > 2) useInheritedLogFd(file, fd);
+  // After a reload that names another file the worker opens that itself (keeping the old log if it cannot).
+  if (file && file === process.env[ENV_MAILLOG_FILE] && Number.isInteger(fd) && fd > 2) useInheritedLogFd(file, fd);
   try {
     log = createLogger(config, 'master');
   } catch (e) {

@@ -5,6 +5,8 @@ import type { MasterEntry, ServiceType } from '../../global/mastercf/types.js';
 
 /** Environment variable naming the worker's descriptor for maillog_file (opened by master). */
 export const ENV_MAILLOG_FD = 'POSTERN_MAILLOG_FD';
+/** ... and the maillog_file path that descriptor belongs to (a reload may name another file). */
+export const ENV_MAILLOG_FILE = 'POSTERN_MAILLOG_FILE';
 
 /** A MasterEntry in a form that survives JSON (overrides as pairs). */
 export interface WireEntry {

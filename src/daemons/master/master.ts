@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { constants } from 'node:os';
+import { dirname } from 'node:path';
 import { checkMaillogFile, createLogger, LogConfigError, MailLogger } from '../../global/log/create-logger.js';
 import { FatalError, type Logger } from '../../global/log/logger.js';
 import { logFileDescriptor } from '../../global/log/sinks.js';
@@ -17,8 +18,8 @@ import { endpointKey, inetEndpoints } from './inet-endpoints.js';
 import { toWire } from './ipc.js';
 import { readMasterCf } from './master-cf.js';
 import { acquirePidFile, AlreadyRunningError, pidFilePath, releasePidFile } from './pid-file.js';
-import { workerIdentity, type WorkerIdentity } from './privilege.js';
-import { WorkerProcess } from './worker-process.js';
+import { unreachableBy, workerIdentity, type WorkerIdentity } from './privilege.js';
+import { WORKER_PATH, WorkerProcess } from './worker-process.js';
 
 /** A worker that dies sooner than this after its start counts as a startup failure (throttled). */
 const STARTUP_WINDOW_MS = 10_000;
@@ -41,6 +42,8 @@ export class Master {
   private held = new Map<string, string[]>();
   private worker: WorkerProcess | undefined;
   private stopping = false;
+  /** Set once the first worker reported ready; before that a worker death fails the start. */
+  private up = false;
   private failures = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private done!: (code: number) => void;
@@ -63,6 +66,10 @@ export class Master {
     };
   }
 
+  logError(text: string): void {
+    this.log.error(text);
+  }
+
   /** Record a startup failure in the mail log when logging is already set up. */
   logFatal(text: string): void {
     try {
@@ -82,42 +89,62 @@ export class Master {
     this.identity = workerIdentity(config);
     const queueDir = config.get('queue_directory');
     mkdirSync(`${queueDir}/${config.get('process_id_directory')}`, { recursive: true, mode: 0o755 });
+    // The worker reads main.cf, loads its code and starts in the queue as mail_owner.
+    for (const [what, dir] of [
+      ['queue_directory', queueDir],
+      ['config_directory', this.configDir],
+      ['Postern program directory', dirname(WORKER_PATH)],
+    ]) {
+      const unreachable = unreachableBy(dir ?? '/', this.identity);
+      if (unreachable) throw new Error(`${what} ${dir}: ${unreachable}`);
+    }
     this.pidFile = pidFilePath(queueDir, config.get('process_id_directory'));
     acquirePidFile(this.pidFile);
     try {
-      const sockets = await this.bindAll(entries, true);
+      const sockets = await this.bindAll(entries, true, true);
       this.log.info(`daemon started -- version ${config.get('mail_version')}, configuration ${this.configDir}`);
       await this.startWorker(sockets, false);
+      this.up = true;
     } catch (e) {
+      this.stopping = true;
+      await this.worker?.stop(false);
       releasePidFile(this.pidFile);
       throw e;
     }
   }
 
-  /** Bind sockets of inet entries that the worker does not hold yet (all when `all`). */
-  private async bindAll(entries: MasterEntry[], all: boolean): Promise<Map<string, Map<string, Server>>> {
+  /**
+   * Bind sockets of inet entries that the worker does not hold yet (every
+   * entry when `all`). `strict` (startup): any failure fails the start, as
+   * for Postfix; otherwise (reload, worker restart) the entry is logged and
+   * skipped so the other services keep running.
+   */
+  private async bindAll(
+    entries: MasterEntry[],
+    all: boolean,
+    strict = false,
+  ): Promise<Map<string, Map<string, Server>>> {
     const out = new Map<string, Map<string, Server>>();
-    try {
-      for (const e of entries) {
-        if (e.type !== 'inet') continue;
-        const id = entryId(e);
-        let endpoints;
-        try {
-          endpoints = inetEndpoints(e.name, this.config.withOverrides(e.overrides));
-        } catch (err) {
-          this.log.warning(`master.cf line ${e.line}: service ${id}: ${(err as Error).message}; service skipped`);
-          continue;
-        }
+    const closeAll = (m: Map<string, Server>): void => m.forEach((s) => s.close());
+    for (const e of entries) {
+      if (e.type !== 'inet') continue;
+      const id = entryId(e);
+      const servers = new Map<string, Server>();
+      try {
+        const endpoints = inetEndpoints(e.name, this.config.withOverrides(e.overrides));
         const keys = endpoints.map(endpointKey);
         const had = this.held.get(id);
         if (!all && had && had.join(' ') === keys.join(' ')) continue;
-        const servers = new Map<string, Server>();
-        out.set(id, servers);
         for (const ep of endpoints) servers.set(endpointKey(ep), await bindEndpoint(ep));
+        out.set(id, servers);
+      } catch (err) {
+        closeAll(servers);
+        if (strict) {
+          out.forEach(closeAll);
+          throw err;
+        }
+        this.log.warning(`master.cf line ${e.line}: service ${id}: ${(err as Error).message}; service skipped`);
       }
-    } catch (err) {
-      for (const m of out.values()) for (const s of m.values()) s.close();
-      throw err;
     }
     return out;
   }
@@ -128,7 +155,7 @@ export class Master {
       this.worker = new WorkerProcess({
         identity: this.identity,
         cwd: this.config.get('queue_directory'),
-        logFd: file ? logFileDescriptor(file) : undefined,
+        logFile: file ? { path: file, fd: logFileDescriptor(file) } : undefined,
         onExit: (code, signal) => this.workerExited(code, signal),
         onBadMessage: () => this.log.warning('ignoring malformed message from the core worker'),
       });
@@ -149,7 +176,7 @@ export class Master {
   }
 
   private workerExited(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.stopping) return;
+    if (this.stopping || !this.up) return;
     const worker = this.worker;
     const how = signal ? `killed by signal ${constants.signals[signal] ?? signal}` : `exit status ${code}`;
     this.log.warning(`process core pid ${worker?.pid ?? '?'} ${how}`);
@@ -188,11 +215,7 @@ export class Master {
     this.log.info(`reload -- version ${this.config.get('mail_version')}, configuration ${this.configDir}`);
     for (const w of loaded.warnings) this.log.warning(w);
     if (!this.worker?.alive) return; // the pending restart picks the new configuration up
-    const sockets = await this.bindAll(this.entries, false).catch((e: unknown) => {
-      this.log.warning(`reload: ${(e as Error).message}`);
-      return new Map<string, Map<string, Server>>();
-    });
-    await this.startWorker(sockets, true);
+    await this.startWorker(await this.bindAll(this.entries, false), true);
   }
 
   async stop(graceful: boolean, signal: string): Promise<void> {
@@ -200,9 +223,12 @@ export class Master {
     this.stopping = true;
     this.log.info(`terminating on signal ${signal}`);
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    await this.worker?.stop(graceful);
-    releasePidFile(this.pidFile);
-    this.done(0);
+    try {
+      await this.worker?.stop(graceful);
+    } finally {
+      releasePidFile(this.pidFile);
+      this.done(0);
+    }
   }
 }
 
@@ -211,24 +237,39 @@ const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2,
 /** Run master until it is stopped; resolves with the exit status. */
 export async function runMaster(opts: MasterOptions): Promise<number> {
   const master = new Master(opts.configDir);
-  try {
-    await master.start();
-  } catch (e) {
-    const err =
-      e instanceof AlreadyRunningError ? new Error('the Postfix mail system is already running') : (e as Error);
-    if (!(e instanceof FatalError)) master.logFatal(err.message);
-    opts.onReady?.(err);
-    return 1;
-  }
-  opts.onReady?.();
+  // Handlers go in before startup, so that a signal during startup is not
+  // Node's default (instant death, no pid file cleanup) but waits for it.
+  let started = false;
+  let pending: (() => void) | undefined;
+  const when = (action: () => void) => () => {
+    if (started) action();
+    else pending = action;
+  };
   const handlers: [NodeJS.Signals, () => void][] = [
-    ['SIGHUP', () => void master.reload()],
-    ['SIGTERM', () => void master.stop(true, String(SIGNAL_NUMBERS.SIGTERM))],
-    ['SIGINT', () => void master.stop(true, String(SIGNAL_NUMBERS.SIGINT))],
-    ['SIGQUIT', () => void master.stop(false, String(SIGNAL_NUMBERS.SIGQUIT))],
+    [
+      'SIGHUP',
+      when(() => void master.reload().catch((e: unknown) => master.logError(`reload: ${(e as Error).message}`))),
+    ],
+    ['SIGTERM', when(() => void master.stop(true, String(SIGNAL_NUMBERS.SIGTERM)))],
+    ['SIGINT', when(() => void master.stop(true, String(SIGNAL_NUMBERS.SIGINT)))],
+    ['SIGQUIT', when(() => void master.stop(false, String(SIGNAL_NUMBERS.SIGQUIT)))],
   ];
   for (const [sig, h] of handlers) process.on(sig, h);
-  const code = await master.finished;
-  for (const [sig, h] of handlers) process.removeListener(sig, h);
-  return code;
+  try {
+    try {
+      await master.start();
+    } catch (e) {
+      const err =
+        e instanceof AlreadyRunningError ? new Error('the Postfix mail system is already running') : (e as Error);
+      if (!(e instanceof FatalError)) master.logFatal(err.message);
+      opts.onReady?.(err);
+      return 1;
+    }
+    opts.onReady?.();
+    started = true;
+    pending?.();
+    return await master.finished;
+  } finally {
+    for (const [sig, h] of handlers) process.removeListener(sig, h);
+  }
 }

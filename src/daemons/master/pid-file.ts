@@ -32,7 +32,9 @@ export function isMasterAlive(pid: number): boolean {
   }
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return /master|postfix/.test(cmdline);
+    // master runs as daemons/master/main.js (postfix start) or inside the
+    // postfix command (start-fg, bin/postfix or commands/postfix/embedded.js)
+    return /daemons\/master\/main\.js|\/postfix\0|commands\/postfix\//.test(cmdline);
   } catch {
     return true; // no /proc: trust kill(0)
   }

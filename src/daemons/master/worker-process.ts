@@ -5,7 +5,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeWorkerMessage, ENV_MAILLOG_FD, type MasterToWorker, type WorkerToMaster } from './ipc.js';
+import {
+  decodeWorkerMessage,
+  ENV_MAILLOG_FD,
+  ENV_MAILLOG_FILE,
+  type MasterToWorker,
+  type WorkerToMaster,
+} from './ipc.js';
 import type { WorkerIdentity } from './privilege.js';
 
 export const WORKER_PATH = join(dirname(fileURLToPath(import.meta.url)), 'core-worker.js');
@@ -20,8 +26,8 @@ export type ReadyReport = Extract<WorkerToMaster, { type: 'ready' }>;
 export interface WorkerOptions {
   readonly identity: WorkerIdentity;
   readonly cwd: string;
-  /** maillog_file descriptor opened by master, passed to the worker. */
-  readonly logFd?: number;
+  /** maillog_file and its descriptor opened by master, passed to the worker. */
+  readonly logFile?: { readonly path: string; readonly fd: number };
   readonly onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
   readonly onBadMessage: () => void;
 }
@@ -36,9 +42,11 @@ export class WorkerProcess {
     const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
     const env = { ...process.env };
     delete env[ENV_MAILLOG_FD];
-    if (opts.logFd !== undefined && opts.logFd > 2) {
-      stdio.push(opts.logFd);
+    delete env[ENV_MAILLOG_FILE];
+    if (opts.logFile && opts.logFile.fd > 2) {
+      stdio.push(opts.logFile.fd);
       env[ENV_MAILLOG_FD] = String(stdio.length - 1);
+      env[ENV_MAILLOG_FILE] = opts.logFile.path;
     }
     this.child = fork(WORKER_PATH, [], {
       cwd: opts.cwd,

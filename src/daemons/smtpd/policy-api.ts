@@ -40,7 +40,8 @@ export type PolicyVerdict =
   /**
    * `logText` is the mail log line without its queue ID prefix, e.g.
    * `reject: RCPT from h[1.2.3.4]: 554 5.7.1 <x@y>: Relay access denied; from=<a@b> to=<x@y> proto=ESMTP helo=<h>`;
-   * smtpd logs `${queueId ?? 'NOQUEUE'}: ${logText}`.
+   * smtpd logs `${queueId ?? 'NOQUEUE'}: ${logText}`, or builds the same line from `reply` and
+   * the command it is actually serving (the policy can only infer RCPT from `recipient` being set).
    */
   | { readonly action: 'reject'; readonly reply: SmtpReply; readonly logText: string }
   /** Accept, but with side effects cleanup must apply (HOLD, DISCARD, FILTER, REDIRECT, PREPEND, BCC). */

@@ -37,8 +37,7 @@ function v6ToBig(a: string): bigint {
 }
 
 /** Parse an address (optionally [bracketed]); undefined when it is not one. */
-export function parseAddress(text: string): { v6: boolean; addr: bigint } | undefined {
-  const a = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+export function parseAddress(a: string): { v6: boolean; addr: bigint } | undefined {
   const kind = isIP(a);
   if (kind === 4) return { v6: false, addr: v4ToBig(a) };
   if (kind === 6 && !a.includes('%')) return { v6: true, addr: v6ToBig(a) };
@@ -48,8 +47,13 @@ export function parseAddress(text: string): { v6: boolean; addr: bigint } | unde
 function parseNet(text: string, where: string): Net {
   const slash = text.lastIndexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
-  const a = parseAddress(addrText);
-  if (!a) throw new TableSyntaxError(`${where}: bad net/mask pattern: "${text}": skipping this rule`);
+  // Table patterns may bracket IPv6 addresses; lookup keys are bare.
+  const bare = addrText.startsWith('[') && addrText.endsWith(']') ? addrText.slice(1, -1) : addrText;
+  const a = parseAddress(bare);
+  if (!a) {
+    const what = slash < 0 ? 'address' : 'net/mask';
+    throw new TableSyntaxError(`${where}: bad ${what} pattern: "${text}": skipping this rule`);
+  }
   const bits = a.v6 ? 128 : 32;
   const lenText = slash < 0 ? String(bits) : text.slice(slash + 1);
   if (!/^\d+$/.test(lenText) || Number(lenText) > bits) {

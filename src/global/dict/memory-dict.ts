@@ -42,28 +42,30 @@ export async function openTexthash(spec: string, file: string, warn: (t: string)
   return new MapDict(spec, map, fold);
 }
 
-/** `inline:{ key=value, { key = text with spaces } }` */
-export function openInline(spec: string, name: string): Dict {
+/** `inline:{ key=value, { key = text with spaces } }`; a later duplicate wins, as in Postfix. */
+export function openInline(spec: string, name: string, fold = true): Dict {
   const body = stripBraces(name);
-  if (body === undefined) throw new TableSyntaxError(`${spec}: missing '{' or '}'`);
+  if (body === undefined || body === '') {
+    throw new TableSyntaxError(`bad syntax: "${spec}"; need "inline:{name=value...}"`);
+  }
   const map = new Map<string, string>();
   for (const item of splitBraceList(body)) {
     const inner = stripBraces(item) ?? item;
     const eq = inner.indexOf('=');
     const key = eq < 0 ? '' : inner.slice(0, eq).trim();
-    const value = eq < 0 ? '' : inner.slice(eq + 1).trim();
-    if (!key || !value) {
-      throw new TableSyntaxError(`${spec}: "${item}": expected format "key=value" or "{ key = value }"`);
+    if (eq < 0 || key === '') {
+      throw new TableSyntaxError(`missing '=' after attribute name: "${spec}"; need "inline:{name=value...}"`);
     }
-    const k = key.toLowerCase();
-    if (!map.has(k)) map.set(k, value);
+    map.set(fold ? key.toLowerCase() : key, inner.slice(eq + 1).trim());
   }
-  if (map.size === 0) throw new TableSyntaxError(`${spec}: empty table`);
-  return new MapDict(spec, map);
+  return new MapDict(spec, map, fold);
 }
 
 /** `static:value` or `static:{ value with spaces }`: every key finds the value. */
 export function openStatic(spec: string, name: string): Dict {
+  if (name.startsWith('{') && stripBraces(name) === undefined) {
+    throw new TableSyntaxError(`bad static:name syntax: missing '}' in "${name}"`);
+  }
   const value = stripBraces(name) ?? name;
   return {
     spec,
@@ -76,16 +78,25 @@ export function openStatic(spec: string, name: string): Dict {
 export function openFail(spec: string): Dict {
   return {
     spec,
-    lookup: () => Promise.reject(new DictRetryError(`${spec}: table lookup failed`)),
+    lookup: () => Promise.reject(new DictRetryError(`${spec}: Application error`)),
     close: () => Promise.resolve(),
   };
 }
 
-/** `environ:table`: the process environment; keys are case-sensitive. */
-export function openEnviron(spec: string): Dict {
+/**
+ * `environ:table`: the environment a Postfix program runs with, which is the
+ * $import_environment list (NAME or NAME=value), not everything the caller had.
+ */
+export function openEnviron(spec: string, importEnvironment: readonly string[]): Dict {
+  const env = new Map<string, string>();
+  for (const item of importEnvironment) {
+    const eq = item.indexOf('=');
+    if (eq > 0) env.set(item.slice(0, eq), item.slice(eq + 1));
+    else if (process.env[item] !== undefined) env.set(item, process.env[item] ?? '');
+  }
   return {
     spec,
-    lookup: (key) => Promise.resolve(process.env[key]),
+    lookup: (key) => Promise.resolve(env.get(key)),
     close: () => Promise.resolve(),
   };
 }

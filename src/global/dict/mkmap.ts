@@ -2,7 +2,7 @@
 // duplicate-key policy (warn and keep the first, `-r` replace, `-w` quiet),
 // the file owner rule (a table built by root belongs to the source file's
 // owner unless `-o`), and incremental updates. Postfix's mkmap_open.c.
-import { stat } from 'node:fs/promises';
+import { chown, stat } from 'node:fs/promises';
 import { writeCdbFile } from './cdb.js';
 import { buildIndexed, indexedPath, isIndexedType, updateIndexed } from './indexed.js';
 import { TableSyntaxError } from './table-source.js';
@@ -45,6 +45,7 @@ export async function createTable(
   }
   if (type === 'cdb') {
     await writeCdbFile(path, merged);
+    if (owner) await chown(path, owner.uid, owner.gid);
     return path;
   }
   if (!isIndexedType(type)) throw new TableSyntaxError(`unsupported dictionary type: ${type}`);

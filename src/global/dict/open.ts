@@ -38,6 +38,13 @@ export interface OpenContext {
 
 export type DictOpener = (ctx: OpenContext) => Promise<Dict>;
 
+const IMPORT_ENVIRONMENT_DEFAULT =
+  'MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME';
+
+function importEnvironment(config: ParamReader | undefined): string[] {
+  return config ? config.list('import_environment') : IMPORT_ENVIRONMENT_DEFAULT.split(' ');
+}
+
 const reloading = (ctx: OpenContext, path: string, load: () => Promise<Dict>): Promise<Dict> =>
   ReloadingDict.open(ctx.spec, path, load);
 
@@ -50,10 +57,10 @@ const OPENERS: Record<string, DictOpener> = {
   regexp: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'regexp', c.name, c.warn)),
   pcre: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'pcre', c.name, c.warn)),
   cidr: (c) => reloading(c, c.name, () => openCidrTable(c.spec, c.name, c.warn)),
-  inline: (c) => Promise.resolve(openInline(c.spec, c.name)),
+  inline: (c) => Promise.resolve(openInline(c.spec, c.name, c.fold)),
   static: (c) => Promise.resolve(openStatic(c.spec, c.name)),
   fail: (c) => Promise.resolve(openFail(c.spec)),
-  environ: (c) => Promise.resolve(openEnviron(c.spec)),
+  environ: (c) => Promise.resolve(openEnviron(c.spec, importEnvironment(c.config))),
   unix: (c) => Promise.resolve(openUnix(c.spec, c.name)),
   unionmap: (c) => openUnion(c.spec, c.name, c.open),
   pipemap: (c) => openPipe(c.spec, c.name, c.open),
@@ -91,7 +98,9 @@ const defaultWarn = (text: string): void => {
 /** Open a table without the per-process cache (postmap uses this; tests too). */
 export async function openDictUncached(spec: string, opts: OpenDictOptions = {}): Promise<Dict> {
   const parts = splitSpec(spec);
-  if (!parts) throw new DictOpenError(`${spec}: need dictionary type:name`);
+  if (!parts || parts.name === '') {
+    throw new DictOpenError(`open dictionary: expecting "type:name" form instead of "${spec}"`);
+  }
   const opener = OPENERS[parts.type];
   if (!opener) throw new DictOpenError(`unsupported dictionary type: ${parts.type}`);
   const ctx: OpenContext = {

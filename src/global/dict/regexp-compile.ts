@@ -2,11 +2,11 @@
 // JavaScript RegExp. POSIX ERE bracket classes ([[:alpha:]]) are translated;
 // PCRE's `x` (extended) is applied by removing whitespace and comments because
 // JavaScript has no such flag. Catastrophic backtracking cannot be ruled out
-// with a backtracking engine, so inputs are capped (MAX_SUBJECT) and patterns
-// with nested unbounded quantifiers are refused at load time.
+// with a backtracking engine, so subjects are truncated to MAX_SUBJECT and
+// patterns with nested unbounded quantifiers are refused at load time.
 import { TableSyntaxError } from './table-source.js';
 
-/** Longest subject string matched; longer lookup keys do not match at all. */
+/** Longest subject matched; longer lookup keys are matched on this prefix. */
 export const MAX_SUBJECT = 16 * 1024;
 
 const POSIX_CLASSES: Record<string, string> = {
@@ -105,7 +105,8 @@ export function compilePattern(
 ): CompiledPattern {
   let icase = true;
   let multiline = false;
-  let dotall = false;
+  // pcre_table(5): PCRE_DOTALL is on by default and `s` turns it off.
+  let dotall = kind === 'pcre';
   let extended = kind === 'regexp'; // regexp: `x` toggles REG_EXTENDED; pcre: `x` is PCRE_EXTENDED
   let anchored = false;
   for (const f of flags) {
@@ -145,6 +146,9 @@ export function compilePattern(
     src = translatePosixClasses(src, where);
   }
   if (anchored) src = `^(?:${src})`;
+  // POSIX regexec() lets `.` match a newline (in joined multi-line headers)
+  // unless REG_NEWLINE, which is what the regexp `m` flag turns on.
+  if (kind === 'regexp' && !multiline) dotall = true;
   assertNoNestedQuantifiers(src, where);
   let re: RegExp;
   try {

@@ -90,7 +90,7 @@ export function parseRegexpTable(
         rules.push({ kind: 'if', re, negate: p.negate, end: -1, line: ll.line });
       } else {
         const p = parsePattern(ll.text, where);
-        if (p.rest === '') throw new TableSyntaxError(`${where}: no replacement text: skipping this rule`);
+        if (p.rest === '') warn(`${where}: no replacement text: using empty string`);
         const { re, groups } = compilePattern(kind, p.pattern, p.flags, where);
         const ref = maxReference(p.rest, where);
         if (p.negate && ref.max > 0) {
@@ -121,8 +121,11 @@ export function parseRegexpTable(
   return rules;
 }
 
-export function lookupRules(rules: readonly Rule[], key: string): string | undefined {
-  if (key.length > MAX_SUBJECT) return undefined;
+export function lookupRules(rules: readonly Rule[], fullKey: string): string | undefined {
+  // Only the first MAX_SUBJECT characters are matched: bounded work per
+  // lookup, while an oversized header still meets every rule (refusing to
+  // match it at all would let padding slip past header_checks).
+  const key = fullKey.length > MAX_SUBJECT ? fullKey.slice(0, MAX_SUBJECT) : fullKey;
   let i = 0;
   while (i < rules.length) {
     const r = rules[i];

@@ -2,7 +2,9 @@
 // memcache, redis), kept apart from open.ts so that file and pattern tables
 // do not load database drivers: each driver is imported when first used.
 import type { DictOpener } from './open.js';
+import { memcacheDict, redisDict } from './server/cache-servers.js';
 import { TableConfig } from './server/config-file.js';
+import { ldapDict } from './server/ldap-dict.js';
 import { mysqlBackend, pgsqlBackend, sqliteBackend } from './server/sql-backends.js';
 import { sqlDict, type SqlBackend } from './server/sql-dict.js';
 
@@ -17,4 +19,7 @@ export const SERVER_TYPES: Record<string, DictOpener> = {
   pgsql: sql(pgsqlBackend),
   mysql: sql(mysqlBackend),
   sqlite: sql(sqliteBackend),
+  memcache: async (c) => memcacheDict(c.spec, await TableConfig.load(c.name), c.fold),
+  ldap: async (c) => ldapDict(c.spec, await TableConfig.load(c.name), c.fold),
+  redis: async (c) => redisDict(c.spec, await TableConfig.load(c.name), c.fold),
 };

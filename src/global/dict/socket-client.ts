@@ -10,9 +10,9 @@ import { TableSyntaxError } from './table-source.js';
 const TIMEOUT_MS = 10_000;
 const MAX_REPLY = 100_000;
 
-type Endpoint = { path: string } | { host: string; port: number };
+export type Endpoint = { path: string } | { host: string; port: number };
 
-function parseEndpoint(text: string, spec: string): Endpoint {
+export function parseEndpoint(text: string, spec: string): Endpoint {
   if (text.startsWith('unix:')) return { path: text.slice(5) };
   const hp = text.startsWith('inet:') ? text.slice(5) : text;
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(hp);
@@ -21,7 +21,7 @@ function parseEndpoint(text: string, spec: string): Endpoint {
 }
 
 /** One request at a time over a lazily (re)connected socket. */
-class Channel {
+export class Channel {
   private sock: Socket | undefined;
   private buf = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
@@ -39,10 +39,13 @@ class Channel {
     this.failure = undefined;
     const s = 'path' in this.ep ? connect(this.ep.path) : connect(this.ep.port, this.ep.host);
     s.on('data', (d: Buffer) => {
+      if (this.sock !== s) return;
       this.buf = Buffer.concat([this.buf, d]);
       this.waiter?.();
     });
     const fail = (e: Error): void => {
+      // A replaced connection's late events must not fail the current one.
+      if (this.sock !== s) return;
       this.failure = new DictRetryError(`${this.spec}: ${e.message}`);
       s.destroy();
       this.waiter?.();

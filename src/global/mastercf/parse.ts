@@ -2,7 +2,7 @@
 // columns, `{ ... }` grouping for arguments with whitespace, `-o name=value`
 // overrides. master/ starts services from the entries; postconf -M/-F/-P prints
 // and edits them. Messages follow postconf's wording so tests can compare.
-import { readFileSync } from 'node:fs';
+import { errnoText, readConfigFile } from '../params/read-config-file.js';
 import { join } from 'node:path';
 import type { MasterEntry, ServiceType } from './types.js';
 
@@ -215,9 +215,9 @@ export function loadMasterCf(configDir: string, opts: MasterCfOptions = {}): Par
   const file = join(configDir, 'master.cf');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
-    throw new Error(`open ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`open ${file}: ${errnoText(e)}`);
   }
   const parsed = parseMasterCf(text, file, opts);
   const bad = parsed.problems.find((p) => p.fatal);

@@ -1,12 +1,12 @@
 // The effective configuration: main.cf entries over registry defaults, with
 // lazy expansion and typed accessors. `loadConfig(dir)` is what daemons and
 // commands call; `Config.fromText` serves tests and `postconf -c`.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expand, ExpansionError } from './expand.js';
 import { hostDefault } from './host-defaults.js';
 import { parseMainCf, type MainCfEntry, type MainCfProblem } from './main-cf.js';
 import { isRawParam, paramSpec } from './registry.js';
+import { errnoText, readConfigFile } from './read-config-file.js';
 import { transportParamDefault } from './service-params.js';
 import type { ParamReader } from './types.js';
 
@@ -106,6 +106,14 @@ export class Config implements ParamReader {
     for (const [k, v] of items) merged.set(k, v);
     return new Config(this.settings, this.source, this.entries, this.problems, merged);
   }
+
+  /**
+   * The configuration a master.cf service runs with: `$service_name` set to the
+   * service's name (as master(8) passes it), then the entry's `-o` overrides.
+   */
+  forService(entry: { readonly name: string; readonly overrides: ReadonlyMap<string, string> }): Config {
+    return this.withOverrides(new Map([['service_name', entry.name], ...entry.overrides]));
+  }
 }
 
 /** Postfix list syntax: separators are commas and whitespace; `{ ... }` stays one item. */
@@ -158,11 +166,13 @@ export function loadConfig(dir: string): Config {
   const file = join(dir, 'main.cf');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
-    throw new ConfigError(`open ${file}: ${(e as Error).message}`);
+    throw new ConfigError(`open ${file}: ${errnoText(e)}`);
   }
   const cfg = Config.fromText(text, file);
+  const bad = cfg.problems.find((p) => p.fatal);
+  if (bad) throw new ConfigError(`${file}, line ${bad.line}: ${bad.message}`);
   // config_directory always reflects where the file was read from.
   return cfg.withOverrides({ config_directory: dir });
 }

@@ -21,10 +21,29 @@ export class RecursionError extends ExpansionError {
 }
 
 const MAX_DEPTH = 100;
+/** No real parameter value comes near this; a doubling chain of names would. */
+const MAX_LENGTH = 16 * 1024 * 1024;
 const REPORT_DEPTH = 100;
+
+/**
+ * Names already expanded during the outermost expand() call, per lookup
+ * function: `a = $b $b`, `b = $c $c`, ... would otherwise cost 2^depth.
+ * Expansion is synchronous, so the memo lives exactly as long as that call.
+ */
+let memos: Map<Lookup, Map<string, string>> | undefined;
 
 /** Expand `text`, looking names up through `lookup` (which returns unexpanded text). */
 export function expand(text: string, lookup: Lookup, stack: string[] = []): string {
+  if (memos) return expandText(text, lookup, stack);
+  memos = new Map();
+  try {
+    return expandText(text, lookup, stack);
+  } finally {
+    memos = undefined;
+  }
+}
+
+function expandText(text: string, lookup: Lookup, stack: string[]): string {
   if (!text.includes('$')) return text;
   if (stack.length > MAX_DEPTH) throw new ExpansionError(`recursion limit exceeded expanding ${stack[0] ?? ''}`);
   let out = '';
@@ -66,9 +85,19 @@ function expandName(name: string, lookup: Lookup, stack: string[]): string {
     const cycle = stack.slice(k);
     throw new RecursionError(cycle[(REPORT_DEPTH - k) % cycle.length] ?? name, [...stack, name]);
   }
+  let memo = memos?.get(lookup);
+  if (!memo) {
+    memo = new Map();
+    memos?.set(lookup, memo);
+  }
+  const known = memo.get(name);
+  if (known !== undefined) return known;
   const raw = lookup(name);
   if (raw === undefined) return '';
-  return expand(raw, lookup, [...stack, name]);
+  const value = expand(raw, lookup, [...stack, name]);
+  if (value.length > MAX_LENGTH) throw new ExpansionError(`expansion of $${name} too long`);
+  memo.set(name, value);
+  return value;
 }
 
 /** Index of the bracket that closes the one at `open`, honouring nesting. */
@@ -91,7 +120,7 @@ function unbrace(v: string): string {
 
 function expandBraced(inner: string, lookup: Lookup, stack: string[]): string {
   if (inner.trimStart().startsWith('{')) return expandComparison(inner, lookup, stack);
-  const m = /^([A-Za-z0-9_]+)(?:([?:])([\s\S]*))?$/.exec(inner);
+  const m = /^([A-Za-z0-9_]+)\s*(?:([?:])([\s\S]*))?$/.exec(inner);
   if (!m) throw new ExpansionError(`bad parameter expression: \${${inner}}`);
   const [, name = '', op, rest = ''] = m;
   const value = expandName(name, lookup, stack);
@@ -102,7 +131,8 @@ function expandBraced(inner: string, lookup: Lookup, stack: string[]): string {
     return expand(value !== '' ? branches[0] : branches[1], lookup, stack);
   }
   if (op === '?') return value !== '' ? expand(unbrace(rest), lookup, stack) : '';
-  return value === '' ? expand(unbrace(rest), lookup, stack) : value;
+  // `${name:value}` is value when $name is empty or undefined, and empty otherwise.
+  return value === '' ? expand(unbrace(rest), lookup, stack) : '';
 }
 
 /** `{t}:{f}` (whitespace allowed around the parts) → [t, f], honouring nested braces; else undefined. */
@@ -130,12 +160,13 @@ function expandComparison(inner: string, lookup: Lookup, stack: string[]): strin
     rest = rest.slice(end + 1).trim();
     return v;
   };
-  const left = expand(take().trim(), lookup, stack);
-  const opM = /^(\S+)\s*/.exec(rest);
+  // Operands are compared as written (no trimming): `{ 10 }` is text, `{10}` a number.
+  const left = expand(take(), lookup, stack);
+  const opM = /^(==level|!=level|<=level|>=level|<level|>level|==|!=|<=|>=|<|>)\s*/.exec(rest) ?? /^(\S*)/.exec(rest);
   const op = opM?.[1] ?? '';
   if (!OPS.has(op)) throw new ExpansionError(`unknown operator '${op}' in \${${inner}}`);
   rest = rest.slice(opM?.[0].length ?? 0);
-  const right = expand(take().trim(), lookup, stack);
+  const right = expand(take(), lookup, stack);
   if (!rest.startsWith('?')) throw new ExpansionError(`missing '?' in \${${inner}}`);
   rest = rest.slice(1).trim();
   parts.push(take());
@@ -165,19 +196,22 @@ function compare(a: string, op: string, b: string): boolean {
         return c >= 0;
     }
   }
+  // Decimal integers compare as numbers, anything else as text.
+  const numeric = /^\d+$/.test(a) && /^\d+$/.test(b);
+  const c = numeric ? Number(a) - Number(b) : a < b ? -1 : a > b ? 1 : 0;
   switch (op) {
     case '==':
-      return a === b;
+      return c === 0;
     case '!=':
-      return a !== b;
+      return c !== 0;
     case '<':
-      return a < b;
+      return c < 0;
     case '<=':
-      return a <= b;
+      return c <= 0;
     case '>':
-      return a > b;
+      return c > 0;
     default:
-      return a >= b;
+      return c >= 0;
   }
 }
 

@@ -2,7 +2,7 @@
 // mynetworks (per mynetworks_style: host, subnet or class), process_id,
 // process_name. Results depend on the host, so tests compare them loosely.
 import { hostname, networkInterfaces } from 'node:os';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 let cachedHost: string | undefined;
 
@@ -109,6 +109,12 @@ export function myNetworks(style: string): string {
   return [...v4, ...v6].join(' ');
 }
 
+/** `bin/postconf` → postconf; `dist/src/daemons/smtpd/main.js` → smtpd. */
+export function programName(script: string): string {
+  const base = basename(script).replace(/\.[cm]?js$/, '');
+  return base === 'main' || base === 'index' ? basename(dirname(script)) : base;
+}
+
 /**
  * The host-computed default of `name`, or undefined when it has none.
  * `lookup` reads other (expanded) parameters: mynetworks depends on mynetworks_style.
@@ -124,7 +130,7 @@ export function hostDefault(name: string, lookup: (n: string) => string = () => 
     case 'process_id':
       return String(process.pid);
     case 'process_name':
-      return process.env['POSTERN_PROCESS_NAME'] || basename(process.argv[1] ?? 'postern');
+      return process.env['POSTERN_PROCESS_NAME'] || programName(process.argv[1] ?? 'postern');
     default:
       return undefined;
   }

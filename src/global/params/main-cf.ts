@@ -12,14 +12,14 @@ export interface MainCfEntry {
 export interface MainCfProblem {
   readonly line: number;
   readonly message: string;
+  /** Fatal problems stop Postfix (and Postern); the others are logged as warnings. */
+  readonly fatal: boolean;
 }
 
 export interface ParsedMainCf {
   readonly entries: MainCfEntry[];
   readonly problems: MainCfProblem[];
 }
-
-const NAME = /^[A-Za-z0-9_.-]+$/;
 
 export function parseMainCf(text: string): ParsedMainCf {
   const entries: MainCfEntry[] = [];
@@ -31,17 +31,18 @@ export function parseMainCf(text: string): ParsedMainCf {
     if (!current) return;
     const { text: logical, line } = current;
     current = undefined;
-    const eq = logical.indexOf('=');
-    if (eq < 0) {
-      problems.push({ line, message: `missing '=' after attribute name: "${logical.trim()}"` });
+    // The name is the first word; `=` must follow it (whitespace allowed around it).
+    const m = /^(\S*?)\s*=/.exec(logical);
+    if (logical.startsWith('=')) {
+      problems.push({ line, message: `missing attribute name: "${logical.trim()}"`, fatal: true });
       return;
     }
-    const name = logical.slice(0, eq).trim();
-    if (!NAME.test(name)) {
-      problems.push({ line, message: `missing attribute name in "${logical.trim()}"` });
+    if (!m || /\s/.test(m[1] ?? '')) {
+      problems.push({ line, message: `missing '=' after attribute name: "${logical.trim()}"`, fatal: true });
       return;
     }
-    entries.push({ name, value: logical.slice(eq + 1).trim(), line });
+    const name = m[1] ?? '';
+    entries.push({ name, value: logical.slice(m[0].length).trim(), line });
   };
 
   lines.forEach((raw, i) => {
@@ -52,8 +53,10 @@ export function parseMainCf(text: string): ParsedMainCf {
       return;
     }
     if (/^\s/.test(l)) {
-      if (current) current.text += ' ' + l.trim();
-      else problems.push({ line: lineNo, message: 'logical line must not start with whitespace' });
+      // Postfix joins a continuation line as written, leading whitespace included.
+      if (current) current.text += l;
+      else
+        problems.push({ line: lineNo, message: `logical line must not start with whitespace: "${l}"`, fatal: false });
       return;
     }
     finish();

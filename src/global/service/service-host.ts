@@ -17,6 +17,8 @@ const STOP_GRACE_MS = 10_000;
 
 interface Hosted {
   entry: MasterEntry;
+  /** The effective syslog_name the running service's logger was made with. */
+  syslogName?: string;
   listeners: HeldListener[];
   running?: RunningService;
 }
@@ -35,6 +37,18 @@ export function entryId(e: { name: string; type: string }): string {
 /** Same program with the same arguments: new main.cf or -o values can be applied by reload(). */
 function sameProgram(a: MasterEntry, b: MasterEntry): boolean {
   return a.command === b.command && a.args.join('\0') === b.args.join('\0');
+}
+
+/**
+ * The service's own configuration: Postfix sets the read-only service_name,
+ * process_name and process_id for each daemon, so `-o syslog_name=postfix/$service_name`
+ * from the stock master.cf works; then the entry's -o overrides.
+ */
+function serviceConfigOf(config: ParamReader, entry: MasterEntry): ParamReader {
+  const command = entry.command.replace(/^.*\//, '').replace(/\.m?js$/, '');
+  return config
+    .withOverrides({ service_name: entry.name, process_name: command, process_id: String(process.pid) })
+    .withOverrides(entry.overrides);
 }
 
 /** unix/fifo services first, so that APIs in the directory exist before inet sessions arrive. */
@@ -80,10 +94,16 @@ export class ServiceHost {
       if (!h) {
         h = { entry, listeners: (fresh ?? []).map((s) => new HeldListener(s)) };
         this.hosted.set(id, h);
-      } else if (h.running && sameProgram(h.entry, entry) && h.running.reload) {
+      } else if (
+        h.running &&
+        h.running.reload &&
+        sameProgram(h.entry, entry) &&
+        // the logger's tag is fixed at start: a new syslog_name needs a restart, as in Postfix
+        h.syslogName === serviceConfigOf(config, entry).get('syslog_name')
+      ) {
         h.entry = entry;
         try {
-          await h.running.reload(config.withOverrides(entry.overrides));
+          await h.running.reload(serviceConfigOf(config, entry));
           started++;
           continue;
         } catch (e) {
@@ -123,7 +143,8 @@ export class ServiceHost {
       this.log.warning(`${where}: no listening socket; service skipped`);
       return false;
     }
-    const serviceConfig = config.withOverrides(entry.overrides);
+    const serviceConfig = serviceConfigOf(config, entry);
+    h.syslogName = serviceConfig.get('syslog_name');
     let logger: Logger;
     try {
       logger = createLogger(serviceConfig, entry.command.replace(/^.*\//, '').replace(/\.m?js$/, ''));
@@ -142,7 +163,9 @@ export class ServiceHost {
       });
     } catch (e) {
       this.log.warning(`${where}: ${entry.command} failed to start: ${(e as Error).message}`);
-      for (const l of h.listeners) l.pause();
+      // refuse clients rather than hold them; master binds again at the next reload
+      for (const l of h.listeners) l.close();
+      h.listeners = [];
       return false;
     }
     for (const l of h.listeners) l.release();

@@ -35,17 +35,14 @@ export async function applyAccessValue(
   const cmd = word.toUpperCase();
   const prefix = `<${subject.name}>: ${subject.cls}`;
 
-  const code = /^([245])(\d\d)$/.exec(word);
+  // `4NN text` / `5NN text`; other numbers are not replies (an all-digit value means OK).
+  const code = /^([45])(\d\d)$/.exec(word);
   if (code) {
     const n = Number.parseInt(word, 10);
-    if (n < 400) {
-      ctx.logger.warning(`${subject.source}: invalid response code in "${value}"`);
-      return ctx.configError(state);
-    }
     const d = splitDsn(text);
     return ctx.reject(state, n, d.dsn ?? `${code[1]}.7.1`, `${prefix} rejected: ${d.rest || 'Access denied'}`);
   }
-  if (cmd === 'OK' || /^\d+$/.test(word)) {
+  if (cmd === 'OK' || /^\d+$/.test(value)) {
     if (subject.allowOk) return OK;
     ctx.logger.warning(`${subject.source}: action "${word}" is not allowed for this check; treating it as DUNNO`);
     return DUNNO;
@@ -65,13 +62,13 @@ export async function applyAccessValue(
     }
     case 'DEFER_IF_REJECT': {
       const d = splitDsn(text);
-      const why = `${prefix} rejected: ${d.rest || 'defer_if_reject requested'}`;
+      const why = `${prefix} rejected: ${d.rest || 'Service unavailable'}`;
       state.deferIfReject ??= ctx.savedReply(state, ctx.intParam('defer_code', 450), d.dsn ?? '4.7.1', why);
       return DUNNO;
     }
     case 'DEFER_IF_PERMIT': {
       const d = splitDsn(text);
-      const why = `${prefix} rejected: ${d.rest || 'defer_if_permit requested'}`;
+      const why = `${prefix} rejected: ${d.rest || 'Service unavailable'}`;
       state.deferIfPermit ??= ctx.savedReply(state, ctx.intParam('defer_code', 450), d.dsn ?? '4.7.1', why);
       return DUNNO;
     }
@@ -85,30 +82,35 @@ export async function applyAccessValue(
       // Postfix stops evaluating: the message is accepted and thrown away.
       return OK;
     case 'FILTER':
-      if (!/^[^:\s]+:\S*$/.test(text)) return badValue(ctx, state, subject, value);
+      if (!/^[^:\s]+:\S*$/.test(text))
+        return badValue(
+          ctx,
+          subject,
+          text === '' ? 'has FILTER entry without value' : 'requires transport:destination',
+        );
       state.effects.push({ kind: 'filter', transport: text });
       ctx.logWhatsup(state, 'filter', `${prefix} triggers FILTER ${text}`);
       return DUNNO;
     case 'REDIRECT':
-      if (text === '' || /\s/.test(text)) return badValue(ctx, state, subject, value);
+      if (text === '' || /\s/.test(text)) return badValue(ctx, subject, 'requires user@domain target');
       state.effects.push({ kind: 'redirect', address: text });
       ctx.logWhatsup(state, 'redirect', `${prefix} triggers REDIRECT ${text}`);
       return DUNNO;
     case 'BCC':
-      if (text === '' || /\s/.test(text)) return badValue(ctx, state, subject, value);
+      if (text === '' || /\s/.test(text)) return badValue(ctx, subject, 'requires user@domain target');
       state.effects.push({ kind: 'bcc', address: text });
       ctx.logWhatsup(state, 'bcc', `${prefix} triggers BCC ${text}`);
       return DUNNO;
     case 'PREPEND':
       // A header must be `Name: value` with a printable name, or cleanup would write garbage.
-      if (!/^[!-9;-~]+:/.test(text)) return badValue(ctx, state, subject, value);
+      if (!/^[!-9;-~]+:/.test(text)) return badValue(ctx, subject, 'has PREPEND entry without valid header text');
       state.effects.push({ kind: 'prepend', header: text });
       return DUNNO;
     case 'WARN':
-      ctx.logWhatsup(state, 'warn', `${prefix} ${text}`);
+      ctx.logWhatsup(state, 'warn', text);
       return DUNNO;
     case 'INFO':
-      ctx.logWhatsup(state, 'info', `${prefix} ${text}`);
+      ctx.logWhatsup(state, 'info', text);
       return DUNNO;
     default:
       // Anything else is a restriction list (or class name) to evaluate in place.
@@ -116,9 +118,10 @@ export async function applyAccessValue(
   }
 }
 
-function badValue(ctx: PolicyContext, state: EvalState, subject: AccessSubject, value: string): StepResult {
-  ctx.logger.warning(`${subject.source}: bad action "${value}"`);
-  return ctx.configError(state);
+/** A malformed action is logged and skipped, as Postfix does; the next restriction decides. */
+function badValue(ctx: PolicyContext, subject: AccessSubject, problem: string): StepResult {
+  ctx.logger.warning(`access table ${subject.source} entry "${subject.name}" ${problem}`);
+  return DUNNO;
 }
 
 /**

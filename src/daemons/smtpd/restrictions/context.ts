@@ -10,7 +10,7 @@ import { mynetworksForStyle } from '../../../global/match/mynetworks.js';
 import type { ParamReader } from '../../../global/params/types.js';
 import { reply, type SmtpReply } from '../../../global/smtp/reply.js';
 import { AddressResolver } from './resolve-class.js';
-import { fixDsnClass, logLine, replyText } from './replies.js';
+import { fixDsnClass, logLine, printable, replyText } from './replies.js';
 import {
   DUNNO,
   type DictOpener,
@@ -112,7 +112,7 @@ export class PolicyContext {
     }
     // soft_bounce: nothing is rejected for good, so a configuration mistake costs a delay, not mail.
     const c = code >= 500 && this.boolParam('soft_bounce') ? code - 100 : code;
-    const r: SmtpReply = reply(c, fixDsnClass(c, dsn), text);
+    const r: SmtpReply = reply(c, fixDsnClass(c, dsn), printable(text));
     if (state.warnIfReject) return this.warnOnly(state, replyText(r));
     return {
       kind: 'reject',
@@ -131,7 +131,7 @@ export class PolicyContext {
    * any reject but never subject to warn_if_reject or an earlier defer_if_reject.
    */
   savedReply(state: EvalState, code: number, dsn: string, text: string): { reply: SmtpReply; logText: string } {
-    const r = reply(code, fixDsnClass(code, dsn), text);
+    const r = reply(code, fixDsnClass(code, dsn), printable(text));
     return { reply: r, logText: logLine('reject', state.stage, state.facts, this.config, replyText(r)) };
   }
 

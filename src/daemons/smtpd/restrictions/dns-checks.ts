@@ -10,7 +10,7 @@ import { parseIp } from '../../../global/match/ip.js';
 import { splitMatchList } from '../../../global/match/match-list.js';
 import { applyAccessValue, type NestedEvaluator } from './access-actions.js';
 import { expandTemplate, rblTemplate, rblVariables } from './rbl-reply.js';
-import { splitDsn } from './replies.js';
+import { replyAddress, splitDsn } from './replies.js';
 import type { PolicyContext } from './context.js';
 import { DUNNO, OK, type DnsAnswer, type EvalState, type StepResult } from './types.js';
 
@@ -63,14 +63,14 @@ export async function rejectUnknownAddress(
         state,
         550,
         which === 'sender' ? '5.7.27' : '5.1.10',
-        `<${address}>: ${cls} rejected: Domain ${domain} does not accept mail (nullMX)`,
+        `<${replyAddress(address)}>: ${cls} rejected: Domain ${domain} does not accept mail (nullMX)`,
       );
     case 'notfound':
       return ctx.reject(
         state,
         ctx.intParam('unknown_address_reject_code', 450),
         dsn,
-        `<${address}>: ${cls} rejected: Domain not found`,
+        `<${replyAddress(address)}>: ${cls} rejected: Domain not found`,
       );
     case 'tempfail':
       return tempfail(
@@ -78,7 +78,7 @@ export async function rejectUnknownAddress(
         state,
         'unknown_address_tempfail_action',
         dsn,
-        `<${address}>: ${cls} rejected: Domain not found`,
+        `<${replyAddress(address)}>: ${cls} rejected: Domain not found`,
       );
   }
 }

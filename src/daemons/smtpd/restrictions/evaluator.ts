@@ -24,7 +24,7 @@ import {
 } from './dns-checks.js';
 import { policyAction } from './policy-service.js';
 import { checkUnlisted } from './recipient-maps.js';
-import { CLASS, namaddr, stageSubject } from './replies.js';
+import { CLASS, namaddr, replyAddress, stageSubject } from './replies.js';
 import { DUNNO, OK, type EvalState, type StepResult } from './types.js';
 
 /** Restriction classes and nested table values may refer to each other; stop a loop here. */
@@ -114,7 +114,7 @@ export class Evaluator {
 
   private saved(state: EvalState, code: number, why: string) {
     const [name, cls] = stageSubject(state.stage, state.facts, this.ctx.config);
-    return this.ctx.savedReply(state, code, '4.7.1', `<${name}>: ${cls} rejected: ${why}`);
+    return this.ctx.savedReply(state, code, '4.7.0', `<${name}>: ${cls} rejected: ${why}`);
   }
 
   private simpleHandlers(): Map<string, (state: EvalState) => Promise<StepResult>> {
@@ -301,11 +301,11 @@ export class Evaluator {
     });
     h.set('check_sender_access', (s, spec) => {
       const a = f(s).sender;
-      return a === undefined ? Promise.resolve(DUNNO) : access(s, spec, addrKeys(a), a, CLASS.sender);
+      return a === undefined ? Promise.resolve(DUNNO) : access(s, spec, addrKeys(a), replyAddress(a), CLASS.sender);
     });
     h.set('check_recipient_access', (s, spec) => {
       const a = f(s).recipient;
-      return a === undefined ? Promise.resolve(DUNNO) : access(s, spec, addrKeys(a), a, CLASS.recipient);
+      return a === undefined ? Promise.resolve(DUNNO) : access(s, spec, addrKeys(a), replyAddress(a), CLASS.recipient);
     });
     h.set('check_etrn_access', (s, spec) => {
       const d = f(s).etrnDomain;
@@ -325,7 +325,7 @@ export class Evaluator {
           spec,
           domainOf(f(s).sender),
           k,
-          { name: f(s).sender ?? '', cls: CLASS.sender },
+          { name: replyAddress(f(s).sender ?? ''), cls: CLASS.sender },
           nested,
         ),
       );
@@ -336,7 +336,7 @@ export class Evaluator {
           spec,
           domainOf(f(s).recipient),
           k,
-          { name: f(s).recipient ?? '', cls: CLASS.recipient },
+          { name: replyAddress(f(s).recipient ?? ''), cls: CLASS.recipient },
           nested,
         ),
       );
@@ -413,9 +413,10 @@ export class Evaluator {
     const authorized = !routedAway && r.cls !== 'default';
     if (mode === 'permit') return authorized ? OK : DUNNO;
     if (authorized) return DUNNO;
-    const code =
-      mode === 'reject' ? this.ctx.intParam('relay_domains_reject_code', 554) : this.ctx.intParam('defer_code', 450);
-    return this.ctx.reject(s, code, '5.7.1', `<${rcpt}>: Relay access denied`);
+    // defer_unauth_destination answers relay_domains_reject_code as a 4xx (554 becomes 454), as Postfix does.
+    const rejectCode = this.ctx.intParam('relay_domains_reject_code', 554);
+    const code = mode === 'defer' && rejectCode >= 500 ? rejectCode - 100 : rejectCode;
+    return this.ctx.reject(s, code, '5.7.1', `<${replyAddress(rcpt)}>: Relay access denied`);
   }
 
   private invalidHelo(s: EvalState): StepResult {
@@ -452,7 +453,7 @@ export class Evaluator {
       s,
       this.ctx.intParam('non_fqdn_reject_code', 504),
       '5.5.2',
-      `<${addr}>: ${cls} rejected: need fully-qualified address`,
+      `<${replyAddress(addr)}>: ${cls} rejected: need fully-qualified address`,
     );
   }
 

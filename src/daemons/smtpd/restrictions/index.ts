@@ -106,6 +106,9 @@ export function createSmtpdPolicy(deps: SmtpdPolicyDeps): SmtpdPolicy {
           if (result.kind === 'reject') break;
         }
         if (result.kind !== 'reject' && !state.rcptMapsChecked && ctx.boolParam('smtpd_reject_unlisted_recipient')) {
+          // Postfix runs this check apart from the restriction lists: defer_if_reject does not soften it.
+          state.deferIfReject = undefined;
+          state.warnIfReject = false;
           const r = await guarded(ctx, state, () => checkUnlisted(ctx, state, facts.recipient ?? '', 'recipient'));
           if (r.kind === 'reject') result = r;
         }

@@ -106,39 +106,94 @@ export function policyRequest(ctx: PolicyContext, state: EvalState, ep: PolicyEn
   return attrs.map(([k, v]) => `${k}=${v.replace(/[\r\n]/g, ' ')}\n`).join('') + '\n';
 }
 
-/** Ask the server; resolves with the action text, or rejects on any trouble. */
-export function askPolicyServer(ctx: PolicyContext, ep: PolicyEndpoint, request: string): Promise<string> {
+/**
+ * Idle connections by endpoint: policy servers expect smtpd to keep a
+ * connection open between requests (smtpd_policy_service_max_idle). An idle
+ * socket is unref'd so it never keeps the process alive.
+ */
+const idle = new Map<string, Socket>();
+
+function connect(ctx: PolicyContext, spec: string): Socket {
+  const m = /^inet:(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(spec);
+  if (m) return createConnection({ host: m[1] ?? m[2] ?? '127.0.0.1', port: Number.parseInt(m[3] ?? '0', 10) });
+  let path = spec.replace(/^unix:/, '');
+  if (!isAbsolute(path)) path = join(ctx.config.get('queue_directory'), path);
+  return createConnection({ path });
+}
+
+function park(ctx: PolicyContext, spec: string, sock: Socket): void {
+  if (idle.has(spec) || sock.destroyed) {
+    sock.destroy();
+    return;
+  }
+  sock.removeAllListeners('data');
+  sock.removeAllListeners('end');
+  sock.removeAllListeners('timeout');
+  sock.setTimeout(ctx.config.time('smtpd_policy_service_max_idle') * 1000, () => {
+    if (idle.get(spec) === sock) idle.delete(spec);
+    sock.destroy();
+  });
+  // A server that closes an idle connection just loses it from the pool.
+  sock.once('close', () => {
+    if (idle.get(spec) === sock) idle.delete(spec);
+  });
+  sock.unref();
+  idle.set(spec, sock);
+}
+
+/** One request/response on a socket; resolves with the action text, or rejects on any trouble. */
+function exchange(sock: Socket, timeoutMs: number, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    let sock: Socket;
-    const m = /^inet:(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(ep.spec);
-    if (m) sock = createConnection({ host: m[1] ?? m[2] ?? '127.0.0.1', port: Number.parseInt(m[3] ?? '0', 10) });
-    else {
-      let path = ep.spec.replace(/^unix:/, '');
-      if (!isAbsolute(path)) path = join(ctx.config.get('queue_directory'), path);
-      sock = createConnection({ path });
-    }
     let buf = '';
-    const fail = (why: string) => {
-      sock.destroy();
-      reject(new Error(why));
+    let done = false;
+    const finish = (err: string | undefined, action?: string) => {
+      if (done) return;
+      done = true;
+      sock.removeListener('error', onError);
+      if (err !== undefined) {
+        sock.destroy();
+        reject(new Error(err));
+      } else resolve(action ?? '');
     };
-    sock.setTimeout(ep.timeoutMs, () => fail('timeout'));
+    const onError = (e: Error) => finish(e.message);
+    sock.ref();
     sock.setEncoding('utf8');
-    sock.on('error', (e) => fail(e.message));
-    sock.on('connect', () => sock.write(request));
+    sock.on('error', onError);
+    sock.setTimeout(timeoutMs, () => finish('timeout'));
+    sock.on('end', () => finish('connection closed before the response ended'));
     sock.on('data', (chunk: string) => {
       buf += chunk;
-      if (buf.length > MAX_RESPONSE) return fail('response too long');
+      if (buf.length > MAX_RESPONSE) return finish('response too long');
       const end = buf.indexOf('\n\n');
       if (end < 0) return;
-      sock.end();
-      const lines = buf.slice(0, end).split('\n');
-      const action = lines.find((l) => l.startsWith('action='));
-      if (action === undefined) return fail('response without action= attribute');
-      resolve(action.slice('action='.length).trim());
+      const action = buf
+        .slice(0, end)
+        .split('\n')
+        .find((l) => l.startsWith('action='));
+      if (action === undefined) return finish('response without action= attribute');
+      finish(undefined, action.slice('action='.length).trim());
     });
-    sock.on('end', () => fail('connection closed before the response ended'));
+    sock.write(request);
   });
+}
+
+/** Ask the server, on an idle connection when there is one; a stale idle connection is replaced once. */
+export async function askPolicyServer(ctx: PolicyContext, ep: PolicyEndpoint, request: string): Promise<string> {
+  const reused = idle.get(ep.spec);
+  idle.delete(ep.spec);
+  if (reused && !reused.destroyed) {
+    try {
+      const action = await exchange(reused, ep.timeoutMs, request);
+      park(ctx, ep.spec, reused);
+      return action;
+    } catch {
+      // The server dropped the idle connection; that is not a failed try.
+    }
+  }
+  const sock = connect(ctx, ep.spec);
+  const action = await exchange(sock, ep.timeoutMs, request);
+  park(ctx, ep.spec, sock);
+  return action;
 }
 
 /** The action to apply: the server's, or the default action after tryLimit failures. */

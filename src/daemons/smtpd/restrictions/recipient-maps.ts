@@ -7,7 +7,7 @@ import { mailAddressKeys } from '../../../global/addr/lookup-keys.js';
 import { splitMatchList } from '../../../global/match/match-list.js';
 import type { PolicyContext } from './context.js';
 import { isRetry } from './context.js';
-import { CLASS } from './replies.js';
+import { CLASS, replyAddress } from './replies.js';
 import { DUNNO, type EvalState, type StepResult } from './types.js';
 
 type Outcome = 'found' | 'missing' | 'retry';
@@ -45,7 +45,7 @@ export async function checkUnlisted(
       state,
       ctx.intParam(codeParam, 550),
       dsn,
-      `<${address}>: ${cls} rejected: User unknown${showTable ? ` in ${table}` : ''}`,
+      `<${replyAddress(address)}>: ${cls} rejected: User unknown${showTable ? ` in ${table}` : ''}`,
     );
 
   // An address that canonical or virtual alias maps rewrite is valid whatever its class.

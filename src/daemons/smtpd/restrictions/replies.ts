@@ -2,6 +2,7 @@
 // replies with enhanced status codes whose class follows the reply code, and
 // the `reject: RCPT from name[addr]: ...; from=<> to=<> proto=ESMTP helo=<>`
 // text of the mail log line (smtpd prefixes it with the queue ID or NOQUEUE).
+import { internalAddress, stripSourceRoute } from '../../../global/addr/address.js';
 import type { ParamReader } from '../../../global/params/types.js';
 import type { SmtpReply } from '../../../global/smtp/reply.js';
 import type { RestrictionStage, SessionFacts } from '../policy-api.js';
@@ -55,10 +56,10 @@ export function stageSubject(stage: RestrictionStage, facts: SessionFacts, confi
     case 'helo':
       return [facts.helo ?? '', CLASS.helo];
     case 'mail':
-      return [facts.sender ?? '', CLASS.sender];
+      return [replyAddress(facts.sender ?? ''), CLASS.sender];
     case 'rcpt':
     case 'vrfy':
-      return [facts.recipient ?? '', CLASS.recipient];
+      return [replyAddress(facts.recipient ?? ''), CLASS.recipient];
     case 'data':
       return ['DATA', CLASS.data];
     case 'end-of-data':
@@ -66,6 +67,17 @@ export function stageSubject(stage: RestrictionStage, facts: SessionFacts, confi
     case 'etrn':
       return [facts.etrnDomain ?? '', CLASS.etrn];
   }
+}
+
+/**
+ * Client-supplied text (HELO names, addresses, DNS TXT records) must not
+ * break a reply into extra lines or forge log lines: control characters
+ * become `?`, and overlong text is cut.
+ */
+export function printable(text: string, max = 1000): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\x00-\x1f\x7f]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}...` : clean;
 }
 
 /** `text; from=<s> to=<r> proto=ESMTP helo=<h>` as Postfix's log_whatsup() builds it. */
@@ -76,12 +88,21 @@ export function logLine(
   config: ParamReader,
   text: string,
 ) {
-  let line = `${action}: ${whereName(stage, facts)} from ${namaddr(facts, config)}: ${text};`;
-  if (facts.sender !== undefined) line += ` from=<${facts.sender}>`;
-  if (facts.recipient !== undefined) line += ` to=<${facts.recipient}>`;
+  let line = `${action}: ${whereName(stage, facts)} from ${printable(namaddr(facts, config))}: ${printable(text)};`;
+  if (facts.sender !== undefined) line += ` from=<${printable(facts.sender)}>`;
+  if (facts.recipient !== undefined) line += ` to=<${printable(facts.recipient)}>`;
   line += ` proto=${facts.esmtp ? 'ESMTP' : 'SMTP'}`;
-  if (facts.helo !== undefined) line += ` helo=<${facts.helo}>`;
+  if (facts.helo !== undefined) line += ` helo=<${printable(facts.helo)}>`;
   return line;
+}
+
+/**
+ * An address as replies show it: Postfix's internal form, source route
+ * dropped and quotes removed (`"a@b"@c` is shown as `<a@b@c>`); the log's
+ * from=/to= fields keep the form the client sent.
+ */
+export function replyAddress(address: string): string {
+  return internalAddress(stripSourceRoute(address));
 }
 
 /** Make the enhanced status code's class agree with the reply code (Postfix does the same). */

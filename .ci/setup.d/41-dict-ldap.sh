@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# OpenLDAP (slapd) on 127.0.0.1:389 for the ldap table tests: suffix
+# dc=example,dc=com, admin cn=admin,dc=example,dc=com / postern_dict, and a
+# few mail entries under ou=aliases. Idempotent; tests skip when it is absent.
+set -uo pipefail
+export DEBIAN_FRONTEND=noninteractive
+[ "$(id -u)" = 0 ] || { echo "dict-ldap: not root, skipping" >&2; exit 0; }
+
+if ! dpkg -s slapd >/dev/null 2>&1; then
+  debconf-set-selections <<'DEB'
+slapd slapd/no_configuration boolean false
+slapd slapd/domain string example.com
+slapd shared/organization string Postern Test
+slapd slapd/password1 password postern_dict
+slapd slapd/password2 password postern_dict
+slapd slapd/purge_database boolean true
+slapd slapd/move_old_database boolean true
+DEB
+  apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null || { echo "dict-ldap: apt-get failed" >&2; exit 0; }
+fi
+
+if ! ldapsearch -x -H ldap://127.0.0.1:389 -b '' -s base >/dev/null 2>&1; then
+  mkdir -p /run/slapd && chown openldap:openldap /run/slapd 2>/dev/null
+  slapd -h 'ldap://127.0.0.1:389/ ldapi:///' -u openldap -g openldap -F /etc/ldap/slapd.d
+  for _ in $(seq 1 40); do ldapsearch -x -H ldap://127.0.0.1:389 -b '' -s base >/dev/null 2>&1 && break; sleep 0.25; done
+fi
+
+ldapadd -c -x -H ldap://127.0.0.1:389 -D cn=admin,dc=example,dc=com -w postern_dict >/dev/null 2>&1 <<'LDIF'
+dn: ou=aliases,dc=example,dc=com
+objectClass: organizationalUnit
+ou: aliases
+
+dn: cn=info,ou=aliases,dc=example,dc=com
+objectClass: inetOrgPerson
+cn: info
+sn: info
+mail: info@example.com
+description: joe@example.net
+
+dn: cn=list,ou=aliases,dc=example,dc=com
+objectClass: inetOrgPerson
+cn: list
+sn: list
+mail: list@example.com
+description: one@example.net
+description: two@example.net
+
+dn: cn=star,ou=aliases,dc=example,dc=com
+objectClass: inetOrgPerson
+cn: star
+sn: star
+mail: st*r@example.com
+description: literal-star@example.net
+LDIF
+exit 0

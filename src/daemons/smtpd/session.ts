@@ -1,0 +1,445 @@
+// One smtpd(8) SMTP session: connection set-up (peer name, anvil limits,
+// greeting), the command loop with Postfix's error, junk, timeout and
+// pipelining rules, reply buffering (RFC 2920 flush-before-read) and the
+// disconnect statistics. Each verb lives in commands/; the mail transaction
+// helpers (policy checks, cleanup hand-off) live in transaction.ts.
+// Touches: one client socket. Never runs as root (the listener is inherited).
+import type { Duplex } from 'node:stream';
+import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Logger } from '../../global/log/logger.js';
+import type { CleanupService } from '../../global/queue/cleanup-api.js';
+import { formatReply, type SmtpReply } from '../../global/smtp/reply.js';
+import { ReaderClosedError, SmtpReader, type BareNewlineMode } from '../../util/smtp-reader.js';
+import type { Anvil } from '../anvil/anvil.js';
+import { ClientList, normalizeAddr } from './client-list.js';
+import { lookupPeer, type PeerResolver } from './peer.js';
+import type { SmtpdPolicy } from './policy-api.js';
+import type { SmtpdSettings } from './settings.js';
+import { printable, printableText } from './printable.js';
+import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook } from './types.js';
+import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
+
+export interface SessionDeps {
+  readonly settings: SmtpdSettings;
+  readonly logger: Logger;
+  readonly cleanup: CleanupService;
+  readonly policy: SmtpdPolicy;
+  readonly resolver: PeerResolver;
+  readonly anvil: Anvil | undefined;
+  readonly lists: {
+    readonly bareNewlineExclusions: ClientList;
+    readonly eventLimitExceptions: ClientList;
+    readonly xclient: ClientList;
+    readonly xforward: ClientList;
+  };
+  readonly tls: StartTlsHook | undefined;
+  readonly auth: AuthHook | undefined;
+  readonly etrn: EtrnHook | undefined;
+  readonly now: () => Date;
+}
+
+export interface ClientState {
+  addr: string;
+  port: number;
+  name: string;
+  reverseName: string;
+}
+
+/** Bytes of unread client input held before the socket is paused. */
+const READ_BUFFER_LIMIT = 256 * 1024;
+
+export class Session {
+  readonly settings: SmtpdSettings;
+  readonly logger: Logger;
+  client: ClientState;
+  helo: string | undefined;
+  esmtp = false;
+  tls = false;
+  saslUsername: string | undefined;
+  saslMethod: string | undefined;
+  /** Where in the dialogue we are, for "lost connection after X" and reject logs. */
+  where = 'CONNECT';
+  errorCount = 0;
+  junkCount = 0;
+  tx: MailTransaction | undefined;
+  /** The last EHLO reply advertised PIPELINING (RFC 2920). */
+  pipeliningOffered = false;
+  /** The client pipelined where RFC 2920 forbids it (for reject_unauth_pipelining). */
+  pipelinedEarly = false;
+  /** With smtpd_delay_reject = no: a connect-stage rejection repeated for later commands. */
+  connectReject: SmtpReply | undefined;
+  xforward = new Map<string, string>();
+  /** XCLIENT/XFORWARD authorisation, decided once from the real peer (not an XCLIENT-supplied one). */
+  xclientAllowed = false;
+  xforwardAllowed = false;
+  /** Bytes of DATA/BDAT content received in the current transaction, for the log. */
+  dataBytes: number | undefined;
+  readonly reader: SmtpReader;
+  private stream: Duplex;
+  private out: string[] = [];
+  private closing = false;
+  private readonly stats = new Map<string, { ok: number; total: number }>();
+  private anvilCounted = false;
+
+  constructor(
+    readonly socket: Socket,
+    readonly deps: SessionDeps,
+  ) {
+    this.settings = deps.settings;
+    this.logger = deps.logger;
+    this.stream = socket;
+    this.client = {
+      addr: normalizeAddr(socket.remoteAddress ?? '0.0.0.0'),
+      port: socket.remotePort ?? 0,
+      name: 'unknown',
+      reverseName: 'unknown',
+    };
+    this.reader = new SmtpReader(socket, READ_BUFFER_LIMIT, () => this.flush());
+    socket.setNoDelay(true);
+  }
+
+  /** `name[addr]` as every smtpd log line spells the client. */
+  get namaddr(): string {
+    const port = this.settings.clientPortLogging ? `:${this.client.port}` : '';
+    return `${this.client.name}[${this.client.addr}]${port}`;
+  }
+
+  /** The address as written inside brackets in Received: (`IPv6:` prefix for IPv6). */
+  get rfcAddr(): string {
+    return isIP(this.client.addr) === 6 ? `IPv6:${this.client.addr}` : this.client.addr;
+  }
+
+  /** SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA, or the UTF8SMTP forms, as in Received: and logs. */
+  protocol(utf8 = false): string {
+    if (!this.esmtp) return 'SMTP';
+    return `${utf8 ? 'UTF8SMTP' : 'ESMTP'}${this.tls ? 'S' : ''}${this.saslUsername !== undefined ? 'A' : ''}`;
+  }
+
+  bareNewlineMode(): BareNewlineMode {
+    if (this.settings.bareNewline === 'no') return 'no';
+    return this.deps.lists.bareNewlineExclusions.matches(this.client) ? 'no' : this.settings.bareNewline;
+  }
+
+  reply(code: number, dsn: string, text: string): void {
+    this.sendReply({ code, dsn, text });
+  }
+
+  sendReply(r: SmtpReply): void {
+    if (r.code >= 400 && r.code !== 421) this.errorCount++;
+    this.out.push(formatReply(r));
+  }
+
+  /** Write buffered replies; waits for the socket to drain so a non-reading client cannot grow memory. */
+  async flush(): Promise<void> {
+    if (this.out.length === 0 || this.stream.destroyed) return;
+    const text = this.out.join('');
+    this.out = [];
+    if (!this.stream.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.stream.off('drain', done);
+          this.stream.off('close', done);
+          resolve();
+        };
+        this.stream.on('drain', done);
+        this.stream.on('close', done);
+      });
+    }
+  }
+
+  /** End the session after the pending replies are written. */
+  hangup(): void {
+    this.closing = true;
+  }
+
+  /** Switch the session to an encrypted stream after STARTTLS. */
+  rebind(stream: Duplex): void {
+    this.stream = stream;
+    this.reader.rebind(stream);
+  }
+
+  async sleep(seconds: number): Promise<void> {
+    if (seconds <= 0) return;
+    await this.flush();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+  }
+
+  async serve(): Promise<void> {
+    this.armTimeout();
+    try {
+      if (await this.start()) await this.loop();
+    } catch (e) {
+      if (e instanceof ReaderClosedError) this.readerClosed(e);
+      else this.logger.warning(`${this.namaddr}: ${(e as Error).message}`);
+    } finally {
+      await this.finish();
+    }
+  }
+
+  private armTimeout(): void {
+    this.socket.setTimeout(this.settings.timeoutSec * 1000, () => {
+      // Only an idle client times out; a slow queue commit must not. A client
+      // that stopped reading our replies is dropped, or it would hold the session forever.
+      if (this.reader.isWaiting()) this.reader.close('timeout');
+      else if (this.socket.writableNeedDrain) {
+        this.logger.info(`timeout after ${this.where} from ${this.namaddr}`);
+        this.socket.destroy();
+      } else this.socket.setTimeout(this.settings.timeoutSec * 1000);
+    });
+  }
+
+  /** Peer lookup, connect log, anvil limits and the greeting; false when the session must end. */
+  private async start(): Promise<boolean> {
+    if (this.settings.peernameLookup) {
+      const names = await lookupPeer(this.deps.resolver, this.client.addr, this.logger);
+      this.client.name = names.name;
+      this.client.reverseName = names.reverseName;
+    }
+    this.logger.info(`connect from ${this.namaddr}`);
+    this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
+    this.xforwardAllowed = this.deps.lists.xforward.matches(this.client);
+    if (!this.checkConnectionLimits()) return false;
+    if (!this.settings.delayReject) {
+      const v = await this.deps.policy.check('connect', this.facts());
+      if (v.action === 'reject') {
+        this.logReject(v.reply, {});
+        this.connectReject = v.reply;
+      }
+    }
+    if (this.reader.pending() > 0) {
+      if (this.pipeliningViolation('CONNECT')) return false;
+    }
+    this.reply(220, '', this.settings.banner);
+    return true;
+  }
+
+  private checkConnectionLimits(): boolean {
+    const anvil = this.deps.anvil;
+    const s = this.settings;
+    if (!anvil || this.deps.lists.eventLimitExceptions.matches(this.client)) return true;
+    const r = anvil.connect(s.service, this.client.addr);
+    this.anvilCounted = true;
+    let what: string | undefined;
+    let n = 0;
+    if (s.connectionCountLimit > 0 && r.count > s.connectionCountLimit) {
+      what = 'Connection concurrency limit exceeded';
+      n = r.count;
+    } else if (s.connectionRateLimit > 0 && r.rate > s.connectionRateLimit) {
+      what = 'Connection rate limit exceeded';
+      n = r.rate;
+    }
+    if (what === undefined) return true;
+    this.logger.warning(`${what}: ${n} from ${this.namaddr} for service ${s.service}`);
+    this.reply(421, '4.7.0', `${s.myhostname} Error: too many connections from ${this.client.addr}`);
+    return false;
+  }
+
+  /**
+   * RFC 2920 violation: input arrived where the client had to wait for our
+   * reply. Logged once; with smtpd_forbid_unauth_pipelining the session ends.
+   */
+  pipeliningViolation(after: string): boolean {
+    if (!this.pipelinedEarly) {
+      this.logger.info(
+        `improper command pipelining after ${after} from ${this.namaddr}: ${printable(this.reader.peek(100))}`,
+      );
+    }
+    this.pipelinedEarly = true;
+    if (!this.settings.forbidUnauthPipelining) return false;
+    this.reply(554, '5.5.0', 'Error: SMTP protocol synchronization');
+    this.hangup();
+    return true;
+  }
+
+  private async loop(): Promise<void> {
+    const s = this.settings;
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    while (!this.closing) {
+      if (this.errorCount >= s.hardErrorLimit) {
+        this.logger.info(`too many errors after ${this.where} from ${this.namaddr}`);
+        this.reply(421, '4.7.0', `${s.myhostname} Error: too many errors`);
+        return;
+      }
+      const line = await this.reader.readCommand(s.lineLengthLimit);
+      if (line.ending === 'lf' && this.bareNewlineMode() === 'reject') {
+        this.reply(s.bareNewlineRejectCode, '5.5.2', 'Error: bare <LF> received');
+        this.hangup();
+        return;
+      }
+      let text: string;
+      try {
+        text = decoder.decode(line.bytes);
+      } catch {
+        this.count('unknown', false);
+        this.reply(500, '5.5.2', 'Error: bad UTF-8 syntax');
+        continue;
+      }
+      const errorsBefore = this.errorCount;
+      await this.dispatch(text.replace(/^[ \t]+|[ \t]+$/g, ''));
+      if (this.errorCount > errorsBefore && this.errorCount >= s.softErrorLimit) await this.sleep(s.errorSleepSec);
+    }
+  }
+
+  private async dispatch(text: string): Promise<void> {
+    const sp = text.search(/[ \t]/);
+    const verb = (sp < 0 ? text : text.slice(0, sp)).toUpperCase();
+    const args = sp < 0 ? '' : text.slice(sp + 1).replace(/^[ \t]+/, '');
+    if (verb === '') {
+      this.reply(500, '5.5.2', 'Error: bad syntax');
+      return;
+    }
+    const cmd: SmtpdCommand | undefined = COMMAND_TABLE.get(verb);
+    if (!cmd) {
+      this.where = 'UNKNOWN';
+      this.count('unknown', false);
+      if (this.isForbidden(verb)) {
+        this.logger.warning(`non-SMTP command from ${this.namaddr}: ${printable(Buffer.from(text), 100)}`);
+        this.reply(521, '5.7.0', 'Error: I can break rules, too. Goodbye.');
+        this.hangup();
+        return;
+      }
+      this.reply(502, '5.5.2', 'Error: command not recognized');
+      return;
+    }
+    this.where = cmd.name;
+    // Without PIPELINING advertised (HELO, or the keyword discarded) the client must wait for
+    // every reply (RFC 5321 lock-step); BDAT's own chunk follows it and is not a command.
+    const lockstep = !this.pipeliningOffered && cmd.name !== 'BDAT' && cmd.name !== 'QUIT';
+    if ((cmd.last || lockstep) && this.reader.pending() > 0 && this.pipeliningViolation(cmd.name)) {
+      this.count(cmd.name.toLowerCase(), false);
+      return;
+    }
+    if (cmd.junk && ++this.junkCount > this.settings.junkCommandLimit) this.errorCount++;
+    const ok = await cmd.run(this, args);
+    this.count(cmd.name.toLowerCase(), ok);
+  }
+
+  private isForbidden(verb: string): boolean {
+    const s = this.settings;
+    return s.forbiddenCommands.includes(verb) || s.forbiddenPatterns.some((re) => re.test(verb));
+  }
+
+  private count(name: string, ok: boolean): void {
+    let e = this.stats.get(name);
+    if (!e) {
+      e = { ok: 0, total: 0 };
+      this.stats.set(name, e);
+    }
+    e.total++;
+    if (ok) e.ok++;
+  }
+
+  private readerClosed(e: ReaderClosedError): void {
+    const bytes = this.dataBytes !== undefined ? ` (${this.dataBytes} bytes)` : '';
+    if (e.reason === 'timeout') {
+      this.logger.info(`timeout after ${this.where}${bytes} from ${this.namaddr}`);
+      this.reply(421, '4.4.2', `${this.settings.myhostname} Error: timeout exceeded`);
+    } else {
+      this.logger.info(`lost connection after ${this.where}${bytes} from ${this.namaddr}`);
+    }
+  }
+
+  /** Postfix's `ehlo=1 mail=1 ... commands=5` summary. */
+  private statsText(): string {
+    const parts: string[] = [];
+    let ok = 0;
+    let total = 0;
+    for (const name of STATS_ORDER) {
+      const e = this.stats.get(name);
+      if (!e) continue;
+      ok += e.ok;
+      total += e.total;
+      parts.push(e.ok === e.total ? `${name}=${e.ok}` : `${name}=${e.ok}/${e.total}`);
+    }
+    parts.push(ok === total ? `commands=${ok}` : `commands=${ok}/${total}`);
+    return parts.join(' ');
+  }
+
+  private async finish(): Promise<void> {
+    await this.abortTransaction();
+    try {
+      await this.flush();
+    } catch {
+      // The client is gone; nothing left to tell it.
+    }
+    if (this.anvilCounted) this.deps.anvil?.disconnect(this.settings.service, this.client.addr);
+    this.logger.info(`disconnect from ${this.namaddr} ${this.statsText()}`);
+    this.socket.setTimeout(0);
+    this.stream.end();
+    // A client that does not read its replies must not keep the socket open.
+    setTimeout(() => this.stream.destroy(), 5000).unref();
+  }
+
+  async abortTransaction(): Promise<void> {
+    const tx = this.tx;
+    this.tx = undefined;
+    this.dataBytes = undefined;
+    if (tx?.cleanup) {
+      try {
+        await tx.cleanup.abort();
+      } catch (e) {
+        this.logger.warning(`${tx.cleanup.queueId}: abort: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** The queue ID for log lines: the open cleanup transaction's, else NOQUEUE. */
+  get queueId(): string {
+    return this.tx?.cleanup?.queueId ?? 'NOQUEUE';
+  }
+
+  /** `NOQUEUE: reject: RCPT from name[addr]: 554 5.7.1 ...; from=<s> to=<r> proto=ESMTP helo=<h>` */
+  logReject(r: SmtpReply, env: { from?: string; to?: string }): void {
+    const parts: string[] = [];
+    if (env.from !== undefined) parts.push(`from=<${printableText(env.from)}>`);
+    if (env.to !== undefined) parts.push(`to=<${printableText(env.to)}>`);
+    parts.push(`proto=${this.protocol(this.tx?.smtputf8 ?? false)}`);
+    if (this.helo !== undefined) parts.push(`helo=<${this.helo}>`);
+    const dsn = r.dsn ? `${r.dsn} ` : '';
+    this.logger.info(
+      `${this.queueId}: reject: ${this.where} from ${this.namaddr}: ${r.code} ${dsn}${r.text}; ${parts.join(' ')}`,
+    );
+  }
+
+  facts(extra: { sender?: string; recipient?: string; etrnDomain?: string; size?: number } = {}): {
+    clientAddr: string;
+    clientName: string;
+    reverseClientName: string;
+    clientPort: number;
+    serverAddr: string;
+    serverPort: number;
+    helo?: string;
+    esmtp: boolean;
+    saslUsername?: string;
+    saslMethod?: string;
+    tls: boolean;
+    pipelinedEarly: boolean;
+    sender?: string;
+    recipient?: string;
+    recipientCount: number;
+    etrnDomain?: string;
+    size?: number;
+  } {
+    return {
+      clientAddr: this.client.addr,
+      clientName: this.client.name,
+      reverseClientName: this.client.reverseName,
+      clientPort: this.client.port,
+      serverAddr: normalizeAddr(this.socket.localAddress ?? ''),
+      serverPort: this.socket.localPort ?? 0,
+      ...(this.helo !== undefined ? { helo: this.helo } : {}),
+      esmtp: this.esmtp,
+      ...(this.saslUsername !== undefined ? { saslUsername: this.saslUsername } : {}),
+      ...(this.saslMethod !== undefined ? { saslMethod: this.saslMethod } : {}),
+      tls: this.tls,
+      pipelinedEarly: this.pipelinedEarly,
+      recipientCount: this.tx?.recipients.length ?? 0,
+      ...extra,
+    };
+  }
+
+  get cleanup(): CleanupService {
+    return this.deps.cleanup;
+  }
+}

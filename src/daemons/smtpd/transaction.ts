@@ -1,0 +1,207 @@
+// The mail-transaction side of smtpd(8): restriction checks at each stage
+// (honouring smtpd_delay_reject, see SMTPD_ACCESS_README), opening the
+// cleanup transaction at the first accepted recipient, the Received:
+// header, and the end-of-data commit whose success alone earns
+// "250 2.0.0 Ok: queued as ID".
+import type { ClientInfo } from '../../global/queue/cleanup-api.js';
+import type { SmtpReply } from '../../global/smtp/reply.js';
+import type { RestrictionStage } from './policy-api.js';
+import { receivedHeader } from './received.js';
+import type { Session } from './session.js';
+
+export interface CheckEnvelope {
+  readonly sender?: string;
+  readonly recipient?: string;
+  readonly etrnDomain?: string;
+  readonly size?: number;
+}
+
+/**
+ * Evaluate `stages` in order. A reject is answered and logged here and
+ * returns false; `permit`/`dunno` move on to the next stage, as a permit in
+ * one restriction list does not skip the next list.
+ */
+export async function checkStages(
+  s: Session,
+  stages: readonly RestrictionStage[],
+  env: CheckEnvelope,
+): Promise<boolean> {
+  for (const stage of stages) {
+    let verdict;
+    try {
+      verdict = await s.deps.policy.check(stage, s.facts(env));
+    } catch (e) {
+      // A table that cannot be read right now (DictRetryError and the like) defers, never crashes.
+      s.logger.warning(`${s.namaddr}: ${stage} restrictions: ${(e as Error).message}`);
+      const addr = env.recipient ?? env.sender;
+      const r: SmtpReply = {
+        code: 451,
+        dsn: '4.3.0',
+        text: addr !== undefined ? `<${addr}>: Temporary lookup failure` : 'Temporary lookup failure',
+      };
+      s.logReject(r, logEnvelope(s, env));
+      s.sendReply(r);
+      return false;
+    }
+    if (verdict.action === 'reject') {
+      s.logReject(verdict.reply, logEnvelope(s, env));
+      s.sendReply(verdict.reply);
+      return false;
+    }
+    if (verdict.action === 'accept-with' && s.tx) s.tx.effects.push(...verdict.effects);
+  }
+  return true;
+}
+
+function logEnvelope(s: Session, env: CheckEnvelope): { from?: string; to?: string } {
+  const from = env.sender ?? s.tx?.sender;
+  return {
+    ...(from !== undefined ? { from } : {}),
+    ...(env.recipient !== undefined ? { to: env.recipient } : {}),
+  };
+}
+
+/** With smtpd_delay_reject = no, a connect-stage rejection answers every later request. */
+export function repeatConnectReject(s: Session, env: CheckEnvelope): boolean {
+  const r = s.connectReject;
+  if (!r) return false;
+  s.logReject(r, logEnvelope(s, env));
+  s.sendReply(r);
+  return true;
+}
+
+export function clientInfo(s: Session): ClientInfo {
+  const xf = s.xforward;
+  return {
+    name: xf.get('NAME') ?? s.client.name,
+    reverseName: s.client.reverseName,
+    addr: xf.get('ADDR') ?? s.client.addr,
+    port: Number.parseInt(xf.get('PORT') ?? '', 10) || s.client.port,
+    helo: xf.get('HELO') ?? s.helo ?? '',
+    protocol: xf.get('PROTO') ?? s.protocol(s.tx?.smtputf8 ?? false),
+    ...(s.saslUsername !== undefined ? { saslUsername: s.saslUsername } : {}),
+  };
+}
+
+const QUEUE_WRITE_ERROR: SmtpReply = { code: 451, dsn: '4.3.0', text: 'Error: queue file write error' };
+
+/** Open the cleanup transaction at the first accepted recipient; false after answering an error. */
+export async function ensureCleanup(s: Session): Promise<boolean> {
+  const tx = s.tx;
+  if (!tx || tx.cleanup) return true;
+  try {
+    tx.cleanup = await s.cleanup.open({
+      origin: 'smtpd',
+      sender: tx.sender,
+      client: clientInfo(s),
+      ...(tx.declaredSize !== undefined ? { declaredSize: tx.declaredSize } : {}),
+      ...(tx.body !== undefined ? { body: tx.body } : {}),
+      smtputf8: tx.smtputf8,
+      ...(tx.ret !== undefined ? { ret: tx.ret } : {}),
+      ...(tx.envid !== undefined ? { envid: tx.envid } : {}),
+      service: s.settings.service,
+    });
+  } catch (e) {
+    s.logger.warning(`${s.namaddr}: cleanup open failed: ${(e as Error).message}`);
+    s.sendReply(QUEUE_WRITE_ERROR);
+    return false;
+  }
+  s.logger.info(`${tx.cleanup.queueId}: client=${s.namaddr}`);
+  return true;
+}
+
+/**
+ * A content sink for the open cleanup transaction that remembers, instead
+ * of throwing through the framing layer, when the queue refused a write.
+ */
+export function cleanupWriter(s: Session): { write(b: Buffer): void; failed(): boolean } {
+  const cleanup = s.tx?.cleanup;
+  let failed = cleanup === undefined;
+  return {
+    write(b: Buffer): void {
+      if (failed || !cleanup) return;
+      try {
+        cleanup.write(b);
+      } catch (e) {
+        failed = true;
+        s.logger.warning(`${cleanup.queueId}: queue file write error: ${(e as Error).message}`);
+      }
+    },
+    failed: () => failed,
+  };
+}
+
+/** Write our Received: header as the first content line. */
+export function writeReceived(s: Session, sink: { write(b: Buffer): void }): void {
+  const tx = s.tx;
+  if (!tx?.cleanup) return;
+  const header = receivedHeader({
+    helo: s.helo,
+    clientName: s.client.name,
+    rfcAddr: s.rfcAddr,
+    myhostname: s.settings.myhostname,
+    mailName: s.settings.mailName,
+    protocol: s.protocol(tx.smtputf8),
+    queueId: tx.cleanup.queueId,
+    recipients: tx.recipients.map((r) => r.address),
+    date: s.deps.now(),
+  });
+  sink.write(Buffer.from(header, 'utf8'));
+}
+
+export type ContentProblem = 'none' | 'too-big' | 'bare-lf' | 'write-error';
+
+/**
+ * After the last content byte: report content problems, run the
+ * end-of-data restrictions, then commit. Answers the client in every case
+ * and ends the transaction. Returns true when the message was queued.
+ */
+export async function finishMessage(s: Session, problem: ContentProblem, size: number): Promise<boolean> {
+  const tx = s.tx;
+  if (!tx?.cleanup) {
+    await s.abortTransaction();
+    s.reply(451, '4.3.0', 'Error: queue file write error');
+    return false;
+  }
+  if (problem === 'write-error') {
+    await s.abortTransaction();
+    s.sendReply(QUEUE_WRITE_ERROR);
+    return false;
+  }
+  if (problem === 'too-big') {
+    await s.abortTransaction();
+    s.reply(552, '5.3.4', 'Error: message file too big');
+    return false;
+  }
+  if (problem === 'bare-lf') {
+    const r: SmtpReply = { code: s.settings.bareNewlineRejectCode, dsn: '5.5.2', text: 'Error: bare <LF> received' };
+    s.logReject(r, { from: tx.sender });
+    await s.abortTransaction();
+    s.sendReply(r);
+    s.hangup();
+    return false;
+  }
+  if (!(await checkStages(s, ['end-of-data'], { sender: tx.sender, size }))) {
+    await s.abortTransaction();
+    return false;
+  }
+  const cleanup = tx.cleanup;
+  s.tx = undefined;
+  s.dataBytes = undefined;
+  let verdict;
+  try {
+    verdict = await cleanup.commit();
+  } catch (e) {
+    s.logger.warning(`${cleanup.queueId}: commit failed: ${(e as Error).message}`);
+    s.sendReply(QUEUE_WRITE_ERROR);
+    return false;
+  }
+  if (verdict.status === 'rejected') {
+    s.sendReply(verdict.reply);
+    return false;
+  }
+  // A delivered message forgives earlier errors, as Postfix resets its error count.
+  s.errorCount = 0;
+  s.reply(250, '2.0.0', `Ok: queued as ${verdict.queueId}`);
+  return true;
+}

@@ -1,0 +1,230 @@
+// Byte-level framing for an SMTP server connection (the part of Postfix's
+// smtp_stream/smtpd_chat that owns line endings). It hands out command lines
+// and dot-terminated DATA content and is the single place that decides what
+// counts as a line end, so bare <LF> handling and the End-of-DATA rule that
+// defeats SMTP smuggling (<LF>.<LF>, <LF>.<CR><LF>, <CR>.<CR><LF>) live here.
+// Memory is bounded: at most `bufferLimit` unread bytes are held before the
+// socket is paused, and an over-long line is handed out in pieces.
+import type { Duplex } from 'node:stream';
+
+/** How a line ended: `crlf`, a bare `lf`, or `piece` for a fragment of an over-long line. */
+export type LineEnding = 'crlf' | 'lf' | 'piece';
+
+export interface RawLine {
+  /** Line content without its terminator. */
+  readonly bytes: Buffer;
+  readonly ending: LineEnding;
+}
+
+/** `no`: <LF> ends a line and <LF>.<LF> ends DATA (Postfix 3.7 behaviour). */
+export type BareNewlineMode = 'normalize' | 'reject' | 'no';
+
+export interface DataResult {
+  /** Content bytes after dot-unstuffing, counted with CRLF line ends. */
+  readonly bytes: number;
+  /** A bare <LF> was seen in the content. */
+  readonly bareLf: boolean;
+}
+
+export class ReaderClosedError extends Error {
+  override name = 'ReaderClosedError';
+  constructor(readonly reason: 'eof' | 'timeout' | 'error') {
+    super(`connection ${reason}`);
+  }
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+
+export class SmtpReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private ended: 'eof' | 'timeout' | 'error' | undefined;
+  private wake: (() => void) | undefined;
+  /** Skipping the rest of an over-long command line. */
+  private skipping = false;
+  private paused = false;
+  /** Total bytes received. */
+  received = 0;
+  /** Count of data events, so a waiter can tell whether anything arrived. */
+  private arrivals = 0;
+
+  constructor(
+    private stream: Duplex,
+    private readonly bufferLimit: number,
+    /** Called before the reader blocks for input: the session flushes pipelined replies here. */
+    private readonly beforeWait: () => Promise<void>,
+  ) {
+    this.attach(stream);
+  }
+
+  /** Switch to a new stream (after STARTTLS); any unread plaintext is discarded. */
+  rebind(stream: Duplex): void {
+    this.stream.removeAllListeners('data');
+    this.stream = stream;
+    this.buf = Buffer.alloc(0);
+    this.skipping = false;
+    this.attach(stream);
+  }
+
+  private attach(stream: Duplex): void {
+    stream.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
+      this.arrivals++;
+      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+      if (this.buf.length >= this.bufferLimit && !this.paused) {
+        this.paused = true;
+        stream.pause();
+      }
+      this.poke();
+    });
+    stream.on('end', () => this.close('eof'));
+    stream.on('close', () => this.close('eof'));
+    stream.on('error', () => this.close('error'));
+  }
+
+  /** Whether the session is blocked waiting for client input (only then may it time out). */
+  isWaiting(): boolean {
+    return this.wake !== undefined;
+  }
+
+  /** Unread bytes already received: non-zero means the client pipelined. */
+  pending(): number {
+    return this.buf.length;
+  }
+
+  /** Up to `max` unread bytes, for the improper-pipelining log line. */
+  peek(max: number): Buffer {
+    return this.buf.subarray(0, max);
+  }
+
+  close(reason: 'eof' | 'timeout' | 'error'): void {
+    if (this.ended === undefined) this.ended = reason;
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Wait until more bytes arrive (the buffer may hold an incomplete line) or the stream ends. */
+  private async waitForInput(): Promise<void> {
+    if (this.ended !== undefined) throw new ReaderClosedError(this.ended);
+    const seen = this.arrivals;
+    await this.beforeWait();
+    if (this.arrivals !== seen || this.ended !== undefined) return;
+    if (this.paused) {
+      this.paused = false;
+      this.stream.resume();
+    }
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private take(n: number): Buffer {
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    if (this.paused && this.buf.length < this.bufferLimit / 2) {
+      this.paused = false;
+      this.stream.resume();
+    }
+    return out;
+  }
+
+  /**
+   * The next line up to `limit` bytes, or a `piece` of an over-long line.
+   * Returns undefined when more input is needed.
+   */
+  private nextLine(limit: number): RawLine | undefined {
+    const scan = Math.min(this.buf.length, limit + 2);
+    const lf = this.buf.subarray(0, scan).indexOf(LF);
+    if (lf >= 0) {
+      const raw = this.take(lf + 1);
+      if (lf > 0 && raw[lf - 1] === CR) return { bytes: raw.subarray(0, lf - 1), ending: 'crlf' };
+      return { bytes: raw.subarray(0, lf), ending: 'lf' };
+    }
+    if (this.buf.length < limit) return undefined;
+    // Keep a trailing CR back so that a CRLF split across pieces stays one line end.
+    let n = limit;
+    if (this.buf[n - 1] === CR) n--;
+    return { bytes: this.take(n), ending: 'piece' };
+  }
+
+  /**
+   * One command line (terminator removed). A line longer than `limit` is
+   * truncated and the rest skipped, as Postfix does; `ending` tells whether
+   * it ended in a bare <LF>.
+   */
+  async readCommand(limit: number): Promise<RawLine> {
+    for (;;) {
+      const line = this.nextLine(limit);
+      if (line === undefined) {
+        await this.waitForInput();
+        continue;
+      }
+      if (this.skipping) {
+        if (line.ending !== 'piece') this.skipping = false;
+        continue;
+      }
+      if (line.ending === 'piece') {
+        this.skipping = true;
+        return { bytes: line.bytes, ending: 'crlf' };
+      }
+      return line;
+    }
+  }
+
+  /**
+   * DATA content up to the End-of-DATA line. `sink` receives dot-unstuffed
+   * lines, each ending in CRLF (pieces of over-long lines without one).
+   * Only "." between two CRLFs ends the content, unless `mode` is `no`.
+   */
+  async readData(
+    mode: BareNewlineMode,
+    afterCrlf: boolean,
+    limit: number,
+    sink: (b: Buffer) => void,
+  ): Promise<DataResult> {
+    let bytes = 0;
+    let bareLf = false;
+    let prevCrlf = afterCrlf;
+    let atLineStart = true;
+    for (;;) {
+      const line = this.nextLine(limit);
+      if (line === undefined) {
+        await this.waitForInput();
+        continue;
+      }
+      let b = line.bytes;
+      if (atLineStart && b.length === 1 && b[0] === DOT && line.ending !== 'piece') {
+        if (mode === 'no' || (prevCrlf && line.ending === 'crlf')) return { bytes, bareLf };
+      }
+      if (atLineStart && b.length > 0 && b[0] === DOT) b = b.subarray(1);
+      if (line.ending === 'lf') bareLf = true;
+      const out = line.ending === 'piece' ? b : Buffer.concat([b, CRLF_BYTES]);
+      bytes += out.length;
+      sink(out);
+      atLineStart = line.ending !== 'piece';
+      if (line.ending !== 'piece') prevCrlf = line.ending === 'crlf';
+    }
+  }
+
+  /** Exactly `count` raw bytes (a BDAT chunk), delivered to `sink` as they arrive. */
+  async readExact(count: number, sink: (b: Buffer) => void): Promise<void> {
+    let left = count;
+    while (left > 0) {
+      if (this.buf.length === 0) {
+        await this.waitForInput();
+        continue;
+      }
+      const part = this.take(Math.min(left, this.buf.length));
+      left -= part.length;
+      sink(part);
+    }
+  }
+}
+
+const CRLF_BYTES = Buffer.from('\r\n');
