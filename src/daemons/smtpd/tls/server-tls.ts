@@ -95,8 +95,19 @@ function peerCert(sock: TLSSocket, digest: string): TlsPeerCert | undefined {
     issuerCN: cn(x.issuer),
     fingerprint: fp.cert,
     pubkeyFingerprint: fp.pubkey,
-    verified: sock.authorized,
+    verified: chainVerified(sock),
   };
+}
+
+/**
+ * OpenSSL's verdict on the client's chain against the CA list. Node sets
+ * `authorized` only for sockets a tls.Server created; a TLSSocket built over
+ * an existing connection (STARTTLS) must ask the handle, as Node itself does.
+ */
+function chainVerified(sock: TLSSocket): boolean {
+  const handle = (sock as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return sock.authorized;
+  return handle.verifyError() === null;
 }
 
 /** `Anonymous`, `Untrusted` or `Trusted`, the word Postfix starts its TLS log line with. */
@@ -155,7 +166,7 @@ export function createSmtpdTls(config: ParamReader, logger: Logger, opts: { open
     get settings() {
       return built.settings;
     },
-    available: () => built.context !== undefined && built.settings.level !== 'none',
+    available: () => built.context !== undefined && (built.settings.level !== 'none' || built.settings.wrapperMode),
     required: () => built.settings.level === 'encrypt' || built.settings.wrapperMode,
     wrapper: () => built.settings.wrapperMode,
     reload(next: ParamReader): void {
