@@ -124,10 +124,7 @@ ${opts.extraMainCf ?? ''}`,
       }
     },
     async writeMasterCf(serviceLine = `127.0.0.1:${port} inet n - n - - ${FIXTURE}`) {
-      await writeFile(
-        join(configDir, 'master.cf'),
-        `# test master.cf\n${serviceLine}\ncleanup unix n - n - 0 cleanup\n`,
-      );
+      await writeFile(join(configDir, 'master.cf'), `# test master.cf\n${serviceLine}\nqmqpd unix n - n - 0 qmqpd\n`);
     },
     async cleanup() {
       await sys.postfix('abort').catch(() => undefined);
@@ -197,6 +194,11 @@ export class LineClient {
         });
       });
     }
+  }
+
+  /** Writes raw text without waiting for a reply (message content). */
+  send(text: string): void {
+    this.socket.write(text);
   }
 
   async command(line: string): Promise<string> {

@@ -58,7 +58,7 @@ test('start, status, double start, stop, status (unprivileged)', { skip: nobodyS
     assert.ok(texts.includes('postfix/master: terminating on signal 15'));
     assert.ok(
       texts.includes(
-        'postfix/master: warning: master.cf line 3: service cleanup/unix: command cleanup is not yet supported; service skipped',
+        'postfix/master: warning: master.cf line 3: service qmqpd/unix: command qmqpd is not yet supported; service skipped',
       ),
     );
     assert.ok(

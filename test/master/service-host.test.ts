@@ -58,7 +58,7 @@ test('services start with their sockets and -o config; the rest are logged and s
   const entries = [
     entry(`127.0.0.1:${good.port}`, 'inet', banner, 1, { smtpd_banner: 'override banner' }),
     entry(`127.0.0.1:${bad.port}`, 'inet', join(fixtures, 'failing-service.js'), 2),
-    entry('cleanup', 'unix', 'cleanup', 3),
+    entry('qmqpd', 'unix', 'qmqpd', 3),
     entry('weird', 'unix', 'nonsense', 4),
   ];
   try {
@@ -72,10 +72,7 @@ test('services start with their sockets and -o config; the rest are logged and s
     await assert.rejects(LineClient.open(bad.port, 2000), 'a failed service refuses connections');
     const texts = log.texts().join('\n');
     assert.match(texts, /master\.cf line 2: service .*: .*failing-service\.js failed to start: no database connection/);
-    assert.match(
-      texts,
-      /master\.cf line 3: service cleanup\/unix: command cleanup is not yet supported; service skipped/,
-    );
+    assert.match(texts, /master\.cf line 3: service qmqpd\/unix: command qmqpd is not yet supported; service skipped/);
     assert.match(texts, /master\.cf line 4: service weird\/unix: unknown command nonsense; service skipped/);
 
     // reload: same program, new -o value, same session keeps working

@@ -9,7 +9,8 @@ import { Config, ConfigError, configDirectory, getConfig } from '../../src/globa
 import { parseMasterCf } from '../../src/global/mastercf/parse.js';
 import { HARDENED_DEFAULTS } from '../../src/global/params/hardened.js';
 import { allParams } from '../../src/global/params/registry.js';
-import { myNetworks, formatV6, programName } from '../../src/global/params/host-defaults.js';
+import { myNetworks, programName } from '../../src/global/params/host-defaults.js';
+import { formatIp, parseIp } from '../../src/global/match/ip.js';
 import { parseInstallDefaults } from '../../src/global/params/install-defaults.js';
 import { serviceParams, transportParamDefault } from '../../src/global/params/service-params.js';
 
@@ -90,9 +91,14 @@ test('mydomain follows myhostname; mynetworks follows mynetworks_style', () => {
   assert.match(Config.fromText('mynetworks_style = host\n').get('mynetworks'), /127\.0\.0\.1\/32/);
   assert.equal(programName('/opt/postern/bin/postconf'), 'postconf');
   assert.equal(programName('/opt/postern/dist/src/daemons/smtpd/main.js'), 'smtpd');
-  assert.equal(formatV6([0xfd00, 0, 0, 0, 0, 0, 0, 0]), 'fd00::');
-  assert.equal(formatV6([0, 0, 0, 0, 0, 0, 0, 1]), '::1');
-  assert.equal(formatV6([0x2001, 0xdb8, 0, 1, 0, 0, 0, 1]), '2001:db8:0:1::1');
+  const v6 = (text: string): string => {
+    const ip = parseIp(text);
+    assert.ok(ip, text);
+    return formatIp(ip);
+  };
+  assert.equal(v6('fd00:0:0:0:0:0:0:0'), 'fd00::');
+  assert.equal(v6('0:0:0:0:0:0:0:1'), '::1');
+  assert.equal(v6('2001:db8:0:1:0:0:0:1'), '2001:db8:0:1::1');
 });
 
 test('install defaults accept only install-time names', () => {

@@ -35,7 +35,9 @@ test('embedded config: check, start, status, stop', { skip: nobodySkip }, async 
     assert.equal((await pf('status')).code, 1);
     const log = await readFile(join(base, 'maillog'), 'utf8');
     assert.match(log, /postfix\/master\[\d+\]: daemon started -- version /);
-    assert.match(log, /command smtpd is not yet supported; service skipped/);
+    // the queue, scheduler and delivery services of the stock master.cf run (others may still be skipped)
+    assert.doesNotMatch(log, /command (cleanup|qmgr|trivial-rewrite|bounce|smtp|error|discard) is not yet supported/);
+    assert.doesNotMatch(log, /failed to start/);
   } finally {
     await rm(base, { recursive: true, force: true });
   }

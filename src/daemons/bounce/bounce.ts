@@ -81,12 +81,6 @@ async function readOriginal(msg: NoticeMessage, limit: number, headersOnly: bool
   return all.subarray(0, cut < 0 ? 0 : cut + 2);
 }
 
-/** Postern's mail_name unless main.cf names another (the registry still carries Postfix's default). */
-function mailName(config: ParamReader): string {
-  const v = config.get('mail_name');
-  return !config.isSet('mail_name') && v === 'Postfix' ? 'Postern' : v;
-}
-
 export function createBounceService(opts: BounceOptions): BounceService {
   const { config, cleanup, logger } = opts;
   const now = opts.now ?? Date.now;
@@ -131,7 +125,7 @@ export function createBounceService(opts: BounceOptions): BounceService {
           ...(msg.envid ? { envid: msg.envid } : {}),
           recipients,
           myhostname: config.get('myhostname'),
-          mailName: mailName(config),
+          mailName: config.get('mail_name'),
           returnContent: full ? 'full' : 'headers',
           original,
           eightBit,

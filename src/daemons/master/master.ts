@@ -17,6 +17,7 @@ import { bindEndpoint } from './bind.js';
 import { endpointKey, inetEndpoints } from './inet-endpoints.js';
 import { toWire } from './ipc.js';
 import { readMasterCf } from './master-cf.js';
+import { prepareQueueDirs } from './queue-dirs.js';
 import { acquirePidFile, AlreadyRunningError, pidFilePath, releasePidFile } from './pid-file.js';
 import { unreachableBy, workerIdentity, type WorkerIdentity } from './privilege.js';
 import { WORKER_PATH, WorkerProcess } from './worker-process.js';
@@ -101,6 +102,7 @@ export class Master {
     this.pidFile = pidFilePath(queueDir, config.get('process_id_directory'));
     acquirePidFile(this.pidFile);
     try {
+      prepareQueueDirs(queueDir, this.identity);
       const sockets = await this.bindAll(entries, true, true);
       this.log.info(`daemon started -- version ${config.get('mail_version')}, configuration ${this.configDir}`);
       await this.startWorker(sockets, false);

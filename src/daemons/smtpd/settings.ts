@@ -1,8 +1,7 @@
 // smtpd(8)'s parameters, read once per service into a typed record so the
-// protocol code never parses configuration text. Where Postern's hardened
-// defaults differ from Postfix 3.7 (smtpd_forbid_bare_newline = normalize,
-// smtpd_forbid_unauth_pipelining = yes, mail_name = Postern) they apply
-// when main.cf/master.cf leave the parameter unset.
+// protocol code never parses configuration text. Postern's hardened defaults
+// (mail_name, smtpd_forbid_bare_newline, smtpd_forbid_unauth_pipelining) come
+// from the registry like every other default (global/params/hardened.ts).
 import type { ParamReader } from '../../global/params/types.js';
 import type { BareNewlineMode } from '../../util/smtp-reader.js';
 
@@ -52,17 +51,12 @@ export class SettingsError extends Error {
 }
 
 function bareNewlineMode(config: ParamReader): BareNewlineMode {
-  if (!config.isSet('smtpd_forbid_bare_newline')) return 'normalize';
   const v = config.get('smtpd_forbid_bare_newline').toLowerCase();
   // `yes` is the Postfix 3.9 compatibility alias for `normalize`.
   if (v === 'normalize' || v === 'yes' || v === 'true') return 'normalize';
   if (v === 'reject') return 'reject';
   if (v === 'no' || v === 'false') return 'no';
   throw new SettingsError(`bad smtpd_forbid_bare_newline value: ${v}`);
-}
-
-function boolWithDefault(config: ParamReader, name: string, def: boolean): boolean {
-  return config.isSet(name) ? config.bool(name) : def;
 }
 
 /**
@@ -84,14 +78,10 @@ function inlineRegexps(item: string): RegExp[] {
 }
 
 export function readSettings(config: ParamReader, service = 'smtp'): SmtpdSettings {
-  const mailName = config.isSet('mail_name') ? config.get('mail_name') : 'Postern';
-  const myhostname = config.get('myhostname');
-  // smtpd_banner defaults to `$myhostname ESMTP $mail_name`; expand with Postern's mail_name.
-  const banner = config.isSet('smtpd_banner') ? config.get('smtpd_banner') : `${myhostname} ESMTP ${mailName}`;
   return {
-    myhostname,
-    mailName,
-    banner,
+    myhostname: config.get('myhostname'),
+    mailName: config.get('mail_name'),
+    banner: config.get('smtpd_banner'),
     lineLengthLimit: Math.max(config.int('line_length_limit'), 80),
     messageSizeLimit: config.size('message_size_limit'),
     timeoutSec: config.time('smtpd_timeout'),
@@ -114,7 +104,7 @@ export function readSettings(config: ParamReader, service = 'smtp'): SmtpdSettin
     bareNewline: bareNewlineMode(config),
     bareNewlineExclusions: config.list('smtpd_forbid_bare_newline_exclusions'),
     bareNewlineRejectCode: config.int('smtpd_forbid_bare_newline_reject_code'),
-    forbidUnauthPipelining: boolWithDefault(config, 'smtpd_forbid_unauth_pipelining', true),
+    forbidUnauthPipelining: config.bool('smtpd_forbid_unauth_pipelining'),
     connectionCountLimit: config.int('smtpd_client_connection_count_limit'),
     connectionRateLimit: config.int('smtpd_client_connection_rate_limit'),
     messageRateLimit: config.int('smtpd_client_message_rate_limit'),

@@ -1,5 +1,6 @@
 // Small parsers for the text of a table name: `{ ... }` grouping as used by
 // inline:, static:, unionmap:, pipemap:, randmap: (Postfix's extpar()/mystrtokq()).
+import { splitList } from '../params/config.js';
 
 /** `{ text }` → `text` trimmed; undefined when the braces are missing or unbalanced. */
 export function stripBraces(text: string): string | undefined {
@@ -17,21 +18,7 @@ export function stripBraces(text: string): string | undefined {
 }
 
 /** Split on commas and whitespace outside braces; `{ a b }` stays one item. */
-export function splitBraceList(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let depth = 0;
-  for (const ch of text) {
-    if (ch === '{') depth++;
-    if (ch === '}') depth = Math.max(0, depth - 1);
-    if (depth === 0 && (ch === ',' || /\s/.test(ch))) {
-      if (cur) out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur) out.push(cur);
-  return out;
-}
+export const splitBraceList = splitList;
 
 /** `type:name` split at the first colon; undefined when there is no type. */
 export function splitSpec(spec: string): { type: string; name: string } | undefined {

@@ -26,7 +26,9 @@ export function hostInterfaces(): InterfaceAddress[] {
 
 /** The `mynetworks` text for a style, in Postfix's notation (`[v6]/len` for IPv6). */
 export function mynetworksForStyle(style: string, interfaces: readonly InterfaceAddress[] = hostInterfaces()): string {
-  const out: string[] = [];
+  // Postfix lists the IPv4 networks first, then the IPv6 ones.
+  const v4: string[] = [];
+  const v6: string[] = [];
   for (const i of interfaces) {
     const ip = parseIp(i.address);
     if (!ip) continue;
@@ -35,12 +37,14 @@ export function mynetworksForStyle(style: string, interfaces: readonly Interface
     if (style === 'subnet' || (style === 'class' && ip.family === 6)) prefix = i.prefix;
     else if (style === 'class') {
       const first = Number(ip.value >> 24n);
-      prefix = first < 128 ? 8 : first < 192 ? 16 : 24;
+      // Class D/E addresses have no network: keep them as host routes.
+      prefix = first < 128 ? 8 : first < 192 ? 16 : first < 224 ? 24 : 32;
     }
     prefix = Math.min(bits, Math.max(0, prefix));
     const mask = ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - prefix)) - 1n);
     const net = formatIp({ family: ip.family, value: ip.value & mask });
-    out.push(ip.family === 4 ? `${net}/${prefix}` : `[${net}]/${prefix}`);
+    if (ip.family === 4) v4.push(`${net}/${prefix}`);
+    else v6.push(`[${net}]/${prefix}`);
   }
-  return [...new Set(out)].join(' ');
+  return [...new Set([...v4, ...v6])].join(' ');
 }

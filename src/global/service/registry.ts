@@ -11,7 +11,18 @@ import type { ServiceModule } from './service-api.js';
 export type ServiceLoader = () => Promise<ServiceModule>;
 
 /** Implemented services. Keep one line per command, sorted. */
-const LOADERS: ReadonlyMap<string, ServiceLoader> = new Map<string, ServiceLoader>([]);
+const LOADERS: ReadonlyMap<string, ServiceLoader> = new Map<string, ServiceLoader>([
+  ['anvil', async () => (await import('../../daemons/anvil/service.js')).default],
+  ['bounce', async () => (await import('../../daemons/bounce/service.js')).default],
+  ['cleanup', async () => (await import('../../daemons/cleanup/service.js')).default],
+  ['discard', async () => (await import('../../daemons/discard/service.js')).default],
+  ['error', async () => (await import('../../daemons/error/service.js')).default],
+  ['lmtp', async () => (await import('../../daemons/smtp/service.js')).default],
+  ['qmgr', async () => (await import('../../daemons/qmgr/qmgr-service.js')).default],
+  ['smtp', async () => (await import('../../daemons/smtp/service.js')).default],
+  ['smtpd', async () => (await import('../../daemons/smtpd/service.js')).default],
+  ['trivial-rewrite', async () => (await import('../../daemons/trivial-rewrite/service.js')).default],
+]);
 
 /** Daemons of Postfix 3.7's stock master.cf and postconf(5), for the `not yet supported` message. */
 export const POSTFIX_DAEMONS: ReadonlySet<string> = new Set([

@@ -51,8 +51,14 @@ function serviceConfigOf(config: ParamReader, entry: MasterEntry): ParamReader {
     .withOverrides(entry.overrides);
 }
 
-/** unix/fifo services first, so that APIs in the directory exist before inet sessions arrive. */
-const startOrder = (e: MasterEntry): number => (e.type === 'inet' ? 1 : 0);
+/**
+ * unix/fifo services first, so that APIs in the directory exist before inet
+ * sessions arrive; among them the queue manager last, so that the delivery
+ * agents it looks up are published before its restart recovery schedules
+ * mail (Postfix's master spawns agents on demand, so its qmgr never sees one missing).
+ */
+const SCHEDULERS = new Set(['qmgr', 'oqmgr']);
+const startOrder = (e: MasterEntry): number => (e.type === 'inet' ? 2 : SCHEDULERS.has(e.command) ? 1 : 0);
 
 export class ServiceHost {
   private readonly hosted = new Map<string, Hosted>();

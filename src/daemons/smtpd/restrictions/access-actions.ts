@@ -2,6 +2,7 @@
 // by a policy service) means. OK, REJECT, DEFER, 4NN/5NN text, DUNNO, HOLD,
 // DISCARD, FILTER, REDIRECT, PREPEND, BCC, WARN, INFO, DEFER_IF_REJECT,
 // DEFER_IF_PERMIT, and anything else as a restriction list or class name.
+import { splitList } from '../../../global/params/config.js';
 import { splitDsn } from './replies.js';
 import type { PolicyContext } from './context.js';
 import { DUNNO, OK, type EvalState, type StepResult } from './types.js';
@@ -124,22 +125,5 @@ function badValue(ctx: PolicyContext, subject: AccessSubject, problem: string): 
   return DUNNO;
 }
 
-/**
- * Split a restriction list: commas and white space separate, `{ ... }`
- * groups (e.g. `check_policy_service { inet:host:port, timeout=10s }`) stay whole.
- */
-export function splitRestrictions(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let depth = 0;
-  for (const ch of text) {
-    if (ch === '{') depth++;
-    if (ch === '}') depth = Math.max(0, depth - 1);
-    if (depth === 0 && (ch === ',' || /\s/.test(ch))) {
-      if (cur) out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur) out.push(cur);
-  return out;
-}
+/** A restriction list splits like any Postfix list: `{ ... }` groups (check_policy_service options) stay whole. */
+export const splitRestrictions = splitList;

@@ -6,7 +6,6 @@
 import { DictRetryError, type Dict } from '../../../global/dict/dict-api.js';
 import type { Logger } from '../../../global/log/logger.js';
 import { MatchList, parentDomainMatcher } from '../../../global/match/match-list.js';
-import { mynetworksForStyle } from '../../../global/match/mynetworks.js';
 import type { ParamReader } from '../../../global/params/types.js';
 import { reply, type SmtpReply } from '../../../global/smtp/reply.js';
 import { AddressResolver } from './resolve-class.js';
@@ -54,7 +53,7 @@ export class PolicyContext {
   matchList(param: string): Promise<MatchList> {
     let l = this.lists.get(param);
     if (!l) {
-      l = MatchList.create(this.listValue(param), {
+      l = MatchList.create(this.config.get(param), {
         paramName: param,
         parentMatchesSubdomains: this.parentMatches(param),
         openDict: (spec) => this.table(spec),
@@ -62,13 +61,6 @@ export class PolicyContext {
       this.lists.set(param, l);
     }
     return l;
-  }
-
-  /** A list parameter's value; `mynetworks` follows mynetworks_style when main.cf leaves it unset. */
-  private listValue(param: string): string {
-    if (param !== 'mynetworks' || this.config.isSet('mynetworks')) return this.config.get(param);
-    const style = this.config.get('mynetworks_style').trim().toLowerCase();
-    return style === 'host' ? this.config.get(param) : mynetworksForStyle(style);
   }
 
   resolverFor(): Promise<AddressResolver> {

@@ -1,0 +1,103 @@
+// cleanup(8) as a master.cf service: opens (or shares) the process's queue
+// store, builds a CleanupServer whose address rewriting is trivial-rewrite's
+// CleanupRewriter over the cached lookup tables, and publishes it in the
+// ServiceDirectory under CLEANUP_SERVICE for smtpd, pickup and bounce.
+// `postfix reload` swaps in a server built from the new main.cf; messages
+// already being received finish with the settings they started with.
+import type { Logger } from '../../global/log/logger.js';
+import type { ParamReader } from '../../global/params/types.js';
+import type {
+  CleanupOpenRequest,
+  CleanupService,
+  CleanupTransaction,
+  CleanupVerdict,
+} from '../../global/queue/cleanup-api.js';
+import type { SegmentStore } from '../../global/queue/segment-store.js';
+import { CLEANUP_SERVICE } from '../../global/queue/service-keys.js';
+import { queueStoreProvider } from '../../global/queue/shared-store.js';
+import type { ServiceDirectory } from '../../global/service/directory.js';
+import { serviceDictOpener } from '../../global/service/dict-opener.js';
+import type { RunningService, ServiceContext, ServiceModule } from '../../global/service/service-api.js';
+import { CleanupRewriter } from '../trivial-rewrite/cleanup-rewriter.js';
+import { directoryRewriter } from '../trivial-rewrite/service.js';
+import { CleanupServer } from './cleanup-service.js';
+
+/** Longest a graceful stop waits for transactions in progress to commit or abort. */
+const DRAIN_LIMIT_MS = 10_000;
+
+function build(config: ParamReader, logger: Logger, store: SegmentStore, directory: ServiceDirectory): CleanupServer {
+  const openDict = serviceDictOpener(config, logger);
+  return new CleanupServer({
+    store,
+    config,
+    logger,
+    rewriter: new CleanupRewriter(config, openDict, directoryRewriter(directory)),
+  });
+}
+
+/** Counts open transactions so that stop() can let them finish before the store closes. */
+class TrackingCleanup implements CleanupService {
+  private inFlight = 0;
+  private drained: (() => void)[] = [];
+
+  constructor(public server: CleanupServer) {}
+
+  async open(req: CleanupOpenRequest): Promise<CleanupTransaction> {
+    const tx = await this.server.open(req);
+    this.inFlight++;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+      if (this.inFlight === 0) for (const f of this.drained.splice(0)) f();
+    };
+    return {
+      queueId: tx.queueId,
+      addRecipient: (r) => tx.addRecipient(r),
+      write: (lines) => tx.write(lines),
+      commit: (): Promise<CleanupVerdict> => tx.commit().finally(finish),
+      abort: (): Promise<void> => tx.abort().finally(finish),
+    };
+  }
+
+  drain(limitMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, limitMs);
+      t.unref();
+      this.drained.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}
+
+const service: ServiceModule = {
+  async start(ctx: ServiceContext): Promise<RunningService> {
+    const provider = queueStoreProvider(ctx.directory);
+    const store = await provider.acquire(ctx.config, ctx.logger);
+    let api: TrackingCleanup;
+    try {
+      api = new TrackingCleanup(build(ctx.config, ctx.logger, store, ctx.directory));
+    } catch (e) {
+      await provider.release();
+      throw e;
+    }
+    ctx.directory.provide(CLEANUP_SERVICE, api);
+    return {
+      reload(config: ParamReader): Promise<void> {
+        api.server = build(config, ctx.logger, store, ctx.directory);
+        return Promise.resolve();
+      },
+      async stop(graceful: boolean): Promise<void> {
+        ctx.directory.withdraw(CLEANUP_SERVICE, api);
+        if (graceful) await api.drain(DRAIN_LIMIT_MS);
+        await provider.release();
+      },
+    };
+  },
+};
+
+export default service;
