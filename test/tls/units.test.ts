@@ -108,3 +108,26 @@ test('chain files: keys and chains, mismatched keys and missing files named', { 
 test('fingerprints are upper-case hex pairs joined by colons', () => {
   assert.equal(fingerprint(Buffer.from('abc'), 'md5'), '90:01:50:98:3C:D2:4F:B0:D6:96:3F:7D:28:E1:7F:72');
 });
+
+test(
+  'a broken DH or CA file disables TLS with a warning instead of failing the daemon',
+  { skip: !pki && 'no openssl' },
+  async () => {
+    const { MemoryLogger } = await import('../../src/global/log/memory-logger.js');
+    const { createSmtpdTls } = await import('../../src/daemons/smtpd/tls/server-tls.js');
+    const log = new MemoryLogger('postfix/smtpd');
+    const hook = createSmtpdTls(
+      Config.fromText(
+        `smtpd_tls_security_level = may\nsmtpd_tls_chain_files = ${pki!.rsaChain}\nsmtpd_tls_dh1024_param_file = /nonexistent/dh.pem\n`,
+      ),
+      log,
+    );
+    assert.equal(hook.available(), false);
+    assert.match(log.texts().join('\n'), /nonexistent\/dh\.pem.*: disabling TLS support/);
+    const ok = createSmtpdTls(
+      Config.fromText(`smtpd_tls_security_level = may\nsmtpd_tls_chain_files = ${pki!.rsaChain}\n`),
+      log,
+    );
+    assert.equal(ok.available(), true);
+  },
+);

@@ -65,16 +65,16 @@ function contextOptions(
 function build(config: ParamReader, logger: Logger): Built {
   const settings = readTlsSettings(config, (t) => logger.warning(t));
   if (settings.level === 'none' && !settings.wrapperMode) return { settings, context: undefined, ca: undefined };
-  let pairs: KeyPair[];
   try {
-    pairs = loadKeyPairs(config, 'smtpd');
+    const pairs: KeyPair[] = loadKeyPairs(config, 'smtpd');
     if (pairs.length === 0) throw new Error('no certificate configured (smtpd_tls_chain_files or smtpd_tls_cert_file)');
+    const ca = loadCaCerts(config, 'smtpd');
+    return { settings, context: tls.createSecureContext(contextOptions(settings, pairs, ca)), ca };
   } catch (e) {
+    // As Postfix: a broken certificate, CA or DH file means no TLS, never a dead daemon.
     logger.warning(`${(e as Error).message}: disabling TLS support`);
     return { settings, context: undefined, ca: undefined };
   }
-  const ca = loadCaCerts(config, 'smtpd');
-  return { settings, context: tls.createSecureContext(contextOptions(settings, pairs, ca)), ca };
 }
 
 /** Key bits of the bulk cipher, from its name (OpenSSL reports no number to Node). */
