@@ -7,7 +7,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDict } from '../../src/global/dict/open.js';
 import { Config } from '../../src/global/params/config.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { createSmtpdTls } from '../../src/daemons/smtpd/tls/server-tls.js';
@@ -265,4 +267,26 @@ test('swaks --tls delivers over STARTTLS', { skip }, async () => {
   await h.close();
   assert.equal(h.cleanup.committed().length, 1);
   assert.equal(h.cleanup.committed()[0]?.req.client?.protocol, 'ESMTPS');
+});
+
+test('tls_server_sni_maps picks the chain for the name the client asks for', { skip }, async () => {
+  const sni = join(pki!.dir, 'sni');
+  // postmap -F stores each file's contents base64-encoded.
+  writeFileSync(sni, `mx2.example.test ${Buffer.from(readFileSync(pki!.rsa2Chain)).toString('base64')}\n`);
+  const cf = `smtpd_tls_security_level = may\nsmtpd_tls_chain_files = ${pki!.rsaChain}\ntls_server_sni_maps = texthash:${sni}`;
+  const config = Config.fromText(`${BASE_MAIN_CF}\n${cf}\n`);
+  const hook = createSmtpdTls(config, new MemoryLogger('postfix/smtpd'), { openDict: (s) => openDict(s, { config }) });
+  const h = await startSmtpd(cf, { extra: { tls: hook } });
+  const subjects: string[] = [];
+  for (const servername of ['mx2.example.test', 'other.example.test']) {
+    const c = await SmtpTestClient.plain(h.port);
+    await c.reply();
+    await c.cmd('EHLO x');
+    await c.cmd('STARTTLS');
+    const s = await c.starttls({ servername });
+    subjects.push(s.getPeerX509Certificate()?.subject ?? '');
+    c.close();
+  }
+  await h.close();
+  assert.deepEqual(subjects, ['CN=mx2.example.test', 'CN=mx.example.test']);
 });
