@@ -1,7 +1,7 @@
 // Pure pieces of TLS configuration: Postfix protocol syntax to a Node
 // version range, cipher grades to OpenSSL lists, chain file parsing and the
 // errors a wrong file gives (naming the file).
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,6 +83,9 @@ test('cipher grades map to the tls_*_cipherlist values OpenSSL accepts', () => {
 });
 
 const pki = makePki();
+after(() => {
+  if (pki) rmSync(pki.dir, { recursive: true, force: true });
+});
 
 test('chain files: keys and chains, mismatched keys and missing files named', { skip: !pki && 'no openssl' }, () => {
   const pairs = splitChain(readFileSync(pki!.rsaChain, 'utf8') + readFileSync(pki!.ecChain, 'utf8'), 'both.pem');
