@@ -20,6 +20,16 @@ export interface SessionFacts {
   readonly saslUsername?: string;
   readonly saslMethod?: string;
   readonly tls: boolean;
+  /** The client certificate of a TLS session that asked for one (smtpd_tls_ask_ccert). */
+  readonly tlsCert?: {
+    readonly subjectCN: string;
+    readonly issuerCN: string;
+    /** In smtpd_tls_fingerprint_digest, `AB:CD:...` as relay_clientcerts and check_ccert_access expect. */
+    readonly fingerprint: string;
+    readonly pubkeyFingerprint: string;
+    /** Verified against smtpd_tls_CAfile/CApath. */
+    readonly verified: boolean;
+  };
   /** Set when the client sent commands before it was allowed to (reject_unauth_pipelining). */
   readonly pipelinedEarly?: boolean;
   readonly sender?: string;

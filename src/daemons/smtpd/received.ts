@@ -15,6 +15,8 @@ export interface ReceivedFacts {
   readonly queueId: string;
   readonly recipients: readonly string[];
   readonly date: Date;
+  /** Comment lines between `from` and `by`: TLS details, `Authenticated sender:` (without the tab). */
+  readonly comments?: readonly string[];
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -52,6 +54,7 @@ export function mailDate(d: Date): string {
 /** The header as CRLF-terminated lines, ready for the queue file. */
 export function receivedHeader(f: ReceivedFacts): string {
   const lines = [`Received: from ${f.helo ?? f.clientName} (${f.clientName} [${f.rfcAddr}])`];
+  for (const c of f.comments ?? []) lines.push(`\t${c}`);
   const by = `\tby ${f.myhostname} (${f.mailName}) with ${f.protocol} id ${f.queueId}`;
   const only = f.recipients.length === 1 ? f.recipients[0] : undefined;
   if (only !== undefined) {

@@ -17,7 +17,7 @@ import { lookupPeer, type PeerResolver } from './peer.js';
 import type { SmtpdPolicy } from './policy-api.js';
 import type { SmtpdSettings } from './settings.js';
 import { printable, printableText } from './printable.js';
-import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook } from './types.js';
+import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook, TlsSessionInfo } from './types.js';
 import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
 
 export interface SessionDeps {
@@ -49,6 +49,9 @@ export interface ClientState {
 /** Bytes of unread client input held before the socket is paused. */
 const READ_BUFFER_LIMIT = 256 * 1024;
 
+/** Commands allowed before STARTTLS when TLS is required (Postfix's PRE_TLS flag). */
+const PRE_TLS = new Set(['HELO', 'EHLO', 'STARTTLS', 'NOOP', 'QUIT']);
+
 export class Session {
   readonly settings: SmtpdSettings;
   readonly logger: Logger;
@@ -56,6 +59,8 @@ export class Session {
   helo: string | undefined;
   esmtp = false;
   tls = false;
+  /** The established TLS session (set by STARTTLS or wrapper mode). */
+  tlsInfo: TlsSessionInfo | undefined;
   saslUsername: string | undefined;
   saslMethod: string | undefined;
   /** Where in the dialogue we are, for "lost connection after X" and reject logs. */
@@ -200,6 +205,7 @@ export class Session {
     this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
     this.xforwardAllowed = this.deps.lists.xforward.matches(this.client);
     if (!this.checkConnectionLimits()) return false;
+    if (this.deps.tls?.wrapper?.() && !(await this.wrapperHandshake())) return false;
     if (!this.settings.delayReject) {
       const v = await this.deps.policy.check('connect', this.facts());
       if (v.action === 'reject') {
@@ -211,6 +217,33 @@ export class Session {
       if (this.pipeliningViolation('CONNECT')) return false;
     }
     this.reply(220, '', this.settings.banner);
+    return true;
+  }
+
+  /** SMTPS (smtpd_tls_wrappermode): TLS before the greeting; false when the handshake failed. */
+  private async wrapperHandshake(): Promise<boolean> {
+    const hook = this.deps.tls;
+    if (!hook?.available()) {
+      this.logger.warning(`${this.namaddr}: TLS is required but not available; closing the connection`);
+      this.hangup();
+      return false;
+    }
+    try {
+      const up = await hook.upgrade(this.socket, this.namaddr);
+      this.rebind(up.stream);
+      this.tls = true;
+      this.tlsInfo = up.info;
+      if (up.refused !== undefined) {
+        this.logger.info(`NOQUEUE: abort: TLS from ${this.namaddr}: ${up.refused}`);
+        this.reply(421, '4.7.1', `${this.settings.myhostname} Error: ${up.refused}`);
+        this.hangup();
+        return false;
+      }
+    } catch (e) {
+      this.logger.info(`SSL_accept error from ${this.namaddr}: ${(e as Error).message}`);
+      this.stream.destroy();
+      return false;
+    }
     return true;
   }
 
@@ -307,6 +340,12 @@ export class Session {
     // every reply (RFC 5321 lock-step); BDAT's own chunk follows it and is not a command.
     const lockstep = !this.pipeliningOffered && cmd.name !== 'BDAT' && cmd.name !== 'QUIT';
     if ((cmd.last || lockstep) && this.reader.pending() > 0 && this.pipeliningViolation(cmd.name)) {
+      this.count(cmd.name.toLowerCase(), false);
+      return;
+    }
+    if (!this.tls && !PRE_TLS.has(cmd.name) && this.deps.tls?.required?.()) {
+      // TLS_README: with smtpd_tls_security_level = encrypt nothing but the greeting commands work in plaintext.
+      this.reply(530, '5.7.0', 'Must issue a STARTTLS command first');
       this.count(cmd.name.toLowerCase(), false);
       return;
     }
@@ -414,6 +453,7 @@ export class Session {
     saslUsername?: string;
     saslMethod?: string;
     tls: boolean;
+    tlsCert?: TlsSessionInfo['peer'];
     pipelinedEarly: boolean;
     sender?: string;
     recipient?: string;
@@ -433,6 +473,7 @@ export class Session {
       ...(this.saslUsername !== undefined ? { saslUsername: this.saslUsername } : {}),
       ...(this.saslMethod !== undefined ? { saslMethod: this.saslMethod } : {}),
       tls: this.tls,
+      ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
       pipelinedEarly: this.pipelinedEarly,
       recipientCount: this.tx?.recipients.length ?? 0,
       ...extra,

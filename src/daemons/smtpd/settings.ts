@@ -38,6 +38,9 @@ export interface SmtpdSettings {
   readonly authorizedXclientHosts: readonly string[];
   readonly authorizedXforwardHosts: readonly string[];
   readonly saslAuthEnable: boolean;
+  readonly saslAuthenticatedHeader: boolean;
+  readonly brokenSaslAuthClients: boolean;
+  readonly tlsReceivedHeader: boolean;
   readonly clientPortLogging: boolean;
   /** master.cf service name, used in anvil keys and log lines. */
   readonly service: string;
@@ -110,6 +113,9 @@ export function readSettings(config: ParamReader, service = 'smtp'): SmtpdSettin
     authorizedXclientHosts: config.list('smtpd_authorized_xclient_hosts'),
     authorizedXforwardHosts: config.list('smtpd_authorized_xforward_hosts'),
     saslAuthEnable: config.bool('smtpd_sasl_auth_enable'),
+    saslAuthenticatedHeader: config.bool('smtpd_sasl_authenticated_header'),
+    brokenSaslAuthClients: config.bool('broken_sasl_auth_clients'),
+    tlsReceivedHeader: config.bool('smtpd_tls_received_header'),
     clientPortLogging: config.bool('smtpd_client_port_logging'),
     service,
   };

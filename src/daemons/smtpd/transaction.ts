@@ -7,6 +7,7 @@ import type { ClientInfo } from '../../global/queue/cleanup-api.js';
 import type { SmtpReply } from '../../global/smtp/reply.js';
 import type { RestrictionStage } from './policy-api.js';
 import { receivedHeader } from './received.js';
+import { receivedComments } from './tls/received-tls.js';
 import type { Session } from './session.js';
 
 export interface CheckEnvelope {
@@ -106,7 +107,10 @@ export async function ensureCleanup(s: Session): Promise<boolean> {
     s.sendReply(QUEUE_WRITE_ERROR);
     return false;
   }
-  s.logger.info(`${tx.cleanup.queueId}: client=${s.namaddr}`);
+  // Postfix adds the SASL login to this line; log analysers count authenticated submissions from it.
+  const sasl =
+    s.saslUsername !== undefined ? `, sasl_method=${s.saslMethod ?? ''}, sasl_username=${s.saslUsername}` : '';
+  s.logger.info(`${tx.cleanup.queueId}: client=${s.namaddr}${sasl}`);
   return true;
 }
 
@@ -145,6 +149,7 @@ export function writeReceived(s: Session, sink: { write(b: Buffer): void }): voi
     queueId: tx.cleanup.queueId,
     recipients: tx.recipients.map((r) => r.address),
     date: s.deps.now(),
+    comments: receivedComments(s),
   });
   sink.write(Buffer.from(header, 'utf8'));
 }

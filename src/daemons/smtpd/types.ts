@@ -48,18 +48,71 @@ export interface MailTransaction {
   bdat?: BdatState;
 }
 
+/** What smtpd knows of an established TLS session (logs, Received:, restrictions). */
+export interface TlsSessionInfo {
+  /** `TLSv1.3` */
+  readonly protocol: string;
+  /** OpenSSL/IANA cipher name, e.g. `TLS_AES_256_GCM_SHA384`. */
+  readonly cipher: string;
+  readonly bits: number;
+  /** A client certificate was asked for (smtpd_tls_ask_ccert / req_ccert). */
+  readonly certRequested: boolean;
+  readonly peer?: TlsPeerCert;
+}
+
+export interface TlsPeerCert {
+  readonly subjectCN: string;
+  readonly issuerCN: string;
+  /** Fingerprint of the certificate in smtpd_tls_fingerprint_digest, `AB:CD:...`. */
+  readonly fingerprint: string;
+  /** Fingerprint of its public key (SubjectPublicKeyInfo). */
+  readonly pubkeyFingerprint: string;
+  /** The chain verified against smtpd_tls_CAfile/CApath. */
+  readonly verified: boolean;
+}
+
 /** STARTTLS (the TLS area implements this). */
 export interface StartTlsHook {
   /** Whether to offer STARTTLS to this session now. */
   available(): boolean;
-  /** Perform the server-side handshake over `plain`; resolves with the encrypted stream. */
-  upgrade(plain: Duplex): Promise<{ stream: Duplex; protocol?: string; cipher?: string }>;
+  /** smtpd_tls_security_level = encrypt: most commands answer 530 until TLS is active. */
+  required?(): boolean;
+  /** smtpd_tls_wrappermode (SMTPS): the handshake happens at connect, before the greeting. */
+  wrapper?(): boolean;
+  /**
+   * Perform the server-side handshake over `plain`; resolves with the encrypted stream.
+   * `namaddr` is the client as log lines spell it. The stream must be created
+   * before the first await, so no plaintext can slip in between.
+   */
+  upgrade(
+    plain: Duplex,
+    namaddr?: string,
+  ): Promise<{
+    stream: Duplex;
+    protocol?: string;
+    cipher?: string;
+    info?: TlsSessionInfo;
+    /** smtpd_tls_req_ccert: why the client certificate is not good enough (the session must end). */
+    refused?: string;
+  }>;
+}
+
+/** The client as the SASL layer needs it: for logs, rate limits and the Dovecot request. */
+export interface AuthClient {
+  readonly namaddr: string;
+  readonly addr: string;
+  readonly port: number;
+  readonly localAddr: string;
+  readonly localPort: number;
+  readonly tls: boolean;
 }
 
 /** SASL AUTH (the SASL area implements this). */
 export interface AuthHook {
   /** Mechanisms to advertise, e.g. `PLAIN LOGIN`; empty means AUTH is not offered. */
   mechanisms(tls: boolean): readonly string[];
+  /** smtpd_tls_auth_only: AUTH is refused with 504 5.5.4 until TLS is active. */
+  tlsRequired?(tls: boolean): boolean;
   /**
    * Run one AUTH exchange. `challenge` sends a 334 line and returns the
    * client's response (`*` aborts). Resolves with the user name or a reply to send.
@@ -68,6 +121,7 @@ export interface AuthHook {
     mechanism: string,
     initial: string | undefined,
     challenge: (text: string) => Promise<string>,
+    client?: AuthClient,
   ): Promise<{ readonly username: string } | { readonly reply: SmtpReply }>;
 }
 

@@ -1,6 +1,7 @@
 // AUTH (RFC 4954). The SASL area supplies mechanisms and the exchange
 // through the AuthHook; this file owns the SMTP side: state checks, the
 // 334 challenge loop with its line limit, and never logging credentials.
+import { normalizeAddr } from '../client-list.js';
 import type { SmtpdCommand } from '../types.js';
 
 export const AUTH: SmtpdCommand = {
@@ -9,6 +10,11 @@ export const AUTH: SmtpdCommand = {
   junk: false,
   async run(s, args) {
     const hook = s.deps.auth;
+    if (s.settings.saslAuthEnable && hook?.tlsRequired?.(s.tls)) {
+      // RFC 4954 section 4; smtpd_tls_auth_only.
+      s.reply(504, '5.5.4', 'Encryption required for requested authentication mechanism');
+      return false;
+    }
     if (!s.settings.saslAuthEnable || !hook || hook.mechanisms(s.tls).length === 0) {
       s.reply(503, '5.5.1', 'Error: authentication not enabled');
       return false;
@@ -35,7 +41,14 @@ export const AUTH: SmtpdCommand = {
       const line = await s.reader.readCommand(12288);
       return line.bytes.toString('latin1');
     };
-    const result = await hook.authenticate(mech.toUpperCase(), initial, challenge);
+    const result = await hook.authenticate(mech.toUpperCase(), initial, challenge, {
+      namaddr: s.namaddr,
+      addr: s.client.addr,
+      port: s.client.port,
+      localAddr: normalizeAddr(s.socket.localAddress ?? ''),
+      localPort: s.socket.localPort ?? 0,
+      tls: s.tls,
+    });
     if ('reply' in result) {
       s.sendReply(result.reply);
       return false;

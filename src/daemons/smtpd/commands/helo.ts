@@ -14,7 +14,11 @@ function ehloKeywords(s: Session): string[] {
   list.push('ETRN');
   if (!s.tls && s.deps.tls?.available()) list.push('STARTTLS');
   const mechs = st.saslAuthEnable ? (s.deps.auth?.mechanisms(s.tls) ?? []) : [];
-  if (mechs.length > 0 && s.saslUsername === undefined) list.push(`AUTH ${mechs.join(' ')}`);
+  if (mechs.length > 0 && s.saslUsername === undefined) {
+    list.push(`AUTH ${mechs.join(' ')}`);
+    // broken_sasl_auth_clients: Outlook Express 4 and Microsoft Exchange 5.0 read only `AUTH=`.
+    if (st.brokenSaslAuthClients) list.push(`AUTH=${mechs.join(' ')}`);
+  }
   if (s.xclientAllowed) list.push('XCLIENT NAME ADDR PROTO HELO REVERSE_NAME PORT LOGIN DESTADDR DESTPORT');
   if (s.xforwardAllowed) list.push('XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT');
   list.push('ENHANCEDSTATUSCODES', '8BITMIME', 'DSN');

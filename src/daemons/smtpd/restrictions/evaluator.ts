@@ -23,6 +23,7 @@ import {
   rejectUnknownHelo,
 } from './dns-checks.js';
 import { policyAction } from './policy-service.js';
+import { permitTlsAllClientcerts, permitTlsClientcerts, senderLoginMismatch } from './tls-sasl-checks.js';
 import { checkUnlisted } from './recipient-maps.js';
 import { CLASS, namaddr, replyAddress, stageSubject } from './replies.js';
 import { DUNNO, OK, type EvalState, type StepResult } from './types.js';
@@ -160,15 +161,19 @@ export class Evaluator {
       'permit_sasl_authenticated',
       sync((s) => (f(s).saslUsername ? OK : DUNNO)),
     );
-    // TLS client certificates are not available yet: these never permit.
-    h.set(
-      'permit_tls_clientcerts',
-      sync(() => DUNNO),
-    );
+    h.set('permit_tls_clientcerts', (s) => permitTlsClientcerts(ctx, s));
     h.set(
       'permit_tls_all_clientcerts',
-      sync(() => DUNNO),
+      sync((s) => permitTlsAllClientcerts(s)),
     );
+    for (const [name, mode] of [
+      ['reject_sender_login_mismatch', 'both'],
+      ['reject_authenticated_sender_login_mismatch', 'authenticated'],
+      ['reject_unauthenticated_sender_login_mismatch', 'unauthenticated'],
+      ['reject_known_sender_login_mismatch', 'known'],
+    ] as const) {
+      h.set(name, (s) => senderLoginMismatch(ctx, s, mode));
+    }
     h.set(
       'reject_plaintext_session',
       sync((s) =>
@@ -315,7 +320,11 @@ export class Evaluator {
       const u = f(s).saslUsername;
       return u === undefined ? Promise.resolve(DUNNO) : access(s, spec, [u], namaddr(f(s), ctx.config), CLASS.client);
     });
-    h.set('check_ccert_access', () => Promise.resolve(DUNNO));
+    h.set('check_ccert_access', (s, spec) => {
+      const c = f(s).tlsCert;
+      if (!c) return Promise.resolve(DUNNO);
+      return access(s, spec, [c.fingerprint, c.pubkeyFingerprint], namaddr(f(s), ctx.config), CLASS.client);
+    });
     for (const kind of ['mx', 'ns', 'a'] as const) {
       const k = kind.toUpperCase() as 'MX' | 'NS' | 'A';
       h.set(`check_sender_${kind}_access`, (s, spec) =>
