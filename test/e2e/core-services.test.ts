@@ -23,6 +23,8 @@ rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce
 smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+  -o syslog_name=postfix/$service_name
 error     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 `;
@@ -71,7 +73,7 @@ queue_directory = ${dir}/spool
 maillog_file = ${maillog}
 maillog_file_prefixes = ${dir}
 inet_interfaces = 127.0.0.1
-transport_maps = inline:{nowhere.test=nosuch:[127.0.0.1]}
+transport_maps = inline:{nowhere.test=nosuch:[127.0.0.1]} inline:{relayed.test=relay:[127.0.0.1]:${receiver.port}}
 relayhost = [127.0.0.1]:${receiver.port}
 `);
   const host = new ServiceHost(new MemoryLogger());
@@ -100,11 +102,21 @@ relayhost = [127.0.0.1]:${receiver.port}
     );
     await waitForLog(maillog, new RegExp(`postfix/qmgr\\[\\d+\\]: ${id}: removed`));
 
+    // the stock relay entry's -o syslog_name applies to its status lines
+    const viaRelay = await submit(host, 'alice@example.test', ['erin@relayed.test'], 'via relay');
+    await withLog(receiver.waitFor(2));
+    await waitForLog(
+      maillog,
+      new RegExp(
+        `postfix/relay/smtp\\[\\d+\\]: ${viaRelay}: to=<erin@relayed\\.test>, relay=${relay}, .*status=sent \\(250 2\\.0\\.0 Ok: queued as REC2\\)`,
+      ),
+    );
+
     // 5xx from the receiver: bounced, and the notice goes back to the sender through the same relay
     const bad = await submit(host, 'alice@example.test', ['nobody@remote.test'], 'to be bounced');
     await waitForLog(maillog, new RegExp(`${bad}: to=<nobody@remote\\.test>, .*dsn=5\\.1\\.1, status=bounced`));
     await waitForLog(maillog, new RegExp(`postfix/bounce\\[\\d+\\]: ${bad}: sender non-delivery notification: \\w+`));
-    const [, notice] = await withLog(receiver.waitFor(2));
+    const [, , notice] = await withLog(receiver.waitFor(3));
     assert.equal(notice?.mailFrom, '');
     assert.deepEqual(notice?.rcptTo, ['alice@example.test']);
     assert.match(notice?.data ?? '', /Content-Type: message\/delivery-status/);
