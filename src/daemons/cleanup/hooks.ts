@@ -5,7 +5,8 @@
 // are stored, and what REJECT/DISCARD/HOLD/IGNORE/REPLACE do to a message —
 // while the implementations come from those areas.
 import type { SmtpReply } from '../../global/smtp/reply.js';
-import type { CleanupOpenRequest } from '../../global/queue/cleanup-api.js';
+import type { ClientInfo, CleanupOpenRequest } from '../../global/queue/cleanup-api.js';
+import type { LogicalHeader } from './header-parse.js';
 
 export interface RewriteContext {
   readonly queueId: string;
@@ -34,7 +35,52 @@ export interface CleanupContentChecks {
   header(text: string, ctx: RewriteContext): Promise<ContentVerdict>;
   /** One body line without CRLF; only the first body_checks_size_limit bytes of the body are checked. */
   body(line: string, ctx: RewriteContext): Promise<ContentVerdict>;
+  /**
+   * The whole-message, MIME-aware pass (checks/content-checks.ts). When
+   * present cleanup calls it instead of header()/body(): it walks the
+   * primary headers and the body's MIME structure itself, logs each action
+   * the way cleanup(8) does, and returns the edited content together with
+   * the effects that change the envelope (REDIRECT, BCC, FILTER, HOLD).
+   */
+  inspect?(input: ContentInspectionInput): Promise<ContentInspection>;
 }
+
+/** What the action log lines and the MIME pass need to know about the message. */
+export interface InspectionContext extends RewriteContext {
+  /** The envelope sender as stored. */
+  readonly sender: string;
+  /** The first envelope recipient (`to=<...>` in the log), if any. */
+  readonly recipient?: string;
+  /** The SMTP client (`from name[addr]`, proto=, helo=); absent for local submissions. */
+  readonly client?: ClientInfo;
+}
+
+export interface ContentInspectionInput {
+  /** The primary header section as received. */
+  readonly headers: readonly LogicalHeader[];
+  /** Whether an empty line separated headers and body (body_checks sees it as the first body line). */
+  readonly separator: boolean;
+  readonly body: Buffer;
+  readonly ctx: InspectionContext;
+}
+
+export type ContentInspection =
+  | { readonly status: 'reject'; readonly reply: SmtpReply }
+  | { readonly status: 'discard' }
+  | {
+      readonly status: 'accept';
+      /** The primary headers after IGNORE/REPLACE/PREPEND. */
+      readonly headers: LogicalHeader[];
+      /** The body after edits, as pieces to store in order. */
+      readonly body: Buffer[];
+      readonly hold: boolean;
+      /** REDIRECT: every recipient is replaced by this address (the last REDIRECT wins). */
+      readonly redirect?: string;
+      /** BCC: recipients to add. */
+      readonly bcc: readonly string[];
+      /** FILTER: the content_filter (`transport:nexthop`) for this message (the last FILTER wins). */
+      readonly filter?: string;
+    };
 
 /**
  * The rewriting cleanup can do without lookup tables: envelope addresses

@@ -17,7 +17,7 @@ import type { ParamReader } from '../../global/params/types.js';
 import { parseAddressList } from './address-list.js';
 import { headerValue, parseContent, type LogicalHeader } from './header-parse.js';
 import { applyHeaderRules, printable } from './header-rules.js';
-import type { CleanupAddressRewriter, CleanupContentChecks, RewriteContext } from './hooks.js';
+import type { CleanupAddressRewriter, CleanupContentChecks, ContentInspection, RewriteContext } from './hooks.js';
 import { isLocalRewriteClient } from './local-clients.js';
 import { NO_RECIPIENTS, NO_SPACE, TOO_BIG, TOO_MANY_HOPS, WRITE_ERROR } from './replies.js';
 
@@ -112,6 +112,13 @@ export class Transaction implements CleanupTransaction {
     }
     const recipients = await this.rewriteRecipients(ctx);
 
+    // The MIME-aware pass (checks/) replaces the per-line header()/body() calls below.
+    const inspected = await this.inspect(parsed, ctx, sender);
+    if (inspected?.status === 'reject') return { status: 'rejected', reply: inspected.reply };
+    if (inspected?.status === 'discard') return { status: 'discarded', queueId: id };
+    const primary = inspected ? inspected.headers : parsed.headers;
+    const checks = inspected ? undefined : this.deps.checks;
+
     const addMissing =
       cfg.bool('always_add_missing_headers') ||
       this.req.origin !== 'smtpd' ||
@@ -130,22 +137,27 @@ export class Transaction implements CleanupTransaction {
         tokenLimit: cfg.int('header_address_token_limit'),
         dropHeaders: new Set(cfg.list('message_drop_headers').map((h) => h.toLowerCase())),
         undisclosedHeader: cfg.get('undisclosed_recipients_header'),
-        ...(this.deps.checks ? { checks: this.deps.checks } : {}),
+        ...(checks ? { checks } : {}),
         ctx,
       },
-      parsed.headers,
+      primary,
     );
     for (const l of rules.log) log.info(`${id}: ${l}`);
     if (rules.reject) return { status: 'rejected', reply: rules.reject };
     if (rules.tooManyHops) return { status: 'rejected', reply: TOO_MANY_HOPS };
     if (rules.discard !== undefined) return { status: 'discarded', queueId: id };
 
-    const body = await this.checkBody(parsed.body, ctx, sender);
+    const body = inspected ? { hold: inspected.hold } : await this.checkBody(parsed.body, ctx, sender);
     if (body.verdict) return body.verdict;
+    if (inspected) redirectAndBcc(recipients, inspected.redirect, inspected.bcc);
     if (recipients.length === 0) return { status: 'rejected', reply: NO_RECIPIENTS };
 
     // Stored as pieces: the body is never copied again.
-    const content = [...rules.headers, ...(parsed.separator ? [Buffer.from('\r\n')] : []), parsed.body];
+    const content = [
+      ...rules.headers,
+      ...(parsed.separator ? [Buffer.from('\r\n')] : []),
+      ...(inspected ? inspected.body : [parsed.body]),
+    ];
     const hold = rules.hold !== undefined || body.hold;
     try {
       await store.enqueue(
@@ -171,6 +183,28 @@ export class Transaction implements CleanupTransaction {
       return { status: 'rejected', reply: err.kind === 'nospace' ? NO_SPACE : WRITE_ERROR };
     }
     return { status: 'queued', queueId: id };
+  }
+
+  /** checks.inspect(), when the content checks have it. */
+  private async inspect(
+    parsed: ReturnType<typeof parseContent>,
+    ctx: RewriteContext,
+    sender: string,
+  ): Promise<ContentInspection | undefined> {
+    const checks = this.deps.checks;
+    if (!checks?.inspect) return undefined;
+    const first = this.recipients[0]?.address;
+    return checks.inspect({
+      headers: parsed.headers,
+      separator: parsed.separator,
+      body: parsed.body,
+      ctx: {
+        ...ctx,
+        sender,
+        ...(first !== undefined ? { recipient: first } : {}),
+        ...(this.req.client ? { client: this.req.client } : {}),
+      },
+    });
   }
 
   /** Rewrite and expand each recipient, dropping duplicates as Postfix does (up to duplicate_filter_limit). */
@@ -235,4 +269,23 @@ function extractRecipients(headers: readonly LogicalHeader[], limit: number): st
     if (names.includes(h.lname)) out.push(...parseAddressList(headerValue(h), Math.max(1, limit - out.length)));
   }
   return out;
+}
+
+type StoredRecipient = NewMessage['recipients'][number];
+
+/**
+ * header/body checks' REDIRECT sends every recipient's copy to one address
+ * (each original recipient is kept for DSN and logging), and BCC adds
+ * recipients, as cleanup(8) writes them into the queue file.
+ */
+function redirectAndBcc(recipients: StoredRecipient[], redirect: string | undefined, bcc: readonly string[]): void {
+  if (redirect !== undefined) {
+    for (let i = 0; i < recipients.length; i++) {
+      const r = recipients[i];
+      if (r) recipients[i] = { ...r, address: redirect };
+    }
+  }
+  for (const address of bcc) {
+    if (!recipients.some((r) => r.address === address)) recipients.push({ address, original: address });
+  }
 }

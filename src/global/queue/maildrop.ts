@@ -12,6 +12,7 @@ import { fsyncDir } from './fs-sync.js';
 import { isQueueId, QueueIdGenerator } from './queue-id.js';
 import { checkFrame, RECORD_HEADER_SIZE, RECORD_MAGIC } from './record-format.js';
 import { storageErrorFrom } from './storage-error.js';
+import type { DsnNotify } from './cleanup-api.js';
 
 const DROP_MAGIC = Buffer.from('PSTRNDRP', 'latin1');
 const DROP_VERSION = 1;
@@ -27,6 +28,14 @@ export interface MaildropEnvelope {
   readonly extractRecipients?: boolean;
   /** Real uid of the submitting user (Postfix logs it as `uid=`). */
   readonly uid?: number;
+  /** sendmail -N: DSN NOTIFY for every recipient. */
+  readonly notify?: readonly DsnNotify[];
+  /** sendmail -R. */
+  readonly ret?: 'FULL' | 'HDRS';
+  /** sendmail -V. */
+  readonly envid?: string;
+  /** sendmail -B. */
+  readonly body?: '7BIT' | '8BITMIME';
 }
 
 export interface MaildropMessage {
@@ -86,7 +95,13 @@ function decode(queueId: string, buf: Buffer): MaildropMessage {
     typeof o.arrivalTime === 'number' &&
     (o.fullName === undefined || typeof o.fullName === 'string') &&
     (o.extractRecipients === undefined || typeof o.extractRecipients === 'boolean') &&
-    (o.uid === undefined || typeof o.uid === 'number');
+    (o.uid === undefined || typeof o.uid === 'number') &&
+    (o.notify === undefined ||
+      (Array.isArray(o.notify) &&
+        o.notify.every((n) => ['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'].includes(n as string)))) &&
+    (o.ret === undefined || o.ret === 'FULL' || o.ret === 'HDRS') &&
+    (o.envid === undefined || typeof o.envid === 'string') &&
+    (o.body === undefined || o.body === '7BIT' || o.body === '8BITMIME');
   if (!ok) throw new MaildropError(`maildrop/${queueId}: damaged (envelope fields)`);
   return { queueId, envelope: o as unknown as MaildropEnvelope, content: buf.subarray(jsonStart + jsonLen, f.end) };
 }

@@ -1,0 +1,298 @@
+/*
+ * postern-deliver: the only code that writes into mailboxes and files for
+ * local(8) and virtual(8). Postern starts it per delivery with the
+ * recipient's uid/gid already set (never setuid, never root), so the kernel
+ * enforces the recipient's permissions; this program adds what Postfix's
+ * safe_open() and mbox locking add on top: no symbolic links, no hard links,
+ * regular files only, optional owner check, fcntl/flock/dotlock locking, a
+ * file size limit (RLIMIT_FSIZE, as Postfix's set_file_limit()), and rollback
+ * of a partial append.
+ *
+ * Usage (content on stdin, already in its final form):
+ *   postern-deliver mbox PATH LOCKS LIMIT OWNERCHECK ATTEMPTS DELAY STALE
+ *   postern-deliver maildir DIR/ LIMIT UNIQUE
+ *   postern-deliver read PATH MAXBYTES
+ * LOCKS: comma list of fcntl, flock, dotlock ("-" for none). OWNERCHECK: 1 = an
+ * existing file must belong to the real uid. On failure it prints one line
+ * "D.D.D text" (an enhanced status code, then the reason) on stdout and exits 1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+static void fail(const char *dsn, const char *fmt, ...) {
+    va_list ap;
+    printf("%s ", dsn);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    exit(1);
+}
+
+/* Postfix's mbox_dsn(): a full disk or quota is the recipient's problem (5.2.2), the rest is temporary. */
+static const char *errno_dsn(int err) { return (err == EDQUOT || err == EFBIG) ? "5.2.2" : "4.2.0"; }
+
+static long long parse_num(const char *s, const char *what) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0) fail("4.3.0", "bad %s argument: %s", what, s);
+    return v;
+}
+
+static void set_size_limit(long long limit) {
+    if (limit <= 0) return;
+    struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
+    /* A write past the limit must fail with EFBIG, not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) < 0) fail("4.3.0", "setrlimit: %s", strerror(errno));
+}
+
+/* Copy stdin to fd. Returns 0 or an errno value. */
+static int copy_stdin(int fd) {
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n == 0) return 0;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return errno;
+            }
+            off += w;
+        }
+    }
+}
+
+/*
+ * Open an existing file or create a new one without following a symbolic link
+ * at the last component and without writing through a second hard link; the
+ * lstat/fstat comparison catches a file swapped between the two calls.
+ */
+static int safe_open_append(const char *path, int owner_check, struct stat *st) {
+    for (int tries = 0; tries < 3; tries++) {
+        struct stat lst;
+        if (lstat(path, &lst) < 0) {
+            if (errno != ENOENT) fail("4.2.0", "cannot access %s: %s", path, strerror(errno));
+            int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+            if (fd < 0 && errno == EEXIST) continue;
+            if (fd < 0) fail(errno_dsn(errno), "cannot create file %s: %s", path, strerror(errno));
+            if (fstat(fd, st) < 0) fail("4.2.0", "fstat %s: %s", path, strerror(errno));
+            return fd;
+        }
+        if (S_ISLNK(lst.st_mode)) fail("4.2.0", "file %s is a symbolic link", path);
+        /* /dev/null is the one non-regular file Postfix allows as a destination. */
+        int devnull = strcmp(path, "/dev/null") == 0 && S_ISCHR(lst.st_mode);
+        if (!S_ISREG(lst.st_mode) && !devnull) fail("4.2.0", "file %s is not a regular file", path);
+        if (!devnull && lst.st_nlink != 1) fail("4.2.0", "file %s has %lu hard links", path, (unsigned long)lst.st_nlink);
+        if (owner_check && !devnull && lst.st_uid != getuid())
+            fail("4.2.0", "file %s has wrong owner: uid %lu", path, (unsigned long)lst.st_uid);
+        int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) continue;
+        if (fd < 0) fail(errno_dsn(errno), "cannot open file %s: %s", path, strerror(errno));
+        if (fstat(fd, st) < 0) fail("4.2.0", "fstat %s: %s", path, strerror(errno));
+        if (st->st_dev != lst.st_dev || st->st_ino != lst.st_ino || (!devnull && st->st_nlink != 1))
+            fail("4.2.0", "file %s changed while it was being opened", path);
+        return fd;
+    }
+    fail("4.2.0", "file %s keeps changing", path);
+    return -1;
+}
+
+/* Pause between lock attempts: deliver_lock_delay seconds; "0s" still yields 50ms so the holder can finish. */
+static void lock_pause(long long delay) {
+    if (delay > 0) sleep((unsigned)delay);
+    else usleep(50000);
+}
+
+static char dotlock_path[4200];
+
+static void dotlock_release(void) {
+    if (dotlock_path[0]) unlink(dotlock_path);
+    dotlock_path[0] = 0;
+}
+
+/* PATH.lock made with O_EXCL; a lock older than stale_lock_time is removed. */
+static int dotlock_take(const char *path, long long attempts, long long delay, long long stale, int may_fail) {
+    if (snprintf(dotlock_path, sizeof dotlock_path, "%s.lock", path) >= (int)sizeof dotlock_path)
+        fail("4.3.0", "path too long: %s", path);
+    for (long long i = 0; i < attempts; i++) {
+        int fd = open(dotlock_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (errno != EEXIST) {
+            int err = errno;
+            dotlock_path[0] = 0;
+            /* A directory the recipient cannot write to: Postfix skips the dotlock for files. */
+            if (may_fail && (err == EACCES || err == EPERM || err == EROFS)) return 0;
+            fail("4.2.0", "unable to create lock file %s.lock: %s", path, strerror(err));
+        }
+        struct stat st;
+        if (lstat(dotlock_path, &st) == 0 && time(NULL) - st.st_mtime > stale) {
+            unlink(dotlock_path);
+            continue;
+        }
+        if (i + 1 < attempts) lock_pause(delay);
+    }
+    dotlock_path[0] = 0;
+    fail("4.2.0", "unable to lock %s: lock file %s.lock exists", path, path);
+    return -1;
+}
+
+static void kernel_lock(int fd, const char *path, int use_fcntl, long long attempts, long long delay) {
+    for (long long i = 0; i < attempts; i++) {
+        int rc;
+        if (use_fcntl) {
+            struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+            rc = fcntl(fd, F_SETLK, &fl);
+        } else {
+            rc = flock(fd, LOCK_EX | LOCK_NB);
+        }
+        if (rc == 0) return;
+        if (errno != EAGAIN && errno != EACCES && errno != EWOULDBLOCK)
+            fail("4.2.0", "unable to lock %s: %s", path, strerror(errno));
+        if (i + 1 < attempts) lock_pause(delay);
+    }
+    fail("4.2.0", "unable to lock %s: Resource temporarily unavailable", path);
+}
+
+static int deliver_mbox(char **argv) {
+    const char *path = argv[0], *locks = argv[1];
+    long long limit = parse_num(argv[2], "limit");
+    int owner_check = strcmp(argv[3], "1") == 0;
+    long long attempts = parse_num(argv[4], "attempts"), delay = parse_num(argv[5], "delay");
+    long long stale = parse_num(argv[6], "stale");
+    if (attempts < 1) attempts = 1;
+    int dot = strstr(locks, "dotlock") != NULL, use_fcntl = strstr(locks, "fcntl") != NULL;
+    int use_flock = strstr(locks, "flock") != NULL;
+    set_size_limit(limit);
+    atexit(dotlock_release);
+    /* Postfix takes the dotlock before opening, so a new mailbox is created under the lock. */
+    if (dot) dotlock_take(path, attempts, delay, stale, !owner_check);
+    struct stat st;
+    int fd = safe_open_append(path, owner_check, &st);
+    if (use_fcntl) kernel_lock(fd, path, 1, attempts, delay);
+    if (use_flock) kernel_lock(fd, path, 0, attempts, delay);
+    off_t start = lseek(fd, 0, SEEK_END);
+    int err = copy_stdin(fd);
+    if (!err && S_ISREG(st.st_mode) && fsync(fd) < 0) err = errno;
+    if (err) {
+        /* Leave no partial message behind, so the mailbox stays parseable. */
+        if (S_ISREG(st.st_mode) && start >= 0 && ftruncate(fd, start) < 0) { /* nothing more to do */ }
+        fail(errno_dsn(err), "error writing message: %s", strerror(err));
+    }
+    close(fd);
+    return 0;
+}
+
+static void make_dir(const char *dir) {
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) fail(errno_dsn(errno), "create maildir file %s: %s", dir, strerror(errno));
+    struct stat st;
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) fail("4.2.0", "create maildir file %s: Not a directory", dir);
+}
+
+/* Maildir: write tmp/NAME, sync, hard-link to new/NAME, remove tmp/NAME (Postfix's maildir.c order). */
+static int deliver_maildir(char **argv) {
+    const char *base = argv[0];
+    long long limit = parse_num(argv[1], "limit");
+    const char *unique = argv[2];
+    if (strchr(unique, '/') || unique[0] == '.' || unique[0] == 0) fail("4.3.0", "bad unique name");
+    set_size_limit(limit);
+    char tmpdir[4200], newdir[4200], curdir[4200], tmpf[4400], newf[4400];
+    size_t len = strlen(base);
+    if (len == 0 || len > 4000 || base[len - 1] != '/') fail("4.3.0", "bad maildir path: %s", base);
+    /* Create the maildir and its parents as the recipient (mkdir -p, mode 0700). */
+    char work[4200];
+    strcpy(work, base);
+    for (char *p = work + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(work, 0700) < 0 && errno != EEXIST) fail(errno_dsn(errno), "create maildir file %s: %s", work, strerror(errno));
+        *p = '/';
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%stmp", base);
+    snprintf(newdir, sizeof newdir, "%snew", base);
+    snprintf(curdir, sizeof curdir, "%scur", base);
+    make_dir(tmpdir);
+    make_dir(newdir);
+    make_dir(curdir);
+    snprintf(tmpf, sizeof tmpf, "%s/%s", tmpdir, unique);
+    snprintf(newf, sizeof newf, "%s/%s", newdir, unique);
+    int fd = open(tmpf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+    if (fd < 0) fail(errno_dsn(errno), "create maildir file %s: %s", tmpf, strerror(errno));
+    int err = copy_stdin(fd);
+    if (!err && fsync(fd) < 0) err = errno;
+    if (close(fd) < 0 && !err) err = errno;
+    if (err) {
+        unlink(tmpf);
+        fail(errno_dsn(err), "create maildir file %s: %s", tmpf, strerror(err));
+    }
+    if (link(tmpf, newf) < 0) {
+        err = errno;
+        unlink(tmpf);
+        fail("4.2.0", "link to %s: %s", newf, strerror(err));
+    }
+    unlink(tmpf);
+    int dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* Read a .forward or :include: file as its reader; first line out: "uid mode". */
+static int read_file(char **argv) {
+    const char *path = argv[0];
+    long long max = parse_num(argv[1], "max");
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) fail(errno == ENOENT ? "5.1.1" : "4.2.0", "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0) fail("4.2.0", "fstat %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) fail("4.2.0", "%s is not a regular file", path);
+    if (st.st_size > max) fail("5.3.0", "%s is larger than %lld bytes", path, max);
+    printf("%lu %o\n", (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+    fflush(stdout);
+    char buf[8192];
+    long long total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("4.2.0", "read %s: %s", path, strerror(errno));
+        if (n == 0) break;
+        total += n;
+        if (total > max) break;
+        if (write(1, buf, (size_t)n) != n) return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (getuid() == 0 || geteuid() == 0) fail("4.3.0", "refusing to deliver as root");
+    umask(077);
+    if (argc == 9 && strcmp(argv[1], "mbox") == 0) return deliver_mbox(argv + 2);
+    if (argc == 5 && strcmp(argv[1], "maildir") == 0) return deliver_maildir(argv + 2);
+    if (argc == 4 && strcmp(argv[1], "read") == 0) return read_file(argv + 2);
+    fail("4.3.0", "usage: postern-deliver mbox|maildir|read ...");
+    return 1;
+}

@@ -1,0 +1,115 @@
+// What postsuper(1) does to queued mail, as one function over the QueueStore
+// API so the same code runs in two places: inside the running mail system
+// (the flush service executes it on the live store when postsuper asks over
+// the control socket) and in postsuper itself when the mail system is down
+// (it then opens the store under the queue lock). Each message changed is
+// reported with Postfix's wording (`ID: removed`, `ID: placed on hold`, ...)
+// and the totals as postsuper prints them.
+import { writeMaildrop } from '../../global/queue/maildrop.js';
+import type { QueuedMessage, QueueStore } from '../../global/queue/store-api.js';
+
+export type SuperAction = 'delete' | 'hold' | 'release' | 'requeue';
+
+export interface SuperRequest {
+  readonly action: SuperAction;
+  /** Queue IDs, or 'ALL'. */
+  readonly ids: readonly string[] | 'ALL';
+  /** Queue names to act on; empty means the action's default queues. */
+  readonly queues: readonly string[];
+}
+
+export interface SuperResult {
+  /** One line per message, e.g. `ABC123: removed`. */
+  readonly lines: string[];
+  readonly count: number;
+}
+
+/** Which queues an action looks in when none are named (postsuper(1)). */
+const DEFAULT_QUEUES: Record<SuperAction, readonly string[]> = {
+  delete: ['hold', 'incoming', 'active', 'deferred'],
+  hold: ['incoming', 'active', 'deferred'],
+  release: ['hold'],
+  requeue: ['hold', 'incoming', 'active', 'deferred'],
+};
+
+const DONE_TEXT: Record<SuperAction, string> = {
+  delete: 'removed',
+  hold: 'placed on hold',
+  release: 'released from hold',
+  requeue: 'requeued',
+};
+
+const SUMMARY_TEXT: Record<SuperAction, string> = {
+  delete: 'Deleted',
+  hold: 'Placed on hold',
+  release: 'Released from hold',
+  requeue: 'Requeued',
+};
+
+export const QUEUE_NAMES = ['maildrop', 'hold', 'incoming', 'active', 'deferred'];
+
+/** `postsuper: Deleted: 2 messages` (without the program name). */
+export function summaryLine(action: SuperAction, count: number): string {
+  return `${SUMMARY_TEXT[action]}: ${count} message${count === 1 ? '' : 's'}`;
+}
+
+export async function applySuper(store: QueueStore, queueDirectory: string, req: SuperRequest): Promise<SuperResult> {
+  const queues = new Set(req.queues.length > 0 ? req.queues : DEFAULT_QUEUES[req.action]);
+  const targets: QueuedMessage[] = [];
+  if (req.ids === 'ALL') {
+    for (const m of store.list()) if (queues.has(m.state)) targets.push(m);
+  } else {
+    for (const id of new Set(req.ids)) {
+      const m = store.get(id);
+      if (m && queues.has(m.state)) targets.push(m);
+    }
+  }
+  const lines: string[] = [];
+  let count = 0;
+  for (const m of targets) {
+    try {
+      await act(store, queueDirectory, req.action, m);
+    } catch (err) {
+      // The message went away in the meantime (delivered, or another postsuper): not counted.
+      if (/no such message/.test(String(err))) continue;
+      throw err;
+    }
+    lines.push(`${m.queueId}: ${DONE_TEXT[req.action]}`);
+    count++;
+  }
+  return { lines, count };
+}
+
+async function act(store: QueueStore, queueDirectory: string, action: SuperAction, m: QueuedMessage): Promise<void> {
+  switch (action) {
+    case 'delete':
+      return store.remove(m.queueId);
+    case 'hold':
+      return store.setState(m.queueId, 'hold');
+    case 'release':
+      // Postfix moves released mail to deferred with no backoff, so qmgr tries it at its next scan.
+      return store.setState(m.queueId, 'deferred', { nextAttempt: Date.now() });
+    case 'requeue':
+      return requeue(store, queueDirectory, m);
+  }
+}
+
+/**
+ * As Postfix: the message goes back through maildrop → pickup → cleanup, so
+ * rewriting and virtual mappings apply again. Only pending recipients go, in
+ * their original form. The maildrop copy is durable before the queued one is
+ * removed, so a crash in between duplicates rather than loses.
+ */
+async function requeue(store: QueueStore, queueDirectory: string, m: QueuedMessage): Promise<void> {
+  const pending = m.recipients.filter((r) => !r.done);
+  if (pending.length > 0) {
+    const parts: Buffer[] = [];
+    for await (const c of store.openContent(m.queueId)) parts.push(c);
+    await writeMaildrop(
+      queueDirectory,
+      { sender: m.sender, recipients: pending.map((r) => r.original || r.address), arrivalTime: m.arrivalTime },
+      Buffer.concat(parts),
+    );
+  }
+  await store.remove(m.queueId);
+}

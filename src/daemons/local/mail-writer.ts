@@ -1,0 +1,146 @@
+// Runs the mailbox writer (native/postern-deliver.c) as the recipient: the
+// only way local(8) and virtual(8) put bytes into a mailbox, maildir or file.
+// The child is started with the recipient's uid/gid (spawn() also drops
+// supplementary groups), so the kernel checks permissions; the helper adds
+// Postfix's safe_open() checks and mbox locking. Touches: processes, files
+// (through the child only).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SpawnIdentity } from './identity.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/src/daemons/local → dist/native/postern-deliver (built by native/build.mjs). */
+export const HELPER_PATH = join(here, '..', '..', '..', 'native', 'postern-deliver');
+
+export function helperAvailable(): boolean {
+  return existsSync(HELPER_PATH);
+}
+
+export type WriteResult =
+  | { readonly ok: true; readonly output: Buffer }
+  | { readonly ok: false; readonly dsn: string; readonly reason: string };
+
+/** Longest a helper may run: lock waits are bounded by deliver_lock_attempts × deliver_lock_delay. */
+const HELPER_TIME_LIMIT_MS = 10 * 60_000;
+const MAX_OUTPUT = 1 << 20;
+
+export function runHelper(
+  who: SpawnIdentity,
+  args: readonly string[],
+  input: Buffer | undefined,
+): Promise<WriteResult> {
+  if (!who.ok) return Promise.resolve({ ok: false, dsn: '4.3.0', reason: who.reason });
+  if (!helperAvailable())
+    return Promise.resolve({
+      ok: false,
+      dsn: '4.3.0',
+      reason: `mail system configuration error: ${HELPER_PATH} is not built`,
+    });
+  return new Promise((resolve) => {
+    const child = spawn(HELPER_PATH, args, {
+      uid: who.uid,
+      gid: who.gid,
+      cwd: '/',
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: HELPER_TIME_LIMIT_MS,
+    });
+    const out: Buffer[] = [];
+    let outLen = 0;
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => {
+      if (outLen < MAX_OUTPUT) out.push(b);
+      outLen += b.length;
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      if (err.length < 1000) err += b.toString('utf8');
+    });
+    // The helper may exit early (e.g. a refused mailbox) before reading all input.
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => resolve({ ok: false, dsn: '4.3.0', reason: `cannot run delivery helper: ${e.message}` }));
+    child.on('close', (code, signal) => {
+      const output = Buffer.concat(out);
+      if (code === 0) return resolve({ ok: true, output });
+      const line = output.toString('utf8').split('\n')[0] ?? '';
+      const m = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/.exec(line);
+      if (m) return resolve({ ok: false, dsn: m[1] ?? '4.3.0', reason: m[2] ?? '' });
+      const why = signal ? `killed by signal ${signal}` : `exit status ${code ?? '?'}`;
+      resolve({ ok: false, dsn: '4.3.0', reason: `delivery helper failed: ${why}${err ? `: ${err.trim()}` : ''}` });
+    });
+    child.stdin.end(input ?? Buffer.alloc(0));
+  });
+}
+
+export interface LockSettings {
+  /** mailbox_delivery_lock / virtual_mailbox_lock methods. */
+  readonly methods: readonly string[];
+  readonly attempts: number;
+  readonly delaySeconds: number;
+  readonly staleSeconds: number;
+}
+
+/** Append an mbox-format message to a file (mailbox or alias /file/name). */
+export function appendMbox(
+  who: SpawnIdentity,
+  path: string,
+  data: Buffer,
+  o: { lock: LockSettings; limit: number; ownerCheck: boolean },
+): Promise<WriteResult> {
+  const methods = o.lock.methods.filter((m) => m === 'fcntl' || m === 'flock' || m === 'dotlock');
+  return runHelper(
+    who,
+    [
+      'mbox',
+      path,
+      methods.length ? methods.join(',') : '-',
+      String(Math.max(0, o.limit)),
+      o.ownerCheck ? '1' : '0',
+      String(Math.max(1, o.lock.attempts)),
+      String(Math.max(0, o.lock.delaySeconds)),
+      String(Math.max(1, o.lock.staleSeconds)),
+    ],
+    data,
+  );
+}
+
+let counter = 0;
+
+/** A maildir file name unique per host, process, time and call (the maildir convention). */
+export function maildirUniqueName(now = Date.now()): string {
+  counter = (counter + 1) % 1_000_000;
+  const host = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+  const sec = Math.floor(now / 1000);
+  const usec = (now % 1000) * 1000 + (counter % 1000);
+  return `${sec}.P${process.pid}Q${counter}M${usec}.${host}`;
+}
+
+export function deliverMaildir(who: SpawnIdentity, dir: string, data: Buffer, limit: number): Promise<WriteResult> {
+  const base = dir.endsWith('/') ? dir : `${dir}/`;
+  return runHelper(who, ['maildir', base, String(Math.max(0, limit)), maildirUniqueName()], data);
+}
+
+export interface ReadResult {
+  readonly ok: true;
+  readonly ownerUid: number;
+  readonly mode: number;
+  readonly text: string;
+}
+
+/** Read a .forward or :include: file with the reader's privileges. */
+export async function readAs(
+  who: SpawnIdentity,
+  path: string,
+  maxBytes: number,
+): Promise<ReadResult | { ok: false; missing: boolean; dsn: string; reason: string }> {
+  const r = await runHelper(who, ['read', path, String(maxBytes)], undefined);
+  // The helper reports a missing file with 5.1.1 (and only that).
+  if (!r.ok) return { ...r, missing: r.dsn === '5.1.1' };
+  const text = r.output.toString('utf8');
+  const nl = text.indexOf('\n');
+  const m = /^(\d+) ([0-7]+)$/.exec(text.slice(0, nl));
+  if (!m) return { ok: false, missing: false, dsn: '4.3.0', reason: `unexpected output reading ${path}` };
+  return { ok: true, ownerUid: Number(m[1]), mode: Number.parseInt(m[2] ?? '0', 8), text: text.slice(nl + 1) };
+}

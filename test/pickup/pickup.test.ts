@@ -1,0 +1,139 @@
+// pickup(8): maildrop files reach the queue through cleanup, damaged files go
+// to corrupt/, refused ones are dropped with a warning; the service module
+// notices new files without waiting for its timer, and its postdrop socket
+// accepts messages from users who cannot write maildrop/ themselves.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { getpw } from '../../src/util/passwd.js';
+import { join } from 'node:path';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { Config } from '../../src/global/params/config.js';
+import { listMaildrop, writeMaildrop } from '../../src/global/queue/maildrop.js';
+import { SegmentStore } from '../../src/global/queue/segment-store.js';
+import { CLEANUP_SERVICE } from '../../src/global/queue/service-keys.js';
+import { ServiceDirectory } from '../../src/global/service/directory.js';
+import type { MasterEntry } from '../../src/global/mastercf/types.js';
+import { CleanupServer } from '../../src/daemons/cleanup/cleanup-service.js';
+import { pickupService } from '../../src/daemons/pickup/pickup-service.js';
+import { submitThroughSocket } from '../../src/commands/sendmail/drop-client.js';
+import { openPipeline, runTool, tempInstall } from '../sendmail/tools-harness.js';
+
+test('a damaged maildrop file goes to corrupt/; good files around it are queued', async () => {
+  const inst = await tempInstall();
+  try {
+    const env = { sender: 'a@example.com', recipients: ['b@example.org'], arrivalTime: Date.now() };
+    await writeMaildrop(inst.queueDir, env, Buffer.from('Subject: 1\r\n\r\nx\r\n'));
+    await writeFile(join(inst.queueDir, 'maildrop', '0BADF11E00'), 'PSTRNDRP garbage');
+    await writeMaildrop(inst.queueDir, env, Buffer.from('Subject: 2\r\n\r\ny\r\n'));
+    const p = await openPipeline(inst);
+    try {
+      assert.equal(await p.pickup.scan(), 3);
+      assert.equal([...p.store.list()].length, 2);
+      assert.deepEqual(await listMaildrop(inst.queueDir), []);
+      assert.deepEqual(await readdir(join(inst.queueDir, 'corrupt')), ['0BADF11E00']);
+      assert.ok(
+        p.log
+          .texts()
+          .some((l) => /^warning: maildrop\/0BADF11E00: not a maildrop file: moved to corrupt\/0BADF11E00$/.test(l)),
+      );
+    } finally {
+      await p.close();
+    }
+  } finally {
+    await inst.cleanup();
+  }
+});
+
+test('a message cleanup refuses (too big) is removed from maildrop with a warning', async () => {
+  const inst = await tempInstall('message_size_limit = 200\n');
+  try {
+    await writeMaildrop(
+      inst.queueDir,
+      { sender: 'a@example.com', recipients: ['b@example.org'], arrivalTime: Date.now() },
+      Buffer.from(`Subject: big\r\n\r\n${'z'.repeat(400)}\r\n`),
+    );
+    const p = await openPipeline(inst);
+    try {
+      assert.equal(await p.pickup.scan(), 1);
+      assert.equal([...p.store.list()].length, 0);
+      assert.deepEqual(await listMaildrop(inst.queueDir), []);
+      assert.ok(p.log.texts().some((l) => /^warning: \w+: message from maildrop\/\w+ rejected: 552 5\.3\.4 /.test(l)));
+    } finally {
+      await p.close();
+    }
+  } finally {
+    await inst.cleanup();
+  }
+});
+
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test('the pickup service takes new mail at once and accepts mail over public/pickup', async () => {
+  const inst = await tempInstall();
+  const log = new MemoryLogger('postfix/pickup');
+  const store = await SegmentStore.open({ queueDirectory: inst.queueDir, logger: log });
+  const config = Config.fromText(inst.mainCf);
+  const directory = new ServiceDirectory();
+  directory.provide(CLEANUP_SERVICE, new CleanupServer({ store, config, logger: log.child('cleanup') }));
+  const entry = {
+    name: 'pickup',
+    type: 'fifo',
+    columns: ['n', '-', 'n', '3600', '1'],
+    private: false,
+    unpriv: true,
+    chroot: false,
+    wakeup: 3600, // far away: only change notification and the socket can explain a quick pickup
+    wakeupConditional: false,
+    maxproc: 1,
+    command: 'pickup',
+    args: [],
+    overrides: new Map(),
+    line: 1,
+  } satisfies MasterEntry;
+  const running = await pickupService.start({ entry, config, logger: log, listeners: [], directory });
+  try {
+    const r = await runTool(inst, 'sendmail', ['-f', 'a@example.com', 'watch@example.org'], 'Subject: w\n\nx\n');
+    assert.equal(r.status, 0, r.stderr);
+    await until('the watched file to be queued', () =>
+      [...store.list()].some((m) => m.recipients[0]?.address === 'watch@example.org'),
+    );
+
+    const id = await submitThroughSocket(
+      join(inst.queueDir, 'public', 'pickup'),
+      { sender: 'u@example.com', recipients: ['sock@example.org'], arrivalTime: 0, uid: 1234 },
+      Buffer.from('Subject: via socket\r\n\r\nbody\r\n'),
+    );
+    assert.match(id, /^[0-9A-F]+$/);
+    await until('the socket submission to be queued', () =>
+      [...store.list()].some((m) => m.recipients[0]?.address === 'sock@example.org'),
+    );
+    assert.ok(log.texts().some((l) => /^\w+: uid=1234 from=<u@example\.com>$/.test(l)));
+    assert.deepEqual(await listMaildrop(inst.queueDir), []);
+
+    // A user who may not write maildrop/ (mode 0730, owned by mail_owner) is served by the socket.
+    const nobody = getpw('nobody');
+    if (process.getuid?.() === 0 && nobody) {
+      await chmod(inst.dir, 0o755);
+      await chmod(inst.configDir, 0o755);
+      const u = await runTool(inst, 'sendmail', ['nobody-rcpt@example.org'], 'Subject: n\n\nx\n', {}, nobody);
+      if (!/Cannot find module|EACCES.*dist/.test(u.stderr)) {
+        assert.equal(u.status, 0, u.stderr);
+        await until('the unprivileged submission to be queued', () =>
+          [...store.list()].some((m) => m.recipients[0]?.address === 'nobody-rcpt@example.org'),
+        );
+        assert.ok(log.texts().some((l) => new RegExp(`^\\w+: uid=${nobody.uid} from=<nobody>$`).test(l)));
+      }
+    }
+  } finally {
+    await running.stop(true);
+    await store.close();
+    await inst.cleanup();
+  }
+});

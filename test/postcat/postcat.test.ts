@@ -1,0 +1,99 @@
+// postcat(1): -q finds a message in the store or in maildrop/ and prints it
+// in Postfix's layout (ENVELOPE RECORDS / MESSAGE CONTENTS / HEADER EXTRACTED
+// / MESSAGE FILE END, record names such as sender:, recipient:,
+// done_recipient:); -h and -b select header and body without the section
+// markers; a maildrop or segment file can be named directly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { SegmentStore } from '../../src/global/queue/segment-store.js';
+import { runTool, tempInstall } from '../sendmail/tools-harness.js';
+
+const ARRIVAL = Date.UTC(2026, 0, 5, 3, 4, 5);
+const CONTENT = 'Subject: cat\r\nX-Folded: a\r\n b\r\n\r\nbody 1\r\nbody 2\r\n';
+
+test('postcat -q on a stored message: envelope, contents and section markers', async () => {
+  const inst = await tempInstall();
+  try {
+    const store = await SegmentStore.open({ queueDirectory: inst.queueDir, logger: new MemoryLogger('t') });
+    await store.enqueue(
+      {
+        queueId: 'ABCDEF0123',
+        arrivalTime: ARRIVAL,
+        sender: 'alice@example.com',
+        recipients: [
+          { address: 'bob@example.org', original: 'bob@example.org' },
+          { address: 'carol@example.net', original: 'carol-alias@example.org' },
+        ],
+      },
+      Buffer.from(CONTENT),
+    );
+    await store.recordOutcomes('ABCDEF0123', [{ index: 0, status: 'sent', dsn: '2.0.0', reason: 'ok', relay: 'x' }]);
+    await store.setState('ABCDEF0123', 'deferred', { nextAttempt: ARRIVAL });
+    await store.close();
+
+    const r = await runTool(inst, 'postcat', ['-q', 'ABCDEF0123']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], '*** ENVELOPE RECORDS deferred/ABCDEF0123 ***');
+    assert.match(lines[1] ?? '', /^message_size: +49 +\d+ +2 +0 +49 +0$/);
+    assert.ok(lines.includes('message_arrival_time: Mon Jan  5 03:04:05 2026'));
+    assert.ok(lines.includes('sender: alice@example.com'));
+    const i = lines.indexOf('original_recipient: bob@example.org');
+    assert.equal(lines[i + 1], 'done_recipient: bob@example.org');
+    assert.equal(lines[i + 2], 'original_recipient: carol-alias@example.org');
+    assert.equal(lines[i + 3], 'recipient: carol@example.net');
+    assert.equal(
+      r.stdout.slice(r.stdout.indexOf('*** MESSAGE CONTENTS')),
+      '*** MESSAGE CONTENTS deferred/ABCDEF0123 ***\nSubject: cat\nX-Folded: a\n b\n\nbody 1\nbody 2\n' +
+        '*** HEADER EXTRACTED deferred/ABCDEF0123 ***\n*** MESSAGE FILE END deferred/ABCDEF0123 ***\n',
+    );
+    assert.equal(
+      (await runTool(inst, 'postcat', ['-h', '-q', 'ABCDEF0123'])).stdout,
+      'Subject: cat\nX-Folded: a\n b\n',
+    );
+    assert.equal((await runTool(inst, 'postcat', ['-bq', 'ABCDEF0123'])).stdout, '\nbody 1\nbody 2\n');
+    const missing = await runTool(inst, 'postcat', ['-q', 'NOSUCH0000']);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stderr, 'postcat: warning: no message file for ID NOSUCH0000\n');
+
+    // The segment file itself, named on the command line.
+    const seg = (await readdir(join(inst.queueDir, 'segments'))).find((n) => /^\d{8}$/.test(n)) ?? '';
+    const f = await runTool(inst, 'postcat', ['-e', join(inst.queueDir, 'segments', seg)]);
+    assert.match(f.stdout, /^\*\*\* ENVELOPE RECORDS .*:ABCDEF0123 \*\*\*$/m);
+  } finally {
+    await inst.cleanup();
+  }
+});
+
+test('postcat on a maildrop file matches Postfix postcat layout for maildrop files', async () => {
+  const inst = await tempInstall();
+  try {
+    await runTool(
+      inst,
+      'sendmail',
+      ['-f', 'alice@example.com', '-F', 'Alice A', 'bob@example.org'],
+      'Subject: hi\n\nbody line\n',
+    );
+    const [id] = await readdir(join(inst.queueDir, 'maildrop'));
+    assert.ok(id);
+    const byId = await runTool(inst, 'postcat', ['-q', id]);
+    const path = join(inst.queueDir, 'maildrop', id);
+    const byPath = await runTool(inst, 'postcat', [path]);
+    const body = (label: string): RegExp =>
+      new RegExp(
+        `^\\*\\*\\* ENVELOPE RECORDS ${label} \\*\\*\\*\\n` +
+          'message_arrival_time: \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\n' +
+          'named_attribute: rewrite_context=local\\nsender_fullname: Alice A\\nsender: alice@example.com\\n' +
+          'recipient: bob@example.org\\n' +
+          `\\*\\*\\* MESSAGE CONTENTS ${label} \\*\\*\\*\\nSubject: hi\\n\\nbody line\\n` +
+          `\\*\\*\\* HEADER EXTRACTED ${label} \\*\\*\\*\\n\\*\\*\\* MESSAGE FILE END ${label} \\*\\*\\*\\n$`,
+      );
+    assert.match(byId.stdout, body(`maildrop/${id}`));
+    assert.match(byPath.stdout, body(path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+  } finally {
+    await inst.cleanup();
+  }
+});
