@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { runBin } from '../postfix/run-bin.js';
 import { e2eSkip, startMailSystem, swaks } from './harness.js';
 import { RecordingReceiver } from './recording-receiver.js';
 
@@ -29,6 +30,18 @@ relayhost = [127.0.0.1]:${receiver.port}`,
     assert.deepEqual(msg?.rcptTo, ['bob@remote.test']);
     const log = await sys.waitForLog(new RegExp(`postfix/qmgr\\[\\d+\\]: ${id}: removed`));
     assert.doesNotMatch(log, /failed to start|unknown command|fatal|panic/);
+
+    // local submission: sendmail → postdrop → maildrop → pickup → cleanup → the same relay
+    const sent = await runBin('sendmail', ['-C', sys.configDir, '-f', 'alice@example.test', 'frank@remote.test'], {
+      input: 'Subject: via sendmail\n\nlocal submission\n',
+    });
+    assert.equal(sent.code, 0, sent.stderr);
+    const [, viaPickup] = await receiver.waitFor(2).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${await sys.log()}`);
+    });
+    assert.deepEqual(viaPickup?.rcptTo, ['frank@remote.test']);
+    assert.match(viaPickup?.data ?? '', /^Subject: via sendmail\r\n/m);
+    await sys.waitForLog(/postfix\/pickup\[\d+\]: \w+: uid=\d+ from=<alice@example\.test>/);
     for (const daemon of [
       'cleanup',
       'qmgr',
