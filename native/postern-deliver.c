@@ -9,11 +9,12 @@
  * of a partial append.
  *
  * Usage (content on stdin, already in its final form):
- *   postern-deliver mbox PATH LOCKS LIMIT OWNERCHECK ATTEMPTS DELAY STALE
+ *   postern-deliver mbox PATH LOCKS LIMIT OWNERCHECK ATTEMPTS DELAY STALE MKDIRS
  *   postern-deliver maildir DIR/ LIMIT UNIQUE
  *   postern-deliver read PATH MAXBYTES
  * LOCKS: comma list of fcntl, flock, dotlock ("-" for none). OWNERCHECK: 1 = an
- * existing file must belong to the real uid. On failure it prints one line
+ * existing file must belong to the real uid. MKDIRS: 1 = create missing parent
+ * directories (mode 0700), as virtual(8) does. On failure it prints one line
  * "D.D.D text" (an enhanced status code, then the reason) on stdout and exits 1.
  */
 #define _GNU_SOURCE
@@ -176,12 +177,26 @@ static void kernel_lock(int fd, const char *path, int use_fcntl, long long attem
     fail("4.2.0", "unable to lock %s: Resource temporarily unavailable", path);
 }
 
+/* mkdir -p for every directory above the last '/' of path, as the recipient. */
+static void make_parents(const char *path) {
+    char work[4200];
+    if (strlen(path) >= sizeof work) fail("4.3.0", "path too long: %s", path);
+    strcpy(work, path);
+    for (char *p = work + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(work, 0700) < 0 && errno != EEXIST) fail(errno_dsn(errno), "create directory %s: %s", work, strerror(errno));
+        *p = '/';
+    }
+}
+
 static int deliver_mbox(char **argv) {
     const char *path = argv[0], *locks = argv[1];
     long long limit = parse_num(argv[2], "limit");
     int owner_check = strcmp(argv[3], "1") == 0;
     long long attempts = parse_num(argv[4], "attempts"), delay = parse_num(argv[5], "delay");
     long long stale = parse_num(argv[6], "stale");
+    if (strcmp(argv[7], "1") == 0) make_parents(path);
     if (attempts < 1) attempts = 1;
     int dot = strstr(locks, "dotlock") != NULL, use_fcntl = strstr(locks, "fcntl") != NULL;
     int use_flock = strstr(locks, "flock") != NULL;
@@ -222,14 +237,7 @@ static int deliver_maildir(char **argv) {
     size_t len = strlen(base);
     if (len == 0 || len > 4000 || base[len - 1] != '/') fail("4.3.0", "bad maildir path: %s", base);
     /* Create the maildir and its parents as the recipient (mkdir -p, mode 0700). */
-    char work[4200];
-    strcpy(work, base);
-    for (char *p = work + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(work, 0700) < 0 && errno != EEXIST) fail(errno_dsn(errno), "create maildir file %s: %s", work, strerror(errno));
-        *p = '/';
-    }
+    make_parents(base);
     snprintf(tmpdir, sizeof tmpdir, "%stmp", base);
     snprintf(newdir, sizeof newdir, "%snew", base);
     snprintf(curdir, sizeof curdir, "%scur", base);
@@ -290,7 +298,7 @@ static int read_file(char **argv) {
 int main(int argc, char **argv) {
     if (getuid() == 0 || geteuid() == 0) fail("4.3.0", "refusing to deliver as root");
     umask(077);
-    if (argc == 9 && strcmp(argv[1], "mbox") == 0) return deliver_mbox(argv + 2);
+    if (argc == 10 && strcmp(argv[1], "mbox") == 0) return deliver_mbox(argv + 2);
     if (argc == 5 && strcmp(argv[1], "maildir") == 0) return deliver_maildir(argv + 2);
     if (argc == 4 && strcmp(argv[1], "read") == 0) return read_file(argv + 2);
     fail("4.3.0", "usage: postern-deliver mbox|maildir|read ...");

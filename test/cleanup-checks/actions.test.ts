@@ -3,6 +3,15 @@
 // queue state, envelope) and at the log lines Postfix writes for the action.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DictRetryError, type Dict } from '../../src/global/dict/dict-api.js';
+import { Config } from '../../src/global/params/config.js';
+import { CleanupServer } from '../../src/daemons/cleanup/cleanup-service.js';
+import { createContentChecks } from '../../src/daemons/cleanup/checks/content-checks.js';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { SegmentStore } from '../../src/global/queue/segment-store.js';
 import { harness, linesFor, queued } from './harness.js';
 
 const HEADER_TABLE = `
@@ -34,7 +43,10 @@ const BODY_TABLE = `
 /^body-hold/     HOLD
 `;
 
-async function withChecks(fn: (h: Awaited<ReturnType<typeof harness>>) => Promise<void>): Promise<void> {
+async function withChecks(
+  fn: (h: Awaited<ReturnType<typeof harness>>) => Promise<void>,
+  closeStore = true,
+): Promise<void> {
   const h = await harness('header_checks = regexp:$DIR/header_checks\nbody_checks = pcre:$DIR/body_checks\n', {
     header_checks: HEADER_TABLE,
     body_checks: BODY_TABLE,
@@ -42,7 +54,7 @@ async function withChecks(fn: (h: Awaited<ReturnType<typeof harness>>) => Promis
   try {
     await fn(h);
   } finally {
-    await h.done();
+    await h.done(closeStore);
   }
 }
 
@@ -64,7 +76,7 @@ test('REJECT: default and custom replies, logged like Postfix, nothing queued', 
     const b = await h.submit('Subject: custom-reject\n\nbody\n');
     assert.deepEqual(b, { status: 'rejected', reply: { code: 550, dsn: '5.7.0', text: 'go away' } });
     const c = await h.submit('Subject: tempfail\n\nbody\n');
-    assert.deepEqual(c, { status: 'rejected', reply: { code: 450, dsn: '4.7.1', text: 'try later' } });
+    assert.deepEqual(c, { status: 'rejected', reply: { code: 451, dsn: '4.7.1', text: 'try later' } });
     assert.equal(h.store.stats().messages, 0);
   });
 });
@@ -141,7 +153,21 @@ test('REDIRECT, BCC and FILTER reach the envelope and the log', async () => {
     );
     const f = queued(await h.submit('Subject: filter-me\n\nbody\n'));
     assert.ok(linesFor(h.log, f).includes(`filter: header Subject: filter-me ${FROM_CLIENT}: scan:[127.0.0.1]:10025`));
-  });
+    assert.equal(h.store.get(f)?.filter, 'scan:[127.0.0.1]:10025');
+    assert.equal(h.store.get(b)?.filter, undefined);
+    // The FILTER choice is part of the durable envelope: it survives a restart.
+    await h.store.close();
+    const again = await SegmentStore.open({ queueDirectory: join(h.dir, 'queue'), logger: new MemoryLogger() });
+    try {
+      assert.equal(again.get(f)?.filter, 'scan:[127.0.0.1]:10025');
+      assert.deepEqual(
+        again.get(r)?.recipients.map((x) => x.address),
+        ['quarantine@example.net', 'quarantine@example.net'],
+      );
+    } finally {
+      await again.close();
+    }
+  }, false);
 });
 
 test('bad actions are logged as warnings and ignored', async () => {
@@ -185,4 +211,41 @@ test('local submission is logged "from local" without proto/helo', async () => {
       linesFor(h.log, id).join('\n'),
     );
   });
+});
+
+test('a table lookup failure defers the message with 451 4.3.0, logged as Postfix does', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'postern-checks-retry-'));
+  const log = new MemoryLogger('postfix/cleanup');
+  const store = await SegmentStore.open({ queueDirectory: dir, logger: log });
+  try {
+    const config = Config.fromText('myhostname = mx.example.net\nheader_checks = tcp:127.0.0.1:9\n');
+    const failing: Dict = {
+      spec: 'tcp:127.0.0.1:9',
+      lookup: () => Promise.reject(new DictRetryError('connection refused')),
+      close: () => Promise.resolve(),
+    };
+    const checks = await createContentChecks({ config, logger: log, openDict: () => Promise.resolve(failing) });
+    const tx = await new CleanupServer({ store, config, logger: log, checks }).open({
+      origin: 'smtpd',
+      sender: 'a@example.com',
+    });
+    tx.addRecipient({ address: 'b@example.org' });
+    tx.write(Buffer.from('Subject: x\r\n\r\nbody\r\n'));
+    assert.deepEqual(await tx.commit(), {
+      status: 'rejected',
+      reply: { code: 451, dsn: '4.3.0', text: 'Error: queue file write error' },
+    });
+    assert.ok(
+      log
+        .texts()
+        .some((l) =>
+          /^warning: \w+: header_checks map lookup problem -- message not accepted, try again later$/.test(l),
+        ),
+      log.texts().join('\n'),
+    );
+    assert.equal(store.stats().messages, 0);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -22,7 +22,8 @@ export interface Harness {
     opts?: { req?: Partial<CleanupOpenRequest>; rcpts?: string[]; local?: boolean },
   ): Promise<CleanupVerdict>;
   stored(id: string): Promise<string>;
-  done(): Promise<void>;
+  /** Close the store (unless the test already did) and remove the directory. */
+  done(closeStore?: boolean): Promise<void>;
 }
 
 export const client: ClientInfo = {
@@ -66,8 +67,8 @@ export async function harness(mainCf: string, tables: Record<string, string> = {
     async stored(id) {
       return (await readAll(store.openContent(id))).toString('utf8').replace(/\r\n/g, '\n');
     },
-    async done() {
-      await store.close();
+    async done(closeStore = true) {
+      if (closeStore) await store.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -474,3 +474,42 @@ test(
     assert.equal((await readFile(`${s.spool}/pstlocal2`, 'utf8')).match(/^From sender/gm)?.length, 1);
   },
 );
+
+test(
+  'alias cycles bounce as forwarding loops; joe: \\joe style self-reference delivers; owner- alias becomes the sender',
+  { skip },
+  async (t) => {
+    ensureUser('pstlocal1');
+    const s = await setup(
+      t,
+      `loopa loopb\nloopb loopa\npstlocal1 pstlocal1, archive-nowhere@example.net\nlist pstlocal1\nowner-list pstlocal2\n`,
+    );
+    const [loop] = await s.agent().deliver(request({ recipients: [`loopa@${HOST}`], content: MESSAGE }));
+    assert.deepEqual(
+      [loop?.status, loop?.dsn, loop?.reason],
+      ['bounced', '5.4.6', `mail forwarding loop for loopa@${HOST}`],
+    );
+    const fwd: string[] = [];
+    const cleanup: CleanupService = {
+      open: () =>
+        Promise.resolve({
+          queueId: 'Q1',
+          addRecipient: (r) => void fwd.push(r.address),
+          write: () => undefined,
+          commit: () => Promise.resolve({ status: 'queued' as const, queueId: 'Q1' }),
+          abort: () => Promise.resolve(),
+        }),
+    };
+    const [self] = await s
+      .agent('', { cleanup })
+      .deliver(request({ recipients: [`pstlocal1@${HOST}`], content: MESSAGE }));
+    assert.equal(self?.status, 'sent', self?.reason);
+    assert.deepEqual(fwd, ['archive-nowhere@example.net']);
+    assert.equal((await readFile(`${s.spool}/pstlocal1`, 'utf8')).match(/^From sender/gm)?.length, 1);
+    const [list] = await s.agent('', { cleanup }).deliver(request({ recipients: [`list@${HOST}`], content: MESSAGE }));
+    assert.equal(list?.status, 'sent', list?.reason);
+    const box = await readFile(`${s.spool}/pstlocal1`, 'utf8');
+    assert.match(box, new RegExp(`^From owner-list@${HOST.replace(/\./g, '\\.')} `, 'm'));
+    assert.ok(box.includes(`Return-Path: <owner-list@${HOST}>`));
+  },
+);

@@ -21,7 +21,7 @@ async function setup(t: Parameters<typeof openDir>[0], extra = '') {
   await chown(base, v.uid, v.gid);
   await writeFile(
     `${dir}/mailboxes`,
-    `alice@hosted.example hosted.example/alice/\nbob@hosted.example hosted.example/bob.mbox\n@catchall.example catchall/\n`,
+    `alice@hosted.example hosted.example/alice/\nbob@hosted.example hosted.example/bob.mbox\ncarol@hosted.example deep/er/carol.mbox\n@catchall.example catchall/\n`,
   );
   const config = Config.fromText(
     `virtual_mailbox_domains = hosted.example, catchall.example\nvirtual_mailbox_base = ${base}\n` +
@@ -97,4 +97,15 @@ test('virtual_mailbox_limit bounces 5.2.2; a symlinked mbox is refused', { skip 
   const [b] = await other.agent.deliver(request({ recipients: ['bob@hosted.example'], content: MESSAGE }));
   assert.equal(b?.status, 'deferred');
   assert.equal(await readFile(target, 'utf8'), 'keep\n');
+});
+
+test('missing parent directories of an mbox are created as the mapped user', { skip }, async (t) => {
+  const s = await setup(t);
+  const [o] = await s.agent.deliver(request({ recipients: ['carol@hosted.example'], content: MESSAGE }));
+  assert.deepEqual([o?.status, o?.reason], ['sent', 'delivered to mailbox']);
+  for (const p of [`${s.base}/deep`, `${s.base}/deep/er`, `${s.base}/deep/er/carol.mbox`]) {
+    const st = await stat(p);
+    assert.equal(st.uid, s.v.uid, p);
+    assert.equal(st.mode & 0o077, 0, `${p} private to the user`);
+  }
 });

@@ -42,12 +42,17 @@ function parseDropFile(buf: Buffer): { env: MaildropEnvelope; content: Buffer } 
   } catch {
     return bad();
   }
-  if (
-    typeof env.sender !== 'string' ||
-    !Array.isArray(env.recipients) ||
-    !env.recipients.every((r) => typeof r === 'string')
-  )
-    bad();
+  const notifyOk = (n: unknown): boolean => ['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'].includes(n as string);
+  const ok =
+    typeof env.sender === 'string' &&
+    Array.isArray(env.recipients) &&
+    env.recipients.every((r) => typeof r === 'string') &&
+    (env.fullName === undefined || typeof env.fullName === 'string') &&
+    (env.notify === undefined || (Array.isArray(env.notify) && env.notify.every(notifyOk))) &&
+    (env.ret === undefined || env.ret === 'FULL' || env.ret === 'HDRS') &&
+    (env.envid === undefined || typeof env.envid === 'string') &&
+    (env.body === undefined || env.body === '7BIT' || env.body === '8BITMIME');
+  if (!ok) bad();
   return {
     env: {
       sender: env.sender,

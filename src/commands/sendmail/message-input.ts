@@ -1,8 +1,8 @@
 // Reading the message sendmail(1) is given on standard input: UNIX line ends
 // become the CRLF lines the queue stores, a line holding only "." ends the
 // message unless -i/-oi was given (Sendmail's rule, which Postfix keeps), a
-// leading mbox "From " line is dropped as Postfix does, and the size is bounded by message_size_limit so a runaway pipe cannot fill
-// the disk.
+// leading mbox "From " line is dropped as Postfix does, and the size is
+// bounded by message_size_limit so a runaway pipe cannot fill the disk.
 import { CommandFailure, EX_DATAERR } from './sysexits.js';
 
 export interface MessageInputOptions {

@@ -174,6 +174,7 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.client
             ? { client: { name: this.req.client.name, addr: this.req.client.addr, helo: this.req.client.helo } }
             : {}),
+          ...(inspected?.filter !== undefined ? { filter: inspected.filter } : {}),
         },
         content,
       );

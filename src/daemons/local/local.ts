@@ -72,6 +72,8 @@ interface Run {
   sender: string;
   /** Some expansion was dropped as a duplicate of a delivery already made for this request. */
   duplicate: boolean;
+  /** The addresses being expanded, outermost first (alias/.forward cycle detection). */
+  readonly chain: string[];
 }
 
 export function createLocalAgent(o: LocalAgentOptions): DeliveryAgent {
@@ -107,6 +109,7 @@ class LocalAgent implements DeliveryAgent {
         leaves: [],
         sender: req.sender,
         duplicate: false,
+        chain: [],
       };
       try {
         await this.deliverAddress(run, rcpt.address, 0, undefined);
@@ -146,15 +149,40 @@ class LocalAgent implements DeliveryAgent {
       ownerRequestSpecial: this.s.ownerRequestSpecial,
     });
     const user = ext ? ext.base : localPart;
+    const selfReference = via !== undefined && via.name === user;
+    // An address met again inside its own expansion (a: b, b: a) is a loop, unless it names itself directly.
+    const key = `${localPart}@${split.domain.toLowerCase()}`;
+    if (run.chain.includes(key) && !selfReference) {
+      return this.leaf(run, 'bounced', '5.4.6', `mail forwarding loop for ${full}`);
+    }
+    run.chain.push(key);
+    try {
+      await this.expandAddress(run, full, localPart, user, ext?.extension ?? '', split.domain, level, via, noAlias);
+    } finally {
+      run.chain.pop();
+    }
+  }
+
+  private async expandAddress(
+    run: Run,
+    full: string,
+    localPart: string,
+    user: string,
+    extension: string,
+    domain: string,
+    level: number,
+    via: { source: Source; name: string } | undefined,
+    noAlias: boolean,
+  ): Promise<void> {
     if (!noAlias && !(via?.source === 'alias' && via.name === user)) {
       if (await this.tryAliases(run, full, localPart, user, level)) return;
     }
     const pw = lookupUser(user);
     if (pw && !noAlias && !(via?.source === 'forward' && via.name === user)) {
-      if (await this.tryForward(run, full, pw, ext?.extension ?? '', split.domain, level)) return;
+      if (await this.tryForward(run, full, pw, extension, domain, level)) return;
     }
-    if (pw) return this.deliverMailbox(run, full, pw, ext?.extension ?? '', split.domain);
-    return this.unknownUser(run, full, localPart, user, ext?.extension ?? '', split.domain);
+    if (pw) return this.deliverMailbox(run, full, pw, extension, domain);
+    return this.unknownUser(run, full, localPart, user, extension, domain);
   }
 
   private async tryAliases(run: Run, full: string, localPart: string, user: string, level: number): Promise<boolean> {
@@ -248,7 +276,11 @@ class LocalAgent implements DeliveryAgent {
   ): Promise<void> {
     const full = qualify(address, this.s.myorigin);
     if (await this.isLocal(full)) {
-      const key = `rcpt:${full.toLowerCase()}:${noAlias ? 1 : 0}`;
+      // `joe: joe, ...` (a name listing itself) is a different path from reaching joe through another alias.
+      const local = unquoteLocalPart(splitAddress(full).local).toLowerCase();
+      const base = splitExtension(local, { delimiters: this.s.recipientDelimiter })?.base ?? local;
+      const self = base === name || local === name;
+      const key = `rcpt:${full.toLowerCase()}:${noAlias ? 1 : 0}:${self ? name : ''}`;
       if (this.seen(run, key)) return;
       return this.deliverAddress(run, full, level, { source, name }, noAlias);
     }

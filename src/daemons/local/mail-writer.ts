@@ -87,7 +87,7 @@ export function appendMbox(
   who: SpawnIdentity,
   path: string,
   data: Buffer,
-  o: { lock: LockSettings; limit: number; ownerCheck: boolean },
+  o: { lock: LockSettings; limit: number; ownerCheck: boolean; makeParents?: boolean },
 ): Promise<WriteResult> {
   const methods = o.lock.methods.filter((m) => m === 'fcntl' || m === 'flock' || m === 'dotlock');
   return runHelper(
@@ -101,6 +101,7 @@ export function appendMbox(
       String(Math.max(1, o.lock.attempts)),
       String(Math.max(0, o.lock.delaySeconds)),
       String(Math.max(1, o.lock.staleSeconds)),
+      o.makeParents ? '1' : '0',
     ],
     data,
   );

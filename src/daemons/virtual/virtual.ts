@@ -130,7 +130,7 @@ export function createVirtualAgent(o: VirtualAgentOptions): DeliveryAgent {
     const who = spawnIdentity({ uid, gid, user: `uid ${uid}` });
     const r = maildir
       ? await deliverMaildir(who, path, data, s.limit)
-      : await appendMbox(who, path, data, { lock: s.lock, limit: s.limit, ownerCheck: true });
+      : await appendMbox(who, path, data, { lock: s.lock, limit: s.limit, ownerCheck: true, makeParents: true });
     if (r.ok)
       return { status: 'sent', dsn: '2.0.0', reason: maildir ? 'delivered to maildir' : 'delivered to mailbox' };
     const reason = maildir ? `maildir delivery failed: ${r.reason}` : `cannot update mailbox ${path}: ${r.reason}`;

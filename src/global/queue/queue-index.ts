@@ -151,5 +151,6 @@ function toView(e: IndexEntry): QueuedMessage {
   if (env.nextAttempt !== undefined) v.nextAttempt = env.nextAttempt;
   if (env.warned !== undefined) v.warned = env.warned;
   if (env.client !== undefined) v.client = { ...env.client };
+  if (env.filter !== undefined) v.filter = env.filter;
   return Object.freeze(v);
 }

@@ -50,6 +50,8 @@ export interface EnvelopeImage {
   nextAttempt?: number;
   warned?: boolean;
   client?: { name: string; addr: string; helo: string };
+  /** Per-message content filter (`transport:nexthop`) from header/body_checks FILTER. */
+  filter?: string;
 }
 
 export interface StateImage {
@@ -230,6 +232,7 @@ function decodeEnvelope(v: unknown): EnvelopeImage {
     nextAttempt: optNum(o, 'nextAttempt'),
     warned: optBool(o, 'warned'),
     client,
+    filter: optStr(o, 'filter'),
   });
 }
 

@@ -59,6 +59,8 @@ export interface NewMessage {
   readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
   readonly smtputf8?: boolean;
   readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+  /** header/body_checks FILTER: deliver through this `transport:nexthop` instead of normal routing. */
+  readonly filter?: string;
 }
 
 export interface StoreStats extends WriterStats {
@@ -219,6 +221,7 @@ export class SegmentStore implements QueueStore {
       if (msg.body !== undefined) env.body = msg.body;
       if (msg.smtputf8 !== undefined) env.smtputf8 = msg.smtputf8;
       if (msg.client !== undefined) env.client = { ...msg.client };
+      if (msg.filter !== undefined) env.filter = msg.filter;
       await this.appendMessage(env, pieces, size);
     } finally {
       this.reserved.delete(msg.queueId);

@@ -41,6 +41,8 @@ export interface QueuedMessage {
   readonly warned?: boolean;
   /** Client facts recorded by cleanup, for logs. */
   readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+  /** Content filter (`transport:nexthop`) chosen by a header/body_checks FILTER action; overrides routing. */
+  readonly filter?: string;
 }
 
 export interface QueueStore {

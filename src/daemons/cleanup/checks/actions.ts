@@ -38,7 +38,7 @@ export function rejectReply(text: string): SmtpReply {
   const m = DSN_RE.exec(t);
   if (m && m[1] !== '2') {
     const dsn = `${m[1] ?? '5'}.${m[2] ?? '7'}.${m[3] ?? '1'}`;
-    return reply(m[1] === '4' ? 450 : 550, dsn, t.slice(m[0].length) || CONTENT_REJECTED);
+    return reply(m[1] === '4' ? 451 : 550, dsn, t.slice(m[0].length) || CONTENT_REJECTED);
   }
   return reply(550, '5.7.1', t);
 }

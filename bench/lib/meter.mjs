@@ -1,0 +1,116 @@
+// Resource accounting for one server under test: a cgroup holds every process
+// it starts (Postfix's master and all its children, Haraka, Postern's master
+// and workers, or smtp-sink), so CPU time comes from the kernel's cgroup
+// counters (cgroup v1 cpuacct, or v2 cpu.stat) including processes that have
+// already exited, and memory is the peak of the summed PSS/RSS of the
+// cgroup's live processes from /proc/<pid>/smaps_rollup, sampled.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const V1 = '/sys/fs/cgroup/cpuacct';
+const V2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.controllers')));
+
+function base() {
+  if (existsSync(join(V1, 'cpuacct.usage'))) return { dir: join(V1, 'postern-bench'), v: 1 };
+  if (V2) return { dir: join(V2, 'postern-bench'), v: 2 };
+  throw new Error('no cgroup cpuacct (v1) or cgroup v2 hierarchy found: the harness needs one (and root)');
+}
+
+let seq = 0;
+
+export class Meter {
+  static async create(label) {
+    const b = base();
+    await mkdir(b.dir, { recursive: true });
+    const dir = join(b.dir, `${label}-${process.pid}-${++seq}`);
+    await mkdir(dir);
+    return new Meter(dir, b.v);
+  }
+
+  constructor(dir, v) {
+    this.dir = dir;
+    this.v = v;
+    this.procsFile = join(dir, 'cgroup.procs');
+    this.peakPss = 0;
+    this.peakRss = 0;
+    this.timer = undefined;
+  }
+
+  /** CPU seconds {user, sys} the cgroup has used so far. */
+  async cpuNow() {
+    if (this.v === 1) {
+      const u = Number(await readFile(join(this.dir, 'cpuacct.usage_user'), 'utf8'));
+      const s = Number(await readFile(join(this.dir, 'cpuacct.usage_sys'), 'utf8'));
+      return { user: u / 1e9, sys: s / 1e9 };
+    }
+    const stat = await readFile(join(this.dir, 'cpu.stat'), 'utf8');
+    const f = (k) => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(stat)?.[1] ?? NaN) / 1e6;
+    return { user: f('user_usec'), sys: f('system_usec') };
+  }
+
+  async pids() {
+    const text = await readFile(this.procsFile, 'utf8').catch(() => '');
+    return text.split('\n').filter(Boolean).map(Number);
+  }
+
+  /** Sum of PSS and RSS (bytes) over the cgroup's live processes, and how many there are. */
+  async memory() {
+    let pss = 0;
+    let rss = 0;
+    const pids = await this.pids();
+    for (const pid of pids) {
+      const t = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+      pss += Number(/^Pss:\s+(\d+)/m.exec(t)?.[1] ?? 0) * 1024;
+      rss += Number(/^Rss:\s+(\d+)/m.exec(t)?.[1] ?? 0) * 1024;
+    }
+    return { pss, rss, procs: pids.length };
+  }
+
+  async sample() {
+    const m = await this.memory();
+    this.peakPss = Math.max(this.peakPss, m.pss);
+    this.peakRss = Math.max(this.peakRss, m.rss);
+    return m;
+  }
+
+  /** Marks the start of a measured interval: CPU baseline and memory sampling. */
+  async begin(everyMs = 300) {
+    this.cpu0 = await this.cpuNow();
+    this.peakPss = 0;
+    this.peakRss = 0;
+    await this.sample();
+    let busy = false;
+    this.timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.sample().finally(() => (busy = false));
+    }, everyMs);
+  }
+
+  /** Ends the interval: CPU seconds used since begin() and peak memory. */
+  async end() {
+    clearInterval(this.timer);
+    await this.sample();
+    const c = await this.cpuNow();
+    return { user: c.user - this.cpu0.user, sys: c.sys - this.cpu0.sys, peakPss: this.peakPss, peakRss: this.peakRss };
+  }
+
+  /** Kills whatever is still in the cgroup (after the target's own stop) and removes it. */
+  async close() {
+    clearInterval(this.timer);
+    for (let i = 0; i < 50; i++) {
+      const pids = await this.pids();
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, i < 10 ? 'SIGTERM' : 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await rmdir(this.dir).catch(() => writeFile(join(this.dir, 'notify_on_release'), '1').catch(() => {}));
+  }
+}
