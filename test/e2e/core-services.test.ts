@@ -6,7 +6,7 @@
 // defers. No mocks: real queue files, real sockets, the real mail log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
@@ -73,9 +73,11 @@ queue_directory = ${dir}/spool
 maillog_file = ${maillog}
 maillog_file_prefixes = ${dir}
 inet_interfaces = 127.0.0.1
+header_checks = regexp:${dir}/header_checks
 transport_maps = inline:{nowhere.test=nosuch:[127.0.0.1]} inline:{relayed.test=relay:[127.0.0.1]:${receiver.port}}
 relayhost = [127.0.0.1]:${receiver.port}
 `);
+  await writeFile(join(dir, 'header_checks'), '/^Subject: reject me/ REJECT no such subjects here\n');
   const host = new ServiceHost(new MemoryLogger());
   try {
     const { entries, problems } = parseMasterCf(MASTER_CF);
@@ -121,6 +123,18 @@ relayhost = [127.0.0.1]:${receiver.port}
     assert.deepEqual(notice?.rcptTo, ['alice@example.test']);
     assert.match(notice?.data ?? '', /Content-Type: message\/delivery-status/);
     assert.match(notice?.data ?? '', /Final-Recipient: rfc822; ?nobody@remote\.test/);
+
+    // header_checks from main.cf apply in the wired cleanup service
+    const cleanup = host.directory.get(CLEANUP_SERVICE);
+    const tx = await cleanup?.open({ origin: 'smtpd', sender: 'alice@example.test' });
+    tx?.addRecipient({ address: 'bob@remote.test' });
+    tx?.write(Buffer.from('Subject: reject me please\r\n\r\nbody\r\n'));
+    const verdict = await tx?.commit();
+    assert.equal(verdict?.status, 'rejected');
+    assert.match(
+      verdict?.status === 'rejected' ? `${verdict.reply.code} ${verdict.reply.text}` : '',
+      /^550 .*no such subjects here/,
+    );
 
     // a transport that has no master.cf entry: deferred, still in the queue
     const stuck = await submit(host, 'alice@example.test', ['carol@nowhere.test'], 'stuck');
