@@ -6,7 +6,7 @@
 // defers. No mocks: real queue files, real sockets, the real mail log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
@@ -23,6 +23,8 @@ rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce
 smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+  -o syslog_name=postfix/$service_name
 error     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 `;
@@ -71,9 +73,11 @@ queue_directory = ${dir}/spool
 maillog_file = ${maillog}
 maillog_file_prefixes = ${dir}
 inet_interfaces = 127.0.0.1
-transport_maps = inline:{nowhere.test=nosuch:[127.0.0.1]}
+header_checks = regexp:${dir}/header_checks
+transport_maps = inline:{nowhere.test=nosuch:[127.0.0.1]} inline:{relayed.test=relay:[127.0.0.1]:${receiver.port}}
 relayhost = [127.0.0.1]:${receiver.port}
 `);
+  await writeFile(join(dir, 'header_checks'), '/^Subject: reject me/ REJECT no such subjects here\n');
   const host = new ServiceHost(new MemoryLogger());
   try {
     const { entries, problems } = parseMasterCf(MASTER_CF);
@@ -100,15 +104,37 @@ relayhost = [127.0.0.1]:${receiver.port}
     );
     await waitForLog(maillog, new RegExp(`postfix/qmgr\\[\\d+\\]: ${id}: removed`));
 
+    // the stock relay entry's -o syslog_name applies to its status lines
+    const viaRelay = await submit(host, 'alice@example.test', ['erin@relayed.test'], 'via relay');
+    await withLog(receiver.waitFor(2));
+    await waitForLog(
+      maillog,
+      new RegExp(
+        `postfix/relay/smtp\\[\\d+\\]: ${viaRelay}: to=<erin@relayed\\.test>, relay=${relay}, .*status=sent \\(250 2\\.0\\.0 Ok: queued as REC2\\)`,
+      ),
+    );
+
     // 5xx from the receiver: bounced, and the notice goes back to the sender through the same relay
     const bad = await submit(host, 'alice@example.test', ['nobody@remote.test'], 'to be bounced');
     await waitForLog(maillog, new RegExp(`${bad}: to=<nobody@remote\\.test>, .*dsn=5\\.1\\.1, status=bounced`));
     await waitForLog(maillog, new RegExp(`postfix/bounce\\[\\d+\\]: ${bad}: sender non-delivery notification: \\w+`));
-    const [, notice] = await withLog(receiver.waitFor(2));
+    const [, , notice] = await withLog(receiver.waitFor(3));
     assert.equal(notice?.mailFrom, '');
     assert.deepEqual(notice?.rcptTo, ['alice@example.test']);
     assert.match(notice?.data ?? '', /Content-Type: message\/delivery-status/);
     assert.match(notice?.data ?? '', /Final-Recipient: rfc822; ?nobody@remote\.test/);
+
+    // header_checks from main.cf apply in the wired cleanup service
+    const cleanup = host.directory.get(CLEANUP_SERVICE);
+    const tx = await cleanup?.open({ origin: 'smtpd', sender: 'alice@example.test' });
+    tx?.addRecipient({ address: 'bob@remote.test' });
+    tx?.write(Buffer.from('Subject: reject me please\r\n\r\nbody\r\n'));
+    const verdict = await tx?.commit();
+    assert.equal(verdict?.status, 'rejected');
+    assert.match(
+      verdict?.status === 'rejected' ? `${verdict.reply.code} ${verdict.reply.text}` : '',
+      /^550 .*no such subjects here/,
+    );
 
     // a transport that has no master.cf entry: deferred, still in the queue
     const stuck = await submit(host, 'alice@example.test', ['carol@nowhere.test'], 'stuck');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, greeting, LineClient } from '../master/harness.js';
-import { nobodySkip, startMailSystem, swaks } from './harness.js';
+import { e2eSkip, startMailSystem, swaks } from './harness.js';
 import { RecordingReceiver } from './recording-receiver.js';
 
 /** Sends one command and reads its whole (possibly multi-line) reply; returns the last line. */
@@ -20,7 +20,7 @@ async function say(c: LineClient, line: string): Promise<string> {
 
 test(
   'kill -9 of the core worker after 250: the message is delivered after the restart',
-  { skip: nobodySkip },
+  { skip: e2eSkip('swaks') },
   async () => {
     const receiver = await RecordingReceiver.start({ hold: true });
     const sys = await startMailSystem({
@@ -61,7 +61,7 @@ relayhost = [127.0.0.1]:${receiver.port}`,
 
 test(
   'postfix reload keeps an open SMTP session and its mail; new sessions see the new main.cf',
-  { skip: nobodySkip },
+  { skip: e2eSkip('swaks') },
   async () => {
     const receiver = await RecordingReceiver.start();
     const submissionPort = await freePort();

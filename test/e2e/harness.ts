@@ -3,13 +3,22 @@
 // loopback port, relayhost pointing at a RecordingReceiver), plus real clients
 // (swaks, python3 smtplib) and bounded waits on the mail log.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, isRoot } from '../master/harness.js';
 import { runBin, type BinResult } from '../postfix/run-bin.js';
 
-export { nobodySkip } from '../master/harness.js';
+import { nobodySkip } from '../master/harness.js';
+
+/** Why an end-to-end test cannot run here (code unreachable for the worker, a client program missing), or false. */
+export function e2eSkip(...programs: string[]): string | false {
+  if (nobodySkip) return nobodySkip;
+  const path = (process.env['PATH'] ?? '/usr/bin:/bin').split(':');
+  for (const p of programs) if (!path.some((d) => existsSync(join(d, p)))) return `${p} is not installed`;
+  return false;
+}
 
 /** The daemons of a stock master.cf that the mail flow needs, as Postfix ships them. */
 export function stockMasterCf(smtpdPort: number, extra = ''): string {
@@ -55,7 +64,12 @@ export interface E2eSystem {
   cleanup(): Promise<void>;
 }
 
-export async function startMailSystem(opts: { mainCf: string; masterCfExtra?: string }): Promise<E2eSystem> {
+export async function startMailSystem(opts: {
+  mainCf: string;
+  masterCfExtra?: string;
+  /** The whole master.cf, given the smtpd port (instead of stockMasterCf). */
+  masterCf?: (port: number) => string;
+}): Promise<E2eSystem> {
   const base = await mkdtemp(join(tmpdir(), 'postern-e2e-'));
   const configDir = join(base, 'etc');
   const queueDir = join(base, 'spool');
@@ -78,7 +92,7 @@ smtpd_peername_lookup = no
 ${opts.mainCf}
 `,
   );
-  await writeFile(join(configDir, 'master.cf'), stockMasterCf(port, opts.masterCfExtra));
+  await writeFile(join(configDir, 'master.cf'), opts.masterCf?.(port) ?? stockMasterCf(port, opts.masterCfExtra));
   const sys: E2eSystem = {
     base,
     configDir,

@@ -3,7 +3,7 @@
 // queue in spool/, mailboxes in mail/, mail_owner = the invoking user, SMTP on
 // 127.0.0.1:2525, the log on standard output.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getpw } from '../../util/passwd.js';
@@ -102,6 +102,9 @@ export function writeEmbeddedConfig(opts: EmbeddedOptions): EmbeddedPaths {
   const queueDir = join(base, 'spool');
   const mailDir = join(base, 'mail');
   for (const d of [configDir, queueDir, mailDir, join(base, 'lib')]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  // As root the mail system runs as another account; local(8) creates mailboxes and
+  // their dot-locks there as the recipient, so the spool is sticky and writable (as /var/mail traditionally is).
+  if ((process.getuid?.() ?? 1) === 0) chmodSync(mailDir, 0o1777);
   const mainCf = join(configDir, 'main.cf');
   const masterCf = join(configDir, 'master.cf');
   if (!existsSync(mainCf))

@@ -2,6 +2,7 @@
 // store, builds a CleanupServer whose address rewriting is trivial-rewrite's
 // CleanupRewriter over the cached lookup tables, and publishes it in the
 // ServiceDirectory under CLEANUP_SERVICE for smtpd, pickup and bounce.
+// header_checks/body_checks come from createContentChecks (checks/).
 // `postfix reload` swaps in a server built from the new main.cf; messages
 // already being received finish with the settings they started with.
 import type { Logger } from '../../global/log/logger.js';
@@ -20,18 +21,25 @@ import { serviceDictOpener } from '../../global/service/dict-opener.js';
 import type { RunningService, ServiceContext, ServiceModule } from '../../global/service/service-api.js';
 import { CleanupRewriter } from '../trivial-rewrite/cleanup-rewriter.js';
 import { directoryRewriter } from '../trivial-rewrite/service.js';
+import { createContentChecks } from './checks/content-checks.js';
 import { CleanupServer } from './cleanup-service.js';
 
 /** Longest a graceful stop waits for transactions in progress to commit or abort. */
 const DRAIN_LIMIT_MS = 10_000;
 
-function build(config: ParamReader, logger: Logger, store: SegmentStore, directory: ServiceDirectory): CleanupServer {
+async function build(
+  config: ParamReader,
+  logger: Logger,
+  store: SegmentStore,
+  directory: ServiceDirectory,
+): Promise<CleanupServer> {
   const openDict = serviceDictOpener(config, logger);
   return new CleanupServer({
     store,
     config,
     logger,
     rewriter: new CleanupRewriter(config, openDict, directoryRewriter(directory)),
+    checks: await createContentChecks({ config, openDict, logger }),
   });
 }
 
@@ -80,16 +88,15 @@ const service: ServiceModule = {
     const store = await provider.acquire(ctx.config, ctx.logger);
     let api: TrackingCleanup;
     try {
-      api = new TrackingCleanup(build(ctx.config, ctx.logger, store, ctx.directory));
+      api = new TrackingCleanup(await build(ctx.config, ctx.logger, store, ctx.directory));
     } catch (e) {
       await provider.release();
       throw e;
     }
     ctx.directory.provide(CLEANUP_SERVICE, api);
     return {
-      reload(config: ParamReader): Promise<void> {
-        api.server = build(config, ctx.logger, store, ctx.directory);
-        return Promise.resolve();
+      async reload(config: ParamReader): Promise<void> {
+        api.server = await build(config, ctx.logger, store, ctx.directory);
       },
       async stop(graceful: boolean): Promise<void> {
         ctx.directory.withdraw(CLEANUP_SERVICE, api);

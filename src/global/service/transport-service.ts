@@ -12,6 +12,21 @@ import type { RunningService, ServiceContext, ServiceModule } from './service-ap
 /** An agent that holds resources (cached connections) says how to let them go. */
 export type ClosableAgent = DeliveryAgent & { close?(): Promise<void> };
 
+/**
+ * qmgr tags a delivery's status line `$syslog_name/<agent command>` with its
+ * own syslog_name. An entry with `-o syslog_name=postfix/$service_name` (the
+ * stock relay entry) must log as `postfix/relay/smtp`, so the part of the
+ * entry's syslog_name after the first `/` goes in front of the command.
+ */
+function taggedFor(agent: ClosableAgent, syslogName: string): ClosableAgent {
+  const slash = syslogName.indexOf('/');
+  if (slash < 0 || slash === syslogName.length - 1) return agent;
+  const command = `${syslogName.slice(slash + 1)}/${agent.command}`;
+  const tagged: ClosableAgent = { command, deliver: (req) => agent.deliver(req) };
+  if (agent.close) tagged.close = () => agent.close?.() ?? Promise.resolve();
+  return tagged;
+}
+
 export function transportModule(
   build: (config: ParamReader, logger: Logger, ctx: ServiceContext) => ClosableAgent,
 ): ServiceModule {
@@ -24,13 +39,13 @@ export function transportModule(
         ctx.directory.provide(key, t);
         return t;
       };
-      let current = publish(build(ctx.config, ctx.logger, ctx));
+      let current = publish(taggedFor(build(ctx.config, ctx.logger, ctx), ctx.config.get('syslog_name')));
       const retire = (t: TransportService): Promise<void> =>
         (t.agent as ClosableAgent).close?.().catch(() => undefined) ?? Promise.resolve();
       return Promise.resolve({
         async reload(config: ParamReader): Promise<void> {
           const old = current;
-          current = publish(build(config, ctx.logger, ctx));
+          current = publish(taggedFor(build(config, ctx.logger, ctx), config.get('syslog_name')));
           await retire(old);
         },
         async stop(): Promise<void> {
