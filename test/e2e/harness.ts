@@ -173,7 +173,7 @@ export async function swaks(port: number, from: string, to: string, extra: strin
     'end-to-end body line',
     ...extra,
   ]);
-  const m = /<-\s+250 2\.0\.0 Ok: queued as (\w+)/.exec(r.stdout);
+  const m = /<[-~]\s+250 2\.0\.0 Ok: queued as (\w+)/.exec(r.stdout); // `<~` once TLS is on
   if (!m?.[1]) throw new Error(`swaks did not get a queue ID (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   return m[1];
 }

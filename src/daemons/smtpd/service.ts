@@ -3,8 +3,9 @@
 // the sockets master bound for it. Messages go to the cleanup service found
 // in the ServiceDirectory at the start of each transaction; the access policy
 // is built from the entry's configuration; anvil is shared by every smtpd
-// entry in the process. `postfix reload` rebuilds the server from the new
-// configuration for new connections; sessions in progress keep theirs.
+// entry in the process; STARTTLS/SMTPS and AUTH hooks come from the entry's
+// smtpd_tls_* and smtpd_sasl_* settings. `postfix reload` rebuilds the server
+// from the new configuration for new connections; sessions in progress keep theirs.
 import type { Server, Socket } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
 import type { ParamReader } from '../../global/params/types.js';
@@ -15,21 +16,31 @@ import { directoryCleanup } from '../bounce/service.js';
 import { ANVIL } from '../anvil/service.js';
 import { dnsPolicyResolver } from './dns-policy-resolver.js';
 import { createSmtpdPolicy } from './restrictions/index.js';
+import { createSmtpdAuth } from './sasl/server-auth.js';
 import { createSmtpd, type SmtpdServer } from './smtpd.js';
+import { createSmtpdTls } from './tls/server-tls.js';
 
-function build(ctx: ServiceContext, config: ParamReader, logger: Logger, cleanup: CleanupService): SmtpdServer {
+async function build(
+  ctx: ServiceContext,
+  config: ParamReader,
+  logger: Logger,
+  cleanup: CleanupService,
+): Promise<SmtpdServer> {
   const anvil = ctx.directory.get(ANVIL);
+  const openDict = serviceDictOpener(config, logger);
+  // Bad TLS/SASL parameter values throw here: a configuration error the service host logs as fatal.
+  const tls = createSmtpdTls(config, logger, { openDict });
+  const auth = config.bool('smtpd_sasl_auth_enable') ? createSmtpdAuth(config, openDict, logger) : undefined;
+  // Dovecot tells its mechanism list only after the handshake; EHLO needs it.
+  await auth?.ready();
   return createSmtpd({
     config,
     logger,
     cleanup,
-    policy: createSmtpdPolicy({
-      config,
-      openDict: serviceDictOpener(config, logger),
-      resolver: dnsPolicyResolver(),
-      logger,
-    }),
+    policy: createSmtpdPolicy({ config, openDict, resolver: dnsPolicyResolver(), logger }),
     service: ctx.entry.name,
+    tls,
+    ...(auth ? { auth } : {}),
     ...(anvil ? { anvil } : {}),
   });
 }
@@ -46,9 +57,9 @@ function drained(sockets: Set<Socket>): Promise<void> {
 }
 
 const service: ServiceModule = {
-  start(ctx: ServiceContext): Promise<RunningService> {
+  async start(ctx: ServiceContext): Promise<RunningService> {
     const cleanup = directoryCleanup(ctx.directory);
-    let server = build(ctx, ctx.config, ctx.logger, cleanup);
+    let server = await build(ctx, ctx.config, ctx.logger, cleanup);
     const sockets = new Set<Socket>();
     const onConnection = (socket: Socket): void => {
       sockets.add(socket);
@@ -57,17 +68,16 @@ const service: ServiceModule = {
     };
     const listeners: readonly Server[] = ctx.listeners;
     for (const l of listeners) l.on('connection', onConnection);
-    return Promise.resolve({
-      reload(config: ParamReader): Promise<void> {
-        server = build(ctx, config, ctx.logger, cleanup);
-        return Promise.resolve();
+    return {
+      async reload(config: ParamReader): Promise<void> {
+        server = await build(ctx, config, ctx.logger, cleanup);
       },
       async stop(graceful: boolean): Promise<void> {
         for (const l of listeners) l.removeListener('connection', onConnection);
         if (!graceful) for (const s of sockets) s.destroy();
         await drained(sockets);
       },
-    });
+    };
   },
 };
 
