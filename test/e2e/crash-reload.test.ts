@@ -90,7 +90,14 @@ relayhost = [127.0.0.1]:${receiver.port}`,
       const reload = await sys.postfix('reload');
       assert.equal(reload.code, 0, reload.stderr);
       await sys.waitForLog(/postfix\/master\[\d+\]: reload -- version /);
-      assert.equal(await greeting(sys.port), '220 mx.example.test ESMTP after reload');
+      // master logs the reload when it tells the worker; the worker applies it
+      // asynchronously, as Postfix's daemons do, so poll (bounded) for the new banner.
+      let banner = await greeting(sys.port);
+      for (let i = 0; i < 100 && banner !== '220 mx.example.test ESMTP after reload'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        banner = await greeting(sys.port);
+      }
+      assert.equal(banner, '220 mx.example.test ESMTP after reload');
       // the -o overrides of the other entry still apply after the reload
       const sub = await LineClient.open(submissionPort);
       try {

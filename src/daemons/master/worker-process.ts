@@ -43,6 +43,9 @@ export class WorkerProcess {
     const env = { ...process.env };
     delete env[ENV_MAILLOG_FD];
     delete env[ENV_MAILLOG_FILE];
+    // Client-name lookups (getnameinfo/getaddrinfo) share libuv's thread pool with
+    // queue file I/O; the default four threads would let slow DNS stall the queue.
+    env.UV_THREADPOOL_SIZE ??= '16';
     if (opts.logFile && opts.logFile.fd > 2) {
       stdio.push(opts.logFile.fd);
       env[ENV_MAILLOG_FD] = String(stdio.length - 1);

@@ -1,8 +1,10 @@
 // The client's name as smtpd(8) reports it: a reverse (PTR) lookup, then a
 // forward lookup of that name that must lead back to the address
-// ("forward-confirmed"); otherwise the verified name is `unknown`. The
-// resolver is injectable so tests never touch live DNS.
-import { Resolver } from 'node:dns/promises';
+// ("forward-confirmed"); otherwise the verified name is `unknown`. Like
+// Postfix (getnameinfo/getaddrinfo), the system resolver goes through the C
+// library, so /etc/hosts and nsswitch.conf apply. The resolver is injectable
+// so tests never touch live DNS.
+import { lookup, lookupService } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
 
@@ -21,12 +23,19 @@ export interface PeerNames {
 const VALID_HOSTNAME =
   /^(?=.{1,255}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
 
-/** node:dns with a per-query timeout, used when no resolver is injected. */
-export function systemResolver(timeoutMs = 10_000): PeerResolver {
-  const r = new Resolver({ timeout: timeoutMs, tries: 2 });
+/**
+ * The C library's resolver (getnameinfo/getaddrinfo, on libuv's thread pool),
+ * used when no resolver is injected. Querying DNS servers directly would skip
+ * /etc/hosts: a loopback client would then be `unknown`, and each session
+ * would wait on the network for names the hosts file already answers.
+ */
+export function systemResolver(): PeerResolver {
   return {
-    reverse: (addr) => r.reverse(addr),
-    forward: (name, family) => (family === 4 ? r.resolve4(name) : r.resolve6(name)),
+    reverse: async (addr) => {
+      const { hostname } = await lookupService(addr, 0);
+      return isIP(hostname) ? [] : [hostname];
+    },
+    forward: async (name, family) => (await lookup(name, { all: true, family })).map((a) => a.address),
   };
 }
 
