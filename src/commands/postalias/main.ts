@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parseAliases } from '../../global/dict/alias-source.js';
 import type { Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
-import { createTable, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import { mapSpec, ModeError, processIo, queryTable, type CommandIo } from '../postmap/main.js';
 import { commandConfig, getopt, inputLines, UsageError } from '../postmap/options.js';
@@ -97,18 +97,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
 
   if (del !== undefined) {
     const keys = del === '-' ? inputLines(await io.stdin()) : [del];
-    let any = false;
-    for (const s of specs) {
-      const { type, name } = split(s);
-      const removed = await modifyTable(
-        type,
-        name,
-        [],
-        keys.map((k) => (fold ? k.toLowerCase() : k)),
-      );
-      if (removed.length) any = true;
-    }
-    return any ? 0 : 1;
+    return (await deleteKeys(specs, keys, fold)) ? 0 : 1;
   }
 
   if (args.flags.has('i')) {

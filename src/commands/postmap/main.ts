@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { DictRetryError, type Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
-import { createTable, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import { parseKeyValueTable, splitKeyValue } from '../../global/dict/table-source.js';
 import type { ParamReader } from '../../global/params/types.js';
@@ -153,18 +153,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
 
   if (del !== undefined) {
     const keys = del === '-' ? inputLines(await io.stdin()) : [del];
-    let any = false;
-    for (const s of specs) {
-      const { type, name } = splitSpec(s);
-      const removed = await modifyTable(
-        type,
-        name,
-        [],
-        keys.map((k) => (fold ? k.toLowerCase() : k)),
-      );
-      if (removed.length) any = true;
-    }
-    return any ? 0 : 1;
+    return (await deleteKeys(specs, keys, fold)) ? 0 : 1;
   }
 
   if (args.flags.has('i')) {

@@ -60,6 +60,18 @@ export async function createTable(
   return path;
 }
 
+/** `postmap -d` / `postalias -d`: delete `keys` from each `type:file`; true when any key was removed. */
+export async function deleteKeys(specs: readonly string[], keys: readonly string[], fold: boolean): Promise<boolean> {
+  const folded = keys.map((k) => (fold ? k.toLowerCase() : k));
+  let any = false;
+  for (const spec of specs) {
+    const colon = spec.indexOf(':');
+    const removed = await modifyTable(spec.slice(0, colon), spec.slice(colon + 1), [], folded);
+    if (removed.length) any = true;
+  }
+  return any;
+}
+
 /** `-i` and `-d`: change an existing table in place (created when missing). */
 export async function modifyTable(
   type: string,
