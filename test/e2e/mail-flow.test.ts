@@ -99,6 +99,14 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination`,
           `postfix/smtp\\[\\d+\\]: ${stuck}: to=<dave@dead\\.test>, relay=none, .*dsn=4\\.4\\.1, status=deferred \\(connect to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${deadPort}: Connection refused\\)`,
         ),
       );
+      // `postfix flush` (postqueue -f) makes qmgr try the deferred message again at once
+      const deferredLine = new RegExp(`${stuck}: to=<dave@dead\\.test>, relay=none, .*status=deferred`, 'g');
+      const attempts = (await sys.log()).match(deferredLine)?.length ?? 0;
+      const flushed = await sys.postfix('flush');
+      assert.equal(flushed.code, 0, flushed.stderr);
+      await sys.waitForLog(
+        new RegExp(`(?:${stuck}: to=<dave@dead\\.test>, relay=none, .*status=deferred[^]*){${attempts + 1}}`),
+      );
       assert.equal((await sys.postfix('stop')).code, 0);
       const store = await openQueueStore(Config.fromText(`queue_directory = ${sys.queueDir}`), new MemoryLogger());
       try {

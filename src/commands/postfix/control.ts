@@ -132,11 +132,8 @@ export function reload(ctx: ControlContext): number {
   return 0;
 }
 
-export function flush(ctx: ControlContext): number {
-  if (runningMaster(pidFile(ctx)) === undefined) {
-    process.stderr.write('postqueue: fatal: Cannot flush mail queue - mail system is down\n');
-    return 69; // EX_UNAVAILABLE, as Postfix's postqueue
-  }
-  ctx.log.warning('flush is not yet supported by Postern: there is no queue manager yet');
-  return 1;
+/** `postfix flush` is `postqueue -c $config_directory -f`, as Postfix's postfix-script runs it. */
+export async function flush(ctx: ControlContext): Promise<number> {
+  const { main: postqueue } = await import('../postqueue/main.js');
+  return postqueue(['-c', ctx.configDir, '-f'], 'postqueue');
 }

@@ -70,7 +70,7 @@ export async function main(argv: string[], progName: string): Promise<number> {
     case 'status':
       return status(ctx);
     case 'flush':
-      return flush(ctx);
+      return await flush(ctx);
     case 'set-permissions':
       return setPermissions(config, log);
     default:
