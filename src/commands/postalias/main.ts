@@ -3,13 +3,20 @@
 // Like Postfix, a built table gets the sendmail-compatibility entry `@` → `@`;
 // the NIS entries YP_LAST_MODIFIED/YP_MASTER_NAME are not written (Postern
 // has no NIS). Exit status: 0 found/done, 1 not found or a fatal error.
-import { readFile } from 'node:fs/promises';
 import { parseAliases } from '../../global/dict/alias-source.js';
 import type { Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
 import { openDictUncached } from '../../global/dict/open.js';
-import { mapSpec, ModeError, processIo, queryTable, type CommandIo } from '../postmap/main.js';
+import {
+  mapSpec,
+  ModeError,
+  processIo,
+  queryTable,
+  readTableSource,
+  splitSpec,
+  type CommandIo,
+} from '../postmap/main.js';
 import { commandConfig, getopt, inputLines, UsageError } from '../postmap/options.js';
 
 const OPTIONS = 'Nc:d:finopq:rsuvw';
@@ -24,7 +31,7 @@ export async function newaliases(
   io: CommandIo = processIo,
 ): Promise<number> {
   const config = commandConfig(configDir);
-  const buildable = config.list('alias_database').filter((s) => isBuildable(split(s).type));
+  const buildable = config.list('alias_database').filter((s) => isBuildable(splitSpec(s).type));
   if (buildable.length === 0) return 0;
   return main([...(configDir ? ['-c', configDir] : []), ...buildable], progName, io);
 }
@@ -48,11 +55,6 @@ export async function main(argv: string[], progName = 'postalias', io: CommandIo
     io.stderr(`${progName}: fatal: ${(e as Error).message}\n`);
     return 1;
   }
-}
-
-function split(spec: string): { type: string; name: string } {
-  const colon = spec.indexOf(':');
-  return { type: spec.slice(0, colon), name: spec.slice(colon + 1) };
 }
 
 async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Promise<number> {
@@ -104,7 +106,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
     // Incremental: aliases(5) lines from standard input added in place.
     const entries = parseAliases(await io.stdin(), '-', { fold, warn, duplicates: { replace: true } });
     for (const s of specs) {
-      const { type, name } = split(s);
+      const { type, name } = splitSpec(s);
       await modifyTable(
         type,
         name,
@@ -117,16 +119,10 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
 
   const asRoot = process.getuid?.() === 0 && !args.flags.has('o');
   for (const s of specs) {
-    const { type, name } = split(s);
+    const { type, name } = splitSpec(s);
     if (!isBuildable(type))
       throw new Error(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
-    let text: string;
-    try {
-      text = await readFile(name, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`open ${name}: ${code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
-    }
+    const text = await readTableSource(name);
     const db = indexedPath(isIndexedType(type) ? type : 'cdb', name);
     const quiet = args.flags.has('w');
     const entries = parseAliases(text, name, {

@@ -49,9 +49,20 @@ export function mapSpec(operand: string, config: ParamReader, defaultParam = 'de
   return /^[a-z0-9_]+:/i.test(operand) ? operand : `${config.get(defaultParam)}:${operand}`;
 }
 
-function splitSpec(spec: string): { type: string; name: string } {
+/** A spec already qualified by mapSpec(), split at its first colon. */
+export function splitSpec(spec: string): { type: string; name: string } {
   const colon = spec.indexOf(':');
   return { type: spec.slice(0, colon), name: spec.slice(colon + 1) };
+}
+
+/** The source text of a table to build, with Postfix's wording when it cannot be opened. */
+export async function readTableSource(name: string): Promise<string> {
+  try {
+    return await readFile(name, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`open ${name}: ${code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
+  }
 }
 
 export async function main(argv: string[], progName = 'postmap', io: CommandIo = processIo): Promise<number> {
@@ -176,13 +187,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     const { type, name } = splitSpec(s);
     if (!isBuildable(type))
       throw new Error(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
-    let text: string;
-    try {
-      text = await readFile(name, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`open ${name}: ${code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
-    }
+    const text = await readTableSource(name);
     const quiet = args.flags.has('w');
     const entries = parseKeyValueTable(text, name, {
       fold,
