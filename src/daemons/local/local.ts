@@ -297,6 +297,33 @@ class LocalAgent implements DeliveryAgent {
     return this.s.mydestination.includes(domain) || domain === this.s.myhostname.toLowerCase();
   }
 
+  /**
+   * The checks every `|command` and `/file` item passes first: allowed for its
+   * source (allow_mail_to_commands / allow_mail_to_files), and an identity to
+   * run as. Records the outcome and returns false when the item must not run.
+   */
+  private mayRunItem(
+    run: Run,
+    allowed: boolean,
+    kind: 'command' | 'file',
+    privs: Identity | undefined,
+  ): privs is Identity {
+    if (!allowed) {
+      this.leaf(run, 'bounced', '5.7.1', `mail to ${kind} is restricted`);
+      return false;
+    }
+    if (!privs) {
+      this.leaf(
+        run,
+        'deferred',
+        '4.3.0',
+        `mail system configuration error: unknown default_privs user ${this.s.defaultPrivs}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
   private async deliverCommandItem(
     run: Run,
     command: string,
@@ -304,14 +331,7 @@ class LocalAgent implements DeliveryAgent {
     privs: Identity | undefined,
     parent: string,
   ): Promise<void> {
-    if (!this.s.allowCommands.has(source)) return this.leaf(run, 'bounced', '5.7.1', 'mail to command is restricted');
-    if (!privs)
-      return this.leaf(
-        run,
-        'deferred',
-        '4.3.0',
-        `mail system configuration error: unknown default_privs user ${this.s.defaultPrivs}`,
-      );
+    if (!this.mayRunItem(run, this.s.allowCommands.has(source), 'command', privs)) return;
     const key = `cmd:${privs.uid}:${command}`;
     if (this.seen(run, key)) return;
     const rcpt = splitAddress(parent);
@@ -374,14 +394,7 @@ class LocalAgent implements DeliveryAgent {
     privs: Identity | undefined,
     parent: string,
   ): Promise<void> {
-    if (!this.s.allowFiles.has(source)) return this.leaf(run, 'bounced', '5.7.1', 'mail to file is restricted');
-    if (!privs)
-      return this.leaf(
-        run,
-        'deferred',
-        '4.3.0',
-        `mail system configuration error: unknown default_privs user ${this.s.defaultPrivs}`,
-      );
+    if (!this.mayRunItem(run, this.s.allowFiles.has(source), 'file', privs)) return;
     const key = `file:${path}`;
     if (this.seen(run, key)) return;
     const maildir = path.endsWith('/');
