@@ -9,6 +9,7 @@ import { closeAllDicts, DICT_TYPE_NAMES, openDict, openDictUncached } from '../.
 import { createTable } from '../../src/global/dict/mkmap.js';
 import { logicalLines } from '../../src/global/dict/table-source.js';
 import { tempDir } from './helpers.js';
+import { runBin } from '../postfix/run-bin.js';
 
 const quiet = { warn: (): void => undefined };
 
@@ -179,4 +180,15 @@ test('postconf -m type list names every supported type', () => {
     assert.ok(DICT_TYPE_NAMES.includes(t), t);
   }
   assert.deepEqual([...DICT_TYPE_NAMES], [...DICT_TYPE_NAMES].sort());
+});
+
+test('postconf -m prints exactly the types openDict accepts', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'main.cf'), '');
+  const r = await runBin('postconf', ['-c', dir, '-m']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trimEnd().split('\n'), [...DICT_TYPE_NAMES]);
+  // `internal` is listed by Postfix too; opened from outside a process it is empty.
+  const d = await openDictUncached('internal:x');
+  assert.equal(await d.lookup('x'), undefined);
 });

@@ -14,36 +14,10 @@ import { knownParams } from '../../global/params/known-params.js';
 import { MacroError, printParams } from './params-print.js';
 import { parseOptions, UsageError, USAGE } from './options.js';
 import { printMaster } from './master-print.js';
+import { DICT_TYPE_NAMES } from '../../global/dict/open.js';
 
-/** Lookup table types Postern implements (postconf -m). */
-export const MAP_TYPES = [
-  'btree',
-  'cdb',
-  'cidr',
-  'environ',
-  'fail',
-  'hash',
-  'inline',
-  'internal',
-  'ldap',
-  'lmdb',
-  'memcache',
-  'mysql',
-  'pcre',
-  'pgsql',
-  'pipemap',
-  'proxy',
-  'randmap',
-  'redis',
-  'regexp',
-  'socketmap',
-  'sqlite',
-  'static',
-  'tcp',
-  'texthash',
-  'unionmap',
-  'unix',
-];
+/** Lookup table types Postern implements (postconf -m): the dict layer's own list. */
+export const MAP_TYPES: readonly string[] = DICT_TYPE_NAMES;
 const LOCK_TYPES = ['flock', 'fcntl', 'dotlock'];
 const SERVER_SASL_TYPES = ['dovecot', 'postern'];
 const CLIENT_SASL_TYPES = ['postern'];

@@ -9,7 +9,7 @@ import { openCidrTable } from './cidr-table.js';
 import { openPipe, openRandom, openUnion } from './composite.js';
 import type { Dict } from './dict-api.js';
 import { indexedPath, isIndexedType, openIndexedFile } from './indexed.js';
-import { openEnviron, openFail, openInline, openStatic, openTexthash, openUnix } from './memory-dict.js';
+import { MapDict, openEnviron, openFail, openInline, openStatic, openTexthash, openUnix } from './memory-dict.js';
 import { openRegexpTable } from './regexp-table.js';
 import { ReloadingDict } from './reloading.js';
 import { openSocketmap, openTcp } from './socket-client.js';
@@ -65,6 +65,8 @@ const OPENERS: Record<string, DictOpener> = {
   unionmap: (c) => openUnion(c.spec, c.name, c.open),
   pipemap: (c) => openPipe(c.spec, c.name, c.open),
   randmap: (c) => Promise.resolve(openRandom(c.spec, c.name)),
+  // A table that lives in one process's memory; opened from outside it is empty.
+  internal: (c) => Promise.resolve(new MapDict(c.spec, new Map(), c.fold)),
   // proxymap's job (sharing one open table among processes) is done by the
   // per-process cache; the inner table is opened directly.
   proxy: (c) => c.open(c.name),
