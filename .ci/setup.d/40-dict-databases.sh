@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Database servers for the lookup-table tests (test/dict/sql-*.test.ts etc.):
 # PostgreSQL, MariaDB, Redis and memcached on loopback, each with a small test
-# database (tests create and drop their own tables). Idempotent: safe to run again on a machine where they already run.
+# database (tests create and drop their own tables), and Debian's postfix-cdb
+# and postfix-lmdb for the postmap -N/-n comparisons. Idempotent: safe to run again on a machine where they already run.
 # Tests skip with a reason when a server is not reachable, so a failure here
 # costs coverage, not a red build.
 set -uo pipefail
@@ -13,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need=()
-for p in postgresql mariadb-server redis-server memcached postfix-pcre; do
+for p in postgresql mariadb-server redis-server memcached postfix-pcre postfix-cdb postfix-lmdb; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then

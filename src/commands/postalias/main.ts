@@ -7,6 +7,7 @@ import { parseAliases } from '../../global/dict/alias-source.js';
 import type { Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { nullModeFromFlags } from '../../global/dict/null-byte.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import {
   mapSpec,
@@ -61,6 +62,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
   const args = getopt(argv, OPTIONS);
   const config = commandConfig(args.values.get('c'));
   const fold = !args.flags.has('f');
+  const nulls = nullModeFromFlags(args.flags, argv);
   const query = args.values.get('q');
   const del = args.values.get('d');
   const specs = args.operands.map((o) => mapSpec(o, config));
@@ -72,7 +74,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
   if (query !== undefined || args.flags.has('s')) {
     const dicts: Dict[] = [];
     try {
-      for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold }));
+      for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls }));
       if (args.flags.has('s')) {
         for (const d of dicts) {
           if (!d.sequence) throw new Error(`table ${d.spec}: sequence operation is not supported`);
@@ -99,7 +101,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
 
   if (del !== undefined) {
     const keys = del === '-' ? inputLines(await io.stdin()) : [del];
-    return (await deleteKeys(specs, keys, fold)) ? 0 : 1;
+    return (await deleteKeys(specs, keys, fold, nulls)) ? 0 : 1;
   }
 
   if (args.flags.has('i')) {
@@ -112,6 +114,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
         name,
         entries.map((e) => [e.key, e.value] as [string, string]),
         [],
+        nulls,
       );
     }
     return 0;
@@ -138,7 +141,12 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
     const pairs: [string, string][] = entries.map((e) => [e.key, e.value]);
     // Sendmail's "alias database complete" marker, which Postfix also writes.
     if (!entries.some((e) => e.key === '@')) pairs.push(['@', '@']);
-    await createTable(type, name, pairs, { warn, quietDuplicates: true, ownerFrom: asRoot ? name : undefined });
+    await createTable(type, name, pairs, {
+      warn,
+      quietDuplicates: true,
+      ownerFrom: asRoot ? name : undefined,
+      nulls,
+    });
   }
   return 0;
 }

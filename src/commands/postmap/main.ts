@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { DictRetryError, type Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { nullModeFromFlags } from '../../global/dict/null-byte.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import { parseKeyValueTable, splitKeyValue } from '../../global/dict/table-source.js';
 import type { ParamReader } from '../../global/params/types.js';
@@ -88,6 +89,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
   const args = getopt(argv, OPTIONS);
   const config = commandConfig(args.values.get('c'));
   const fold = !args.flags.has('f');
+  const nulls = nullModeFromFlags(args.flags, argv);
   const specs = args.operands.map((o) => mapSpec(o, config));
   const query = args.values.get('q');
   const del = args.values.get('d');
@@ -103,7 +105,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
 
   const openAll = async (): Promise<Dict[]> => {
     const dicts: Dict[] = [];
-    for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold }));
+    for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls }));
     return dicts;
   };
   const closeAll = async (dicts: Dict[]): Promise<void> => {
@@ -164,7 +166,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
 
   if (del !== undefined) {
     const keys = del === '-' ? inputLines(await io.stdin()) : [del];
-    return (await deleteKeys(specs, keys, fold)) ? 0 : 1;
+    return (await deleteKeys(specs, keys, fold, nulls)) ? 0 : 1;
   }
 
   if (args.flags.has('i')) {
@@ -177,7 +179,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     });
     for (const s of specs) {
       const { type, name } = splitSpec(s);
-      await modifyTable(type, name, puts, []);
+      await modifyTable(type, name, puts, [], nulls);
     }
     return 0;
   }
@@ -210,6 +212,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
         replace: args.flags.has('r'),
         quietDuplicates: args.flags.has('w'),
         ownerFrom: asRoot ? name : undefined,
+        nulls,
         warn,
       },
     );

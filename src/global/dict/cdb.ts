@@ -4,6 +4,7 @@
 // hash tables. Postfix's dict_cdb.c; `postmap cdb:file` writes `file.cdb`.
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { Dict } from './dict-api.js';
+import { decodeStored, encodeStored, keyVariants, type NullMode } from './null-byte.js';
 import { TableSyntaxError } from './table-source.js';
 
 const MAX_CDB_BYTES = 0xffffffff;
@@ -15,13 +16,13 @@ export function cdbHash(key: Buffer): number {
 }
 
 /** Encode entries (first occurrence of a key wins) into a cdb image. */
-export function buildCdb(entries: Iterable<[string, string]>): Buffer {
+export function buildCdb(entries: Iterable<[string, string]>, withNull = false): Buffer {
   const records: Buffer[] = [];
   const slots: { hash: number; pos: number }[][] = Array.from({ length: 256 }, () => []);
   let pos = 2048;
   for (const [k, v] of entries) {
-    const kb = Buffer.from(k, 'utf8');
-    const vb = Buffer.from(v, 'utf8');
+    const kb = encodeStored(k, withNull);
+    const vb = encodeStored(v, withNull);
     const head = Buffer.alloc(8);
     head.writeUInt32LE(kb.length, 0);
     head.writeUInt32LE(vb.length, 4);
@@ -95,12 +96,11 @@ export function* cdbRecords(img: Buffer): Generator<[Buffer, Buffer]> {
   }
 }
 
-const stripNul = (b: Buffer): string => (b.at(-1) === 0 ? b.subarray(0, -1) : b).toString('utf8');
-
-export async function writeCdbFile(path: string, entries: Iterable<[string, string]>): Promise<void> {
+/** Write `file.cdb` atomically; keys and values carry a NUL only when `withNull` (`postmap -N`). */
+export async function writeCdbFile(path: string, entries: Iterable<[string, string]>, withNull = false): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, buildCdb(entries), { flush: true });
+    await writeFile(tmp, buildCdb(entries, withNull), { flush: true });
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
@@ -108,19 +108,20 @@ export async function writeCdbFile(path: string, entries: Iterable<[string, stri
   }
 }
 
-export async function openCdbFile(spec: string, path: string, fold: boolean): Promise<Dict> {
+export async function openCdbFile(spec: string, path: string, fold: boolean, nulls: NullMode = 'both'): Promise<Dict> {
   const img = await readFile(path);
   return {
     spec,
     lookup(key: string): Promise<string | undefined> {
-      const k = Buffer.from(fold ? key.toLowerCase() : key, 'utf8');
-      // Files written by Postfix with `postmap -N` carry a NUL after each key.
-      const v = cdbGet(img, k) ?? cdbGet(img, Buffer.concat([k, Buffer.from([0])]));
-      return Promise.resolve(v === undefined ? undefined : stripNul(v));
+      for (const k of keyVariants(fold ? key.toLowerCase() : key, nulls)) {
+        const v = cdbGet(img, k);
+        if (v !== undefined) return Promise.resolve(decodeStored(v));
+      }
+      return Promise.resolve(undefined);
     },
     async *sequence(): AsyncIterable<[string, string]> {
       await Promise.resolve();
-      for (const [k, v] of cdbRecords(img)) yield [stripNul(k), stripNul(v)];
+      for (const [k, v] of cdbRecords(img)) yield [decodeStored(k), decodeStored(v)];
     },
     close: () => Promise.resolve(),
   };

@@ -5,6 +5,7 @@
 import { chown, stat } from 'node:fs/promises';
 import { writeCdbFile } from './cdb.js';
 import { buildIndexed, indexedPath, isIndexedType, updateIndexed } from './indexed.js';
+import { writesNull, type NullMode } from './null-byte.js';
 import { TableSyntaxError } from './table-source.js';
 
 export interface MkmapOptions {
@@ -14,6 +15,8 @@ export interface MkmapOptions {
   readonly quietDuplicates?: boolean;
   /** Chown the result to the source file's owner (root running without `-o`). */
   readonly ownerFrom?: string;
+  /** `-N`/`-n`; by default the type's own choice (a NUL for hash/btree/lmdb, none for cdb). */
+  readonly nulls?: NullMode;
   readonly warn: (text: string) => void;
 }
 
@@ -44,7 +47,7 @@ export async function createTable(
     owner = { uid: s.uid, gid: s.gid };
   }
   if (type === 'cdb') {
-    await writeCdbFile(path, merged);
+    await writeCdbFile(path, merged, writesNull(opts.nulls ?? 'both', false));
     if (owner) await chown(path, owner.uid, owner.gid);
     return path;
   }
@@ -56,17 +59,23 @@ export async function createTable(
     (k) => opts.warn(`${path}: duplicate entry: "${k}"`),
     (k) => opts.warn(`${path}: key too long, ignoring: "${k.slice(0, 60)}..."`),
     owner,
+    writesNull(opts.nulls ?? 'both', true),
   );
   return path;
 }
 
 /** `postmap -d` / `postalias -d`: delete `keys` from each `type:file`; true when any key was removed. */
-export async function deleteKeys(specs: readonly string[], keys: readonly string[], fold: boolean): Promise<boolean> {
+export async function deleteKeys(
+  specs: readonly string[],
+  keys: readonly string[],
+  fold: boolean,
+  nulls: NullMode = 'both',
+): Promise<boolean> {
   const folded = keys.map((k) => (fold ? k.toLowerCase() : k));
   let any = false;
   for (const spec of specs) {
     const colon = spec.indexOf(':');
-    const removed = await modifyTable(spec.slice(0, colon), spec.slice(colon + 1), [], folded);
+    const removed = await modifyTable(spec.slice(0, colon), spec.slice(colon + 1), [], folded, nulls);
     if (removed.length) any = true;
   }
   return any;
@@ -78,9 +87,10 @@ export async function modifyTable(
   file: string,
   puts: Iterable<[string, string]>,
   deletes: Iterable<string>,
+  nulls: NullMode = 'both',
 ): Promise<string[]> {
   if (!isIndexedType(type)) {
     throw new TableSyntaxError(`unsupported dictionary type: ${type} does not support incremental updates`);
   }
-  return updateIndexed(type, file, puts, deletes);
+  return updateIndexed(type, file, puts, deletes, nulls);
 }

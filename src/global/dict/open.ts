@@ -10,6 +10,7 @@ import { openPipe, openRandom, openUnion } from './composite.js';
 import type { Dict } from './dict-api.js';
 import { indexedPath, isIndexedType, openIndexedFile } from './indexed.js';
 import { MapDict, openEnviron, openFail, openInline, openStatic, openTexthash, openUnix } from './memory-dict.js';
+import type { NullMode } from './null-byte.js';
 import { openRegexpTable } from './regexp-table.js';
 import { ReloadingDict } from './reloading.js';
 import { openSocketmap, openTcp } from './socket-client.js';
@@ -23,6 +24,8 @@ export interface OpenDictOptions {
   readonly warn?: (text: string) => void;
   /** Fold keys to lower case (default yes; `postmap -f` says no). */
   readonly fold?: boolean;
+  /** Indexed tables: keys stored with the C null byte (`-N`), without (`-n`), or try both (default). */
+  readonly nulls?: NullMode;
 }
 
 export interface OpenContext {
@@ -32,6 +35,7 @@ export interface OpenContext {
   readonly config: ParamReader | undefined;
   readonly warn: (text: string) => void;
   readonly fold: boolean;
+  readonly nulls: NullMode;
   /** Open a nested table (unionmap, pipemap, proxy) with the same options. */
   readonly open: (spec: string) => Promise<Dict>;
 }
@@ -52,7 +56,8 @@ const OPENERS: Record<string, DictOpener> = {
   btree: (c) => openIndexed(c),
   hash: (c) => openIndexed(c),
   lmdb: (c) => openIndexed(c),
-  cdb: (c) => reloading(c, indexedPath('cdb', c.name), () => openCdbFile(c.spec, indexedPath('cdb', c.name), c.fold)),
+  cdb: (c) =>
+    reloading(c, indexedPath('cdb', c.name), () => openCdbFile(c.spec, indexedPath('cdb', c.name), c.fold, c.nulls)),
   texthash: (c) => reloading(c, c.name, () => openTexthash(c.spec, c.name, c.warn, c.fold)),
   regexp: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'regexp', c.name, c.warn)),
   pcre: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'pcre', c.name, c.warn)),
@@ -78,7 +83,7 @@ const OPENERS: Record<string, DictOpener> = {
 function openIndexed(c: OpenContext): Promise<Dict> {
   const type = c.type;
   if (!isIndexedType(type)) throw new TableSyntaxError(`unsupported dictionary type: ${type}`);
-  return openIndexedFile(c.spec, type, c.name, c.fold);
+  return openIndexedFile(c.spec, type, c.name, c.fold, c.nulls);
 }
 
 /** Type names for `postconf -m`, sorted as Postfix prints them. */
@@ -112,6 +117,7 @@ export async function openDictUncached(spec: string, opts: OpenDictOptions = {})
     config: opts.config,
     warn: opts.warn ?? defaultWarn,
     fold: opts.fold ?? true,
+    nulls: opts.nulls ?? 'both',
     open: (inner) => openDict(inner, opts),
   };
   try {
@@ -132,7 +138,7 @@ export async function openDictUncached(spec: string, opts: OpenDictOptions = {})
  * close() is a no-op because other users may hold it; closeAllDicts() ends them.
  */
 export function openDict(spec: string, opts: OpenDictOptions = {}): Promise<Dict> {
-  const key = `${opts.fold === false ? 'nofold:' : ''}${spec}`;
+  const key = `${opts.fold === false ? 'nofold:' : ''}${opts.nulls && opts.nulls !== 'both' ? `${opts.nulls}:` : ''}${spec}`;
   let p = cache.get(key);
   if (!p) {
     p = openDictUncached(spec, opts);
