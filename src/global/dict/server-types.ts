@@ -11,7 +11,7 @@ import { sqlDict, type SqlBackend } from './server/sql-dict.js';
 const sql =
   (backend: (cfg: TableConfig) => Promise<SqlBackend>): DictOpener =>
   async (c) => {
-    const cfg = await TableConfig.load(c.name);
+    const cfg = await TableConfig.open(c.name, c.config);
     return sqlDict(c.spec, cfg, await backend(cfg), c.fold);
   };
 
@@ -19,7 +19,7 @@ export const SERVER_TYPES: Record<string, DictOpener> = {
   pgsql: sql(pgsqlBackend),
   mysql: sql(mysqlBackend),
   sqlite: sql(sqliteBackend),
-  memcache: async (c) => memcacheDict(c.spec, await TableConfig.load(c.name), c.fold),
-  ldap: async (c) => ldapDict(c.spec, await TableConfig.load(c.name), c.fold),
-  redis: async (c) => redisDict(c.spec, await TableConfig.load(c.name), c.fold),
+  memcache: async (c) => memcacheDict(c.spec, await TableConfig.open(c.name, c.config), c.fold),
+  ldap: async (c) => ldapDict(c.spec, await TableConfig.open(c.name, c.config), c.fold),
+  redis: async (c) => redisDict(c.spec, await TableConfig.open(c.name, c.config), c.fold),
 };
