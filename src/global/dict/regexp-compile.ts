@@ -1,15 +1,17 @@
 // Turning a regexp_table(5) / pcre_table(5) pattern and its flags into a
-// JavaScript RegExp. POSIX ERE bracket classes ([[:alpha:]]) are translated;
+// JavaScript RegExp. POSIX ERE bracket classes ([[:alpha:]]) are translated,
+// basic expressions (regexp `x` flag off) through regexp-basic.ts;
 // PCRE's `x` (extended) is applied by removing whitespace and comments because
 // JavaScript has no such flag. Catastrophic backtracking cannot be ruled out
 // with a backtracking engine, so subjects are truncated to MAX_SUBJECT and
 // patterns with nested unbounded quantifiers are refused at load time.
+import { translateBasic } from './regexp-basic.js';
 import { TableSyntaxError } from './table-source.js';
 
 /** Longest subject matched; longer lookup keys are matched on this prefix. */
 export const MAX_SUBJECT = 16 * 1024;
 
-const POSIX_CLASSES: Record<string, string> = {
+export const POSIX_CLASSES: Record<string, string> = {
   alpha: 'A-Za-z',
   digit: '0-9',
   alnum: 'A-Za-z0-9',
@@ -139,8 +141,7 @@ export function compilePattern(
   }
   let src = pattern;
   if (kind === 'regexp') {
-    if (!extended) throw new TableSyntaxError(`${where}: basic (non-extended) regular expressions are not supported`);
-    src = translatePosixClasses(src, where);
+    src = extended ? translatePosixClasses(src, where) : translateBasic(src, where);
   } else {
     if (extended) src = stripExtended(src);
     src = translatePosixClasses(src, where);
