@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # OpenLDAP (slapd) on 127.0.0.1:389 for the ldap table tests: suffix
 # dc=example,dc=com, admin cn=admin,dc=example,dc=com / postern_dict, and a
-# few mail entries under ou=aliases. Idempotent; tests skip when it is absent.
+# few mail entries and nested groups (member DNs, a member loop) under ou=aliases. Idempotent; tests skip when it is absent.
 set -uo pipefail
 export DEBIAN_FRONTEND=noninteractive
 [ "$(id -u)" = 0 ] || { echo "dict-ldap: not root, skipping" >&2; exit 0; }
@@ -18,6 +18,9 @@ slapd slapd/move_old_database boolean true
 DEB
   apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null || { echo "dict-ldap: apt-get failed" >&2; exit 0; }
 fi
+
+# Debian's postfix-ldap: the ldap tests compare answers with the real postmap.
+dpkg -s postfix-ldap >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends postfix-ldap >/dev/null || true
 
 if ! ldapsearch -x -H ldap://127.0.0.1:389 -b '' -s base >/dev/null 2>&1; then
   mkdir -p /run/slapd && chown openldap:openldap /run/slapd 2>/dev/null
@@ -51,5 +54,44 @@ cn: star
 sn: star
 mail: st*r@example.com
 description: literal-star@example.net
+
+dn: cn=term,ou=aliases,dc=example,dc=com
+objectClass: inetOrgPerson
+cn: term
+sn: term
+mail: term@example.com
+description: not-returned@example.net
+title: terminal-only@example.net
+
+dn: cn=sub,ou=aliases,dc=example,dc=com
+objectClass: groupOfNames
+objectClass: extensibleObject
+cn: sub
+mail: sub@example.com
+member: cn=star,ou=aliases,dc=example,dc=com
+member: cn=term,ou=aliases,dc=example,dc=com
+member: cn=gone,ou=aliases,dc=example,dc=com
+
+dn: cn=group,ou=aliases,dc=example,dc=com
+objectClass: groupOfNames
+objectClass: extensibleObject
+cn: group
+mail: group@example.com
+description: group-owner@example.net
+member: cn=info,ou=aliases,dc=example,dc=com
+member: cn=list,ou=aliases,dc=example,dc=com
+member: cn=sub,ou=aliases,dc=example,dc=com
+
+dn: cn=loop1,ou=aliases,dc=example,dc=com
+objectClass: groupOfNames
+objectClass: extensibleObject
+cn: loop1
+mail: loop@example.com
+member: cn=loop2,ou=aliases,dc=example,dc=com
+
+dn: cn=loop2,ou=aliases,dc=example,dc=com
+objectClass: groupOfNames
+cn: loop2
+member: cn=loop1,ou=aliases,dc=example,dc=com
 LDIF
 exit 0

@@ -20,6 +20,6 @@ export const SERVER_TYPES: Record<string, DictOpener> = {
   mysql: sql(mysqlBackend),
   sqlite: sql(sqliteBackend),
   memcache: async (c) => memcacheDict(c.spec, await TableConfig.open(c.name, c.config), c.fold),
-  ldap: async (c) => ldapDict(c.spec, await TableConfig.open(c.name, c.config), c.fold),
+  ldap: async (c) => ldapDict(c.spec, await TableConfig.open(c.name, c.config), c.fold, c.warn),
   redis: async (c) => redisDict(c.spec, await TableConfig.open(c.name, c.config), c.fold),
 };

@@ -1,13 +1,19 @@
 // ldap_table(5) through the ldapts client: `server_host` (hosts or LDAP URLs,
 // tried in order), `search_base`, `query_filter`, `result_attribute`,
-// `result_format`, `scope`, `bind`/`bind_dn`/`bind_pw`, `domain`,
-// `size_limit`, `expansion_limit`, `timeout`. Key text inserted into a filter
-// is escaped per RFC 4515 so a key cannot change the filter's structure.
-// Not yet: special/leaf/terminal result attributes (DN recursion), SASL, TLS.
+// `result_format`, `scope`, `domain`, `size_limit`, `expansion_limit`,
+// `timeout`; DN recursion through `special_result_attribute` with
+// `leaf_result_attribute`, `terminal_result_attribute` and `recursion_limit`
+// (ldap-results.ts); `start_tls`, ldaps:// and the `tls_*` settings; `bind`
+// = yes/simple, no/none, or sasl (PLAIN and EXTERNAL, the single-step
+// mechanisms ldapts can send). Key text inserted into a filter is escaped per
+// RFC 4515 so a key cannot change the filter's structure.
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { DictRetryError, type Dict } from '../dict-api.js';
 import { TableSyntaxError } from '../table-source.js';
 import type { TableConfig } from './config-file.js';
 import { domainAllowed, expandTemplate, keyParts, Suppressed } from './key-template.js';
+import { collectResults, resultAttributes } from './ldap-results.js';
 
 type LdapClient = import('ldapts').Client;
 
@@ -29,26 +35,66 @@ function urlsOf(cfg: TableConfig): string[] {
   );
 }
 
-function values(v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  if (Array.isArray(v)) return v.flatMap(values);
-  if (Buffer.isBuffer(v)) return [v.toString('utf8')];
-  return typeof v === 'string' ? [v] : [];
+/** tls_* settings as Node TLS options; tls_require_cert = no (the default) accepts any certificate. */
+function tlsOptions(cfg: TableConfig): ConnectionOptions {
+  const read = (name: string): Buffer | undefined => {
+    const f = cfg.str(name);
+    if (!f) return undefined;
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new TableSyntaxError(`${cfg.file}: ${name} ${f}: ${(e as Error).message}`);
+    }
+  };
+  const opts: ConnectionOptions = { rejectUnauthorized: cfg.bool('tls_require_cert', false) };
+  const ca = read('tls_ca_cert_file');
+  const cert = read('tls_cert');
+  const key = read('tls_key');
+  if (ca) opts.ca = ca;
+  if (cert) opts.cert = cert;
+  if (key) opts.key = key;
+  const ciphers = cfg.str('tls_cipher_suite');
+  if (ciphers) opts.ciphers = ciphers;
+  return opts;
 }
 
-export async function ldapDict(spec: string, cfg: TableConfig, fold: boolean): Promise<Dict> {
+type BindMode = { kind: 'none' } | { kind: 'simple' } | { kind: 'sasl'; mechanism: 'PLAIN' | 'EXTERNAL' };
+
+function bindMode(cfg: TableConfig): BindMode {
+  const b = cfg.str('bind', 'yes').toLowerCase();
+  if (b === 'no' || b === 'none' || b === 'false') return { kind: 'none' };
+  if (b === 'yes' || b === 'simple' || b === 'true') return { kind: 'simple' };
+  if (b !== 'sasl') throw new TableSyntaxError(`${cfg.file}: unsupported value "${b}" for "bind"`);
+  const mechs = cfg.list('sasl_mechs').map((m) => m.toUpperCase());
+  const usable = mechs.find((m): m is 'PLAIN' | 'EXTERNAL' => m === 'PLAIN' || m === 'EXTERNAL');
+  if (!usable) {
+    throw new TableSyntaxError(
+      `${cfg.file}: sasl_mechs "${mechs.join(' ')}": only PLAIN and EXTERNAL are supported by this LDAP client`,
+    );
+  }
+  return { kind: 'sasl', mechanism: usable };
+}
+
+export async function ldapDict(
+  spec: string,
+  cfg: TableConfig,
+  fold: boolean,
+  warn: (text: string) => void = () => undefined,
+): Promise<Dict> {
   const { Client } = await import('ldapts');
   const base = cfg.str('search_base');
   if (!base) throw new TableSyntaxError(`${cfg.file}: missing "search_base"`);
   const filterTemplate = cfg.str('query_filter', '(mailacceptinggeneralid=%s)');
-  const attrs = cfg.list('result_attribute');
-  const attributes = attrs.length ? attrs : ['maildrop'];
+  const kinds = resultAttributes(cfg);
   const resultFormat = cfg.str('result_format', '%s');
   const scopeText = cfg.str('scope', 'sub');
   const scope = scopeText === 'sub' || scopeText === 'base' || scopeText === 'one' ? scopeText : undefined;
   if (!scope) throw new TableSyntaxError(`${cfg.file}: bad scope: ${scopeText}`);
   const bindDn = cfg.str('bind_dn');
-  const doBind = cfg.bool('bind', true) && bindDn !== '';
+  const bind = bindMode(cfg);
+  const startTls = cfg.bool('start_tls', false);
+  const tls = tlsOptions(cfg);
+  const recursionLimit = cfg.int('recursion_limit', 1000);
   const timeout = cfg.int('timeout', 10) * 1000;
   const sizeLimit = cfg.int('size_limit', 0);
   const limit = cfg.int('expansion_limit', 0);
@@ -60,9 +106,22 @@ export async function ldapDict(spec: string, cfg: TableConfig, fold: boolean): P
     if (client) return client;
     let last: unknown;
     for (const url of urls) {
-      const c = new Client({ url, timeout, connectTimeout: timeout });
+      const c = new Client({
+        url,
+        timeout,
+        connectTimeout: timeout,
+        // ldapts speaks TLS from the start whenever tlsOptions are given.
+        ...(url.toLowerCase().startsWith('ldaps:') ? { tlsOptions: tls } : {}),
+      });
       try {
-        if (doBind) await c.bind(bindDn, cfg.str('bind_pw'));
+        if (startTls && !url.toLowerCase().startsWith('ldaps:')) await c.startTLS(tls);
+        if (bind.kind === 'simple' && bindDn !== '') await c.bind(bindDn, cfg.str('bind_pw'));
+        if (bind.kind === 'sasl') {
+          // PLAIN (RFC 4616): authzid NUL authcid NUL password; EXTERNAL: the authzid alone.
+          const authz = cfg.str('sasl_authz_id');
+          const creds = bind.mechanism === 'PLAIN' ? `${authz}\0${bindDn}\0${cfg.str('bind_pw')}` : authz;
+          await c.bind(bind.mechanism, creds);
+        }
         client = c;
         return c;
       } catch (e) {
@@ -89,36 +148,58 @@ export async function ldapDict(spec: string, cfg: TableConfig, fold: boolean): P
         if (e instanceof Suppressed) return undefined;
         throw e;
       }
-      let entries: Record<string, unknown>[];
+      const upper = keyParts(key);
+      const out: string[] = [];
+      const add = (v: string): void => {
+        try {
+          out.push(expandTemplate(resultFormat, keyParts(v), (x) => x, upper));
+        } catch (e) {
+          if (!(e instanceof Suppressed)) throw e;
+        }
+        if (limit > 0 && out.length > limit) {
+          throw new DictRetryError(`${spec}: ${cfg.file}: Expansion limit exceeded for key: '${key}'`);
+        }
+      };
       try {
         const c = await connected();
-        const r = await c.search(searchBase, { scope, filter, attributes, sizeLimit });
-        entries = r.searchEntries;
+        const r = await c.search(searchBase, { scope, filter, attributes: kinds.all, sizeLimit });
+        await collectResults(r.searchEntries, kinds, add, {
+          limit: recursionLimit,
+          fetch: async (dn) => {
+            try {
+              const sub = await c.search(dn, {
+                scope: 'base',
+                filter: '(objectclass=*)',
+                attributes: kinds.all,
+                sizeLimit,
+              });
+              return sub.searchEntries;
+            } catch (e) {
+              // A member DN that names no entry adds nothing.
+              if ((e as Error).name === 'NoSuchObjectError') {
+                warn(`${spec}: DN ${dn} not found, skipping`);
+                return [];
+              }
+              throw e;
+            }
+          },
+          onLimit: (attr, dn, depth) => {
+            throw new DictRetryError(
+              `${spec}: ${cfg.file}: Recursion limit exceeded at depth ${depth} for special attribute ${attr}=${dn}`,
+            );
+          },
+        });
       } catch (e) {
         const name = (e as Error).name;
         if (name === 'NoSuchObjectError') return undefined;
-        // A broken connection is rebuilt on the next lookup.
-        const c = client;
+        // Limits are properties of the data; anything else may be a broken
+        // connection, rebuilt on the next lookup.
+        if (e instanceof DictRetryError && /limit exceeded/.test(e.message)) throw e;
+        const broken = client;
         client = undefined;
-        await c?.unbind().catch(() => undefined);
+        await broken?.unbind().catch(() => undefined);
         if (e instanceof DictRetryError) throw e;
         throw new DictRetryError(`${spec}: ${(e as Error).message}`);
-      }
-      const out: string[] = [];
-      const upper = keyParts(key);
-      for (const entry of entries) {
-        for (const a of attributes) {
-          for (const v of values(entry[a])) {
-            try {
-              out.push(expandTemplate(resultFormat, keyParts(v), (s) => s, upper));
-            } catch (e) {
-              if (!(e instanceof Suppressed)) throw e;
-            }
-            if (limit > 0 && out.length > limit) {
-              throw new DictRetryError(`${spec}: ${cfg.file}: Expansion limit exceeded for key: '${key}'`);
-            }
-          }
-        }
       }
       return out.length ? out.join(',') : undefined;
     },
