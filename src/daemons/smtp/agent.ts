@@ -19,6 +19,7 @@ import type {
 } from '../../global/queue/delivery-api.js';
 import { ConnectionCache } from './conn-cache.js';
 import { daneForCandidate } from './dane.js';
+import { GenericMapper } from './generic.js';
 import { findCredentials, readSaslSettings } from './sasl.js';
 import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
@@ -54,12 +55,14 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly resolver: Resolver;
   private readonly cache = new ConnectionCache();
   private readonly own: ReadonlySet<string>;
+  private readonly generic: GenericMapper;
 
   constructor(private readonly o: SmtpAgentOptions) {
     this.protocol = o.protocol ?? 'smtp';
     this.command = this.protocol;
     this.resolver = o.resolver ?? new DnsResolver();
     this.own = o.ownAddresses ?? ownAddresses(o.config);
+    this.generic = new GenericMapper(o.config, this.protocol, o.openDict, o.log);
   }
 
   async close(): Promise<void> {
@@ -82,7 +85,8 @@ export class SmtpAgent implements DeliveryAgent {
     }
   }
 
-  private async attempt(req: DeliveryRequest): Promise<RecipientOutcome[]> {
+  private async attempt(queued: DeliveryRequest): Promise<RecipientOutcome[]> {
+    let req = queued;
     const s = readSettings(this.o.config, this.protocol);
     const outcomes = new Map<number, RecipientOutcome>();
     const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
@@ -112,6 +116,16 @@ export class SmtpAgent implements DeliveryAgent {
         return failAll({ status: 'deferred', dsn: '4.3.0', reason: `TLS policy lookup error for ${req.nexthop}` });
       if (e instanceof TlsPolicyError) return failAll({ status: 'deferred', dsn: '4.7.5', reason: e.message });
       return failAll({ status: 'deferred', dsn: '4.3.5', reason: (e as Error).message });
+    }
+    if (this.generic.enabled) {
+      try {
+        req = await this.generic.mapRequest(queued);
+        pending.splice(0, pending.length, ...req.recipients.map((rcpt) => ({ rcpt })));
+      } catch (e) {
+        if (!(e instanceof DictRetryError)) throw e;
+        this.o.log.warning(`${req.queueId}: ${this.generic.param} lookup error: ${e.message}`);
+        return failAll({ status: 'deferred', dsn: '4.3.0', reason: `${this.generic.param} lookup error` });
+      }
     }
     const domain = dest.kind === 'inet' ? dest.host : req.nexthop;
     const cacheKey = `${req.transport}:${req.nexthop}:${policy.level}`;
