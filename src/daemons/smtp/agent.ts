@@ -19,6 +19,7 @@ import type {
 } from '../../global/queue/delivery-api.js';
 import { ConnectionCache } from './conn-cache.js';
 import { daneForCandidate } from './dane.js';
+import { LocalDomains } from './addr-keys.js';
 import { GenericMapper } from './generic.js';
 import { findCredentials, readSaslSettings } from './sasl.js';
 import { parseNexthop, type Destination } from './nexthop.js';
@@ -56,6 +57,7 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly cache = new ConnectionCache();
   private readonly own: ReadonlySet<string>;
   private readonly generic: GenericMapper;
+  private readonly localDomains: LocalDomains | undefined;
 
   constructor(private readonly o: SmtpAgentOptions) {
     this.protocol = o.protocol ?? 'smtp';
@@ -63,6 +65,7 @@ export class SmtpAgent implements DeliveryAgent {
     this.resolver = o.resolver ?? new DnsResolver();
     this.own = o.ownAddresses ?? ownAddresses(o.config);
     this.generic = new GenericMapper(o.config, this.protocol, o.openDict, o.log);
+    this.localDomains = o.openDict ? new LocalDomains(o.config, o.openDict) : undefined;
   }
 
   async close(): Promise<void> {
@@ -128,7 +131,10 @@ export class SmtpAgent implements DeliveryAgent {
       }
     }
     const domain = dest.kind === 'inet' ? dest.host : req.nexthop;
-    const cacheKey = `${req.transport}:${req.nexthop}:${policy.level}`;
+    // Sender-dependent credentials make a session the sender's own: it is cached under the sender too.
+    const sasl = readSaslSettings(this.o.config, this.protocol);
+    const bySender = sasl.enabled && sasl.senderDependent ? `:${queued.sender}` : '';
+    const cacheKey = `${req.transport}:${req.nexthop}:${policy.level}${bySender}`;
     const useCache = s.cacheOnDemand || s.cacheDestinations.some((d) => d.toLowerCase() === req.nexthop.toLowerCase());
 
     // A cached session to this next hop skips DNS and the handshake altogether.
@@ -164,7 +170,7 @@ export class SmtpAgent implements DeliveryAgent {
         for (const p of pending) p.last = { ...dane.failure, relay: NO_RELAY };
         continue;
       }
-      const opened = await this.open(c, dane.policy, domain, req, s);
+      const opened = await this.open(c, dane.policy, domain, req, queued.sender, s);
       if (!('conn' in opened)) {
         const f = opened;
         const relay = f.kind === 'connect' ? NO_RELAY : relayOfCandidate(c);
@@ -199,17 +205,29 @@ export class SmtpAgent implements DeliveryAgent {
     return finish();
   }
 
-  /** A session with one server; for `may`, a failed TLS handshake is retried once in plaintext. */
+  /**
+   * A session with one server; for `may`, a failed TLS handshake is retried
+   * once in plaintext. `sender` is the queued (not generic-mapped) sender,
+   * the key for sender-dependent credentials.
+   */
   private async open(
     c: Candidate,
     tls: TlsPolicy,
     nexthopDomain: string,
     req: DeliveryRequest,
+    sender: string,
     s: ClientSettings,
   ): Promise<Session | SessionFailure> {
     const sasl = readSaslSettings(this.o.config, this.protocol);
+    // Postfix's order: the sender (if enabled), the server's name, then the next hop as written.
     const credentials = sasl.enabled
-      ? await findCredentials(sasl, [req.nexthop, c.hostname, nexthopDomain], this.o.openDict)
+      ? await findCredentials(
+          sasl,
+          sender,
+          [c.hostname, req.nexthop, nexthopDomain],
+          this.o.openDict,
+          this.localDomains,
+        )
       : undefined;
     const base = { settings: s, tls, nexthopDomain, log: this.o.log, req, sasl: { settings: sasl, credentials } };
     try {

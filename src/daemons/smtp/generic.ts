@@ -14,8 +14,8 @@ import type { Dict } from '../../global/dict/dict-api.js';
 import type { Logger } from '../../global/log/logger.js';
 import type { ParamReader } from '../../global/params/types.js';
 import type { DeliveryRequest } from '../../global/queue/delivery-api.js';
-import { createRewriter, type Rewriter } from '../trivial-rewrite/trivial-rewrite.js';
-import { splitAddress, stripExtension } from '../trivial-rewrite/address.js';
+import { splitAddress } from '../trivial-rewrite/address.js';
+import { addressKeys, LocalDomains } from './addr-keys.js';
 import { findAddresses, rewriteAddresses } from './header-addresses.js';
 import { paramName, type Protocol } from './settings.js';
 import type { OpenDict } from './tls-policy.js';
@@ -48,13 +48,12 @@ export class GenericMapper {
   readonly param: string;
   private readonly specs: readonly string[];
   private dicts: Promise<Dict[]> | undefined;
-  private rewriter: Rewriter | undefined;
+  private readonly localDomains: LocalDomains | undefined;
   private readonly delimiters: string;
-  private readonly myorigin: string;
   private readonly propagate: boolean;
 
   constructor(
-    private readonly config: ParamReader,
+    config: ParamReader,
     protocol: Protocol,
     private readonly openDict: OpenDict | undefined,
     private readonly log: Logger,
@@ -62,7 +61,7 @@ export class GenericMapper {
     this.param = paramName(protocol, 'generic_maps');
     this.specs = config.list(this.param);
     this.delimiters = config.get('recipient_delimiter');
-    this.myorigin = config.get('myorigin').toLowerCase();
+    this.localDomains = openDict ? new LocalDomains(config, openDict) : undefined;
     this.propagate = config
       .list('propagate_unmatched_extensions')
       .map((s) => s.toLowerCase())
@@ -132,24 +131,12 @@ export class GenericMapper {
   async lookup(address: string): Promise<string | undefined> {
     this.dicts ??= Promise.all(this.specs.map((s) => (this.openDict as OpenDict)(s)));
     const dicts = await this.dicts;
-    const { local, domain } = splitAddress(address.toLowerCase());
-    const bare = stripExtension(local, this.delimiters);
-    const ext = bare !== undefined ? local.slice(bare.length) : '';
-    const keys: { key: string; stripped: boolean }[] = [];
-    if (domain !== undefined) {
-      keys.push({ key: `${local}@${domain}`, stripped: false });
-      if (bare !== undefined) keys.push({ key: `${bare}@${domain}`, stripped: true });
-    }
-    if (domain === undefined || (await this.isLocal(domain))) {
-      keys.push({ key: local, stripped: false });
-      if (bare !== undefined) keys.push({ key: bare, stripped: true });
-    }
-    if (domain !== undefined) keys.push({ key: `@${domain}`, stripped: false });
-    for (const { key, stripped } of keys) {
+    const keys = await addressKeys(address, this.delimiters, this.localDomains as LocalDomains);
+    for (const { key, ext } of keys) {
       for (const d of dicts) {
         const v = await d.lookup(key);
         if (v === undefined) continue;
-        return this.result(v, address, stripped ? ext : '');
+        return this.result(v, address, ext);
       }
     }
     return undefined;
@@ -169,12 +156,6 @@ export class GenericMapper {
     if (!ext || !this.propagate) return first;
     const r = splitAddress(first);
     return r.domain === undefined ? `${r.local}${ext}` : `${r.local}${ext}@${r.domain}`;
-  }
-
-  private async isLocal(domain: string): Promise<boolean> {
-    if (domain === this.myorigin) return true;
-    this.rewriter ??= createRewriter({ config: this.config, openDict: this.openDict as OpenDict });
-    return this.rewriter.isLocalDomain(domain);
   }
 }
 
