@@ -8,6 +8,7 @@ import { ConnectError, SessionError, SmtpConnection, type ServerReply } from './
 import type { Candidate } from './resolve.js';
 import type { ClientSettings } from './settings.js';
 import { tlsaMatches } from './dane.js';
+import { fingerprintMatches } from './fingerprint.js';
 import { authenticate, chooseMechanism, type Credentials, type SaslSettings } from './sasl.js';
 import { describeTls, handshakeOptions, judgePeer, requiresTls, verifiesPeer, type TlsPolicy } from './tls-policy.js';
 
@@ -178,6 +179,11 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
         if (!tlsaMatches(sock, policy.tlsa, [c.hostname, o.nexthopDomain])) {
           throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not verified' });
         }
+        verdict = { trust: 'Verified', trusted: true, matched: true };
+      } else if (policy.level === 'fingerprint') {
+        // Only the listed digests count; CA trust and names are beside the point.
+        if (!fingerprintMatches(sock, policy.digest ?? 'sha256', policy.match))
+          throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not verified' });
         verdict = { trust: 'Verified', trusted: true, matched: true };
       } else if (verifiesPeer(policy.level)) {
         if (!verdict.trusted)

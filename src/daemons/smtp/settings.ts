@@ -5,7 +5,7 @@ import { paramSpec } from '../../global/params/registry.js';
 import type { ParamReader } from '../../global/params/types.js';
 
 export type Protocol = 'smtp' | 'lmtp';
-export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure' | 'dane' | 'dane-only';
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'fingerprint' | 'verify' | 'secure' | 'dane' | 'dane-only';
 
 export interface ClientSettings {
   readonly protocol: Protocol;
@@ -51,6 +51,9 @@ export interface ClientSettings {
   readonly tlsPolicyMaps: readonly string[];
   readonly tlsVerifyMatch: readonly string[];
   readonly tlsSecureMatch: readonly string[];
+  readonly tlsFingerprintMatch: readonly string[];
+  /** smtp_tls_fingerprint_digest as written (checked when a fingerprint policy needs it). */
+  readonly tlsFingerprintDigest: string;
 }
 
 /** `smtp_helo_name` is `lmtp_lhlo_name` in lmtp; other names just swap the prefix. */
@@ -139,11 +142,13 @@ export function readSettings(cfg: ParamReader, protocol: Protocol): ClientSettin
     tlsPolicyMaps: cfg.list(p('tls_policy_maps')),
     tlsVerifyMatch: cfg.list(p('tls_verify_cert_match')),
     tlsSecureMatch: cfg.list(p('tls_secure_cert_match')),
+    tlsFingerprintMatch: cfg.list(p('tls_fingerprint_cert_match')),
+    tlsFingerprintDigest: cfg.get(p('tls_fingerprint_digest')),
   };
 }
 
 export function isTlsLevel(s: string): s is TlsLevel {
-  return ['none', 'may', 'encrypt', 'verify', 'secure', 'dane', 'dane-only'].includes(s);
+  return ['none', 'may', 'encrypt', 'fingerprint', 'verify', 'secure', 'dane', 'dane-only'].includes(s);
 }
 
 /** Before `smtp_tls_security_level`, Postfix had on/off switches; they still count when the level is empty. */

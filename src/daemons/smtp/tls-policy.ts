@@ -3,6 +3,7 @@
 // `smtp_tls_policy_maps`), the handshake options, and the verdict on the
 // server certificate with Postfix's trust words (Anonymous, Untrusted,
 // Trusted, Verified) and failure texts.
+import { getHashes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { Dict } from '../../global/dict/dict-api.js';
@@ -17,6 +18,8 @@ export interface TlsPolicy {
   readonly match: readonly string[];
   /** DNSSEC-validated TLSA records, set only for an effective `dane` policy (dane.ts). */
   readonly tlsa?: readonly TlsaRecord[];
+  /** The checked smtp_tls_fingerprint_digest, set for the `fingerprint` level. */
+  readonly digest?: string;
 }
 
 export type OpenDict = (spec: string) => Promise<Dict>;
@@ -35,13 +38,34 @@ function policyKeys(nexthop: string, dest: Destination): string[] {
   return keys;
 }
 
+/** The match list a level starts with before any policy `match=`. */
+function defaultMatch(level: TlsLevel, s: ClientSettings): readonly string[] {
+  if (level === 'fingerprint') return s.tlsFingerprintMatch;
+  return level === 'secure' ? s.tlsSecureMatch : s.tlsVerifyMatch;
+}
+
 export async function tlsPolicyFor(
   nexthop: string,
   dest: Destination,
   s: ClientSettings,
   openDict: OpenDict | undefined,
 ): Promise<TlsPolicy> {
-  const base: TlsPolicy = { level: s.tlsLevel, match: s.tlsLevel === 'secure' ? s.tlsSecureMatch : s.tlsVerifyMatch };
+  const policy = await lookupPolicy(nexthop, dest, s, openDict);
+  if (policy.level !== 'fingerprint') return policy;
+  const param = s.protocol === 'lmtp' ? 'lmtp_tls_fingerprint_digest' : 'smtp_tls_fingerprint_digest';
+  const digest = s.tlsFingerprintDigest.trim().toLowerCase();
+  if (!getHashes().includes(digest)) throw new TlsPolicyError(`${param}: unsupported digest "${digest}"`);
+  if (policy.match.length === 0) throw new TlsPolicyError(`fingerprint TLS policy for ${nexthop} lists no fingerprint`);
+  return { ...policy, digest };
+}
+
+async function lookupPolicy(
+  nexthop: string,
+  dest: Destination,
+  s: ClientSettings,
+  openDict: OpenDict | undefined,
+): Promise<TlsPolicy> {
+  const base: TlsPolicy = { level: s.tlsLevel, match: defaultMatch(s.tlsLevel, s) };
   if (!openDict) return base;
   for (const spec of s.tlsPolicyMaps) {
     const dict = await openDict(spec);
@@ -53,17 +77,23 @@ export async function tlsPolicyFor(
   return base;
 }
 
-/** `verify match=hostname:nexthop`, `secure match=.example.com`, `encrypt`, `none`, ... */
+/**
+ * `verify match=hostname:nexthop`, `secure match=.example.com`, `encrypt`,
+ * `fingerprint match=AB:CD:...|EF:...`. Fingerprints contain colons, so
+ * their list separator is `|`, and several match= attributes add up.
+ */
 export function parsePolicy(value: string, s: ClientSettings, spec: string): TlsPolicy {
   const [levelText, ...attrs] = value.trim().split(/\s+/);
   const level = (levelText ?? '').toLowerCase();
   if (!isTlsLevel(level)) throw new TlsPolicyError(`${spec}: invalid TLS security level "${levelText ?? ''}"`);
-  let match = level === 'secure' ? s.tlsSecureMatch : s.tlsVerifyMatch;
+  let match: readonly string[] | undefined;
   for (const a of attrs) {
     const m = /^match=(.*)$/i.exec(a);
-    if (m?.[1]) match = m[1].split(':').filter(Boolean);
+    if (!m?.[1]) continue;
+    if (level === 'fingerprint') match = [...(match ?? []), ...m[1].split('|').filter(Boolean)];
+    else match = m[1].split(':').filter(Boolean);
   }
-  return { level, match };
+  return { level, match: match ?? defaultMatch(level, s) };
 }
 
 export function requiresTls(level: TlsLevel): boolean {
@@ -71,7 +101,9 @@ export function requiresTls(level: TlsLevel): boolean {
 }
 
 export function verifiesPeer(level: TlsLevel): boolean {
-  return level === 'verify' || level === 'secure' || level === 'dane' || level === 'dane-only';
+  return (
+    level === 'fingerprint' || level === 'verify' || level === 'secure' || level === 'dane' || level === 'dane-only'
+  );
 }
 
 export function handshakeOptions(s: ClientSettings, servername: string): ConnectionOptions {
@@ -126,7 +158,9 @@ export function judgePeer(sock: TLSSocket, policy: TlsPolicy, mxHost: string, ne
   const cert = sock.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) return { trust: 'Anonymous', trusted: false, matched: false };
   const trusted = sock.authorized;
-  const { names, dotNames } = matchNames(policy, mxHost, nexthopDomain);
+  // Fingerprint patterns are digests, not names.
+  const { names, dotNames } =
+    policy.level === 'fingerprint' ? { names: [], dotNames: [] } : matchNames(policy, mxHost, nexthopDomain);
   let matched = false;
   for (const n of names) if (checkServerIdentity(n, cert) === undefined) matched = true;
   for (const d of dotNames) if (dnsNames(cert).some((c) => c.endsWith(`.${d}`))) matched = true;
