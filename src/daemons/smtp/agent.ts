@@ -288,6 +288,7 @@ export class SmtpAgent implements DeliveryAgent {
           relay,
           reason: res.reason,
           ...extra,
+          ...(res.status === 'sent' ? { dsnSuccess: successAction(session, this.protocol) } : {}),
         });
         pending.splice(pending.indexOf(p), 1);
       }
@@ -308,6 +309,16 @@ export class SmtpAgent implements DeliveryAgent {
     }
     return out;
   }
+}
+
+/**
+ * Postfix's smtp(8): a next hop that announces DSN was given NOTIFY and
+ * reports success itself; otherwise a success notice says `relayed`, or
+ * `delivered` for LMTP, whose server is the final destination.
+ */
+function successAction(session: Session, protocol: Protocol): 'delivered' | 'relayed' | 'passed-on' {
+  if (session.features.has('DSN')) return 'passed-on';
+  return protocol === 'lmtp' ? 'delivered' : 'relayed';
 }
 
 function relayOfCandidate(c: Candidate): string {
