@@ -283,3 +283,43 @@ test('dane-only: without validated TLSA records the mail waits; with them it goe
   assert.equal(b?.status, 'sent');
   assert.equal((await tlsPeer.records()).filter((r) => r.data).at(-1)?.tls, true);
 });
+
+test('protocol settings: smtp_tls_protocols for may, the mandatory ones for encrypt, policy protocols=, bad values defer', async () => {
+  const hop = `[127.0.0.1]:${tlsPeer.port}`;
+  const established = async (cf: string, policyValue?: string): Promise<string> => {
+    const log = new MemoryLogger();
+    const agent = new SmtpAgent({
+      config: Config.fromText(`myhostname = client.test\nsmtp_tls_policy_maps = test:p\n${cf}`),
+      log,
+      ownAddresses: new Set(),
+      openDict: (spec) =>
+        Promise.resolve({
+          spec,
+          lookup: () => Promise.resolve(policyValue),
+          close: () => Promise.resolve(),
+        }),
+    });
+    const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+    await agent.close();
+    assert.equal(o?.status, 'sent', o?.reason);
+    return (
+      /: (TLSv1\.\d) with cipher/.exec(log.texts().find((t) => t.includes('TLS connection established')) ?? '')?.[1] ??
+      ''
+    );
+  };
+  const mandatory12 = 'smtp_tls_mandatory_protocols = TLSv1.2';
+  assert.equal(await established(`smtp_tls_security_level = may\nsmtp_tls_protocols = <=TLSv1.2`), 'TLSv1.2');
+  assert.equal(await established(`smtp_tls_security_level = may\n${mandatory12}`), 'TLSv1.3');
+  assert.equal(await established(`smtp_tls_security_level = encrypt\n${mandatory12}`), 'TLSv1.2');
+  assert.equal(await established('smtp_tls_security_level = may', 'encrypt protocols=!TLSv1.3'), 'TLSv1.2');
+  const bad = makeAgent('smtp_tls_security_level = encrypt\nsmtp_tls_mandatory_protocols = >=TLSv9');
+  const [o] = await bad.agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.deepEqual(
+    { s: o?.status, d: o?.dsn, r: o?.reason },
+    {
+      s: 'deferred',
+      d: '4.7.5',
+      r: 'TLS configuration error: smtp_tls_mandatory_protocols: unknown TLS protocol "TLSv9"',
+    },
+  );
+});

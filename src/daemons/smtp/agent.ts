@@ -26,7 +26,8 @@ import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
 import { openSession, SessionAbort, type Session, type SessionFailure } from './session.js';
 import { readSettings, type ClientSettings, type Protocol } from './settings.js';
-import { tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
+import { tlsParamsFor, tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
+import { TlsConfigError } from '../../global/tls/protocols.js';
 import { runTransaction } from './transaction.js';
 
 export interface SmtpAgentOptions {
@@ -114,7 +115,14 @@ export class SmtpAgent implements DeliveryAgent {
     try {
       dest = parseNexthop(req.nexthop, this.protocol, s.defaultPort);
       policy = await tlsPolicyFor(req.nexthop, dest, s, this.o.openDict);
+      // Unusable protocol or cipher settings defer here, not in the middle of a session.
+      if (policy.level !== 'none') tlsParamsFor(s, policy);
+      if (policy.level === 'dane') tlsParamsFor(s, { ...policy, level: 'may' });
     } catch (e) {
+      if (e instanceof TlsConfigError) {
+        this.o.log.warning(`${req.queueId}: ${e.message}`);
+        return failAll({ status: 'deferred', dsn: '4.7.5', reason: `TLS configuration error: ${e.message}` });
+      }
       if (e instanceof DictRetryError)
         return failAll({ status: 'deferred', dsn: '4.3.0', reason: `TLS policy lookup error for ${req.nexthop}` });
       if (e instanceof TlsPolicyError) return failAll({ status: 'deferred', dsn: '4.7.5', reason: e.message });

@@ -163,7 +163,7 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
     } else {
       let sock;
       try {
-        sock = await conn.startTls(handshakeOptions(s, c.hostname), s.starttlsTimeout);
+        sock = await conn.startTls(handshakeOptions(s, policy, c.hostname), s.starttlsTimeout);
       } catch (e) {
         o.log.info(`SSL_connect error to ${relayOf(c)}: ${(e as Error).message}`);
         // For `may`, the caller retries this server in plaintext (Postfix's opportunistic fallback).

@@ -10,7 +10,8 @@ import type { Dict } from '../../global/dict/dict-api.js';
 import type { TlsaRecord } from '../../global/dns/lookup.js';
 import { DictRetryError } from '../../global/dict/dict-api.js';
 import type { Destination } from './nexthop.js';
-import { isTlsLevel, type ClientSettings, type TlsLevel } from './settings.js';
+import { isTlsLevel, type ClientSettings, type TlsLevel, type TlsParams } from './settings.js';
+import { TlsConfigError, parseProtocols, type ProtocolRange } from '../../global/tls/protocols.js';
 
 export interface TlsPolicy {
   readonly level: TlsLevel;
@@ -20,6 +21,8 @@ export interface TlsPolicy {
   readonly tlsa?: readonly TlsaRecord[];
   /** The checked smtp_tls_fingerprint_digest, set for the `fingerprint` level. */
   readonly digest?: string;
+  /** A policy's `protocols=` attribute, over the main.cf protocols. */
+  readonly protocols?: ProtocolRange;
 }
 
 export type OpenDict = (spec: string) => Promise<Dict>;
@@ -87,13 +90,22 @@ export function parsePolicy(value: string, s: ClientSettings, spec: string): Tls
   const level = (levelText ?? '').toLowerCase();
   if (!isTlsLevel(level)) throw new TlsPolicyError(`${spec}: invalid TLS security level "${levelText ?? ''}"`);
   let match: readonly string[] | undefined;
+  let protocols: ProtocolRange | undefined;
   for (const a of attrs) {
+    const pr = /^protocols=(.*)$/i.exec(a);
+    if (pr?.[1]) {
+      try {
+        protocols = parseProtocols(pr[1], `${spec}: protocols`);
+      } catch (e) {
+        throw new TlsPolicyError((e as Error).message);
+      }
+    }
     const m = /^match=(.*)$/i.exec(a);
     if (!m?.[1]) continue;
     if (level === 'fingerprint') match = [...(match ?? []), ...m[1].split('|').filter(Boolean)];
     else match = m[1].split(':').filter(Boolean);
   }
-  return { level, match: match ?? defaultMatch(level, s) };
+  return { level, match: match ?? defaultMatch(level, s), ...(protocols ? { protocols } : {}) };
 }
 
 export function requiresTls(level: TlsLevel): boolean {
@@ -106,13 +118,29 @@ export function verifiesPeer(level: TlsLevel): boolean {
   );
 }
 
-export function handshakeOptions(s: ClientSettings, servername: string): ConnectionOptions {
+/**
+ * Protocols and ciphers for a session at this policy's level: opportunistic
+ * (`may`) or mandatory settings, a policy's `protocols=` over either, and
+ * no anonymous suites where the peer must be authenticated (as Postfix).
+ * Throws TlsConfigError for settings that cannot be used.
+ */
+export function tlsParamsFor(s: ClientSettings, policy: TlsPolicy): TlsParams {
+  const base = policy.level === 'may' ? s.tlsOpportunistic : s.tlsMandatory;
+  if (base instanceof TlsConfigError) throw base;
+  return {
+    range: policy.protocols ?? base.range,
+    ciphers: verifiesPeer(policy.level) ? base.ciphers.replace(/:?@SECLEVEL=0$/, ':!aNULL:@SECLEVEL=0') : base.ciphers,
+  };
+}
+
+export function handshakeOptions(s: ClientSettings, policy: TlsPolicy, servername: string): ConnectionOptions {
+  const params = tlsParamsFor(s, policy);
   const opts: ConnectionOptions = {
     // The verdict is ours (Postfix logs untrusted peers at may/encrypt and still delivers).
     rejectUnauthorized: false,
-    minVersion: 'TLSv1',
-    // The Postfix default cipher grade "medium" includes legacy suites for old peers.
-    ciphers: 'DEFAULT:@SECLEVEL=0',
+    minVersion: params.range.minVersion,
+    maxVersion: params.range.maxVersion,
+    ciphers: params.ciphers,
     checkServerIdentity: () => undefined,
   };
   if (servername && !/^[\d.]+$/.test(servername) && !servername.includes(':')) opts.servername = servername;
