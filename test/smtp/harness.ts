@@ -13,6 +13,7 @@ import { DnsClient } from '../../src/global/dns/client.js';
 import { DnsResolver } from '../../src/global/dns/lookup.js';
 import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
 import type { DeliveryRequest } from '../../src/global/queue/delivery-api.js';
+import { DictRetryError, type Dict } from '../../src/global/dict/dict-api.js';
 import type { Protocol } from '../../src/daemons/smtp/settings.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -103,5 +104,29 @@ export function makeAgent(
     new DnsClient({ servers: [{ host: '127.0.0.1', port: dnsPort ?? 9 }], timeoutMs: 500, attempts: 1 }),
   );
   const agent = new SmtpAgent({ config, protocol, log, resolver, ownAddresses: new Set(own) });
+  return { agent, log };
+}
+
+/** Lookup tables for a test agent: `spec` → key → value, or `'fail'` for a table whose lookups fail temporarily. */
+export type TestTables = Record<string, Record<string, string> | 'fail'>;
+
+export function testOpenDict(tables: TestTables): (spec: string) => Promise<Dict> {
+  return (spec) =>
+    Promise.resolve({
+      spec,
+      lookup: (key: string) => {
+        const t = tables[spec];
+        if (t === 'fail') return Promise.reject(new DictRetryError(`${spec}: table unavailable`));
+        return Promise.resolve(t?.[key]);
+      },
+      close: () => Promise.resolve(),
+    });
+}
+
+/** An agent whose `type:name` tables are the given objects. */
+export function makeTableAgent(mainCf: string, tables: TestTables, protocol: Protocol = 'smtp'): AgentSetup {
+  const log = new MemoryLogger(`postfix/${protocol}`);
+  const config = Config.fromText(`myhostname = client.test\ninet_interfaces = 127.0.0.250\n${mainCf}`);
+  const agent = new SmtpAgent({ config, protocol, log, openDict: testOpenDict(tables), ownAddresses: new Set() });
   return { agent, log };
 }

@@ -126,7 +126,8 @@ class Handler(socketserver.StreamRequestHandler):
                     user = base64.b64decode(self.rfile.readline().strip()).decode()
                     self.send("334 UGFzc3dvcmQ6")
                     pw = base64.b64decode(self.rfile.readline().strip()).decode()
-                if "%s:%s" % (user, pw) == O.get("auth"):
+                allowed = O.get("auth")
+                if "%s:%s" % (user, pw) in (allowed if isinstance(allowed, list) else [allowed]):
                     record({"auth_user": user, "mech": parts[1].upper()})
                     self.send("235 2.7.0 Authentication successful")
                 else:

@@ -67,3 +67,51 @@ test('default security options: no plaintext mechanism without TLS', async () =>
     'SASL authentication failed; cannot authenticate to server 127.0.0.1[127.0.0.1]: no mechanism available',
   );
 });
+
+test('smtp_sender_dependent_authentication: the sender, then @domain, before the server; sessions are not shared between senders', async () => {
+  const p = await startPeer({ auth: ['joe:s3cret', 'dom:d0main', 'hop:h0p'], features: ['PIPELINING', 'AUTH PLAIN'] });
+  peers.push(p);
+  const hop = `[127.0.0.1]:${p.port}`;
+  const table = { 'joe@client.test': 'joe:s3cret', '@other.test': 'dom:d0main', [hop]: 'hop:h0p' };
+  const cf =
+    'smtp_sasl_security_options = noanonymous\nsmtp_connection_cache_on_demand = yes\nrecipient_delimiter = +\n';
+  const dep = agentWith(`${cf}smtp_sender_dependent_authentication = yes`, table);
+  const send = (a: SmtpAgent, sender: string) => a.deliver(makeRequest(hop, ['a@d.test'], { sender }));
+  const outcomes = [
+    ...(await send(dep.agent, 'joe+tag@client.test')),
+    ...(await send(dep.agent, 'ann@other.test')),
+    ...(await send(dep.agent, 'nobody@client.test')),
+  ];
+  await dep.agent.close();
+  // Without the switch, the sender is never a key.
+  const plain = agentWith(cf, table);
+  outcomes.push(...(await send(plain.agent, 'joe@client.test')));
+  await plain.agent.close();
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ['sent', 'sent', 'sent', 'sent'],
+  );
+  assert.deepEqual(
+    (await p.records()).filter((r) => r.auth_user).map((r) => r.auth_user),
+    ['joe', 'dom', 'hop', 'hop'],
+  );
+});
+
+test('smtp_sasl_mechanism_filter: `!plain, static:rest` leaves LOGIN; a filter naming nothing offered leaves none', async () => {
+  const p = await startPeer({ auth: 'joe:s3cret', features: ['AUTH PLAIN LOGIN'] });
+  peers.push(p);
+  const hop = `[127.0.0.1]:${p.port}`;
+  const cf = 'smtp_sasl_security_options = noanonymous\n';
+  const a = agentWith(`${cf}smtp_sasl_mechanism_filter = !plain, static:rest`, { [hop]: 'joe:s3cret' });
+  const [o] = await a.agent.deliver(makeRequest(hop, ['a@d.test']));
+  await a.agent.close();
+  assert.equal(o?.status, 'sent');
+  assert.deepEqual(
+    (await p.records()).filter((r) => r.auth_user),
+    [{ auth_user: 'joe', mech: 'LOGIN' }],
+  );
+  const b = agentWith(`${cf}smtp_sasl_mechanism_filter = cram-md5`, { [hop]: 'joe:s3cret' });
+  const [o2] = await b.agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.equal(o2?.status, 'deferred');
+  assert.match(o2?.reason ?? '', /no mechanism available$/);
+});

@@ -209,3 +209,117 @@ test('dane: a validated TLSA 3 1 1 record verifies the server; a wrong digest de
   assert.equal(c?.status, 'sent');
   assert.ok(insecure.log.texts().some((t) => t.startsWith('Untrusted TLS connection established to mx.tls.test')));
 });
+
+function fingerprint(digest: string, what: 'cert' | 'pkey'): string {
+  const x = new X509Certificate(readFileSync(join(dir, 'srv.pem')));
+  const der = what === 'cert' ? x.raw : x.publicKey.export({ type: 'spki', format: 'der' });
+  return createHash(digest)
+    .update(der)
+    .digest('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
+}
+
+test('fingerprint: the certificate digest in smtp_tls_fingerprint_cert_match verifies an untrusted server', async () => {
+  const ok = makeAgent(
+    `compatibility_level = 3.6\nsmtp_tls_security_level = fingerprint\nsmtp_tls_fingerprint_cert_match = ${fingerprint('sha256', 'cert')}`,
+    dns.port,
+  );
+  const [a] = await ok.agent.deliver(makeRequest(`other.test:${tlsPeer.port}`, ['a@other.test']));
+  await ok.agent.close();
+  assert.equal(a?.status, 'sent');
+  assert.ok(ok.log.texts().some((t) => t.startsWith('Verified TLS connection established to mx.other.test')));
+  // The same digest under md5 (the default below compatibility level 3.6) does not match.
+  const md5 = makeAgent(
+    `smtp_tls_security_level = fingerprint\nsmtp_tls_fingerprint_cert_match = ${fingerprint('sha256', 'cert')}`,
+    dns.port,
+  );
+  const [b] = await md5.agent.deliver(makeRequest(`other.test:${tlsPeer.port}`, ['a@other.test']));
+  assert.deepEqual(
+    { s: b?.status, d: b?.dsn, r: b?.reason },
+    { s: 'deferred', d: '4.7.5', r: 'Server certificate not verified' },
+  );
+});
+
+test('fingerprint in smtp_tls_policy_maps: match= with | separated digests, public-key digests, bad digest name', async () => {
+  const hop = `[127.0.0.1]:${tlsPeer.port}`;
+  const policy = (value: string, cf = '') => {
+    const agent = new SmtpAgent({
+      config: Config.fromText(`myhostname = client.test\nsmtp_tls_policy_maps = test:policy\n${cf}`),
+      log: new MemoryLogger(),
+      ownAddresses: new Set(),
+      openDict: (spec) =>
+        Promise.resolve({
+          spec,
+          lookup: (key: string) => Promise.resolve(key === hop ? value : undefined),
+          close: () => Promise.resolve(),
+        }),
+    });
+    return agent;
+  };
+  const good = policy(`fingerprint match=00:11|${fingerprint('md5', 'pkey').toLowerCase()}`);
+  const [a] = await good.deliver(makeRequest(hop, ['a@d.test']));
+  await good.close();
+  assert.equal(a?.status, 'sent');
+  const bad = policy('fingerprint match=00:11:22', 'smtp_tls_fingerprint_digest = sha257');
+  const [b] = await bad.deliver(makeRequest(hop, ['a@d.test']));
+  assert.deepEqual(
+    { s: b?.status, d: b?.dsn, r: b?.reason },
+    { s: 'deferred', d: '4.7.5', r: 'smtp_tls_fingerprint_digest: unsupported digest "sha257"' },
+  );
+});
+
+test('dane-only: without validated TLSA records the mail waits; with them it goes', async () => {
+  const cf = 'smtp_dns_support_level = dnssec\nsmtp_tls_security_level = dane-only';
+  const insecure = makeAgent(cf, dns.port);
+  const [a] = await insecure.agent.deliver(makeRequest(`tls.test:${tlsPeer.port}`, ['a@tls.test']));
+  assert.deepEqual(
+    { s: a?.status, d: a?.dsn, r: a?.reason },
+    { s: 'deferred', d: '4.7.5', r: `No usable DANE TLSA records for mx.tls.test[127.0.0.1]:${tlsPeer.port}` },
+  );
+  const good = makeAgent(cf, dns.port);
+  const [b] = await good.agent.deliver(makeRequest(`dane.test:${tlsPeer.port}`, ['a@dane.test']));
+  await good.agent.close();
+  assert.equal(b?.status, 'sent');
+  assert.equal((await tlsPeer.records()).filter((r) => r.data).at(-1)?.tls, true);
+});
+
+test('protocol settings: smtp_tls_protocols for may, the mandatory ones for encrypt, policy protocols=, bad values defer', async () => {
+  const hop = `[127.0.0.1]:${tlsPeer.port}`;
+  const established = async (cf: string, policyValue?: string): Promise<string> => {
+    const log = new MemoryLogger();
+    const agent = new SmtpAgent({
+      config: Config.fromText(`myhostname = client.test\nsmtp_tls_policy_maps = test:p\n${cf}`),
+      log,
+      ownAddresses: new Set(),
+      openDict: (spec) =>
+        Promise.resolve({
+          spec,
+          lookup: () => Promise.resolve(policyValue),
+          close: () => Promise.resolve(),
+        }),
+    });
+    const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+    await agent.close();
+    assert.equal(o?.status, 'sent', o?.reason);
+    return (
+      /: (TLSv1\.\d) with cipher/.exec(log.texts().find((t) => t.includes('TLS connection established')) ?? '')?.[1] ??
+      ''
+    );
+  };
+  const mandatory12 = 'smtp_tls_mandatory_protocols = TLSv1.2';
+  assert.equal(await established(`smtp_tls_security_level = may\nsmtp_tls_protocols = <=TLSv1.2`), 'TLSv1.2');
+  assert.equal(await established(`smtp_tls_security_level = may\n${mandatory12}`), 'TLSv1.3');
+  assert.equal(await established(`smtp_tls_security_level = encrypt\n${mandatory12}`), 'TLSv1.2');
+  assert.equal(await established('smtp_tls_security_level = may', 'encrypt protocols=!TLSv1.3'), 'TLSv1.2');
+  const bad = makeAgent('smtp_tls_security_level = encrypt\nsmtp_tls_mandatory_protocols = >=TLSv9');
+  const [o] = await bad.agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.deepEqual(
+    { s: o?.status, d: o?.dsn, r: o?.reason },
+    {
+      s: 'deferred',
+      d: '4.7.5',
+      r: 'TLS configuration error: smtp_tls_mandatory_protocols: unknown TLS protocol "TLSv9"',
+    },
+  );
+});

@@ -19,12 +19,15 @@ import type {
 } from '../../global/queue/delivery-api.js';
 import { ConnectionCache } from './conn-cache.js';
 import { daneForCandidate } from './dane.js';
+import { LocalDomains } from './addr-keys.js';
+import { GenericMapper } from './generic.js';
 import { findCredentials, readSaslSettings } from './sasl.js';
 import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
 import { openSession, SessionAbort, type Session, type SessionFailure } from './session.js';
 import { readSettings, type ClientSettings, type Protocol } from './settings.js';
-import { tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
+import { tlsParamsFor, tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
+import { TlsConfigError } from '../../global/tls/protocols.js';
 import { runTransaction } from './transaction.js';
 
 export interface SmtpAgentOptions {
@@ -54,12 +57,16 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly resolver: Resolver;
   private readonly cache = new ConnectionCache();
   private readonly own: ReadonlySet<string>;
+  private readonly generic: GenericMapper;
+  private readonly localDomains: LocalDomains | undefined;
 
   constructor(private readonly o: SmtpAgentOptions) {
     this.protocol = o.protocol ?? 'smtp';
     this.command = this.protocol;
     this.resolver = o.resolver ?? new DnsResolver();
     this.own = o.ownAddresses ?? ownAddresses(o.config);
+    this.generic = new GenericMapper(o.config, this.protocol, o.openDict, o.log);
+    this.localDomains = o.openDict ? new LocalDomains(o.config, o.openDict) : undefined;
   }
 
   async close(): Promise<void> {
@@ -82,7 +89,8 @@ export class SmtpAgent implements DeliveryAgent {
     }
   }
 
-  private async attempt(req: DeliveryRequest): Promise<RecipientOutcome[]> {
+  private async attempt(queued: DeliveryRequest): Promise<RecipientOutcome[]> {
+    let req = queued;
     const s = readSettings(this.o.config, this.protocol);
     const outcomes = new Map<number, RecipientOutcome>();
     const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
@@ -107,14 +115,34 @@ export class SmtpAgent implements DeliveryAgent {
     try {
       dest = parseNexthop(req.nexthop, this.protocol, s.defaultPort);
       policy = await tlsPolicyFor(req.nexthop, dest, s, this.o.openDict);
+      // Unusable protocol or cipher settings defer here, not in the middle of a session.
+      if (policy.level !== 'none') tlsParamsFor(s, policy);
+      if (policy.level === 'dane') tlsParamsFor(s, { ...policy, level: 'may' });
     } catch (e) {
+      if (e instanceof TlsConfigError) {
+        this.o.log.warning(`${req.queueId}: ${e.message}`);
+        return failAll({ status: 'deferred', dsn: '4.7.5', reason: `TLS configuration error: ${e.message}` });
+      }
       if (e instanceof DictRetryError)
         return failAll({ status: 'deferred', dsn: '4.3.0', reason: `TLS policy lookup error for ${req.nexthop}` });
       if (e instanceof TlsPolicyError) return failAll({ status: 'deferred', dsn: '4.7.5', reason: e.message });
       return failAll({ status: 'deferred', dsn: '4.3.5', reason: (e as Error).message });
     }
+    if (this.generic.enabled) {
+      try {
+        req = await this.generic.mapRequest(queued);
+        pending.splice(0, pending.length, ...req.recipients.map((rcpt) => ({ rcpt })));
+      } catch (e) {
+        if (!(e instanceof DictRetryError)) throw e;
+        this.o.log.warning(`${req.queueId}: ${this.generic.param} lookup error: ${e.message}`);
+        return failAll({ status: 'deferred', dsn: '4.3.0', reason: `${this.generic.param} lookup error` });
+      }
+    }
     const domain = dest.kind === 'inet' ? dest.host : req.nexthop;
-    const cacheKey = `${req.transport}:${req.nexthop}:${policy.level}`;
+    // Sender-dependent credentials make a session the sender's own: it is cached under the sender too.
+    const sasl = readSaslSettings(this.o.config, this.protocol);
+    const bySender = sasl.enabled && sasl.senderDependent ? `:${queued.sender}` : '';
+    const cacheKey = `${req.transport}:${req.nexthop}:${policy.level}${bySender}`;
     const useCache = s.cacheOnDemand || s.cacheDestinations.some((d) => d.toLowerCase() === req.nexthop.toLowerCase());
 
     // A cached session to this next hop skips DNS and the handshake altogether.
@@ -150,7 +178,7 @@ export class SmtpAgent implements DeliveryAgent {
         for (const p of pending) p.last = { ...dane.failure, relay: NO_RELAY };
         continue;
       }
-      const opened = await this.open(c, dane.policy, domain, req, s);
+      const opened = await this.open(c, dane.policy, domain, req, queued.sender, s);
       if (!('conn' in opened)) {
         const f = opened;
         const relay = f.kind === 'connect' ? NO_RELAY : relayOfCandidate(c);
@@ -185,17 +213,29 @@ export class SmtpAgent implements DeliveryAgent {
     return finish();
   }
 
-  /** A session with one server; for `may`, a failed TLS handshake is retried once in plaintext. */
+  /**
+   * A session with one server; for `may`, a failed TLS handshake is retried
+   * once in plaintext. `sender` is the queued (not generic-mapped) sender,
+   * the key for sender-dependent credentials.
+   */
   private async open(
     c: Candidate,
     tls: TlsPolicy,
     nexthopDomain: string,
     req: DeliveryRequest,
+    sender: string,
     s: ClientSettings,
   ): Promise<Session | SessionFailure> {
     const sasl = readSaslSettings(this.o.config, this.protocol);
+    // Postfix's order: the sender (if enabled), the server's name, then the next hop as written.
     const credentials = sasl.enabled
-      ? await findCredentials(sasl, [req.nexthop, c.hostname, nexthopDomain], this.o.openDict)
+      ? await findCredentials(
+          sasl,
+          sender,
+          [c.hostname, req.nexthop, nexthopDomain],
+          this.o.openDict,
+          this.localDomains,
+        )
       : undefined;
     const base = { settings: s, tls, nexthopDomain, log: this.o.log, req, sasl: { settings: sasl, credentials } };
     try {
@@ -256,6 +296,7 @@ export class SmtpAgent implements DeliveryAgent {
           relay,
           reason: res.reason,
           ...extra,
+          ...(res.status === 'sent' ? { dsnSuccess: successAction(session, this.protocol) } : {}),
         });
         pending.splice(pending.indexOf(p), 1);
       }
@@ -276,6 +317,16 @@ export class SmtpAgent implements DeliveryAgent {
     }
     return out;
   }
+}
+
+/**
+ * Postfix's smtp(8): a next hop that announces DSN was given NOTIFY and
+ * reports success itself; otherwise a success notice says `relayed`, or
+ * `delivered` for LMTP, whose server is the final destination.
+ */
+function successAction(session: Session, protocol: Protocol): 'delivered' | 'relayed' | 'passed-on' {
+  if (session.features.has('DSN')) return 'passed-on';
+  return protocol === 'lmtp' ? 'delivered' : 'relayed';
 }
 
 function relayOfCandidate(c: Candidate): string {

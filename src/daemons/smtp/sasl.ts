@@ -1,11 +1,13 @@
 // SMTP AUTH on the client side (Postfix's SASL_README, "Enabling SASL
 // authentication in the Postfix SMTP client"): credentials from
-// `smtp_sasl_password_maps` (`user:password`, keyed by next hop or server
-// name), mechanisms PLAIN and LOGIN filtered by `smtp_sasl_mechanism_filter`
+// `smtp_sasl_password_maps` (`user:password`, keyed by the sender when
+// `smtp_sender_dependent_authentication` is on, then by server name, then
+// by next hop), mechanisms PLAIN and LOGIN filtered by `smtp_sasl_mechanism_filter`
 // and the security options (`noplaintext` forbids both without TLS, or with
 // TLS under `smtp_sasl_tls_security_options`). Passwords are never logged.
 import type { ParamReader } from '../../global/params/types.js';
 import type { SmtpConnection } from './connection.js';
+import { addressKeys, type LocalDomains } from './addr-keys.js';
 import { paramName, type Protocol } from './settings.js';
 import type { OpenDict } from './tls-policy.js';
 
@@ -16,6 +18,9 @@ export interface SaslSettings {
   readonly options: readonly string[];
   readonly tlsOptions: readonly string[];
   readonly softBounce: boolean;
+  /** smtp_sender_dependent_authentication: the sender's own credentials come first. */
+  readonly senderDependent: boolean;
+  readonly delimiters: string;
 }
 
 export function readSaslSettings(cfg: ParamReader, protocol: Protocol): SaslSettings {
@@ -28,6 +33,8 @@ export function readSaslSettings(cfg: ParamReader, protocol: Protocol): SaslSett
     options: lower('sasl_security_options'),
     tlsOptions: lower('sasl_tls_security_options'),
     softBounce: cfg.bool(p('sasl_auth_soft_bounce')),
+    senderDependent: cfg.bool(p('sender_dependent_authentication')),
+    delimiters: cfg.get('recipient_delimiter'),
   };
 }
 
@@ -36,23 +43,41 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** The first `user:password` found for any of `keys` (next hop as written, server name, domain). */
+/**
+ * The credentials for one server, in Postfix's order: the envelope sender
+ * (address keys as generic(5), only with sender-dependent authentication and
+ * a non-null sender), then each of `keys` (server name, next hop as written).
+ * The first table that answers a key wins; a failing table throws DictRetryError.
+ */
 export async function findCredentials(
   s: SaslSettings,
+  sender: string,
   keys: readonly string[],
   openDict: OpenDict | undefined,
+  localDomains: LocalDomains | undefined,
 ): Promise<Credentials | undefined> {
   if (!openDict) return undefined;
-  for (const spec of s.passwordMaps) {
-    const dict = await openDict(spec);
-    for (const key of keys) {
-      const v = await dict.lookup(key);
-      if (v === undefined) continue;
-      const i = v.indexOf(':');
-      return i < 0 ? { user: v, password: '' } : { user: v.slice(0, i), password: v.slice(i + 1) };
+  const dicts = await Promise.all(s.passwordMaps.map((spec) => openDict(spec)));
+  const find = async (key: string): Promise<string | undefined> => {
+    for (const d of dicts) {
+      const v = await d.lookup(key);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+  let value: string | undefined;
+  if (s.senderDependent && sender !== '' && localDomains) {
+    for (const k of await addressKeys(sender, s.delimiters, localDomains)) {
+      if ((value = await find(k.key)) !== undefined) break;
     }
   }
-  return undefined;
+  for (const key of keys) {
+    if (value !== undefined) break;
+    value = await find(key);
+  }
+  if (value === undefined) return undefined;
+  const i = value.indexOf(':');
+  return i < 0 ? { user: value, password: '' } : { user: value.slice(0, i), password: value.slice(i + 1) };
 }
 
 /** Mechanisms we can and may use, best first. */
@@ -62,10 +87,26 @@ export function chooseMechanism(s: SaslSettings, offered: string, tls: boolean):
   if (options.includes('noplaintext')) return undefined;
   for (const m of ['PLAIN', 'LOGIN'] as const) {
     if (!server.has(m)) continue;
-    if (s.mechanismFilter.length && !s.mechanismFilter.includes(m.toLowerCase())) continue;
+    if (!filterAllows(s.mechanismFilter, m)) continue;
     return m;
   }
   return undefined;
+}
+
+/**
+ * smtp_sasl_mechanism_filter as a Postfix match list: the first item that
+ * names the mechanism decides (`!name` excludes it); a `static:` table
+ * matches every mechanism (the documented `!gssapi, static:rest` idiom);
+ * a mechanism no item names is filtered out. Empty: everything is allowed.
+ */
+export function filterAllows(filter: readonly string[], mech: string): boolean {
+  if (filter.length === 0) return true;
+  for (const item of filter) {
+    const negated = item.startsWith('!');
+    const name = negated ? item.slice(1) : item;
+    if (name.startsWith('static:') || name === mech.toLowerCase()) return !negated;
+  }
+  return false;
 }
 
 export type AuthResult = { ok: true } | { ok: false; code: number; text: string };

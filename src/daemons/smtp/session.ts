@@ -8,6 +8,7 @@ import { ConnectError, SessionError, SmtpConnection, type ServerReply } from './
 import type { Candidate } from './resolve.js';
 import type { ClientSettings } from './settings.js';
 import { tlsaMatches } from './dane.js';
+import { fingerprintMatches } from './fingerprint.js';
 import { authenticate, chooseMechanism, type Credentials, type SaslSettings } from './sasl.js';
 import { describeTls, handshakeOptions, judgePeer, requiresTls, verifiesPeer, type TlsPolicy } from './tls-policy.js';
 
@@ -162,7 +163,7 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
     } else {
       let sock;
       try {
-        sock = await conn.startTls(handshakeOptions(s, c.hostname), s.starttlsTimeout);
+        sock = await conn.startTls(handshakeOptions(s, policy, c.hostname), s.starttlsTimeout);
       } catch (e) {
         o.log.info(`SSL_connect error to ${relayOf(c)}: ${(e as Error).message}`);
         // For `may`, the caller retries this server in plaintext (Postfix's opportunistic fallback).
@@ -178,6 +179,11 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
         if (!tlsaMatches(sock, policy.tlsa, [c.hostname, o.nexthopDomain])) {
           throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not verified' });
         }
+        verdict = { trust: 'Verified', trusted: true, matched: true };
+      } else if (policy.level === 'fingerprint') {
+        // Only the listed digests count; CA trust and names are beside the point.
+        if (!fingerprintMatches(sock, policy.digest ?? 'sha256', policy.match))
+          throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not verified' });
         verdict = { trust: 'Verified', trusted: true, matched: true };
       } else if (verifiesPeer(policy.level)) {
         if (!verdict.trusted)

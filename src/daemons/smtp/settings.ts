@@ -3,9 +3,22 @@
 // lmtp (Postfix builds both from one source and picks the prefix by name).
 import { paramSpec } from '../../global/params/registry.js';
 import type { ParamReader } from '../../global/params/types.js';
+import {
+  TlsConfigError,
+  cipherList,
+  parseGrade,
+  parseProtocols,
+  type ProtocolRange,
+} from '../../global/tls/protocols.js';
 
 export type Protocol = 'smtp' | 'lmtp';
-export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure' | 'dane' | 'dane-only';
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'fingerprint' | 'verify' | 'secure' | 'dane' | 'dane-only';
+
+/** Protocol range and OpenSSL cipher list for one class of TLS use. */
+export interface TlsParams {
+  readonly range: ProtocolRange;
+  readonly ciphers: string;
+}
 
 export interface ClientSettings {
   readonly protocol: Protocol;
@@ -51,6 +64,13 @@ export interface ClientSettings {
   readonly tlsPolicyMaps: readonly string[];
   readonly tlsVerifyMatch: readonly string[];
   readonly tlsSecureMatch: readonly string[];
+  readonly tlsFingerprintMatch: readonly string[];
+  /** For opportunistic TLS (`may`): smtp_tls_protocols, smtp_tls_ciphers; an error when they are invalid. */
+  readonly tlsOpportunistic: TlsParams | TlsConfigError;
+  /** For mandatory levels: smtp_tls_mandatory_protocols, smtp_tls_mandatory_ciphers and both exclusion lists. */
+  readonly tlsMandatory: TlsParams | TlsConfigError;
+  /** smtp_tls_fingerprint_digest as written (checked when a fingerprint policy needs it). */
+  readonly tlsFingerprintDigest: string;
 }
 
 /** `smtp_helo_name` is `lmtp_lhlo_name` in lmtp; other names just swap the prefix. */
@@ -139,11 +159,34 @@ export function readSettings(cfg: ParamReader, protocol: Protocol): ClientSettin
     tlsPolicyMaps: cfg.list(p('tls_policy_maps')),
     tlsVerifyMatch: cfg.list(p('tls_verify_cert_match')),
     tlsSecureMatch: cfg.list(p('tls_secure_cert_match')),
+    tlsFingerprintMatch: cfg.list(p('tls_fingerprint_cert_match')),
+    tlsFingerprintDigest: cfg.get(p('tls_fingerprint_digest')),
+    tlsOpportunistic: tlsParams(cfg, p, false),
+    tlsMandatory: tlsParams(cfg, p, true),
   };
 }
 
+/** Read with the shared TLS parameter parsers (global/tls/protocols.ts), as smtpd does. */
+function tlsParams(cfg: ParamReader, p: (s: string) => string, mandatory: boolean): TlsParams | TlsConfigError {
+  const protocols = p(mandatory ? 'tls_mandatory_protocols' : 'tls_protocols');
+  const grade = p(mandatory ? 'tls_mandatory_ciphers' : 'tls_ciphers');
+  const exclude = [
+    ...cfg.list(p('tls_exclude_ciphers')),
+    ...(mandatory ? cfg.list(p('tls_mandatory_exclude_ciphers')) : []),
+  ];
+  try {
+    return {
+      range: parseProtocols(cfg.get(protocols), protocols),
+      ciphers: cipherList(cfg, parseGrade(cfg.get(grade), grade), exclude),
+    };
+  } catch (e) {
+    if (e instanceof TlsConfigError) return e;
+    throw e;
+  }
+}
+
 export function isTlsLevel(s: string): s is TlsLevel {
-  return ['none', 'may', 'encrypt', 'verify', 'secure', 'dane', 'dane-only'].includes(s);
+  return ['none', 'may', 'encrypt', 'fingerprint', 'verify', 'secure', 'dane', 'dane-only'].includes(s);
 }
 
 /** Before `smtp_tls_security_level`, Postfix had on/off switches; they still count when the level is empty. */

@@ -3,13 +3,15 @@
 // `smtp_tls_policy_maps`), the handshake options, and the verdict on the
 // server certificate with Postfix's trust words (Anonymous, Untrusted,
 // Trusted, Verified) and failure texts.
+import { getHashes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { Dict } from '../../global/dict/dict-api.js';
 import type { TlsaRecord } from '../../global/dns/lookup.js';
 import { DictRetryError } from '../../global/dict/dict-api.js';
 import type { Destination } from './nexthop.js';
-import { isTlsLevel, type ClientSettings, type TlsLevel } from './settings.js';
+import { isTlsLevel, type ClientSettings, type TlsLevel, type TlsParams } from './settings.js';
+import { TlsConfigError, parseProtocols, type ProtocolRange } from '../../global/tls/protocols.js';
 
 export interface TlsPolicy {
   readonly level: TlsLevel;
@@ -17,6 +19,10 @@ export interface TlsPolicy {
   readonly match: readonly string[];
   /** DNSSEC-validated TLSA records, set only for an effective `dane` policy (dane.ts). */
   readonly tlsa?: readonly TlsaRecord[];
+  /** The checked smtp_tls_fingerprint_digest, set for the `fingerprint` level. */
+  readonly digest?: string;
+  /** A policy's `protocols=` attribute, over the main.cf protocols. */
+  readonly protocols?: ProtocolRange;
 }
 
 export type OpenDict = (spec: string) => Promise<Dict>;
@@ -35,13 +41,34 @@ function policyKeys(nexthop: string, dest: Destination): string[] {
   return keys;
 }
 
+/** The match list a level starts with before any policy `match=`. */
+function defaultMatch(level: TlsLevel, s: ClientSettings): readonly string[] {
+  if (level === 'fingerprint') return s.tlsFingerprintMatch;
+  return level === 'secure' ? s.tlsSecureMatch : s.tlsVerifyMatch;
+}
+
 export async function tlsPolicyFor(
   nexthop: string,
   dest: Destination,
   s: ClientSettings,
   openDict: OpenDict | undefined,
 ): Promise<TlsPolicy> {
-  const base: TlsPolicy = { level: s.tlsLevel, match: s.tlsLevel === 'secure' ? s.tlsSecureMatch : s.tlsVerifyMatch };
+  const policy = await lookupPolicy(nexthop, dest, s, openDict);
+  if (policy.level !== 'fingerprint') return policy;
+  const param = s.protocol === 'lmtp' ? 'lmtp_tls_fingerprint_digest' : 'smtp_tls_fingerprint_digest';
+  const digest = s.tlsFingerprintDigest.trim().toLowerCase();
+  if (!getHashes().includes(digest)) throw new TlsPolicyError(`${param}: unsupported digest "${digest}"`);
+  if (policy.match.length === 0) throw new TlsPolicyError(`fingerprint TLS policy for ${nexthop} lists no fingerprint`);
+  return { ...policy, digest };
+}
+
+async function lookupPolicy(
+  nexthop: string,
+  dest: Destination,
+  s: ClientSettings,
+  openDict: OpenDict | undefined,
+): Promise<TlsPolicy> {
+  const base: TlsPolicy = { level: s.tlsLevel, match: defaultMatch(s.tlsLevel, s) };
   if (!openDict) return base;
   for (const spec of s.tlsPolicyMaps) {
     const dict = await openDict(spec);
@@ -53,17 +80,32 @@ export async function tlsPolicyFor(
   return base;
 }
 
-/** `verify match=hostname:nexthop`, `secure match=.example.com`, `encrypt`, `none`, ... */
+/**
+ * `verify match=hostname:nexthop`, `secure match=.example.com`, `encrypt`,
+ * `fingerprint match=AB:CD:...|EF:...`. Fingerprints contain colons, so
+ * their list separator is `|`, and several match= attributes add up.
+ */
 export function parsePolicy(value: string, s: ClientSettings, spec: string): TlsPolicy {
   const [levelText, ...attrs] = value.trim().split(/\s+/);
   const level = (levelText ?? '').toLowerCase();
   if (!isTlsLevel(level)) throw new TlsPolicyError(`${spec}: invalid TLS security level "${levelText ?? ''}"`);
-  let match = level === 'secure' ? s.tlsSecureMatch : s.tlsVerifyMatch;
+  let match: readonly string[] | undefined;
+  let protocols: ProtocolRange | undefined;
   for (const a of attrs) {
+    const pr = /^protocols=(.*)$/i.exec(a);
+    if (pr?.[1]) {
+      try {
+        protocols = parseProtocols(pr[1], `${spec}: protocols`);
+      } catch (e) {
+        throw new TlsPolicyError((e as Error).message);
+      }
+    }
     const m = /^match=(.*)$/i.exec(a);
-    if (m?.[1]) match = m[1].split(':').filter(Boolean);
+    if (!m?.[1]) continue;
+    if (level === 'fingerprint') match = [...(match ?? []), ...m[1].split('|').filter(Boolean)];
+    else match = m[1].split(':').filter(Boolean);
   }
-  return { level, match };
+  return { level, match: match ?? defaultMatch(level, s), ...(protocols ? { protocols } : {}) };
 }
 
 export function requiresTls(level: TlsLevel): boolean {
@@ -71,16 +113,34 @@ export function requiresTls(level: TlsLevel): boolean {
 }
 
 export function verifiesPeer(level: TlsLevel): boolean {
-  return level === 'verify' || level === 'secure' || level === 'dane' || level === 'dane-only';
+  return (
+    level === 'fingerprint' || level === 'verify' || level === 'secure' || level === 'dane' || level === 'dane-only'
+  );
 }
 
-export function handshakeOptions(s: ClientSettings, servername: string): ConnectionOptions {
+/**
+ * Protocols and ciphers for a session at this policy's level: opportunistic
+ * (`may`) or mandatory settings, a policy's `protocols=` over either, and
+ * no anonymous suites where the peer must be authenticated (as Postfix).
+ * Throws TlsConfigError for settings that cannot be used.
+ */
+export function tlsParamsFor(s: ClientSettings, policy: TlsPolicy): TlsParams {
+  const base = policy.level === 'may' ? s.tlsOpportunistic : s.tlsMandatory;
+  if (base instanceof TlsConfigError) throw base;
+  return {
+    range: policy.protocols ?? base.range,
+    ciphers: verifiesPeer(policy.level) ? base.ciphers.replace(/:?@SECLEVEL=0$/, ':!aNULL:@SECLEVEL=0') : base.ciphers,
+  };
+}
+
+export function handshakeOptions(s: ClientSettings, policy: TlsPolicy, servername: string): ConnectionOptions {
+  const params = tlsParamsFor(s, policy);
   const opts: ConnectionOptions = {
     // The verdict is ours (Postfix logs untrusted peers at may/encrypt and still delivers).
     rejectUnauthorized: false,
-    minVersion: 'TLSv1',
-    // The Postfix default cipher grade "medium" includes legacy suites for old peers.
-    ciphers: 'DEFAULT:@SECLEVEL=0',
+    minVersion: params.range.minVersion,
+    maxVersion: params.range.maxVersion,
+    ciphers: params.ciphers,
     checkServerIdentity: () => undefined,
   };
   if (servername && !/^[\d.]+$/.test(servername) && !servername.includes(':')) opts.servername = servername;
@@ -126,7 +186,9 @@ export function judgePeer(sock: TLSSocket, policy: TlsPolicy, mxHost: string, ne
   const cert = sock.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) return { trust: 'Anonymous', trusted: false, matched: false };
   const trusted = sock.authorized;
-  const { names, dotNames } = matchNames(policy, mxHost, nexthopDomain);
+  // Fingerprint patterns are digests, not names.
+  const { names, dotNames } =
+    policy.level === 'fingerprint' ? { names: [], dotNames: [] } : matchNames(policy, mxHost, nexthopDomain);
   let matched = false;
   for (const n of names) if (checkServerIdentity(n, cert) === undefined) matched = true;
   for (const d of dotNames) if (dnsNames(cert).some((c) => c.endsWith(`.${d}`))) matched = true;

@@ -49,6 +49,14 @@ export interface RecipientOutcome {
   readonly reason: string;
   /** The remote server's reply, when there was one (for DSN `Diagnostic-Code: smtp; ...`). */
   readonly remoteReply?: string;
+  /**
+   * For `sent`, what a success notice (NOTIFY=SUCCESS) should say, as Postfix's smtp(8)
+   * decides it: `delivered` (final delivery; what an absent field means), `relayed` (handed
+   * to a next hop that does not announce DSN: RFC 3464 Action `relayed`), or `passed-on`
+   * (the next hop announced DSN and received the NOTIFY request, so it reports success
+   * itself and this MTA sends no notice).
+   */
+  readonly dsnSuccess?: 'delivered' | 'relayed' | 'passed-on';
 }
 
 export interface DeliveryAgent {
