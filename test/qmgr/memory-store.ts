@@ -15,6 +15,7 @@ export interface NewMessage {
   envid?: string;
   warned?: boolean;
   nextAttempt?: number;
+  filter?: string;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -55,6 +56,7 @@ export class MemoryStore implements QueueStore {
       ...(m.envid ? { envid: m.envid } : {}),
       ...(m.warned !== undefined ? { warned: m.warned } : {}),
       ...(m.nextAttempt !== undefined ? { nextAttempt: m.nextAttempt } : {}),
+      ...(m.filter !== undefined ? { filter: m.filter } : {}),
     });
     this.contents.set(id, Buffer.from(content));
     if (announce && (m.state ?? 'incoming') === 'incoming') for (const l of this.listeners) l(id);

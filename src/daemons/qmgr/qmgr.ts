@@ -13,6 +13,7 @@ import type { BounceService } from '../bounce/bounce.js';
 import type { ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
 import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
+import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
 import { expiredLine, recipientLogLine, removedLine } from './log-lines.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
@@ -236,6 +237,10 @@ export class Qmgr {
     await this.o.store.setState(msg.queueId, 'active');
     // The store logs `from=<...>, size=..., nrcpt=... (queue active)` as the state changes.
     const todo = msg.recipients.filter((r) => !r.done);
+    const filter = msg.filter !== undefined ? parseFilter(msg.filter) : undefined;
+    if (msg.filter !== undefined && !filter) {
+      this.log.warning(`${msg.queueId}: ignoring bad content filter request: ${msg.filter}`);
+    }
     const groups = new Map<string, { transport: string; nexthop: string; rcpts: DeliveryRecipient[] }>();
     for (const r of todo) {
       let res: ResolveResult;
@@ -253,6 +258,10 @@ export class Qmgr {
         // Malformed (bad domain syntax, bare IP address): no agent could do better.
         this.immediate(am, r, 'bounced', '5.1.3', 'bad address syntax');
         continue;
+      }
+      if (filter) {
+        // The content filter gets every recipient, whatever its address class (the filter's copy comes back unfiltered).
+        res = { ...res, ...filterRoute(filter, r.address, this.s.defaultFilterNexthop), recipient: r.address };
       }
       if (this.s.deferTransports.has(res.transport)) {
         this.immediate(am, r, 'deferred', '4.3.2', 'deferred transport');
