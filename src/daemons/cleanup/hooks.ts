@@ -11,6 +11,8 @@ import type { LogicalHeader } from './header-parse.js';
 export interface RewriteContext {
   readonly queueId: string;
   readonly origin: CleanupOpenRequest['origin'];
+  /** receive_override_options=no_address_mappings: only the basic rewrite, no canonical/masquerade/virtual. */
+  readonly noAddressMappings?: boolean;
 }
 
 export interface CleanupAddressRewriter {
@@ -62,6 +64,8 @@ export interface ContentInspectionInput {
   readonly separator: boolean;
   readonly body: Buffer;
   readonly ctx: InspectionContext;
+  /** receive_override_options=no_header_body_checks: no table lookups, only the MIME checks. */
+  readonly skipTables?: boolean;
 }
 
 export type ContentInspection =

@@ -20,7 +20,12 @@ export const pickupService: ServiceModule = {
     const log = ctx.logger;
     const dropDir = join(queueDirectory, 'maildrop');
     await mkdir(dropDir, { recursive: true, mode: 0o730 });
-    const pickup = new Pickup({ queueDirectory, cleanup: () => ctx.directory.get(CLEANUP_SERVICE), logger: log });
+    const pickup = new Pickup({
+      queueDirectory,
+      cleanup: () => ctx.directory.get(CLEANUP_SERVICE),
+      logger: log,
+      service: ctx.entry.name,
+    });
     let stopped = false;
     let running: Promise<void> | undefined;
     let again = false;

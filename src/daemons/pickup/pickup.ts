@@ -27,6 +27,8 @@ export interface PickupOptions {
   /** Looked up at use time: cleanup may start after pickup. */
   readonly cleanup: () => CleanupService | undefined;
   readonly logger: Logger;
+  /** The master.cf service name, so cleanup applies this entry's content_filter and receive_override_options. */
+  readonly service?: string;
 }
 
 /** Addresses in log lines: control characters escaped, length bounded. */
@@ -90,6 +92,7 @@ export class Pickup {
     const tx = await cleanup.open({
       origin: 'pickup',
       sender: env.sender,
+      ...(this.o.service !== undefined ? { service: this.o.service } : {}),
       arrivalTime: env.arrivalTime,
       ...(env.fullName !== undefined ? { fullName: env.fullName } : {}),
       ...(env.extractRecipients ? { extractRecipients: true } : {}),

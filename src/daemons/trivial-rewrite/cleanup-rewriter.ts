@@ -14,6 +14,8 @@ import type { Rewriter } from './trivial-rewrite.js';
 export interface CleanupRewriteContext {
   readonly queueId: string;
   readonly origin: string;
+  /** receive_override_options=no_address_mappings from the mail's source. */
+  readonly noAddressMappings?: boolean;
 }
 
 /** Bounds on canonical mapping rounds (a→b→c...). */
@@ -60,9 +62,9 @@ export class CleanupRewriter {
     this.lengthLimit = config.int('virtual_alias_address_length_limit');
   }
 
-  async sender(address: string, _ctx?: CleanupRewriteContext): Promise<string> {
+  async sender(address: string, ctx?: CleanupRewriteContext): Promise<string> {
     let a = this.rewriter.rewrite(address);
-    if (a === '') return a;
+    if (a === '' || ctx?.noAddressMappings) return a;
     if (this.classes.sender.has('envelope_sender')) a = await this.canonical(a, this.senderCanon);
     if (this.classes.canon.has('envelope_sender')) a = await this.canonical(a, this.commonCanon);
     if (this.classes.masq.has('envelope_sender')) a = this.masquerade(a);
@@ -70,8 +72,9 @@ export class CleanupRewriter {
   }
 
   /** The recipients one envelope recipient becomes; DictRetryError propagates so cleanup can defer. */
-  async recipient(address: string, _ctx?: CleanupRewriteContext): Promise<string[]> {
+  async recipient(address: string, ctx?: CleanupRewriteContext): Promise<string[]> {
     let a = this.rewriter.rewrite(address);
+    if (ctx?.noAddressMappings) return [a];
     if (this.classes.rcpt.has('envelope_recipient')) a = await this.canonical(a, this.rcptCanon);
     if (this.classes.canon.has('envelope_recipient')) a = await this.canonical(a, this.commonCanon);
     if (this.classes.masq.has('envelope_recipient')) a = this.masquerade(a);
