@@ -139,7 +139,7 @@ test('no_header_body_checks alone keeps mapping; an unknown option is warned abo
   }
 });
 
-test('a FILTER action outranks content_filter; pickup has its own; bounces are never filtered', async () => {
+test('a FILTER action outranks content_filter; pickup has its own; bounces are neither filtered nor checked', async () => {
   const h = await setup();
   try {
     assert.equal(
@@ -152,6 +152,9 @@ test('a FILTER action outranks content_filter; pickup has its own; bounces are n
     );
     const bounce = h.store.get(queuedId(await h.submit({ origin: 'bounce', sender: '' })));
     assert.equal(bounce?.filter, undefined);
+    // Internally generated mail skips header_checks (a notice returning a refused message must get through).
+    queuedId(await h.submit({ origin: 'bounce', sender: '' }, 'a forbidden subject'));
+    queuedId(await h.submit({ origin: 'local' }, 'a forbidden subject'));
   } finally {
     await h.done();
   }

@@ -36,6 +36,9 @@ export interface TransactionDeps {
   readonly source?: ParamReader;
 }
 
+/** Internally generated mail: bounce(8) notices and local(8) forwarding. */
+const INTERNAL_ORIGINS: ReadonlySet<CleanupOpenRequest['origin']> = new Set(['bounce', 'local']);
+
 /** Mail sources whose content_filter is stamped on the message (not bounces or local forwarding). */
 const FILTERED_ORIGINS: ReadonlySet<CleanupOpenRequest['origin']> = new Set(['smtpd', 'pickup', 'sendmail']);
 
@@ -111,7 +114,8 @@ export class Transaction implements CleanupTransaction {
     }
     const source = this.deps.source ?? cfg;
     const overrides = receiveOverrides(source, (t) => log.warning(t));
-    const skipChecks = overrides.has('no_header_body_checks');
+    // Mail Postfix generates itself (notices, forwarding) is never subject to header/body checks.
+    const skipChecks = overrides.has('no_header_body_checks') || INTERNAL_ORIGINS.has(this.req.origin);
     const ctx: RewriteContext = {
       queueId: id,
       origin: this.req.origin,
