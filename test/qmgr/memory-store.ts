@@ -78,8 +78,12 @@ export class MemoryStore implements QueueStore {
     yield c.subarray(0, mid);
     yield c.subarray(mid);
   }
-  onCommitted(listener: (queueId: string) => void): void {
+  onCommitted(listener: (queueId: string) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
   setState(queueId: string, state: QueueState, opts?: { nextAttempt?: number; warned?: boolean }): Promise<void> {
     const m = this.messages.get(queueId);

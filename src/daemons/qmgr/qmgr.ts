@@ -62,6 +62,7 @@ export class Qmgr {
   private tasks = 0;
   private idleWaiters: (() => void)[] = [];
   private cancelScan: (() => void) | undefined;
+  private unlisten: (() => void) | undefined;
   private stopped = false;
 
   constructor(private readonly o: QmgrOptions) {
@@ -73,7 +74,7 @@ export class Qmgr {
   /** Restart recovery, then listen for new mail and scan deferred mail periodically. */
   async start(): Promise<void> {
     // Listen first: mail committed while recovery awaits must not slip through.
-    this.o.store.onCommitted((id) => this.enqueue(id));
+    this.unlisten = this.o.store.onCommitted((id) => this.enqueue(id));
     for (const m of [...this.o.store.list()]) {
       // Postfix's rule: whatever was active when we stopped is picked up again from the start.
       if (m.state === 'active') await this.o.store.setState(m.queueId, 'incoming');
@@ -89,6 +90,9 @@ export class Qmgr {
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelScan?.();
+    // A reload starts a new scheduler on the same store: this one must stop hearing of new mail.
+    this.unlisten?.();
+    this.unlisten = undefined;
     this.waiting.length = 0;
     this.waitingSet.clear();
     for (const d of this.destinations.values()) d.pending.length = 0;

@@ -268,8 +268,12 @@ export class SegmentStore implements QueueStore {
     return this.index.view(queueId);
   }
 
-  onCommitted(listener: (queueId: string) => void): void {
+  onCommitted(listener: (queueId: string) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   async *openContent(queueId: string): AsyncIterable<Buffer> {
