@@ -32,10 +32,10 @@ pickup    unix  n       -       n       60      1       pickup
   -o content_filter=scan:[127.0.0.1]:10030
 `;
 
-async function setup(): Promise<{
+async function setup(extraCf = ''): Promise<{
   store: SegmentStore;
   log: MemoryLogger;
-  submit(req: Partial<CleanupOpenRequest>, subject?: string): Promise<CleanupVerdict>;
+  submit(req: Partial<CleanupOpenRequest>, subject?: string, rcpts?: string[]): Promise<CleanupVerdict>;
   done(): Promise<void>;
 }> {
   const dir = await mkdtemp(join(tmpdir(), 'postern-srcopts-'));
@@ -44,6 +44,8 @@ async function setup(): Promise<{
     '/^Subject: .*forbidden/ REJECT no forbidden words\n/^Subject: .*divert/ FILTER other:[192.0.2.9]\n',
   );
   await writeFile(join(dir, 'canonical'), 'alice@example.com alice.smith@example.com\n');
+  await writeFile(join(dir, 'sbcc'), 'alice.smith@example.com sender-copy@archive.test\n');
+  await writeFile(join(dir, 'rbcc'), '@remote.test rcpt-copy@archive.test\nteam@example.com team-copy@archive.test\n');
   await writeFile(join(dir, 'virtual'), 'team@example.com a@remote.test, b@remote.test\n');
   const config = Config.fromText(
     `myhostname = mx.example.net
@@ -52,7 +54,7 @@ content_filter = scan:[127.0.0.1]:10025
 canonical_maps = texthash:${join(dir, 'canonical')}
 virtual_alias_maps = texthash:${join(dir, 'virtual')}
 header_checks = regexp:${join(dir, 'header_checks')}
-`,
+${extraCf.replaceAll('$DIR', dir)}`,
   );
   const log = new MemoryLogger('postfix/cleanup');
   const store = await SegmentStore.open({ queueDirectory: join(dir, 'queue'), logger: log });
@@ -72,9 +74,9 @@ header_checks = regexp:${join(dir, 'header_checks')}
   return {
     store,
     log,
-    async submit(req, subject = 'hello') {
+    async submit(req, subject = 'hello', rcpts = ['team@example.com']) {
       const tx = await server.open({ origin: 'smtpd', sender: 'alice@example.com', ...req });
-      tx.addRecipient({ address: 'team@example.com' });
+      for (const address of rcpts) tx.addRecipient({ address });
       tx.write(Buffer.from(`From: alice@example.com\r\nSubject: ${subject}\r\n\r\nbody\r\n`));
       return tx.commit();
     },
@@ -155,6 +157,37 @@ test('a FILTER action outranks content_filter; pickup has its own; bounces are n
     // Internally generated mail skips header_checks (a notice returning a refused message must get through).
     queuedId(await h.submit({ origin: 'bounce', sender: '' }, 'a forbidden subject'));
     queuedId(await h.submit({ origin: 'local' }, 'a forbidden subject'));
+  } finally {
+    await h.done();
+  }
+});
+
+test('automatic BCC: recipient_bcc_maps (before virtual expansion), sender_bcc_maps and always_bcc, NOTIFY=NEVER', async () => {
+  const h = await setup(
+    'recipient_bcc_maps = texthash:$DIR/rbcc\nsender_bcc_maps = texthash:$DIR/sbcc\nalways_bcc = all@archive.test\n',
+  );
+  try {
+    const m = h.store.get(
+      queuedId(await h.submit({ service: 'smtp' }, 'hello', ['team@example.com', 'x@remote.test'])),
+    );
+    const rcpts = m?.recipients.map((r) => [r.address, r.original, (r.notify ?? []).join(',')]);
+    assert.deepEqual(rcpts, [
+      ['a@remote.test', 'team@example.com', ''],
+      ['b@remote.test', 'team@example.com', ''],
+      ['x@remote.test', 'x@remote.test', ''],
+      ['team-copy@archive.test', 'team-copy@archive.test', 'NEVER'],
+      ['rcpt-copy@archive.test', 'rcpt-copy@archive.test', 'NEVER'],
+      ['sender-copy@archive.test', 'sender-copy@archive.test', 'NEVER'],
+      ['all@archive.test', 'all@archive.test', 'NEVER'],
+    ]);
+    // Not for the re-injection entry (no_address_mappings), not for notices.
+    const back = h.store.get(queuedId(await h.submit({ service: '127.0.0.1:10026' })));
+    assert.deepEqual(
+      back?.recipients.map((r) => r.address),
+      ['team@example.com'],
+    );
+    const notice = h.store.get(queuedId(await h.submit({ origin: 'bounce', sender: '' })));
+    assert.equal(notice?.recipients.length, 2);
   } finally {
     await h.done();
   }

@@ -20,6 +20,10 @@ export interface CleanupAddressRewriter {
   sender(address: string, ctx: RewriteContext): Promise<string>;
   /** The addresses one envelope recipient becomes (canonical, virtual alias expansion); empty drops it. */
   recipient(address: string, ctx: RewriteContext): Promise<string[]>;
+  /** sender_bcc_maps for the stored envelope sender. */
+  senderBcc?(sender: string): Promise<string | undefined>;
+  /** recipient_bcc_maps for one envelope recipient as received. */
+  recipientBcc?(recipient: string): Promise<string | undefined>;
 }
 
 /** header_checks(5)/body_checks actions cleanup understands. */

@@ -133,6 +133,7 @@ export class Transaction implements CleanupTransaction {
       }
     }
     const recipients = await this.rewriteRecipients(ctx);
+    await this.addAutomaticBcc(recipients, sender, ctx);
 
     // The MIME-aware pass (checks/) replaces the per-line header()/body() calls below.
     const inspected = await this.inspect(parsed, ctx, sender, skipChecks);
@@ -215,6 +216,39 @@ export class Transaction implements CleanupTransaction {
       return { status: 'rejected', reply: err.kind === 'nospace' ? NO_SPACE : WRITE_ERROR };
     }
     return { status: 'queued', queueId: id };
+  }
+
+  /**
+   * recipient_bcc_maps, sender_bcc_maps and always_bcc: copies with
+   * NOTIFY=NEVER (their failure never bounces to the sender), only for new
+   * mail from outside (not notices or forwarding) and not with
+   * no_address_mappings, as Postfix adds them.
+   */
+  private async addAutomaticBcc(recipients: StoredRecipient[], sender: string, ctx: RewriteContext): Promise<void> {
+    if (ctx.noAddressMappings || INTERNAL_ORIGINS.has(this.req.origin)) return;
+    const rw = this.deps.rewriter;
+    const bccs: string[] = [];
+    if (rw.recipientBcc) {
+      for (const r of this.recipients) {
+        const b = await rw.recipientBcc(r.address);
+        if (b) bccs.push(b);
+      }
+    }
+    const fromSender = await rw.senderBcc?.(sender);
+    if (fromSender) bccs.push(fromSender);
+    const always = this.deps.cfg.get('always_bcc').trim();
+    if (always !== '') bccs.push(always);
+    if (bccs.length === 0) return;
+    const never = (r: StoredRecipient): string => `${r.address.toLowerCase()}\0${(r.notify ?? []).join(',')}`;
+    const seen = new Set(recipients.map(never));
+    for (const bcc of bccs) {
+      for (const address of await rw.recipient(bcc, ctx)) {
+        const item: StoredRecipient = { address, original: bcc, notify: ['NEVER'] };
+        if (seen.has(never(item)) || recipients.length >= MAX_RECIPIENTS) continue;
+        seen.add(never(item));
+        recipients.push(item);
+      }
+    }
   }
 
   /** checks.inspect(), when the content checks have it. */
