@@ -48,9 +48,13 @@ test('a damaged maildrop file goes to corrupt/; good files around it are queued'
 });
 
 /** pickup → cleanup → store with bounce(8) injecting notices through the same cleanup; bounce may be switched off. */
-async function bouncingPipeline(inst: Awaited<ReturnType<typeof tempInstall>>, withBounce = true) {
+async function bouncingPipeline(inst: Awaited<ReturnType<typeof tempInstall>>, withBounce = true, minFree?: number) {
   const log = new MemoryLogger('postfix/pickup');
-  const store = await SegmentStore.open({ queueDirectory: inst.queueDir, logger: log });
+  const store = await SegmentStore.open({
+    queueDirectory: inst.queueDir,
+    logger: log,
+    ...(minFree !== undefined ? { minFree } : {}),
+  });
   const config = Config.fromText(inst.mainCf);
   const cleanup = new CleanupServer({ store, config, logger: log.child('cleanup') });
   const bounce = createBounceService({ config, cleanup, logger: log.child('bounce') });
@@ -127,6 +131,30 @@ test('without a bounce service a refused message stays in maildrop; the files af
       assert.equal([...p.store.list()].length, 1);
       assert.ok(
         p.log.texts().some((l) => /^warning: \w+: bounce service unavailable; maildrop\/\w+ kept for a retry$/.test(l)),
+      );
+    } finally {
+      await p.close();
+    }
+  } finally {
+    await inst.cleanup();
+  }
+});
+
+test('a temporary refusal (queue file system full: 452) keeps the file and sends no notice', async () => {
+  const inst = await tempInstall();
+  try {
+    const env = { sender: 'a@example.com', recipients: ['b@example.org'], arrivalTime: Date.now() };
+    await writeMaildrop(inst.queueDir, env, Buffer.from('Subject: s\r\n\r\nx\r\n'));
+    const p = await bouncingPipeline(inst, true, Number.MAX_SAFE_INTEGER);
+    try {
+      assert.equal(await p.pickup.scan(), 0);
+      assert.equal((await listMaildrop(inst.queueDir)).length, 1);
+      assert.equal([...p.store.list()].length, 0);
+      assert.ok(
+        p.log
+          .texts()
+          .some((l) => /^warning: \w+: message from maildrop\/\w+ deferred: 452 4\.3\.1 .*; kept for a retry$/.test(l)),
+        p.log.texts().join('\n'),
       );
     } finally {
       await p.close();

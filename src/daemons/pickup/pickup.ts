@@ -122,6 +122,13 @@ export class Pickup {
       log.warning(`${tx.queueId}: cleanup failed: ${(err as Error).message}; maildrop/${dropId} kept for a retry`);
       return 'retry';
     }
+    if (verdict.status === 'rejected' && verdict.reply.code < 500) {
+      // Full disk (452), a table that failed, a 4xx REJECT: the message may be accepted later.
+      log.warning(
+        `${tx.queueId}: message from maildrop/${dropId} deferred: ${verdict.reply.code} ${verdict.reply.dsn} ${verdict.reply.text}; kept for a retry`,
+      );
+      return 'skipped';
+    }
     if (verdict.status === 'rejected') {
       log.warning(
         `${tx.queueId}: message from maildrop/${dropId} rejected: ${verdict.reply.code} ${verdict.reply.dsn} ${verdict.reply.text}`,
