@@ -1,5 +1,5 @@
 // pickup(8): maildrop files reach the queue through cleanup, damaged files go
-// to corrupt/, refused ones are dropped with a warning; the service module
+// to corrupt/, refused ones go back to their sender as a DSN; the service module
 // notices new files without waiting for its timer, and its postdrop socket
 // accepts messages from users who cannot write maildrop/ themselves.
 import { test } from 'node:test';
@@ -16,6 +16,8 @@ import { ServiceDirectory } from '../../src/global/service/directory.js';
 import type { MasterEntry } from '../../src/global/mastercf/types.js';
 import { CleanupServer } from '../../src/daemons/cleanup/cleanup-service.js';
 import { pickupService } from '../../src/daemons/pickup/pickup-service.js';
+import { Pickup } from '../../src/daemons/pickup/pickup.js';
+import { createBounceService } from '../../src/daemons/bounce/bounce.js';
 import { submitThroughSocket } from '../../src/commands/sendmail/drop-client.js';
 import { openPipeline, runTool, tempInstall } from '../sendmail/tools-harness.js';
 
@@ -45,20 +47,115 @@ test('a damaged maildrop file goes to corrupt/; good files around it are queued'
   }
 });
 
-test('a message cleanup refuses (too big) is removed from maildrop with a warning', async () => {
-  const inst = await tempInstall('message_size_limit = 200\n');
+/** pickup → cleanup → store with bounce(8) injecting notices through the same cleanup; bounce may be switched off. */
+async function bouncingPipeline(inst: Awaited<ReturnType<typeof tempInstall>>, withBounce = true, minFree?: number) {
+  const log = new MemoryLogger('postfix/pickup');
+  const store = await SegmentStore.open({
+    queueDirectory: inst.queueDir,
+    logger: log,
+    ...(minFree !== undefined ? { minFree } : {}),
+  });
+  const config = Config.fromText(inst.mainCf);
+  const cleanup = new CleanupServer({ store, config, logger: log.child('cleanup') });
+  const bounce = createBounceService({ config, cleanup, logger: log.child('bounce') });
+  const pickup = new Pickup({
+    queueDirectory: inst.queueDir,
+    cleanup: () => cleanup,
+    logger: log,
+    bounce: () => (withBounce ? bounce : undefined),
+  });
+  const notices = async (): Promise<{ to: string[]; text: string }[]> => {
+    const out = [];
+    for (const m of store.list()) {
+      if (m.sender !== '') continue;
+      const parts: Buffer[] = [];
+      for await (const c of store.openContent(m.queueId)) parts.push(c);
+      out.push({ to: m.recipients.map((r) => r.address), text: Buffer.concat(parts).toString('utf8') });
+    }
+    return out;
+  };
+  return { store, pickup, log, notices, close: () => store.close() };
+}
+
+test('a message cleanup refuses (too big) goes back to the sender as a DSN and leaves maildrop', async () => {
+  const inst = await tempInstall('message_size_limit = 20000\nbounce_size_limit = 1000\n');
   try {
     await writeMaildrop(
       inst.queueDir,
-      { sender: 'a@example.com', recipients: ['b@example.org'], arrivalTime: Date.now() },
-      Buffer.from(`Subject: big\r\n\r\n${'z'.repeat(400)}\r\n`),
+      { sender: 'a@example.com', recipients: ['b@example.org', 'c@example.org'], arrivalTime: Date.now() },
+      Buffer.from(`Subject: big\r\n\r\n${'z'.repeat(100)}\r\n`.repeat(300)),
     );
-    const p = await openPipeline(inst);
+    const p = await bouncingPipeline(inst);
     try {
       assert.equal(await p.pickup.scan(), 1);
-      assert.equal([...p.store.list()].length, 0);
       assert.deepEqual(await listMaildrop(inst.queueDir), []);
-      assert.ok(p.log.texts().some((l) => /^warning: \w+: message from maildrop\/\w+ rejected: 552 5\.3\.4 /.test(l)));
+      const texts = p.log.texts();
+      const id = /^warning: (\w+): message from maildrop\/\w+ rejected: 552 5\.3\.4 /.exec(
+        texts.find((l) => l.includes('rejected: 552')) ?? '',
+      )?.[1];
+      assert.ok(id, texts.join('\n'));
+      assert.ok(
+        texts.some((l) =>
+          new RegExp(
+            `^${id}: to=<c@example\\.org>, relay=none, delay=[\\d.]+, delays=[\\d.]+/0/0/0, dsn=5\\.3\\.4, status=bounced \\(Error: message file too big\\)$`,
+          ).test(l),
+        ),
+        texts.join('\n'),
+      );
+      assert.ok(texts.some((l) => new RegExp(`^${id}: sender non-delivery notification: \\w+$`).test(l)));
+      const [notice, ...more] = await p.notices();
+      assert.equal(more.length, 0);
+      assert.deepEqual(notice?.to, ['a@example.com']);
+      assert.match(notice?.text ?? '', /Content-Type: multipart\/report; report-type=delivery-status/);
+      assert.match(notice?.text ?? '', /^Final-Recipient: rfc822; b@example\.org\r$/m);
+      assert.match(notice?.text ?? '', /^Status: 5\.3\.4\r$/m);
+      assert.match(notice?.text ?? '', /message file too big/);
+    } finally {
+      await p.close();
+    }
+  } finally {
+    await inst.cleanup();
+  }
+});
+
+test('without a bounce service a refused message stays in maildrop; the files after it are still queued', async () => {
+  const inst = await tempInstall('message_size_limit = 300\n');
+  try {
+    const env = { sender: 'a@example.com', recipients: ['b@example.org'], arrivalTime: Date.now() };
+    await writeMaildrop(inst.queueDir, env, Buffer.from(`Subject: big\r\n\r\n${'z'.repeat(400)}\r\n`));
+    await writeMaildrop(inst.queueDir, env, Buffer.from('Subject: small\r\n\r\nx\r\n'));
+    const p = await bouncingPipeline(inst, false);
+    try {
+      assert.equal(await p.pickup.scan(), 1, 'only the small one is taken');
+      assert.equal((await listMaildrop(inst.queueDir)).length, 1);
+      assert.equal([...p.store.list()].length, 1);
+      assert.ok(
+        p.log.texts().some((l) => /^warning: \w+: bounce service unavailable; maildrop\/\w+ kept for a retry$/.test(l)),
+      );
+    } finally {
+      await p.close();
+    }
+  } finally {
+    await inst.cleanup();
+  }
+});
+
+test('a temporary refusal (queue file system full: 452) keeps the file and sends no notice', async () => {
+  const inst = await tempInstall();
+  try {
+    const env = { sender: 'a@example.com', recipients: ['b@example.org'], arrivalTime: Date.now() };
+    await writeMaildrop(inst.queueDir, env, Buffer.from('Subject: s\r\n\r\nx\r\n'));
+    const p = await bouncingPipeline(inst, true, Number.MAX_SAFE_INTEGER);
+    try {
+      assert.equal(await p.pickup.scan(), 0);
+      assert.equal((await listMaildrop(inst.queueDir)).length, 1);
+      assert.equal([...p.store.list()].length, 0);
+      assert.ok(
+        p.log
+          .texts()
+          .some((l) => /^warning: \w+: message from maildrop\/\w+ deferred: 452 4\.3\.1 .*; kept for a retry$/.test(l)),
+        p.log.texts().join('\n'),
+      );
     } finally {
       await p.close();
     }

@@ -247,6 +247,7 @@ test('stop lets deliveries in progress finish and takes no new mail', async () =
   assert.equal(h.store.get(a), undefined, 'the delivery in progress completed');
   assert.equal(h.store.get(b)?.state, 'incoming', 'new mail waits for the next start');
   assert.equal(h.smtp.requests.length, 1);
+  assert.equal(h.store.listeners.length, 0, 'a stopped scheduler (reload) leaves no commit listener behind');
 });
 
 test('destinations take turns when the transport process limit is the bottleneck', async () => {

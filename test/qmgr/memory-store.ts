@@ -15,6 +15,7 @@ export interface NewMessage {
   envid?: string;
   warned?: boolean;
   nextAttempt?: number;
+  filter?: string;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -55,6 +56,7 @@ export class MemoryStore implements QueueStore {
       ...(m.envid ? { envid: m.envid } : {}),
       ...(m.warned !== undefined ? { warned: m.warned } : {}),
       ...(m.nextAttempt !== undefined ? { nextAttempt: m.nextAttempt } : {}),
+      ...(m.filter !== undefined ? { filter: m.filter } : {}),
     });
     this.contents.set(id, Buffer.from(content));
     if (announce && (m.state ?? 'incoming') === 'incoming') for (const l of this.listeners) l(id);
@@ -76,8 +78,12 @@ export class MemoryStore implements QueueStore {
     yield c.subarray(0, mid);
     yield c.subarray(mid);
   }
-  onCommitted(listener: (queueId: string) => void): void {
+  onCommitted(listener: (queueId: string) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
   setState(queueId: string, state: QueueState, opts?: { nextAttempt?: number; warned?: boolean }): Promise<void> {
     const m = this.messages.get(queueId);

@@ -1,6 +1,7 @@
 // Queue store round trips: what commit/setState/recordOutcomes/remove wrote is
 // what a restart rebuilds; active mail goes back to incoming (Postfix's rule).
 import { test } from 'node:test';
+import { readStoreSnapshot } from '../../src/commands/postqueue/queue-snapshot.js';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -91,6 +92,49 @@ test('messages found active at start-up go back to incoming; queue active line i
     assert.equal(again.get(id)?.state, 'incoming');
     assert.ok(log2.texts().some((t) => t.includes('1 returned from active to incoming')));
     await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the return from active to incoming is written to disk: tools see it, the next start finds nothing active', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const { store } = await openStore(dir);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = store.newQueueId();
+      await store.enqueue(newMessage(id), selfCheckingContent(id));
+      ids.push(id);
+    }
+    const [active, deferred, held] = ids as [string, string, string];
+    await store.setState(active, 'active');
+    await store.setState(deferred, 'deferred', { nextAttempt: 1234 });
+    await store.setState(held, 'hold');
+    await store.close();
+    const stateOnDisk = async (): Promise<Map<string, string>> =>
+      new Map((await readStoreSnapshot(dir)).map((e) => [e.message.queueId, e.message.state]));
+    assert.equal((await stateOnDisk()).get(active), 'active', 'the crash left it active');
+
+    const { store: second, log: log2 } = await openStore(dir);
+    assert.ok(log2.texts().some((t) => t.includes('1 returned from active to incoming')));
+    // A read-only reader of the segment files (postqueue, postcat) sees the change while the store is open.
+    assert.deepEqual(
+      [...(await stateOnDisk()).entries()].sort(),
+      [
+        [active, 'incoming'],
+        [deferred, 'deferred'],
+        [held, 'hold'],
+      ].sort(),
+    );
+    await second.close();
+
+    const { store: third, log: log3 } = await openStore(dir);
+    assert.ok(!log3.texts().some((t) => t.includes('returned from active')), log3.texts().join('\n'));
+    assert.equal(third.get(active)?.state, 'incoming');
+    assert.equal(third.get(deferred)?.nextAttempt, 1234);
+    assert.equal(third.get(held)?.state, 'hold');
+    await third.close();
   } finally {
     await cleanup();
   }

@@ -18,8 +18,13 @@ export interface CleanupServerOptions {
   readonly rewriter?: CleanupAddressRewriter;
   /** header_checks/body_checks; none by default. */
   readonly checks?: CleanupContentChecks;
-  /** The effective configuration for a master.cf service (its `-o` overrides); defaults to `config`. */
-  readonly configFor?: (service: string) => ParamReader;
+  /**
+   * The configuration of the master.cf service a request names (main.cf
+   * with that smtpd/pickup entry's `-o`), whose content_filter and
+   * receive_override_options apply to its mail; cleanup's own `config`
+   * governs everything else, as in Postfix.
+   */
+  readonly sourceConfig?: (service: string) => ParamReader | undefined;
 }
 
 export class CleanupServer implements CleanupService {
@@ -31,12 +36,13 @@ export class CleanupServer implements CleanupService {
   }
 
   open(req: CleanupOpenRequest): Promise<CleanupTransaction> {
-    const cfg = req.service && this.opts.configFor ? this.opts.configFor(req.service) : this.opts.config;
+    const source = req.service !== undefined ? this.opts.sourceConfig?.(req.service) : undefined;
     return Promise.resolve(
       new Transaction(
         {
           store: this.opts.store,
-          cfg,
+          cfg: this.opts.config,
+          ...(source ? { source } : {}),
           log: this.opts.logger,
           rewriter: this.rewriter,
           ...(this.opts.checks ? { checks: this.opts.checks } : {}),

@@ -11,6 +11,8 @@ import type { LogicalHeader } from './header-parse.js';
 export interface RewriteContext {
   readonly queueId: string;
   readonly origin: CleanupOpenRequest['origin'];
+  /** receive_override_options=no_address_mappings: only the basic rewrite, no canonical/masquerade/virtual. */
+  readonly noAddressMappings?: boolean;
 }
 
 export interface CleanupAddressRewriter {
@@ -18,6 +20,10 @@ export interface CleanupAddressRewriter {
   sender(address: string, ctx: RewriteContext): Promise<string>;
   /** The addresses one envelope recipient becomes (canonical, virtual alias expansion); empty drops it. */
   recipient(address: string, ctx: RewriteContext): Promise<string[]>;
+  /** sender_bcc_maps for the stored envelope sender. */
+  senderBcc?(sender: string): Promise<string | undefined>;
+  /** recipient_bcc_maps for one envelope recipient as received. */
+  recipientBcc?(recipient: string): Promise<string | undefined>;
 }
 
 /** header_checks(5)/body_checks actions cleanup understands. */
@@ -62,6 +68,8 @@ export interface ContentInspectionInput {
   readonly separator: boolean;
   readonly body: Buffer;
   readonly ctx: InspectionContext;
+  /** receive_override_options=no_header_body_checks: no table lookups, only the MIME checks. */
+  readonly skipTables?: boolean;
 }
 
 export type ContentInspection =

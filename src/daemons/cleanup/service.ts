@@ -2,7 +2,9 @@
 // store, builds a CleanupServer whose address rewriting is trivial-rewrite's
 // CleanupRewriter over the cached lookup tables, and publishes it in the
 // ServiceDirectory under CLEANUP_SERVICE for smtpd, pickup and bounce.
-// header_checks/body_checks come from createContentChecks (checks/).
+// header_checks/body_checks come from createContentChecks (checks/); the
+// content_filter and receive_override_options of each smtpd/pickup entry
+// come from master.cf (source-config.ts).
 // `postfix reload` swaps in a server built from the new main.cf; messages
 // already being received finish with the settings they started with.
 import type { Logger } from '../../global/log/logger.js';
@@ -23,6 +25,7 @@ import { CleanupRewriter } from '../trivial-rewrite/cleanup-rewriter.js';
 import { directoryRewriter } from '../trivial-rewrite/service.js';
 import { createContentChecks } from './checks/content-checks.js';
 import { CleanupServer } from './cleanup-service.js';
+import { loadSourceConfigs } from './source-config.js';
 
 /** Longest a graceful stop waits for transactions in progress to commit or abort. */
 const DRAIN_LIMIT_MS = 10_000;
@@ -40,6 +43,7 @@ async function build(
     logger,
     rewriter: new CleanupRewriter(config, openDict, directoryRewriter(directory)),
     checks: await createContentChecks({ config, openDict, logger }),
+    sourceConfig: loadSourceConfigs(config, logger),
   });
 }
 

@@ -12,6 +12,7 @@ import type {
   EnvelopeRecipient,
 } from '../../global/queue/cleanup-api.js';
 import type { NewMessage, SegmentStore } from '../../global/queue/segment-store.js';
+import { receiveOverrides } from '../../global/queue/receive-overrides.js';
 import { QueueStorageError } from '../../global/queue/storage-error.js';
 import type { ParamReader } from '../../global/params/types.js';
 import { parseAddressList } from './address-list.js';
@@ -27,7 +28,19 @@ export interface TransactionDeps {
   readonly log: Logger;
   readonly rewriter: CleanupAddressRewriter;
   readonly checks?: CleanupContentChecks;
+  /**
+   * The configuration of the service the mail came in through (main.cf with
+   * that smtpd/pickup entry's `-o`): its content_filter and
+   * receive_override_options apply to this message. Defaults to `cfg`.
+   */
+  readonly source?: ParamReader;
 }
+
+/** Internally generated mail: bounce(8) notices and local(8) forwarding. */
+const INTERNAL_ORIGINS: ReadonlySet<CleanupOpenRequest['origin']> = new Set(['bounce', 'local']);
+
+/** Mail sources whose content_filter is stamped on the message (not bounces or local forwarding). */
+const FILTERED_ORIGINS: ReadonlySet<CleanupOpenRequest['origin']> = new Set(['smtpd', 'pickup', 'sendmail']);
 
 /** Recipients beyond this many per message are refused outright (memory bound). */
 const MAX_RECIPIENTS = 100_000;
@@ -99,7 +112,16 @@ export class Transaction implements CleanupTransaction {
       log.warning(`${id}: message file too big: ${this.size} bytes exceeds message_size_limit ${this.sizeLimit}`);
       return { status: 'rejected', reply: TOO_BIG };
     }
-    const ctx: RewriteContext = { queueId: id, origin: this.req.origin };
+    const source = this.deps.source ?? cfg;
+    const overrides = receiveOverrides(source, (t) => log.warning(t));
+    // Mail Postfix generates itself (notices, forwarding) is never subject to header/body checks.
+    const skipChecks = overrides.has('no_header_body_checks') || INTERNAL_ORIGINS.has(this.req.origin);
+    const ctx: RewriteContext = {
+      queueId: id,
+      origin: this.req.origin,
+      ...(overrides.has('no_address_mappings') ? { noAddressMappings: true } : {}),
+    };
+    const contentFilter = FILTERED_ORIGINS.has(this.req.origin) ? source.get('content_filter').trim() : '';
     const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
     const received = Buffer.concat(this.chunks);
     this.chunks.length = 0;
@@ -111,13 +133,14 @@ export class Transaction implements CleanupTransaction {
       }
     }
     const recipients = await this.rewriteRecipients(ctx);
+    await this.addAutomaticBcc(recipients, sender, ctx);
 
     // The MIME-aware pass (checks/) replaces the per-line header()/body() calls below.
-    const inspected = await this.inspect(parsed, ctx, sender);
+    const inspected = await this.inspect(parsed, ctx, sender, skipChecks);
     if (inspected?.status === 'reject') return { status: 'rejected', reply: inspected.reply };
     if (inspected?.status === 'discard') return { status: 'discarded', queueId: id };
     const primary = inspected ? inspected.headers : parsed.headers;
-    const checks = inspected ? undefined : this.deps.checks;
+    const checks = inspected || skipChecks ? undefined : this.deps.checks;
 
     const addMissing =
       cfg.bool('always_add_missing_headers') ||
@@ -147,7 +170,11 @@ export class Transaction implements CleanupTransaction {
     if (rules.tooManyHops) return { status: 'rejected', reply: TOO_MANY_HOPS };
     if (rules.discard !== undefined) return { status: 'discarded', queueId: id };
 
-    const body = inspected ? { hold: inspected.hold } : await this.checkBody(parsed.body, ctx, sender);
+    const body = inspected
+      ? { hold: inspected.hold }
+      : skipChecks
+        ? { hold: false }
+        : await this.checkBody(parsed.body, ctx, sender);
     if (body.verdict) return body.verdict;
     if (inspected) redirectAndBcc(recipients, inspected.redirect, inspected.bcc);
     if (recipients.length === 0) return { status: 'rejected', reply: NO_RECIPIENTS };
@@ -174,7 +201,12 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.client
             ? { client: { name: this.req.client.name, addr: this.req.client.addr, helo: this.req.client.helo } }
             : {}),
-          ...(inspected?.filter !== undefined ? { filter: inspected.filter } : {}),
+          // A FILTER action outranks the source's content_filter.
+          ...(inspected?.filter !== undefined
+            ? { filter: inspected.filter }
+            : contentFilter !== ''
+              ? { filter: contentFilter }
+              : {}),
         },
         content,
       );
@@ -186,11 +218,45 @@ export class Transaction implements CleanupTransaction {
     return { status: 'queued', queueId: id };
   }
 
+  /**
+   * recipient_bcc_maps, sender_bcc_maps and always_bcc: copies with
+   * NOTIFY=NEVER (their failure never bounces to the sender), only for new
+   * mail from outside (not notices or forwarding) and not with
+   * no_address_mappings, as Postfix adds them.
+   */
+  private async addAutomaticBcc(recipients: StoredRecipient[], sender: string, ctx: RewriteContext): Promise<void> {
+    if (ctx.noAddressMappings || INTERNAL_ORIGINS.has(this.req.origin)) return;
+    const rw = this.deps.rewriter;
+    const bccs: string[] = [];
+    if (rw.recipientBcc) {
+      for (const r of this.recipients) {
+        const b = await rw.recipientBcc(r.address);
+        if (b) bccs.push(b);
+      }
+    }
+    const fromSender = await rw.senderBcc?.(sender);
+    if (fromSender) bccs.push(fromSender);
+    const always = this.deps.cfg.get('always_bcc').trim();
+    if (always !== '') bccs.push(always);
+    if (bccs.length === 0) return;
+    const never = (r: StoredRecipient): string => `${r.address.toLowerCase()}\0${(r.notify ?? []).join(',')}`;
+    const seen = new Set(recipients.map(never));
+    for (const bcc of bccs) {
+      for (const address of await rw.recipient(bcc, ctx)) {
+        const item: StoredRecipient = { address, original: bcc, notify: ['NEVER'] };
+        if (seen.has(never(item)) || recipients.length >= MAX_RECIPIENTS) continue;
+        seen.add(never(item));
+        recipients.push(item);
+      }
+    }
+  }
+
   /** checks.inspect(), when the content checks have it. */
   private async inspect(
     parsed: ReturnType<typeof parseContent>,
     ctx: RewriteContext,
     sender: string,
+    skipTables: boolean,
   ): Promise<ContentInspection | undefined> {
     const checks = this.deps.checks;
     if (!checks?.inspect) return undefined;
@@ -199,6 +265,7 @@ export class Transaction implements CleanupTransaction {
       headers: parsed.headers,
       separator: parsed.separator,
       body: parsed.body,
+      ...(skipTables ? { skipTables } : {}),
       ctx: {
         ...ctx,
         sender,

@@ -7,6 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLEANUP_SERVICE } from '../../global/queue/service-keys.js';
+import { BOUNCE_SERVICE } from '../bounce/service.js';
 import type { RunningService, ServiceContext, ServiceModule } from '../../global/service/service-api.js';
 import { startDropSocket } from './drop-socket.js';
 import { Pickup } from './pickup.js';
@@ -20,7 +21,13 @@ export const pickupService: ServiceModule = {
     const log = ctx.logger;
     const dropDir = join(queueDirectory, 'maildrop');
     await mkdir(dropDir, { recursive: true, mode: 0o730 });
-    const pickup = new Pickup({ queueDirectory, cleanup: () => ctx.directory.get(CLEANUP_SERVICE), logger: log });
+    const pickup = new Pickup({
+      queueDirectory,
+      cleanup: () => ctx.directory.get(CLEANUP_SERVICE),
+      logger: log,
+      service: ctx.entry.name,
+      bounce: () => ctx.directory.get(BOUNCE_SERVICE),
+    });
     let stopped = false;
     let running: Promise<void> | undefined;
     let again = false;

@@ -13,6 +13,7 @@ import type { BounceService } from '../bounce/bounce.js';
 import type { ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
 import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
+import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
 import { expiredLine, recipientLogLine, removedLine } from './log-lines.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
@@ -61,6 +62,7 @@ export class Qmgr {
   private tasks = 0;
   private idleWaiters: (() => void)[] = [];
   private cancelScan: (() => void) | undefined;
+  private unlisten: (() => void) | undefined;
   private stopped = false;
 
   constructor(private readonly o: QmgrOptions) {
@@ -72,7 +74,7 @@ export class Qmgr {
   /** Restart recovery, then listen for new mail and scan deferred mail periodically. */
   async start(): Promise<void> {
     // Listen first: mail committed while recovery awaits must not slip through.
-    this.o.store.onCommitted((id) => this.enqueue(id));
+    this.unlisten = this.o.store.onCommitted((id) => this.enqueue(id));
     for (const m of [...this.o.store.list()]) {
       // Postfix's rule: whatever was active when we stopped is picked up again from the start.
       if (m.state === 'active') await this.o.store.setState(m.queueId, 'incoming');
@@ -88,6 +90,9 @@ export class Qmgr {
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelScan?.();
+    // A reload starts a new scheduler on the same store: this one must stop hearing of new mail.
+    this.unlisten?.();
+    this.unlisten = undefined;
     this.waiting.length = 0;
     this.waitingSet.clear();
     for (const d of this.destinations.values()) d.pending.length = 0;
@@ -236,6 +241,10 @@ export class Qmgr {
     await this.o.store.setState(msg.queueId, 'active');
     // The store logs `from=<...>, size=..., nrcpt=... (queue active)` as the state changes.
     const todo = msg.recipients.filter((r) => !r.done);
+    const filter = msg.filter !== undefined ? parseFilter(msg.filter) : undefined;
+    if (msg.filter !== undefined && !filter) {
+      this.log.warning(`${msg.queueId}: ignoring bad content filter request: ${msg.filter}`);
+    }
     const groups = new Map<string, { transport: string; nexthop: string; rcpts: DeliveryRecipient[] }>();
     for (const r of todo) {
       let res: ResolveResult;
@@ -253,6 +262,10 @@ export class Qmgr {
         // Malformed (bad domain syntax, bare IP address): no agent could do better.
         this.immediate(am, r, 'bounced', '5.1.3', 'bad address syntax');
         continue;
+      }
+      if (filter) {
+        // The content filter gets every recipient, whatever its address class (the filter's copy comes back unfiltered).
+        res = { ...res, ...filterRoute(filter, r.address, this.s.defaultFilterNexthop), recipient: r.address };
       }
       if (this.s.deferTransports.has(res.transport)) {
         this.immediate(am, r, 'deferred', '4.3.2', 'deferred transport');

@@ -12,6 +12,8 @@ export interface QmgrSettings {
   readonly recipientLimit: number;
   readonly deferTransports: ReadonlySet<string>;
   readonly delayResolution: number;
+  /** Next hop for a content filter given as `transport:` (empty: the recipient's domain). */
+  readonly defaultFilterNexthop: string;
   readonly concurrency: (transport: string) => ConcurrencyPolicy;
   readonly destinationRecipientLimit: (transport: string) => number;
   readonly processLimit: (transport: string) => number;
@@ -60,6 +62,7 @@ export function qmgrSettings(config: ParamReader, maxproc?: (transport: string) 
     recipientLimit: Math.max(1, config.int('qmgr_message_recipient_limit')),
     deferTransports: new Set(config.list('defer_transports')),
     delayResolution: config.int('delay_logging_resolution_limit'),
+    defaultFilterNexthop: config.get('default_filter_nexthop'),
     concurrency(transport) {
       let p = cache.get(transport);
       if (!p) {

@@ -14,6 +14,8 @@ import type { Rewriter } from './trivial-rewrite.js';
 export interface CleanupRewriteContext {
   readonly queueId: string;
   readonly origin: string;
+  /** receive_override_options=no_address_mappings from the mail's source. */
+  readonly noAddressMappings?: boolean;
 }
 
 /** Bounds on canonical mapping rounds (a→b→c...). */
@@ -24,6 +26,8 @@ export class CleanupRewriter {
   private readonly rcptCanon: LazyDicts;
   private readonly commonCanon: LazyDicts;
   private readonly virtual: LazyDicts;
+  private readonly senderBccMaps: LazyDicts;
+  private readonly rcptBccMaps: LazyDicts;
   private readonly classes: { canon: Set<string>; sender: Set<string>; rcpt: Set<string>; masq: Set<string> };
   private readonly masqDomains: string[];
   private readonly masqExceptions: Set<string>;
@@ -44,6 +48,8 @@ export class CleanupRewriter {
     this.rcptCanon = new LazyDicts(config.list('recipient_canonical_maps'), openDict);
     this.commonCanon = new LazyDicts(config.list('canonical_maps'), openDict);
     this.virtual = new LazyDicts(config.list('virtual_alias_maps'), openDict);
+    this.senderBccMaps = new LazyDicts(config.list('sender_bcc_maps'), openDict);
+    this.rcptBccMaps = new LazyDicts(config.list('recipient_bcc_maps'), openDict);
     this.classes = {
       canon: set('canonical_classes'),
       sender: set('sender_canonical_classes'),
@@ -60,9 +66,9 @@ export class CleanupRewriter {
     this.lengthLimit = config.int('virtual_alias_address_length_limit');
   }
 
-  async sender(address: string, _ctx?: CleanupRewriteContext): Promise<string> {
+  async sender(address: string, ctx?: CleanupRewriteContext): Promise<string> {
     let a = this.rewriter.rewrite(address);
-    if (a === '') return a;
+    if (a === '' || ctx?.noAddressMappings) return a;
     if (this.classes.sender.has('envelope_sender')) a = await this.canonical(a, this.senderCanon);
     if (this.classes.canon.has('envelope_sender')) a = await this.canonical(a, this.commonCanon);
     if (this.classes.masq.has('envelope_sender')) a = this.masquerade(a);
@@ -70,15 +76,41 @@ export class CleanupRewriter {
   }
 
   /** The recipients one envelope recipient becomes; DictRetryError propagates so cleanup can defer. */
-  async recipient(address: string, _ctx?: CleanupRewriteContext): Promise<string[]> {
+  async recipient(address: string, ctx?: CleanupRewriteContext): Promise<string[]> {
     let a = this.rewriter.rewrite(address);
-    if (this.classes.rcpt.has('envelope_recipient')) a = await this.canonical(a, this.rcptCanon);
-    if (this.classes.canon.has('envelope_recipient')) a = await this.canonical(a, this.commonCanon);
-    if (this.classes.masq.has('envelope_recipient')) a = this.masquerade(a);
+    if (ctx?.noAddressMappings) return [a];
+    a = await this.canonicalRecipient(a);
     if (this.virtual.specs.length === 0) return [a];
     const out: string[] = [];
     await this.expand(a, 0, out, new Set());
     return out;
+  }
+
+  private async canonicalRecipient(address: string): Promise<string> {
+    let a = address;
+    if (this.classes.rcpt.has('envelope_recipient')) a = await this.canonical(a, this.rcptCanon);
+    if (this.classes.canon.has('envelope_recipient')) a = await this.canonical(a, this.commonCanon);
+    if (this.classes.masq.has('envelope_recipient')) a = this.masquerade(a);
+    return a;
+  }
+
+  /** sender_bcc_maps: the BCC address for an envelope sender as stored (after canonical mapping). */
+  async senderBcc(sender: string): Promise<string | undefined> {
+    if (sender === '' || this.senderBccMaps.specs.length === 0) return undefined;
+    return this.bccOf(this.senderBccMaps, sender);
+  }
+
+  /** recipient_bcc_maps: keyed on the recipient after canonical mapping and masquerading, before virtual aliases. */
+  async recipientBcc(recipient: string): Promise<string | undefined> {
+    if (this.rcptBccMaps.specs.length === 0) return undefined;
+    return this.bccOf(this.rcptBccMaps, await this.canonicalRecipient(this.rewriter.rewrite(recipient)));
+  }
+
+  /** One BCC address per lookup, as Postfix supports (the first of a list). */
+  private async bccOf(tables: LazyDicts, address: string): Promise<string | undefined> {
+    const hit = await this.find(tables, address);
+    const first = hit ? splitList(hit.value)[0] : undefined;
+    return first ? this.rewriter.rewrite(first) : undefined;
   }
 
   /** Lookup in canonical(5)/virtual(5) key order; the result and the extension that was stripped. */

@@ -129,18 +129,12 @@ export class SegmentStore implements QueueStore {
       info.bytes = r.size;
     }
     // Postfix's rule: whatever was active when the system stopped starts over from incoming.
-    let recovered = 0;
-    for (const e of this.index.entries.values()) {
-      if (e.env.state === 'active') {
-        e.env.state = 'incoming';
-        e.view = undefined;
-        recovered++;
-      }
-    }
+    const returned: string[] = [];
+    for (const [id, e] of this.index.entries) if (e.env.state === 'active') returned.push(id);
     if (names.length > 0) {
       this.log.info(
         `queue store: recovered ${this.index.entries.size} message(s) from ${names.length} segment(s)` +
-          (recovered > 0 ? `, ${recovered} returned from active to incoming` : ''),
+          (returned.length > 0 ? `, ${returned.length} returned from active to incoming` : ''),
       );
     }
     this.writer = new SegmentWriter(this.segDir, last, this.opts.segmentSize ?? DEFAULT_SEGMENT_SIZE, (ev) => {
@@ -153,6 +147,23 @@ export class SegmentStore implements QueueStore {
       this.scheduleReclaim();
     });
     this.scheduleReclaim();
+    await this.returnToIncoming(returned);
+  }
+
+  /**
+   * Make recovery's active → incoming durable, one batch for all, so the
+   * queue tools reading the files see it too. If the write fails the change
+   * still holds in memory; the next start simply does it again.
+   */
+  private async returnToIncoming(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const imgs: StateImage[] = ids.map((id) => ({ id, state: 'incoming' }));
+    try {
+      await this.writer.append(imgs.map(encodeState));
+    } catch (err) {
+      this.log.warning(`queue store: cannot record the return of active mail to incoming: ${(err as Error).message}`);
+    }
+    for (const img of imgs) this.index.applyState(img);
   }
 
   // ---- identifiers -------------------------------------------------------
@@ -257,8 +268,12 @@ export class SegmentStore implements QueueStore {
     return this.index.view(queueId);
   }
 
-  onCommitted(listener: (queueId: string) => void): void {
+  onCommitted(listener: (queueId: string) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   async *openContent(queueId: string): AsyncIterable<Buffer> {

@@ -51,8 +51,11 @@ export interface QueueStore {
   get(queueId: string): QueuedMessage | undefined;
   /** The content as CRLF lines (not dot-stuffed). */
   openContent(queueId: string): AsyncIterable<Buffer>;
-  /** Called after a message becomes durable in `incoming`, so qmgr needs no directory scan. */
-  onCommitted(listener: (queueId: string) => void): void;
+  /**
+   * Called after a message becomes durable in `incoming`, so qmgr needs no
+   * directory scan. Returns the way to stop listening (a reloaded qmgr).
+   */
+  onCommitted(listener: (queueId: string) => void): () => void;
   /** Durable state change (e.g. active → deferred with nextAttempt, → hold, hold → deferred on release). */
   setState(queueId: string, state: QueueState, opts?: { nextAttempt?: number; warned?: boolean }): Promise<void>;
   /** Durably record delivery outcomes; sent/bounced recipients become `done`, deferred keep their reason. */

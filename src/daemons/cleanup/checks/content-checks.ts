@@ -57,6 +57,8 @@ export async function createContentChecks(opts: ContentChecksOptions): Promise<C
     ((spec: string) => openDictDefault(spec, { config: opts.config, warn: (t) => opts.logger.warning(t) }));
   const tables = await openCheckTables(opts.config, open);
   const s = settings(opts.config, tables);
+  // receive_override_options=no_header_body_checks: the same MIME walk with no tables.
+  const bare = settings(opts.config, { header: [], mime: [], nested: [], body: [] });
 
   /** The per-line interface, kept for callers without inspect(): no MIME structure, no envelope effects. */
   const simple = async (
@@ -91,6 +93,6 @@ export async function createContentChecks(opts: ContentChecksOptions): Promise<C
     header: (text) => simple(tables.header, text, true, 'header_checks'),
     body: (line) => simple(tables.body, line, false, 'body_checks'),
     inspect: (input: ContentInspectionInput): Promise<ContentInspection> =>
-      new Inspector(s, opts.logger, input.ctx).run(input),
+      new Inspector(input.skipTables ? bare : s, opts.logger, input.ctx).run(input),
   };
 }
