@@ -99,6 +99,8 @@ export class Transaction implements CleanupTransaction {
       log.warning(`${id}: message file too big: ${this.size} bytes exceeds message_size_limit ${this.sizeLimit}`);
       return { status: 'rejected', reply: TOO_BIG };
     }
+    // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
+    if (this.req.discard) return { status: 'discarded', queueId: id };
     const ctx: RewriteContext = { queueId: id, origin: this.req.origin };
     const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
     const received = Buffer.concat(this.chunks);
@@ -149,7 +151,10 @@ export class Transaction implements CleanupTransaction {
 
     const body = inspected ? { hold: inspected.hold } : await this.checkBody(parsed.body, ctx, sender);
     if (body.verdict) return body.verdict;
-    if (inspected) redirectAndBcc(recipients, inspected.redirect, inspected.bcc);
+    redirectAndBcc(recipients, inspected?.redirect ?? this.req.redirect, [
+      ...(this.req.bcc ?? []),
+      ...(inspected?.bcc ?? []),
+    ]);
     if (recipients.length === 0) return { status: 'rejected', reply: NO_RECIPIENTS };
 
     // Stored as pieces: the body is never copied again.
@@ -158,7 +163,8 @@ export class Transaction implements CleanupTransaction {
       ...(parsed.separator ? [Buffer.from('\r\n')] : []),
       ...(inspected ? inspected.body : [parsed.body]),
     ];
-    const hold = rules.hold !== undefined || body.hold;
+    const hold = rules.hold !== undefined || body.hold || this.req.hold === true;
+    const filter = inspected?.filter ?? this.req.filter;
     try {
       await store.enqueue(
         {
@@ -174,7 +180,7 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.client
             ? { client: { name: this.req.client.name, addr: this.req.client.addr, helo: this.req.client.helo } }
             : {}),
-          ...(inspected?.filter !== undefined ? { filter: inspected.filter } : {}),
+          ...(filter !== undefined ? { filter } : {}),
         },
         content,
       );

@@ -46,6 +46,20 @@ export interface CleanupOpenRequest {
   readonly fullName?: string;
   /** `sendmail -t`: also take recipients from To:/Cc:/Bcc: (Resent- forms when present). */
   readonly extractRecipients?: boolean;
+  /**
+   * Actions smtpd's access policy chose for this message (check_*_access,
+   * policy services: access(5) HOLD, DISCARD, FILTER, REDIRECT, BCC). cleanup
+   * applies them as it applies the same header_checks actions; a later
+   * header/body_checks FILTER or REDIRECT overrides these.
+   */
+  readonly hold?: boolean;
+  readonly discard?: boolean;
+  /** `transport:nexthop`, the content filter for this message. */
+  readonly filter?: string;
+  /** Every recipient is replaced by this address. */
+  readonly redirect?: string;
+  /** Recipients to add. */
+  readonly bcc?: readonly string[];
 }
 
 export type CleanupVerdict =
