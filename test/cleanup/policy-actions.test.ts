@@ -4,14 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Config } from '../../src/global/params/config.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
-import type { CleanupOpenRequest, CleanupVerdict } from '../../src/global/queue/cleanup-api.js';
+import type { CleanupOpenRequest, CleanupPolicyActions, CleanupVerdict } from '../../src/global/queue/cleanup-api.js';
 import { SegmentStore } from '../../src/global/queue/segment-store.js';
 import { CleanupServer } from '../../src/daemons/cleanup/cleanup-service.js';
 import { tempQueueDir } from '../queue/helpers.js';
 
 async function withCleanup(
   fn: (
-    submit: (req: Partial<CleanupOpenRequest>, rcpts: string[]) => Promise<CleanupVerdict>,
+    submit: (req: Partial<CleanupOpenRequest>, rcpts: string[], late?: CleanupPolicyActions) => Promise<CleanupVerdict>,
     store: SegmentStore,
   ) => Promise<void>,
 ): Promise<void> {
@@ -21,11 +21,11 @@ async function withCleanup(
   const config = Config.fromText('myhostname = mx.example.net\nmydomain = example.net\n');
   const server = new CleanupServer({ store, config, logger: log });
   try {
-    await fn(async (req, rcpts) => {
+    await fn(async (req, rcpts, late) => {
       const tx = await server.open({ origin: 'smtpd', sender: 'alice@example.com', ...req });
       for (const r of rcpts) tx.addRecipient({ address: r });
       tx.write(Buffer.from('Subject: t\r\n\r\nbody\r\n'));
-      return tx.commit();
+      return tx.commit(late);
     }, store);
   } finally {
     await store.close();
@@ -35,7 +35,7 @@ async function withCleanup(
 
 test('HOLD puts the message on hold; FILTER is stored with it', async () => {
   await withCleanup(async (submit, store) => {
-    const v = await submit({ hold: true, filter: 'smtp:[127.0.0.1]:10025' }, ['bob@example.org']);
+    const v = await submit({ filter: 'smtp:[127.0.0.1]:10025' }, ['bob@example.org'], { hold: true });
     assert.equal(v.status, 'queued');
     const m = v.status === 'queued' ? store.get(v.queueId) : undefined;
     assert.equal(m?.state, 'hold');
@@ -64,7 +64,7 @@ test('REDIRECT replaces every recipient (originals kept); BCC adds one', async (
 
 test('DISCARD: accepted, nothing stored', async () => {
   await withCleanup(async (submit, store) => {
-    const v = await submit({ discard: true }, ['bob@example.org']);
+    const v = await submit({}, ['bob@example.org'], { discard: true });
     assert.equal(v.status, 'discarded');
     assert.equal([...store.list()].length, 0);
   });

@@ -6,6 +6,7 @@
 import type { Logger } from '../../global/log/logger.js';
 import type {
   CleanupOpenRequest,
+  CleanupPolicyActions,
   CleanupTransaction,
   CleanupVerdict,
   DsnNotify,
@@ -81,18 +82,18 @@ export class Transaction implements CleanupTransaction {
     this.deps.store.releaseQueueId(this.queueId);
   }
 
-  async commit(): Promise<CleanupVerdict> {
+  async commit(actions: CleanupPolicyActions = {}): Promise<CleanupVerdict> {
     if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
     this.finished = true;
     try {
-      return await this.process();
+      return await this.process(mergeActions(this.req, actions));
     } finally {
       this.chunks.length = 0;
       this.deps.store.releaseQueueId(this.queueId);
     }
   }
 
-  private async process(): Promise<CleanupVerdict> {
+  private async process(policy: CleanupPolicyActions): Promise<CleanupVerdict> {
     const { cfg, log, store } = this.deps;
     const id = this.queueId;
     if (this.tooBig) {
@@ -100,7 +101,7 @@ export class Transaction implements CleanupTransaction {
       return { status: 'rejected', reply: TOO_BIG };
     }
     // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
-    if (this.req.discard) return { status: 'discarded', queueId: id };
+    if (policy.discard) return { status: 'discarded', queueId: id };
     const ctx: RewriteContext = { queueId: id, origin: this.req.origin };
     const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
     const received = Buffer.concat(this.chunks);
@@ -151,8 +152,8 @@ export class Transaction implements CleanupTransaction {
 
     const body = inspected ? { hold: inspected.hold } : await this.checkBody(parsed.body, ctx, sender);
     if (body.verdict) return body.verdict;
-    redirectAndBcc(recipients, inspected?.redirect ?? this.req.redirect, [
-      ...(this.req.bcc ?? []),
+    redirectAndBcc(recipients, inspected?.redirect ?? policy.redirect, [
+      ...(policy.bcc ?? []),
       ...(inspected?.bcc ?? []),
     ]);
     if (recipients.length === 0) return { status: 'rejected', reply: NO_RECIPIENTS };
@@ -163,8 +164,8 @@ export class Transaction implements CleanupTransaction {
       ...(parsed.separator ? [Buffer.from('\r\n')] : []),
       ...(inspected ? inspected.body : [parsed.body]),
     ];
-    const hold = rules.hold !== undefined || body.hold || this.req.hold === true;
-    const filter = inspected?.filter ?? this.req.filter;
+    const hold = rules.hold !== undefined || body.hold || policy.hold === true;
+    const filter = inspected?.filter ?? policy.filter;
     try {
       await store.enqueue(
         {
@@ -276,6 +277,19 @@ function extractRecipients(headers: readonly LogicalHeader[], limit: number): st
     if (names.includes(h.lname)) out.push(...parseAddressList(headerValue(h), Math.max(1, limit - out.length)));
   }
   return out;
+}
+
+/** The open request's policy actions with those given at commit. */
+function mergeActions(open: CleanupPolicyActions, late: CleanupPolicyActions): CleanupPolicyActions {
+  const filter = late.filter ?? open.filter;
+  const redirect = late.redirect ?? open.redirect;
+  return {
+    hold: open.hold === true || late.hold === true,
+    discard: open.discard === true || late.discard === true,
+    ...(filter !== undefined ? { filter } : {}),
+    ...(redirect !== undefined ? { redirect } : {}),
+    bcc: [...(open.bcc ?? []), ...(late.bcc ?? [])],
+  };
 }
 
 type StoredRecipient = NewMessage['recipients'][number];
