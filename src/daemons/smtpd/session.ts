@@ -14,7 +14,7 @@ import { ReaderClosedError, SmtpReader, type BareNewlineMode } from '../../util/
 import type { Anvil } from '../anvil/anvil.js';
 import { ClientList, normalizeAddr } from './client-list.js';
 import { lookupPeer, type PeerResolver } from './peer.js';
-import type { SmtpdPolicy } from './policy-api.js';
+import type { PolicyEffect, SmtpdPolicy } from './policy-api.js';
 import type { SmtpdSettings } from './settings.js';
 import { printable, printableText } from './printable.js';
 import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook, TlsSessionInfo } from './types.js';
@@ -68,6 +68,10 @@ export class Session {
   errorCount = 0;
   junkCount = 0;
   tx: MailTransaction | undefined;
+  /** Policy actions decided at the client/HELO stage (smtpd_delay_reject = no): they apply to every transaction. */
+  sessionEffects: PolicyEffect[] = [];
+  /** Actions from the MAIL stage, for the transaction MAIL opens next. */
+  pendingEffects: PolicyEffect[] = [];
   /** The last EHLO reply advertised PIPELINING (RFC 2920). */
   pipeliningOffered = false;
   /** The client pipelined where RFC 2920 forbids it (for reject_unauth_pipelining). */
@@ -460,6 +464,7 @@ export class Session {
     recipientCount: number;
     etrnDomain?: string;
     size?: number;
+    queueId?: string;
   } {
     return {
       clientAddr: this.client.addr,
@@ -476,6 +481,7 @@ export class Session {
       ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
       pipelinedEarly: this.pipelinedEarly,
       recipientCount: this.tx?.recipients.length ?? 0,
+      ...(this.tx?.cleanup ? { queueId: this.tx.cleanup.queueId } : {}),
       ...extra,
     };
   }
