@@ -212,6 +212,22 @@ export class SmtpReader {
     }
   }
 
+  /**
+   * A header that precedes the SMTP dialogue (the PROXY protocol): `frame`
+   * looks at the bytes received so far and returns how many of them to take
+   * with its result, or undefined to wait for more.
+   */
+  async readFrame<T>(frame: (buf: Buffer) => { readonly take: number; readonly value: T } | undefined): Promise<T> {
+    for (;;) {
+      const r = frame(this.buf);
+      if (r !== undefined) {
+        this.take(r.take);
+        return r.value;
+      }
+      await this.waitForInput();
+    }
+  }
+
   /** Exactly `count` raw bytes (a BDAT chunk), delivered to `sink` as they arrive. */
   async readExact(count: number, sink: (b: Buffer) => void): Promise<void> {
     let left = count;

@@ -7,6 +7,7 @@ import { Config } from '../../src/global/params/config.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import type {
   CleanupOpenRequest,
+  CleanupPolicyActions,
   CleanupService,
   CleanupTransaction,
   CleanupVerdict,
@@ -22,6 +23,8 @@ export interface RecordedMessage {
   readonly recipients: EnvelopeRecipient[];
   chunks: Buffer[];
   state: 'open' | 'committed' | 'aborted';
+  /** The policy actions smtpd handed to commit(). */
+  actions?: CleanupPolicyActions;
 }
 
 export class MemoryCleanup implements CleanupService {
@@ -43,8 +46,9 @@ export class MemoryCleanup implements CleanupService {
       write(lines: Buffer) {
         m.chunks.push(Buffer.from(lines));
       },
-      commit() {
+      commit(actions?: CleanupPolicyActions) {
         m.state = 'committed';
+        if (actions) m.actions = actions;
         return Promise.resolve(verdictFor());
       },
       abort() {

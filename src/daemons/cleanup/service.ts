@@ -68,7 +68,7 @@ class TrackingCleanup implements CleanupService {
       queueId: tx.queueId,
       addRecipient: (r) => tx.addRecipient(r),
       write: (lines) => tx.write(lines),
-      commit: (): Promise<CleanupVerdict> => tx.commit().finally(finish),
+      commit: (actions): Promise<CleanupVerdict> => tx.commit(actions).finally(finish),
       abort: (): Promise<void> => tx.abort().finally(finish),
     };
   }

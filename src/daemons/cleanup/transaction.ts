@@ -6,6 +6,7 @@
 import type { Logger } from '../../global/log/logger.js';
 import type {
   CleanupOpenRequest,
+  CleanupPolicyActions,
   CleanupTransaction,
   CleanupVerdict,
   DsnNotify,
@@ -94,18 +95,18 @@ export class Transaction implements CleanupTransaction {
     this.deps.store.releaseQueueId(this.queueId);
   }
 
-  async commit(): Promise<CleanupVerdict> {
+  async commit(actions: CleanupPolicyActions = {}): Promise<CleanupVerdict> {
     if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
     this.finished = true;
     try {
-      return await this.process();
+      return await this.process(mergeActions(this.req, actions));
     } finally {
       this.chunks.length = 0;
       this.deps.store.releaseQueueId(this.queueId);
     }
   }
 
-  private async process(): Promise<CleanupVerdict> {
+  private async process(policy: CleanupPolicyActions): Promise<CleanupVerdict> {
     const { cfg, log, store } = this.deps;
     const id = this.queueId;
     if (this.tooBig) {
@@ -122,6 +123,8 @@ export class Transaction implements CleanupTransaction {
       ...(overrides.has('no_address_mappings') ? { noAddressMappings: true } : {}),
     };
     const contentFilter = FILTERED_ORIGINS.has(this.req.origin) ? source.get('content_filter').trim() : '';
+    // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
+    if (policy.discard) return { status: 'discarded', queueId: id };
     const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
     const received = Buffer.concat(this.chunks);
     this.chunks.length = 0;
@@ -176,7 +179,10 @@ export class Transaction implements CleanupTransaction {
         ? { hold: false }
         : await this.checkBody(parsed.body, ctx, sender);
     if (body.verdict) return body.verdict;
-    if (inspected) redirectAndBcc(recipients, inspected.redirect, inspected.bcc);
+    redirectAndBcc(recipients, inspected?.redirect ?? policy.redirect, [
+      ...(policy.bcc ?? []),
+      ...(inspected?.bcc ?? []),
+    ]);
     if (recipients.length === 0) return { status: 'rejected', reply: NO_RECIPIENTS };
 
     // Stored as pieces: the body is never copied again.
@@ -185,7 +191,8 @@ export class Transaction implements CleanupTransaction {
       ...(parsed.separator ? [Buffer.from('\r\n')] : []),
       ...(inspected ? inspected.body : [parsed.body]),
     ];
-    const hold = rules.hold !== undefined || body.hold;
+    const hold = rules.hold !== undefined || body.hold || policy.hold === true;
+    const filter = inspected?.filter ?? policy.filter;
     try {
       await store.enqueue(
         {
@@ -201,12 +208,8 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.client
             ? { client: { name: this.req.client.name, addr: this.req.client.addr, helo: this.req.client.helo } }
             : {}),
-          // A FILTER action outranks the source's content_filter.
-          ...(inspected?.filter !== undefined
-            ? { filter: inspected.filter }
-            : contentFilter !== ''
-              ? { filter: contentFilter }
-              : {}),
+          // A FILTER action (header/body checks, then the access policy) outranks the source's content_filter.
+          ...(filter !== undefined ? { filter } : contentFilter !== '' ? { filter: contentFilter } : {}),
         },
         content,
       );
@@ -337,6 +340,19 @@ function extractRecipients(headers: readonly LogicalHeader[], limit: number): st
     if (names.includes(h.lname)) out.push(...parseAddressList(headerValue(h), Math.max(1, limit - out.length)));
   }
   return out;
+}
+
+/** The open request's policy actions with those given at commit. */
+function mergeActions(open: CleanupPolicyActions, late: CleanupPolicyActions): CleanupPolicyActions {
+  const filter = late.filter ?? open.filter;
+  const redirect = late.redirect ?? open.redirect;
+  return {
+    hold: open.hold === true || late.hold === true,
+    discard: open.discard === true || late.discard === true,
+    ...(filter !== undefined ? { filter } : {}),
+    ...(redirect !== undefined ? { redirect } : {}),
+    bcc: [...(open.bcc ?? []), ...(late.bcc ?? [])],
+  };
 }
 
 type StoredRecipient = NewMessage['recipients'][number];

@@ -14,6 +14,8 @@ import type { RunningService, ServiceContext, ServiceModule } from '../../global
 import { serviceDictOpener } from '../../global/service/dict-opener.js';
 import { directoryCleanup } from '../bounce/service.js';
 import { ANVIL } from '../anvil/service.js';
+import { QUEUE_FLUSHER } from '../../global/queue/service-keys.js';
+import { createEtrnFlush } from './etrn-flush.js';
 import { dnsPolicyResolver } from './dns-policy-resolver.js';
 import { createSmtpdPolicy } from './restrictions/index.js';
 import { createSmtpdAuth } from './sasl/server-auth.js';
@@ -40,6 +42,7 @@ async function build(
     policy: createSmtpdPolicy({ config, openDict, resolver: dnsPolicyResolver(), logger }),
     service: ctx.entry.name,
     tls,
+    etrn: createEtrnFlush(config, openDict, logger, () => ctx.directory.get(QUEUE_FLUSHER)),
     ...(auth ? { auth } : {}),
     ...(anvil ? { anvil } : {}),
   });

@@ -14,9 +14,10 @@ import { ReaderClosedError, SmtpReader, type BareNewlineMode } from '../../util/
 import type { Anvil } from '../anvil/anvil.js';
 import { ClientList, normalizeAddr } from './client-list.js';
 import { lookupPeer, type PeerResolver } from './peer.js';
-import type { SmtpdPolicy } from './policy-api.js';
+import type { PolicyEffect, SmtpdPolicy } from './policy-api.js';
 import type { SmtpdSettings } from './settings.js';
 import { printable, printableText } from './printable.js';
+import { parseProxyHeader, PROXY_HEADER_MAX, type Endpoint, type ProxyHeader } from './proxy-protocol.js';
 import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook, TlsSessionInfo } from './types.js';
 import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
 
@@ -56,6 +57,8 @@ export class Session {
   readonly settings: SmtpdSettings;
   readonly logger: Logger;
   client: ClientState;
+  /** Our end of the connection: the socket's, or the one a PROXY header names. */
+  server: Endpoint;
   helo: string | undefined;
   esmtp = false;
   tls = false;
@@ -68,6 +71,10 @@ export class Session {
   errorCount = 0;
   junkCount = 0;
   tx: MailTransaction | undefined;
+  /** Policy actions decided at the client/HELO stage (smtpd_delay_reject = no): they apply to every transaction. */
+  sessionEffects: PolicyEffect[] = [];
+  /** Actions from the MAIL stage, for the transaction MAIL opens next. */
+  pendingEffects: PolicyEffect[] = [];
   /** The last EHLO reply advertised PIPELINING (RFC 2920). */
   pipeliningOffered = false;
   /** The client pipelined where RFC 2920 forbids it (for reject_unauth_pipelining). */
@@ -100,6 +107,7 @@ export class Session {
       name: 'unknown',
       reverseName: 'unknown',
     };
+    this.server = { addr: normalizeAddr(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     this.reader = new SmtpReader(socket, READ_BUFFER_LIMIT, () => this.flush());
     socket.setNoDelay(true);
   }
@@ -196,12 +204,15 @@ export class Session {
 
   /** Peer lookup, connect log, anvil limits and the greeting; false when the session must end. */
   private async start(): Promise<boolean> {
+    // Without a usable PROXY header there is no audit trail and no access control: hang up unanswered.
+    const proxyOk = this.settings.upstreamProxy === undefined || (await this.readProxyHeader());
     if (this.settings.peernameLookup) {
       const names = await lookupPeer(this.deps.resolver, this.client.addr, this.logger);
       this.client.name = names.name;
       this.client.reverseName = names.reverseName;
     }
     this.logger.info(`connect from ${this.namaddr}`);
+    if (!proxyOk) return false;
     this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
     this.xforwardAllowed = this.deps.lists.xforward.matches(this.client);
     if (!this.checkConnectionLimits()) return false;
@@ -217,6 +228,39 @@ export class Session {
       if (this.pipeliningViolation('CONNECT')) return false;
     }
     this.reply(220, '', this.settings.banner);
+    return true;
+  }
+
+  /**
+   * smtpd_upstream_proxy_protocol = haproxy: the client and server endpoints
+   * from the proxy's header, read within smtpd_upstream_proxy_timeout. A v2
+   * LOCAL header (health check) keeps the socket's own endpoints.
+   */
+  private async readProxyHeader(): Promise<boolean> {
+    const timer = setTimeout(() => this.reader.close('timeout'), this.settings.upstreamProxyTimeoutSec * 1000);
+    let header: ProxyHeader;
+    try {
+      header = await this.reader.readFrame((buf) => {
+        const h = parseProxyHeader(buf.subarray(0, PROXY_HEADER_MAX), this.settings.families);
+        return h.status === 'more' ? undefined : { take: h.status === 'ok' ? h.length : 0, value: h };
+      });
+    } catch (e) {
+      const timedOut = e instanceof ReaderClosedError && e.reason === 'timeout';
+      this.logger.warning(`haproxy read: ${timedOut ? 'timeout error' : 'EOF'}`);
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (header.status === 'error') {
+      const seen = printable(this.reader.peek(PROXY_HEADER_MAX), PROXY_HEADER_MAX);
+      this.logger.warning(`haproxy read: ${header.reason}: ${seen}`);
+      return false;
+    }
+    if (header.status === 'ok' && header.proxied) {
+      this.client.addr = header.client.addr;
+      this.client.port = header.client.port;
+      this.server = header.server;
+    }
     return true;
   }
 
@@ -460,14 +504,15 @@ export class Session {
     recipientCount: number;
     etrnDomain?: string;
     size?: number;
+    queueId?: string;
   } {
     return {
       clientAddr: this.client.addr,
       clientName: this.client.name,
       reverseClientName: this.client.reverseName,
       clientPort: this.client.port,
-      serverAddr: normalizeAddr(this.socket.localAddress ?? ''),
-      serverPort: this.socket.localPort ?? 0,
+      serverAddr: this.server.addr,
+      serverPort: this.server.port,
       ...(this.helo !== undefined ? { helo: this.helo } : {}),
       esmtp: this.esmtp,
       ...(this.saslUsername !== undefined ? { saslUsername: this.saslUsername } : {}),
@@ -476,6 +521,7 @@ export class Session {
       ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
       pipelinedEarly: this.pipelinedEarly,
       recipientCount: this.tx?.recipients.length ?? 0,
+      ...(this.tx?.cleanup ? { queueId: this.tx.cleanup.queueId } : {}),
       ...extra,
     };
   }

@@ -4,6 +4,7 @@
 // from the registry like every other default (global/params/hardened.ts).
 import type { ParamReader } from '../../global/params/types.js';
 import type { BareNewlineMode } from '../../util/smtp-reader.js';
+import { inetFamilies, type Families } from './proxy-protocol.js';
 
 export interface SmtpdSettings {
   readonly myhostname: string;
@@ -42,6 +43,11 @@ export interface SmtpdSettings {
   readonly brokenSaslAuthClients: boolean;
   readonly tlsReceivedHeader: boolean;
   readonly clientPortLogging: boolean;
+  /** smtpd_upstream_proxy_protocol: `haproxy`, or undefined for none. */
+  readonly upstreamProxy: 'haproxy' | undefined;
+  readonly upstreamProxyTimeoutSec: number;
+  /** Address families inet_protocols enables (which PROXY headers are acceptable). */
+  readonly families: Families;
   /** master.cf service name, used in anvil keys and log lines. */
   readonly service: string;
 }
@@ -75,6 +81,13 @@ function inlineRegexps(item: string): RegExp[] {
     }
   }
   return out;
+}
+
+function upstreamProxy(config: ParamReader): 'haproxy' | undefined {
+  const v = config.get('smtpd_upstream_proxy_protocol').trim();
+  if (v === '') return undefined;
+  if (v === 'haproxy') return v;
+  throw new SettingsError(`unsupported smtpd_upstream_proxy_protocol value: ${v}`);
 }
 
 export function readSettings(config: ParamReader, service = 'smtp'): SmtpdSettings {
@@ -117,6 +130,9 @@ export function readSettings(config: ParamReader, service = 'smtp'): SmtpdSettin
     brokenSaslAuthClients: config.bool('broken_sasl_auth_clients'),
     tlsReceivedHeader: config.bool('smtpd_tls_received_header'),
     clientPortLogging: config.bool('smtpd_client_port_logging'),
+    upstreamProxy: upstreamProxy(config),
+    upstreamProxyTimeoutSec: config.time('smtpd_upstream_proxy_timeout'),
+    families: inetFamilies(config.list('inet_protocols')),
     service,
   };
 }

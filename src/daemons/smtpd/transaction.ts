@@ -3,9 +3,9 @@
 // cleanup transaction at the first accepted recipient, the Received:
 // header, and the end-of-data commit whose success alone earns
 // "250 2.0.0 Ok: queued as ID".
-import type { ClientInfo } from '../../global/queue/cleanup-api.js';
+import type { ClientInfo, CleanupPolicyActions } from '../../global/queue/cleanup-api.js';
 import type { SmtpReply } from '../../global/smtp/reply.js';
-import type { RestrictionStage } from './policy-api.js';
+import type { PolicyEffect, RestrictionStage } from './policy-api.js';
 import { receivedHeader } from './received.js';
 import { receivedComments } from './tls/received-tls.js';
 import type { Session } from './session.js';
@@ -49,9 +49,44 @@ export async function checkStages(
       s.sendReply(verdict.reply);
       return false;
     }
-    if (verdict.action === 'accept-with' && s.tx) s.tx.effects.push(...verdict.effects);
+    if (verdict.action === 'accept-with') keepEffects(s, stage, verdict.effects);
   }
   return true;
+}
+
+/**
+ * HOLD, FILTER, REDIRECT, ... apply to the whole message: inside a
+ * transaction they join it; a MAIL-stage verdict (smtpd_delay_reject = no)
+ * waits for the transaction MAIL is about to open; client and HELO verdicts
+ * apply to every transaction of the session.
+ */
+function keepEffects(s: Session, stage: RestrictionStage, effects: readonly PolicyEffect[]): void {
+  if (s.tx) s.tx.effects.push(...effects);
+  else if (stage === 'mail') s.pendingEffects.push(...effects);
+  else s.sessionEffects.push(...effects);
+}
+
+/** What cleanup must do with the message: the last FILTER and REDIRECT win, every BCC counts. */
+export function policyActions(effects: readonly PolicyEffect[]): CleanupPolicyActions {
+  let filter: string | undefined;
+  let redirect: string | undefined;
+  const bcc: string[] = [];
+  let hold = false;
+  let discard = false;
+  for (const e of effects) {
+    if (e.kind === 'hold') hold = true;
+    else if (e.kind === 'discard') discard = true;
+    else if (e.kind === 'filter') filter = e.transport;
+    else if (e.kind === 'redirect') redirect = e.address;
+    else if (e.kind === 'bcc' && !bcc.includes(e.address)) bcc.push(e.address);
+  }
+  return {
+    ...(hold ? { hold } : {}),
+    ...(discard ? { discard } : {}),
+    ...(filter !== undefined ? { filter } : {}),
+    ...(redirect !== undefined ? { redirect } : {}),
+    ...(bcc.length > 0 ? { bcc } : {}),
+  };
 }
 
 function logEnvelope(s: Session, env: CheckEnvelope): { from?: string; to?: string } {
@@ -135,10 +170,12 @@ export function cleanupWriter(s: Session): { write(b: Buffer): void; failed(): b
   };
 }
 
-/** Write our Received: header as the first content line. */
+/** Write PREPEND headers from the access policy, then our Received: header, as the first content lines. */
 export function writeReceived(s: Session, sink: { write(b: Buffer): void }): void {
   const tx = s.tx;
   if (!tx?.cleanup) return;
+  // Postfix puts them above its own Received: header.
+  for (const e of tx.effects) if (e.kind === 'prepend') sink.write(Buffer.from(`${e.header}\r\n`, 'utf8'));
   const header = receivedHeader({
     helo: s.helo,
     clientName: s.client.name,
@@ -195,7 +232,7 @@ export async function finishMessage(s: Session, problem: ContentProblem, size: n
   s.dataBytes = undefined;
   let verdict;
   try {
-    verdict = await cleanup.commit();
+    verdict = await cleanup.commit(policyActions(tx.effects));
   } catch (e) {
     s.logger.warning(`${cleanup.queueId}: commit failed: ${(e as Error).message}`);
     s.sendReply(QUEUE_WRITE_ERROR);

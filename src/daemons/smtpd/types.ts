@@ -125,7 +125,11 @@ export interface AuthHook {
   ): Promise<{ readonly username: string } | { readonly reply: SmtpReply }>;
 }
 
-/** ETRN (RFC 1985) hand-off to the flush service. */
+/**
+ * ETRN (RFC 1985) hand-off to the flush service: `deny` when the domain is
+ * not eligible (fast_flush_domains), `bad` for a request the service refuses,
+ * `unavailable` when no flush service can be reached.
+ */
 export interface EtrnHook {
-  flush(domain: string): Promise<'ok' | 'deny' | 'fail'>;
+  flush(domain: string): Promise<'ok' | 'deny' | 'bad' | 'unavailable'>;
 }

@@ -27,7 +27,25 @@ export interface ClientInfo {
   readonly saslUsername?: string;
 }
 
-export interface CleanupOpenRequest {
+/**
+ * Actions smtpd's access policy chose for a message (check_*_access and
+ * policy services: access(5) HOLD, DISCARD, FILTER, REDIRECT, BCC). cleanup
+ * applies them as it applies the same header_checks actions; a later
+ * header/body_checks FILTER or REDIRECT overrides these.
+ */
+export interface CleanupPolicyActions {
+  readonly hold?: boolean;
+  readonly discard?: boolean;
+  /** `transport:nexthop`, the content filter for this message. */
+  readonly filter?: string;
+  /** Every recipient is replaced by this address. */
+  readonly redirect?: string;
+  /** Recipients to add. */
+  readonly bcc?: readonly string[];
+}
+
+/** The policy actions may be known at open (pickup, a client-stage HOLD) or only at commit (see commit()). */
+export interface CleanupOpenRequest extends CleanupPolicyActions {
   /** Where the message came from; decides defaults such as which headers cleanup may add. */
   readonly origin: 'smtpd' | 'pickup' | 'sendmail' | 'bounce' | 'local';
   readonly sender: string;
@@ -63,8 +81,13 @@ export interface CleanupTransaction {
    * SMTP dot-stuffing already removed. Headers first, as received.
    */
   write(lines: Buffer): void;
-  /** Resolves only when the queue file is on stable storage (or the message was refused). */
-  commit(): Promise<CleanupVerdict>;
+  /**
+   * Resolves only when the queue file is on stable storage (or the message
+   * was refused). `actions` are the policy actions decided after open (later
+   * RCPTs, DATA, end-of-data), merged with the open request's: flags add up,
+   * BCCs join, a FILTER or REDIRECT given here replaces the earlier one.
+   */
+  commit(actions?: CleanupPolicyActions): Promise<CleanupVerdict>;
   abort(): Promise<void>;
 }
 

@@ -1,7 +1,6 @@
 // AUTH (RFC 4954). The SASL area supplies mechanisms and the exchange
 // through the AuthHook; this file owns the SMTP side: state checks, the
 // 334 challenge loop with its line limit, and never logging credentials.
-import { normalizeAddr } from '../client-list.js';
 import type { SmtpdCommand } from '../types.js';
 
 export const AUTH: SmtpdCommand = {
@@ -45,8 +44,8 @@ export const AUTH: SmtpdCommand = {
       namaddr: s.namaddr,
       addr: s.client.addr,
       port: s.client.port,
-      localAddr: normalizeAddr(s.socket.localAddress ?? ''),
-      localPort: s.socket.localPort ?? 0,
+      localAddr: s.server.addr,
+      localPort: s.server.port,
       tls: s.tls,
     });
     if ('reply' in result) {

@@ -114,6 +114,7 @@ async function mail(s: Session, args: string): Promise<boolean> {
   if (repeatConnectReject(s, { sender: path.address })) return false;
   if (!messageRateOk(s)) return false;
   const env = { sender: path.address, ...(params.size !== undefined ? { size: params.size } : {}) };
+  s.pendingEffects = [];
   if (!st.delayReject && !(await checkStages(s, ['mail'], env))) return false;
   const tx: MailTransaction = {
     sender: path.address,
@@ -123,8 +124,9 @@ async function mail(s: Session, args: string): Promise<boolean> {
     ...(params.ret !== undefined ? { ret: params.ret } : {}),
     ...(params.envid !== undefined ? { envid: params.envid } : {}),
     recipients: [],
-    effects: [],
+    effects: [...s.sessionEffects, ...s.pendingEffects],
   };
+  s.pendingEffects = [];
   s.tx = tx;
   s.reply(250, '2.1.0', 'Ok');
   return true;
