@@ -54,6 +54,8 @@ export interface MaildropMessage {
   readonly queueId: string;
   readonly envelope: MaildropEnvelope;
   readonly content: Buffer;
+  /** Offset of the first content byte in the file (postcat -o). */
+  readonly contentOffset: number;
 }
 
 export class MaildropError extends Error {
@@ -117,7 +119,12 @@ export function decodeMaildrop(queueId: string, buf: Buffer): MaildropMessage {
     (o.envid === undefined || typeof o.envid === 'string') &&
     (o.body === undefined || o.body === '7BIT' || o.body === '8BITMIME');
   if (!ok) throw new MaildropError(`maildrop/${queueId}: damaged (envelope fields)`);
-  return { queueId, envelope: o as unknown as MaildropEnvelope, content: buf.subarray(jsonStart + jsonLen, f.end) };
+  return {
+    queueId,
+    envelope: o as unknown as MaildropEnvelope,
+    content: buf.subarray(jsonStart + jsonLen, f.end),
+    contentOffset: jsonStart + jsonLen,
+  };
 }
 
 /** postdrop's side: store one message durably in `$queue_directory/maildrop`; returns its queue ID. */
