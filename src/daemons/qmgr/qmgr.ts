@@ -14,7 +14,7 @@ import type { ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
 import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import { Destination, type Batch } from './destination.js';
-import { expiredLine, recipientLogLine, removedLine } from './log-lines.js';
+import { expiredLine, forceExpiredLine, recipientLogLine, removedLine } from './log-lines.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
 
 export interface QmgrOptions {
@@ -236,6 +236,15 @@ export class Qmgr {
     await this.o.store.setState(msg.queueId, 'active');
     // The store logs `from=<...>, size=..., nrcpt=... (queue active)` as the state changes.
     const todo = msg.recipients.filter((r) => !r.done);
+    if (msg.expired) {
+      // postsuper -e/-f: returned without an attempt, stating the last delay's reason if there was one.
+      this.log.info(forceExpiredLine(msg.queueId, msg.sender));
+      for (const r of todo) {
+        this.immediate(am, r, 'bounced', '4.7.0', r.lastReason ?? 'message is administratively expired');
+      }
+      await this.finish(am);
+      return;
+    }
     const groups = new Map<string, { transport: string; nexthop: string; rcpts: DeliveryRecipient[] }>();
     for (const r of todo) {
       let res: ResolveResult;
