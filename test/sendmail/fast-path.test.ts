@@ -7,14 +7,15 @@
 // only the native front can succeed, which shows which path ran.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listMaildrop, MaildropError, readMaildrop, type MaildropMessage } from '../../src/global/queue/maildrop.js';
 import { getpw } from '../../src/util/passwd.js';
 import { readAll } from '../queue/helpers.js';
 import {
+  binDir,
   nativeSendmail,
   openPipeline,
   projectRoot,
@@ -75,6 +76,19 @@ test('the native front and the Node sendmail write the same maildrop files', { s
       const b = comparable(await takeOne(inst));
       assert.deepEqual(a, b, c.name);
     }
+    // Installed as npm links bins (a symlink elsewhere), the front is still found; only readlink is on PATH.
+    const tools = join(inst.dir, 'tools');
+    await mkdir(tools);
+    await symlink(execFileSync('/bin/sh', ['-c', 'command -v readlink']).toString().trim(), join(tools, 'readlink'));
+    const link = join(inst.dir, 'sendmail-link');
+    await symlink(join(binDir, 'sendmail'), link);
+    const viaLink = await new Promise<number | null>((res) => {
+      const c = spawn(link, ['b@example.org'], { env: { MAIL_CONFIG: inst.configDir, PATH: tools }, stdio: 'pipe' });
+      c.on('close', res);
+      c.stdin.end('via link\n');
+    });
+    assert.equal(viaLink, 0);
+    assert.equal((await takeOne(inst)).content.toString(), 'via link\r\n');
     // -C may name main.cf itself; NAME gives the full name.
     const r = await runDirect(inst, 'sendmail', ['-C', join(inst.configDir, 'main.cf'), 'b@example.org'], 'x\n', {
       path: NO_NODE,
