@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { SegmentStore } from '../../src/global/queue/segment-store.js';
 import { runTool, tempInstall } from '../sendmail/tools-harness.js';
@@ -97,3 +99,89 @@ test('postcat on a maildrop file matches Postfix postcat layout for maildrop fil
     await inst.cleanup();
   }
 });
+
+/** A Postfix queue file record: type byte, length in 7-bit groups (low first), data. */
+function postfixRecord(type: string, data: string): Buffer {
+  const body = Buffer.from(data, 'latin1');
+  const len: number[] = [];
+  let n = body.length;
+  do {
+    len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>= 7;
+  } while (n > 0);
+  return Buffer.concat([Buffer.from(type, 'latin1'), Buffer.from(len), body]);
+}
+
+test(
+  'postcat -d prints the record type Postfix gives each line; same lines as Debian postcat -d',
+  { skip: existsSync('/usr/sbin/postcat') ? false : '/usr/sbin/postcat (Debian postfix) is not installed' },
+  async () => {
+    const inst = await tempInstall();
+    try {
+      const store = await SegmentStore.open({ queueDirectory: inst.queueDir, logger: new MemoryLogger('t') });
+      await store.enqueue(
+        {
+          queueId: 'ABCDEF0124',
+          arrivalTime: ARRIVAL,
+          sender: 'alice@example.com',
+          recipients: [
+            { address: 'bob@example.org', original: 'bob@example.org' },
+            { address: 'carol@example.net', original: 'carol-alias@example.org' },
+          ],
+        },
+        Buffer.from(CONTENT),
+      );
+      await store.recordOutcomes('ABCDEF0124', [{ index: 0, status: 'sent', dsn: '2.0.0', reason: 'ok', relay: 'x' }]);
+      await store.close();
+      const ours = await runTool(inst, 'postcat', ['-d', '-q', 'ABCDEF0124']);
+      assert.equal(ours.status, 0, ours.stderr);
+
+      // The same message as a Postfix 3.7 queue file, shown by Debian's postcat.
+      const t = String(Math.floor(ARRIVAL / 1000));
+      const lines = CONTENT.split('\r\n').slice(0, -1);
+      const file = Buffer.concat([
+        postfixRecord('C', `${[49, 200, 2, 0, 49, 0].map((v) => String(v).padStart(15)).join(' ')}`),
+        postfixRecord('T', `${t} 000000`),
+        postfixRecord('A', `create_time=${t}`),
+        postfixRecord('A', 'rewrite_context=local'),
+        postfixRecord('S', 'alice@example.com'),
+        postfixRecord('O', 'bob@example.org'),
+        postfixRecord('D', 'bob@example.org'),
+        postfixRecord('O', 'carol-alias@example.org'),
+        postfixRecord('R', 'carol@example.net'),
+        postfixRecord('M', ''),
+        ...lines.map((l) => postfixRecord('N', l)),
+        postfixRecord('X', ''),
+        postfixRecord('E', ''),
+      ]);
+      const path = join(inst.dir, 'ABCDEF0124');
+      await writeFile(path, file);
+      const theirs = execFileSync('/usr/sbin/postcat', ['-d', path], { env: { ...process.env, TZ: 'UTC' } }).toString();
+      // Apart from the label and message_size's figures (offsets differ between the formats), line for line equal.
+      const norm = (s: string, label: string): string =>
+        s
+          .split(label)
+          .join('LABEL')
+          .replace(/^( 67 message_size:).*$/m, '$1 ...');
+      assert.equal(norm(ours.stdout, 'incoming/ABCDEF0124'), norm(theirs, path));
+      assert.match(ours.stdout, /^ 78 Subject: cat$/m);
+
+      // -o -d: offset, then type, in Postfix's widths; content offsets grow.
+      const od = (await runTool(inst, 'postcat', ['-o', '-d', '-q', 'ABCDEF0124'])).stdout.split('\n');
+      const content = od.filter((l) => / {2}78 /.test(l)).map((l) => Number(/^ *(\d+) /.exec(l)?.[1]));
+      assert.equal(content.length, lines.length);
+      assert.deepEqual(
+        content,
+        [...content].sort((a, b) => a - b),
+      );
+      assert.ok(
+        od.every((l) => l === '' || l.startsWith('***') || /^ {0,8}\d{1,9} {1,3}\d{1,3} /.test(l)),
+        od.join('\n'),
+      );
+      // -r is accepted: Postern's files have no pointer records, so file order is the only order.
+      assert.equal((await runTool(inst, 'postcat', ['-r', '-d', '-q', 'ABCDEF0124'])).stdout, ours.stdout);
+    } finally {
+      await inst.cleanup();
+    }
+  },
+);

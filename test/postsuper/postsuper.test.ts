@@ -130,3 +130,51 @@ test('postsuper refuses to run for other users', { skip: root ? 'running as root
     await inst.cleanup();
   }
 });
+
+test('postsuper -e and -f force-expire; -f also releases held mail; the flag survives a reopen', { skip }, async () => {
+  const inst = await tempInstall();
+  try {
+    const store = await fill(inst);
+    await store.setState('AAAAAAAAA1', 'hold');
+    await store.close();
+    let r = await runTool(inst, 'postsuper', ['-e', 'AAAAAAAAA1', '-e', 'BBBBBBBBB2']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      'postsuper: AAAAAAAAA1: expired\npostsuper: BBBBBBBBB2: expired\npostsuper: Force-expired: 2 messages\n',
+    );
+    const snap = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const e of await readStoreSnapshot(inst.queueDir))
+        out[e.message.queueId] = `${e.message.state}${e.message.expired === true ? '+expired' : ''}`;
+      return out;
+    };
+    // -e leaves held mail on hold.
+    assert.deepEqual(await snap(), {
+      AAAAAAAAA1: 'hold+expired',
+      BBBBBBBBB2: 'deferred+expired',
+      CCCCCCCCC3: 'deferred',
+      DDDDDDDDD4: 'incoming',
+    });
+    r = await runTool(inst, 'postsuper', ['-f', 'AAAAAAAAA1', '-f', 'DDDDDDDDD4']);
+    assert.equal(
+      r.stderr,
+      'postsuper: AAAAAAAAA1: expired\npostsuper: AAAAAAAAA1: released from hold\n' +
+        'postsuper: DDDDDDDDD4: expired\npostsuper: Force-expired: 2 messages\n',
+    );
+    r = await runTool(inst, 'postsuper', ['-e', 'ALL', 'deferred']);
+    assert.match(r.stderr, /postsuper: Force-expired: 3 messages\n$/);
+    assert.deepEqual(await snap(), {
+      AAAAAAAAA1: 'deferred+expired',
+      BBBBBBBBB2: 'deferred+expired',
+      CCCCCCCCC3: 'deferred+expired',
+      DDDDDDDDD4: 'incoming+expired',
+    });
+    // ALL only in upper case: `all` is a queue ID that matches nothing.
+    r = await runTool(inst, 'postsuper', ['-e', 'all']);
+    assert.equal(r.status, 0);
+    assert.equal(r.stderr, '');
+  } finally {
+    await inst.cleanup();
+  }
+});

@@ -85,12 +85,17 @@ export class MemoryStore implements QueueStore {
       if (i >= 0) this.listeners.splice(i, 1);
     };
   }
-  setState(queueId: string, state: QueueState, opts?: { nextAttempt?: number; warned?: boolean }): Promise<void> {
+  setState(
+    queueId: string,
+    state: QueueState,
+    opts?: { nextAttempt?: number; warned?: boolean; expired?: boolean },
+  ): Promise<void> {
     const m = this.messages.get(queueId);
     if (!m) return Promise.reject(new Error(`${queueId}: no such message`));
     m.state = state;
     if (opts?.nextAttempt !== undefined) m.nextAttempt = opts.nextAttempt;
     if (opts?.warned !== undefined) m.warned = opts.warned;
+    if (opts?.expired !== undefined) m.expired = opts.expired;
     this.stateLog.push({
       id: queueId,
       state,

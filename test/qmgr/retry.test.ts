@@ -215,3 +215,26 @@ test('success notices for NOTIFY=SUCCESS', async () => {
   assert.doesNotMatch(c, /y@remote\.org/);
   assert.ok(h.lines('bounce').includes(`${id}: sender delivery status notification: B0`));
 });
+
+test('force-expired mail (postsuper -e/-f) is returned without an attempt, with the last delay reason', async () => {
+  const h = await harness();
+  h.smtp.script = greylisted;
+  const id = h.store.add({ sender: 'alice@example.com', recipients: ['u@remote.org'] });
+  await h.qmgr.whenIdle();
+  assert.equal(h.smtp.requests.length, 1);
+  assert.equal(h.store.get(id)?.state, 'deferred');
+  await h.store.setState(id, 'deferred', { expired: true, nextAttempt: h.clock.now() });
+  const fresh = h.store.add({ sender: 'bob@example.com', recipients: ['v@remote.org'] }, false);
+  await h.store.setState(fresh, 'deferred', { expired: true, nextAttempt: h.clock.now() });
+  h.qmgr.flush();
+  await h.qmgr.whenIdle();
+  assert.equal(h.smtp.requests.length, 1, 'no delivery attempt for force-expired mail');
+  assert.ok(h.lines('qmgr').includes(`${id}: from=<alice@example.com>, status=force-expired, returned to sender`));
+  assert.equal(h.store.messages.size, 0);
+  const notices = h.cleanup.injected.map((n) => ({ to: n.recipients.map((r) => r.address), content: n.content }));
+  const alice = notices.find((n) => n.to.includes('alice@example.com'));
+  const bob = notices.find((n) => n.to.includes('bob@example.com'));
+  assert.match(alice?.content ?? '', /450 4\.7\.1 try later/);
+  assert.match(bob?.content ?? '', /message is administratively expired/);
+  assert.match(bob?.content ?? '', /Status: 4\.7\.0/);
+});

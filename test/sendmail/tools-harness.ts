@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { Config } from '../../src/global/params/config.js';
@@ -58,6 +58,52 @@ export function runTool(
       env: { ...process.env, MAIL_CONFIG: inst.configDir, TZ: 'UTC', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
       ...(as ? { uid: as.uid, gid: as.gid } : {}),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolvePromise({
+        status,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+/** The native sendmail front, when `npm run build` could compile it. */
+export const nativeSendmail = join(projectRoot, 'dist', 'native', 'postern-sendmail');
+
+/**
+ * Execute bin/<cmd> itself (its #! line decides what runs, as for a MUA or a
+ * shell loop), rather than `node bin/<cmd>`. `path` replaces PATH: without
+ * Node's directory in it, only the native front can succeed.
+ */
+export function runDirect(
+  inst: Install,
+  cmd: string,
+  args: readonly string[],
+  input: string | Buffer,
+  opts: { path?: string; env?: Record<string, string>; as?: { uid: number; gid: number } } = {},
+): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(join(binDir, cmd), [...args], {
+      env: {
+        ...process.env,
+        MAIL_CONFIG: inst.configDir,
+        TZ: 'UTC',
+        ...opts.env,
+        PATH: opts.path ?? `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.as ? { uid: opts.as.uid, gid: opts.as.gid } : {}),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

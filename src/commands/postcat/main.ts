@@ -2,13 +2,16 @@
 // message in the queue (the segment store or maildrop/); otherwise each
 // argument is a file: a maildrop file (also as set aside in corrupt/) or a
 // whole segment file, whose messages are shown in turn. -e envelope, -h
-// header, -b body (default -ehb), -o offsets, -s offset; -d and -r are
-// accepted (Postern's records carry no type numbers or pointer records).
+// header, -b body (default -ehb), -o offsets, -s offset, -d the decimal
+// record type of each line (the number Postfix's record of that name has, see
+// queue-file-view.ts); -r (file order, no pointer records) is accepted and
+// changes nothing: Postern's files have no pointer records, so file order is
+// the only order.
 import { readFile } from 'node:fs/promises';
 import { getopt, UsageError } from '../../util/getopt.js';
 import { configDirectory, loadConfig } from '../../global/params/config.js';
 import { checkFrame, decodeRecord, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC } from '../../global/queue/record-format.js';
-import type { MaildropEnvelope } from '../../global/queue/maildrop.js';
+import { decodeMaildrop, MAILDROP_FORMAT, MaildropError } from '../../global/queue/maildrop.js';
 import { readMaildropSnapshot, readStoreSnapshot, readStoredContent } from '../postqueue/queue-snapshot.js';
 import { readStdin } from '../postmap/options.js';
 import { maildropEnvelope, render, storedEnvelope, type MessageView, type RenderOptions } from './queue-file-view.js';
@@ -44,6 +47,7 @@ async function run(argv: string[], progName: string, io: PostcatIo): Promise<num
     header: anyPart ? flags.has('h') : true,
     body: anyPart ? flags.has('b') : true,
     offsets: flags.has('o'),
+    recordTypes: flags.has('d'),
     startOffset,
   };
   let status = 0;
@@ -92,22 +96,17 @@ async function run(argv: string[], progName: string, io: PostcatIo): Promise<num
   return status;
 }
 
-const DROP_MAGIC = Buffer.from('PSTRNDRP', 'latin1');
-const MAILDROP_TYPE = 0x10;
-
 /** A maildrop file, or every message record of a segment file. */
 function viewsOfFile(label: string, buf: Buffer): MessageView[] {
-  if (buf.subarray(0, 8).equals(DROP_MAGIC)) {
-    const f = checkFrame(buf, 16);
-    if (!f.ok || buf.readUInt8(f.payloadStart) !== MAILDROP_TYPE) throw new Error(`${label}: damaged maildrop file`);
-    const jsonLen = buf.readUInt32BE(f.payloadStart + 1);
-    const jsonStart = f.payloadStart + 5;
-    if (jsonStart + jsonLen > f.end) throw new Error(`${label}: damaged maildrop file`);
-    const env = JSON.parse(buf.subarray(jsonStart, jsonStart + jsonLen).toString('utf8')) as MaildropEnvelope;
-    if (typeof env.sender !== 'string' || !Array.isArray(env.recipients))
-      throw new Error(`${label}: damaged maildrop file`);
-    const contentOffset = jsonStart + jsonLen;
-    return [{ label, envelope: maildropEnvelope(env), content: buf.subarray(contentOffset, f.end), contentOffset }];
+  if (buf.subarray(0, 8).toString('latin1') === MAILDROP_FORMAT.magic) {
+    let m;
+    try {
+      m = decodeMaildrop(label, buf);
+    } catch (err) {
+      if (err instanceof MaildropError) throw new Error(`${label}: damaged maildrop file`);
+      throw err;
+    }
+    return [{ label, envelope: maildropEnvelope(m.envelope), content: m.content, contentOffset: m.contentOffset }];
   }
   if (!buf.subarray(0, 8).equals(SEGMENT_MAGIC)) throw new Error(`${label}: not a Postern queue file`);
   const out: MessageView[] = [];

@@ -38,8 +38,8 @@ export function storedEnvelope(m: QueuedMessage, contentOffset: number): string[
   if (m.ret !== undefined) lines.push(`named_attribute: dsn_ret=${m.ret === 'FULL' ? 1 : 2}`);
   if (m.body !== undefined) lines.push(`named_attribute: encoding=${m.body}`);
   for (const r of m.recipients) {
-    if (r.orcpt !== undefined) lines.push(`dsn_orig_rcpt: ${r.orcpt}`);
-    if (r.notify !== undefined) lines.push(`dsn_notify: ${dsnNotifyMask(r.notify)}`);
+    if (r.orcpt !== undefined) lines.push(`dsn_original_recipient: ${r.orcpt}`);
+    if (r.notify !== undefined) lines.push(`dsn_notify_flags: ${dsnNotifyMask(r.notify)}`);
     lines.push(`original_recipient: ${r.original}`);
     lines.push(`${r.done ? 'done_recipient' : 'recipient'}: ${r.address}`);
   }
@@ -69,20 +69,50 @@ export interface RenderOptions {
   readonly header: boolean;
   readonly body: boolean;
   readonly offsets: boolean;
+  /** -d: the decimal record type before each record. */
+  readonly recordTypes: boolean;
   /** -s: start at this file offset (content lines before it are skipped). */
   readonly startOffset: number;
+}
+
+/**
+ * postcat -d: the decimal type Postfix's queue file gives the record that
+ * postcat prints under each name (REC_TYPE_SIZE 'C' = 67, ...). Postern's
+ * records are JSON, so the number is that of the Postfix record shown.
+ */
+const RECORD_TYPES: Readonly<Record<string, number>> = {
+  message_size: 67, // C
+  message_arrival_time: 84, // T
+  create_time: 65, // A (create_time=...)
+  named_attribute: 65, // A
+  sender_fullname: 70, // F
+  sender: 83, // S
+  original_recipient: 79, // O
+  recipient: 82, // R
+  done_recipient: 68, // D
+  dsn_original_recipient: 111, // o
+  dsn_notify_flags: 110, // n
+};
+const TYPE_MESG = 77; // M: start of content
+const TYPE_NORM = 78; // N: one content line
+const TYPE_XTRA = 88; // X: end of content
+const TYPE_END = 69; // E: end of file
+
+function typeOf(line: string): number {
+  return RECORD_TYPES[line.slice(0, line.indexOf(':'))] ?? 65;
 }
 
 /** The postcat text for one message. Section markers appear only with the envelope, as in Postfix. */
 export function render(v: MessageView, o: RenderOptions): string {
   const out: string[] = [];
-  const off = (n: number): string => (o.offsets ? `${String(n).padStart(9)} ` : '');
+  const off = (n: number, type: number): string =>
+    (o.offsets ? `${String(n).padStart(9)} ` : '') + (o.recordTypes ? `${String(type).padStart(3)} ` : '');
   if (o.envelope) {
     out.push(`*** ENVELOPE RECORDS ${v.label} ***\n`);
-    for (const l of v.envelope) out.push(`${off(0)}${l}\n`);
+    for (const l of v.envelope) out.push(`${off(0, typeOf(l))}${l}\n`);
   }
   if (o.header || o.body) {
-    if (o.envelope) out.push(`*** MESSAGE CONTENTS ${v.label} ***\n`);
+    if (o.envelope) out.push(`${off(v.contentOffset, TYPE_MESG)}*** MESSAGE CONTENTS ${v.label} ***\n`);
     let inHeader = true;
     let pos = 0;
     const text = v.content;
@@ -97,12 +127,13 @@ export function render(v: MessageView, o: RenderOptions): string {
       // The header ends at the first line that is neither a header field nor a continuation.
       if (inHeader && !(/^[\x21-\x39\x3b-\x7e]+:/.test(line) || /^[ \t]/.test(line))) inHeader = false;
       if (at < o.startOffset) continue;
-      if (inHeader ? o.header : o.body) out.push(`${off(at)}${line}\n`);
+      if (inHeader ? o.header : o.body) out.push(`${off(at, TYPE_NORM)}${line}\n`);
     }
   }
   if (o.envelope) {
-    out.push(`*** HEADER EXTRACTED ${v.label} ***\n`);
-    out.push(`*** MESSAGE FILE END ${v.label} ***\n`);
+    const end = v.contentOffset + v.content.length;
+    out.push(`${off(end, TYPE_XTRA)}*** HEADER EXTRACTED ${v.label} ***\n`);
+    out.push(`${off(end, TYPE_END)}*** MESSAGE FILE END ${v.label} ***\n`);
   }
   return out.join('');
 }

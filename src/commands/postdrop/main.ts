@@ -7,8 +7,7 @@
 // configuration directory.
 import { getopt, UsageError } from '../../util/getopt.js';
 import { configDirectory, loadConfig } from '../../global/params/config.js';
-import { checkFrame } from '../../global/queue/record-format.js';
-import type { MaildropEnvelope } from '../../global/queue/maildrop.js';
+import { decodeMaildrop, MaildropError, type MaildropEnvelope } from '../../global/queue/maildrop.js';
 import { dropMessage } from '../sendmail/submit.js';
 import { CommandFailure, EX_DATAERR, EX_SOFTWARE, EX_USAGE } from '../sendmail/sysexits.js';
 
@@ -27,47 +26,16 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 function parseDropFile(buf: Buffer): { env: MaildropEnvelope; content: Buffer } {
-  const bad = (): never => {
-    throw new CommandFailure('malformed input: not a maildrop file', EX_DATAERR);
-  };
-  if (buf.length < 16 || buf.subarray(0, 8).toString('latin1') !== 'PSTRNDRP') bad();
-  const f = checkFrame(buf, 16);
-  if (!f.ok || f.end !== buf.length || buf.readUInt8(f.payloadStart) !== 0x10) return bad();
-  const jsonLen = buf.readUInt32BE(f.payloadStart + 1);
-  const jsonStart = f.payloadStart + 5;
-  if (jsonStart + jsonLen > f.end) bad();
-  let env: MaildropEnvelope;
+  let msg;
   try {
-    env = JSON.parse(buf.subarray(jsonStart, jsonStart + jsonLen).toString('utf8')) as MaildropEnvelope;
-  } catch {
-    return bad();
+    msg = decodeMaildrop('stdin', buf);
+  } catch (err) {
+    if (err instanceof MaildropError) throw new CommandFailure('malformed input: not a maildrop file', EX_DATAERR);
+    throw err;
   }
-  const notifyOk = (n: unknown): boolean => ['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'].includes(n as string);
-  const ok =
-    typeof env.sender === 'string' &&
-    Array.isArray(env.recipients) &&
-    env.recipients.every((r) => typeof r === 'string') &&
-    (env.fullName === undefined || typeof env.fullName === 'string') &&
-    (env.notify === undefined || (Array.isArray(env.notify) && env.notify.every(notifyOk))) &&
-    (env.ret === undefined || env.ret === 'FULL' || env.ret === 'HDRS') &&
-    (env.envid === undefined || typeof env.envid === 'string') &&
-    (env.body === undefined || env.body === '7BIT' || env.body === '8BITMIME');
-  if (!ok) bad();
-  return {
-    env: {
-      sender: env.sender,
-      recipients: env.recipients,
-      arrivalTime: Date.now(),
-      uid: process.getuid?.() ?? 0,
-      ...(typeof env.fullName === 'string' ? { fullName: env.fullName } : {}),
-      ...(env.extractRecipients === true ? { extractRecipients: true } : {}),
-      ...(env.notify !== undefined ? { notify: env.notify } : {}),
-      ...(env.ret !== undefined ? { ret: env.ret } : {}),
-      ...(env.envid !== undefined ? { envid: env.envid } : {}),
-      ...(env.body !== undefined ? { body: env.body } : {}),
-    },
-    content: buf.subarray(jsonStart + jsonLen, f.end),
-  };
+  const env = msg.envelope;
+  // The arrival time and uid are this submission's, whatever the input claims.
+  return { env: { ...env, arrivalTime: Date.now(), uid: process.getuid?.() ?? 0 }, content: msg.content };
 }
 
 export async function main(argv: string[], progName = 'postdrop'): Promise<number> {

@@ -1,5 +1,6 @@
 // postsuper(1): queue maintenance for the superuser — delete (-d), hold (-h),
-// release (-H) and requeue (-r) messages by queue ID, `ALL` or `-` (IDs on
+// release (-H), requeue (-r) and force-expire (-e; -f also releases from
+// hold: qmgr then returns the message to its sender) messages by queue ID, `ALL` or `-` (IDs on
 // standard input), optionally limited to named queues; -s checks the queue
 // structure and -p purges temporary files left by crashes. With the mail
 // system running, changes go to it over private/postsuper (only the process
@@ -26,9 +27,16 @@ export interface PostsuperIo {
 
 const processIo: PostsuperIo = { stderr: (t) => process.stderr.write(t), stdin: () => readStdin() };
 
-const ACTIONS: Record<string, SuperAction> = { d: 'delete', h: 'hold', H: 'release', r: 'requeue' };
-/** Postfix's order: -p/-s first, then requeue, delete, hold, release. */
-const ORDER: readonly SuperAction[] = ['requeue', 'delete', 'hold', 'release'];
+const ACTIONS: Record<string, SuperAction> = {
+  d: 'delete',
+  h: 'hold',
+  H: 'release',
+  r: 'requeue',
+  e: 'expire',
+  f: 'expire-release',
+};
+/** Postfix's order: -p/-s first, then requeue, delete, expire, hold, release. */
+const ORDER: readonly SuperAction[] = ['requeue', 'delete', 'expire', 'expire-release', 'hold', 'release'];
 
 export async function main(argv: string[], progName = 'postsuper', io: PostsuperIo = processIo): Promise<number> {
   try {
@@ -63,8 +71,6 @@ async function run(argv: string[], progName: string, io: PostsuperIo): Promise<n
   for (const { flag, value } of args.options) {
     if (flag === 'c') configDir = value;
     else if (flag === 'p') purge = true;
-    else if (flag === 'e' || flag === 'f')
-      throw new UsageError(`-${flag} (forced expiration) is not supported by Postern`);
     else if (ACTIONS[flag]) {
       const action = ACTIONS[flag];
       if (value !== 'ALL' && value !== '-' && !/^[A-Za-z0-9]{1,64}$/.test(value)) {

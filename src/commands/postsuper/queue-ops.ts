@@ -8,7 +8,8 @@
 import { writeMaildrop } from '../../global/queue/maildrop.js';
 import type { QueuedMessage, QueueStore } from '../../global/queue/store-api.js';
 
-export type SuperAction = 'delete' | 'hold' | 'release' | 'requeue';
+/** `expire` is -e; `expire-release` is -f (expire, and release from hold). */
+export type SuperAction = 'delete' | 'hold' | 'release' | 'requeue' | 'expire' | 'expire-release';
 
 export interface SuperRequest {
   readonly action: SuperAction;
@@ -30,6 +31,8 @@ const DEFAULT_QUEUES: Record<SuperAction, readonly string[]> = {
   hold: ['incoming', 'active', 'deferred'],
   release: ['hold'],
   requeue: ['hold', 'incoming', 'active', 'deferred'],
+  expire: ['hold', 'incoming', 'active', 'deferred'],
+  'expire-release': ['hold', 'incoming', 'active', 'deferred'],
 };
 
 const DONE_TEXT: Record<SuperAction, string> = {
@@ -37,6 +40,8 @@ const DONE_TEXT: Record<SuperAction, string> = {
   hold: 'placed on hold',
   release: 'released from hold',
   requeue: 'requeued',
+  expire: 'expired',
+  'expire-release': 'expired',
 };
 
 const SUMMARY_TEXT: Record<SuperAction, string> = {
@@ -44,6 +49,8 @@ const SUMMARY_TEXT: Record<SuperAction, string> = {
   hold: 'Placed on hold',
   release: 'Released from hold',
   requeue: 'Requeued',
+  expire: 'Force-expired',
+  'expire-release': 'Force-expired',
 };
 
 export const QUEUE_NAMES = ['maildrop', 'hold', 'incoming', 'active', 'deferred'];
@@ -67,30 +74,53 @@ export async function applySuper(store: QueueStore, queueDirectory: string, req:
   const lines: string[] = [];
   let count = 0;
   for (const m of targets) {
+    let extra: string | undefined;
     try {
-      await act(store, queueDirectory, req.action, m);
+      extra = await act(store, queueDirectory, req.action, m);
     } catch (err) {
       // The message went away in the meantime (delivered, or another postsuper): not counted.
       if (/no such message/.test(String(err))) continue;
       throw err;
     }
     lines.push(`${m.queueId}: ${DONE_TEXT[req.action]}`);
+    if (extra !== undefined) lines.push(`${m.queueId}: ${extra}`);
     count++;
   }
   return { lines, count };
 }
 
-async function act(store: QueueStore, queueDirectory: string, action: SuperAction, m: QueuedMessage): Promise<void> {
+/** Performs the action; returns a second line to print for the message, if any. */
+async function act(
+  store: QueueStore,
+  queueDirectory: string,
+  action: SuperAction,
+  m: QueuedMessage,
+): Promise<string | undefined> {
   switch (action) {
     case 'delete':
-      return store.remove(m.queueId);
+      await store.remove(m.queueId);
+      return undefined;
     case 'hold':
-      return store.setState(m.queueId, 'hold');
+      await store.setState(m.queueId, 'hold');
+      return undefined;
     case 'release':
       // Postfix moves released mail to deferred with no backoff, so qmgr tries it at its next scan.
-      return store.setState(m.queueId, 'deferred', { nextAttempt: Date.now() });
+      await store.setState(m.queueId, 'deferred', { nextAttempt: Date.now() });
+      return undefined;
     case 'requeue':
-      return requeue(store, queueDirectory, m);
+      await requeue(store, queueDirectory, m);
+      return undefined;
+    case 'expire':
+      // qmgr returns it at its next attempt; held mail stays held until released (postsuper(1)).
+      await store.setState(m.queueId, m.state, { expired: true });
+      return undefined;
+    case 'expire-release':
+      if (m.state !== 'hold') {
+        await store.setState(m.queueId, m.state, { expired: true });
+        return undefined;
+      }
+      await store.setState(m.queueId, 'deferred', { expired: true, nextAttempt: Date.now() });
+      return DONE_TEXT.release;
   }
 }
 

@@ -26,7 +26,7 @@ export type ControlAnswer =
   | { readonly ok: true; readonly lines: readonly string[]; readonly count: number }
   | { readonly ok: false; readonly error: string };
 
-const ACTIONS: readonly SuperAction[] = ['delete', 'hold', 'release', 'requeue'];
+const ACTIONS: readonly SuperAction[] = ['delete', 'hold', 'release', 'requeue', 'expire', 'expire-release'];
 
 const isStr = (v: unknown): v is string => typeof v === 'string';
 

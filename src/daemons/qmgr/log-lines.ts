@@ -56,3 +56,7 @@ export const removedLine = (queueId: string): string => `${queueId}: removed`;
 
 export const expiredLine = (queueId: string, sender: string): string =>
   `${queueId}: from=<${sender}>, status=expired, returned to sender`;
+
+/** postsuper -e/-f (Postfix 3.5+). */
+export const forceExpiredLine = (queueId: string, sender: string): string =>
+  `${queueId}: from=<${sender}>, status=force-expired, returned to sender`;

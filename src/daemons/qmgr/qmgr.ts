@@ -15,7 +15,7 @@ import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
-import { expiredLine, recipientLogLine, removedLine } from './log-lines.js';
+import { expiredLine, forceExpiredLine, recipientLogLine, removedLine } from './log-lines.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
 
 export interface QmgrOptions {
@@ -241,6 +241,15 @@ export class Qmgr {
     await this.o.store.setState(msg.queueId, 'active');
     // The store logs `from=<...>, size=..., nrcpt=... (queue active)` as the state changes.
     const todo = msg.recipients.filter((r) => !r.done);
+    if (msg.expired) {
+      // postsuper -e/-f: returned without an attempt, stating the last delay's reason if there was one.
+      this.log.info(forceExpiredLine(msg.queueId, msg.sender));
+      for (const r of todo) {
+        this.immediate(am, r, 'bounced', '4.7.0', r.lastReason ?? 'message is administratively expired');
+      }
+      await this.finish(am);
+      return;
+    }
     const filter = msg.filter !== undefined ? parseFilter(msg.filter) : undefined;
     if (msg.filter !== undefined && !filter) {
       this.log.warning(`${msg.queueId}: ignoring bad content filter request: ${msg.filter}`);

@@ -14,9 +14,21 @@ import { checkFrame, RECORD_HEADER_SIZE, RECORD_MAGIC } from './record-format.js
 import { storageErrorFrom } from './storage-error.js';
 import type { DsnNotify } from './cleanup-api.js';
 
-const DROP_MAGIC = Buffer.from('PSTRNDRP', 'latin1');
-const DROP_VERSION = 1;
-const MAILDROP_TYPE = 0x10;
+/**
+ * The one definition of the maildrop file layout. native/build.mjs turns it
+ * into a C header for the native sendmail front (native/postern-sendmail.c),
+ * so both writers follow it and this module's decoder is the only reader.
+ */
+export const MAILDROP_FORMAT = {
+  magic: 'PSTRNDRP',
+  version: 1,
+  headerSize: 16,
+  recordType: 0x10,
+} as const;
+
+const DROP_MAGIC = Buffer.from(MAILDROP_FORMAT.magic, 'latin1');
+const DROP_VERSION = MAILDROP_FORMAT.version;
+const MAILDROP_TYPE = MAILDROP_FORMAT.recordType;
 
 export interface MaildropEnvelope {
   readonly sender: string;
@@ -42,6 +54,8 @@ export interface MaildropMessage {
   readonly queueId: string;
   readonly envelope: MaildropEnvelope;
   readonly content: Buffer;
+  /** Offset of the first content byte in the file (postcat -o). */
+  readonly contentOffset: number;
 }
 
 export class MaildropError extends Error {
@@ -49,7 +63,7 @@ export class MaildropError extends Error {
 }
 
 function encode(env: MaildropEnvelope, content: Buffer): Buffer {
-  const head = Buffer.alloc(16);
+  const head = Buffer.alloc(MAILDROP_FORMAT.headerSize);
   DROP_MAGIC.copy(head, 0);
   head.writeUInt32BE(DROP_VERSION, 8);
   const json = Buffer.from(JSON.stringify(env), 'utf8');
@@ -68,11 +82,13 @@ function encode(env: MaildropEnvelope, content: Buffer): Buffer {
   return Buffer.concat([head, lead, meta, content]);
 }
 
-function decode(queueId: string, buf: Buffer): MaildropMessage {
-  if (buf.length < 16 || !buf.subarray(0, 8).equals(DROP_MAGIC) || buf.readUInt32BE(8) !== DROP_VERSION) {
+/** Check and decode a whole maildrop file; `queueId` names it in errors. Throws MaildropError. */
+export function decodeMaildrop(queueId: string, buf: Buffer): MaildropMessage {
+  const hs = MAILDROP_FORMAT.headerSize;
+  if (buf.length < hs || !buf.subarray(0, 8).equals(DROP_MAGIC) || buf.readUInt32BE(8) !== DROP_VERSION) {
     throw new MaildropError(`maildrop/${queueId}: not a maildrop file`);
   }
-  const f = checkFrame(buf, 16);
+  const f = checkFrame(buf, hs);
   if (!f.ok || f.end !== buf.length || buf.readUInt8(f.payloadStart) !== MAILDROP_TYPE) {
     throw new MaildropError(`maildrop/${queueId}: damaged (${f.ok ? 'bad record' : f.reason})`);
   }
@@ -103,7 +119,12 @@ function decode(queueId: string, buf: Buffer): MaildropMessage {
     (o.envid === undefined || typeof o.envid === 'string') &&
     (o.body === undefined || o.body === '7BIT' || o.body === '8BITMIME');
   if (!ok) throw new MaildropError(`maildrop/${queueId}: damaged (envelope fields)`);
-  return { queueId, envelope: o as unknown as MaildropEnvelope, content: buf.subarray(jsonStart + jsonLen, f.end) };
+  return {
+    queueId,
+    envelope: o as unknown as MaildropEnvelope,
+    content: buf.subarray(jsonStart + jsonLen, f.end),
+    contentOffset: jsonStart + jsonLen,
+  };
 }
 
 /** postdrop's side: store one message durably in `$queue_directory/maildrop`; returns its queue ID. */
@@ -159,7 +180,7 @@ export async function listMaildrop(queueDirectory: string): Promise<string[]> {
 /** Read one maildrop file; throws MaildropError when it is damaged (pickup then moves it to corrupt/). */
 export async function readMaildrop(queueDirectory: string, queueId: string): Promise<MaildropMessage> {
   if (!isQueueId(queueId)) throw new MaildropError(`maildrop/${queueId}: not a queue ID`);
-  return decode(queueId, await readFile(join(queueDirectory, 'maildrop', queueId)));
+  return decodeMaildrop(queueId, await readFile(join(queueDirectory, 'maildrop', queueId)));
 }
 
 /** After cleanup committed the message: remove the maildrop file. */

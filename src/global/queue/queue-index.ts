@@ -66,6 +66,7 @@ export class QueueIndex {
     if (s.nextAttempt !== undefined) e.env.nextAttempt = s.nextAttempt;
     else if (s.state !== 'deferred') delete e.env.nextAttempt;
     if (s.warned !== undefined) e.env.warned = s.warned;
+    if (s.expired !== undefined) e.env.expired = s.expired;
     e.view = undefined;
     return true;
   }
@@ -150,6 +151,7 @@ function toView(e: IndexEntry): QueuedMessage {
   if (env.smtputf8 !== undefined) v.smtputf8 = env.smtputf8;
   if (env.nextAttempt !== undefined) v.nextAttempt = env.nextAttempt;
   if (env.warned !== undefined) v.warned = env.warned;
+  if (env.expired !== undefined) v.expired = env.expired;
   if (env.client !== undefined) v.client = { ...env.client };
   if (env.filter !== undefined) v.filter = env.filter;
   return Object.freeze(v);

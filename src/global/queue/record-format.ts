@@ -49,6 +49,8 @@ export interface EnvelopeImage {
   smtputf8?: boolean;
   nextAttempt?: number;
   warned?: boolean;
+  /** postsuper -e/-f: return to the sender at the next delivery attempt. */
+  expired?: boolean;
   client?: { name: string; addr: string; helo: string };
   /** Per-message content filter (`transport:nexthop`) from header/body_checks FILTER. */
   filter?: string;
@@ -59,6 +61,7 @@ export interface StateImage {
   state: QueueState;
   nextAttempt?: number;
   warned?: boolean;
+  expired?: boolean;
 }
 
 export interface OutcomeImage {
@@ -231,6 +234,7 @@ function decodeEnvelope(v: unknown): EnvelopeImage {
     smtputf8: optBool(o, 'smtputf8'),
     nextAttempt: optNum(o, 'nextAttempt'),
     warned: optBool(o, 'warned'),
+    expired: optBool(o, 'expired'),
     client,
     filter: optStr(o, 'filter'),
   });
@@ -262,6 +266,7 @@ export function decodeRecord(buf: Buffer, payloadStart: number, end: number): De
             state: queueState(o),
             nextAttempt: optNum(o, 'nextAttempt'),
             warned: optBool(o, 'warned'),
+            expired: optBool(o, 'expired'),
           }),
         };
       }

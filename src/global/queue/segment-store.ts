@@ -333,13 +333,18 @@ export class SegmentStore implements QueueStore {
     return e;
   }
 
-  setState(queueId: string, state: QueueState, opts?: { nextAttempt?: number; warned?: boolean }): Promise<void> {
+  setState(
+    queueId: string,
+    state: QueueState,
+    opts?: { nextAttempt?: number; warned?: boolean; expired?: boolean },
+  ): Promise<void> {
     return this.withLock(queueId, async () => {
       const e = this.entry(queueId);
       const before = e.env.state;
       const img: StateImage = { id: queueId, state };
       if (opts?.nextAttempt !== undefined) img.nextAttempt = opts.nextAttempt;
       if (opts?.warned !== undefined) img.warned = opts.warned;
+      if (opts?.expired !== undefined) img.expired = opts.expired;
       await this.writer.append([encodeState(img)]);
       this.index.applyState(img);
       if (state === 'active' && before !== 'active') {

@@ -39,6 +39,8 @@ export interface QueuedMessage {
   readonly nextAttempt?: number;
   /** Whether a delay warning was already sent (delay_warning_time). */
   readonly warned?: boolean;
+  /** Force-expired by postsuper -e/-f: qmgr returns it to the sender at its next attempt. */
+  readonly expired?: boolean;
   /** Client facts recorded by cleanup, for logs. */
   readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
   /** Content filter (`transport:nexthop`) chosen by a header/body_checks FILTER action; overrides routing. */
@@ -57,7 +59,11 @@ export interface QueueStore {
    */
   onCommitted(listener: (queueId: string) => void): () => void;
   /** Durable state change (e.g. active → deferred with nextAttempt, → hold, hold → deferred on release). */
-  setState(queueId: string, state: QueueState, opts?: { nextAttempt?: number; warned?: boolean }): Promise<void>;
+  setState(
+    queueId: string,
+    state: QueueState,
+    opts?: { nextAttempt?: number; warned?: boolean; expired?: boolean },
+  ): Promise<void>;
   /** Durably record delivery outcomes; sent/bounced recipients become `done`, deferred keep their reason. */
   recordOutcomes(queueId: string, outcomes: readonly RecipientOutcome[]): Promise<void>;
   /** Durably remove the message (all recipients done, or postsuper -d). */
