@@ -214,5 +214,23 @@ slowpipe  unix  -       n       n       -       -       pipe
     const [newPid] = childPids(master, 'delivery-worker');
     assert.ok(newPid && newPid !== deliveryPid, 'master started a new delivery process');
     assert.match(await s.log(), new RegExp(`${slowId}: removed`));
+
+    // postfix reload reaches the (restarted) delivery process: its local agent uses the new home_mailbox
+    const reloaded = `${maildirName}-reloaded`;
+    cleanups.push(() => rmSync(join(u1.home, reloaded), { recursive: true, force: true }));
+    const mainCf = join(s.configDir, 'main.cf');
+    await writeFile(
+      mainCf,
+      readFileSync(mainCf, 'utf8').replace(`home_mailbox = ${maildirName}/`, `home_mailbox = ${reloaded}/`),
+    );
+    assert.equal((await s.postfix('reload')).code, 0);
+    await s.waitForLog(/postfix\/master\[\d+\]: reload -- version/);
+    const afterId = await swaks(s.port, 'sender@example.test', 'pstlocal1@localhost', [
+      '--header',
+      `X-Tag: ${tag} reload`,
+    ]);
+    await s.waitForLog(new RegExp(`${afterId}: to=<pstlocal1@localhost>.*status=sent \\(delivered to maildir\\)`));
+    assert.equal(maildirHits(join(u1.home, reloaded), new RegExp(`X-Tag: ${tag} reload`)).length, 1);
+    assert.equal(childPids(master, 'delivery-worker')[0], newPid, 'reload keeps the delivery process');
   },
 );
