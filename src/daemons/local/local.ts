@@ -179,7 +179,7 @@ class LocalAgent implements DeliveryAgent {
     if (!noAlias && !(via?.source === 'alias' && via.name === user)) {
       if (await this.tryAliases(run, full, localPart, user, level)) return;
     }
-    const pw = lookupUser(user);
+    const pw = await lookupUser(user);
     if (pw && !noAlias && !(via?.source === 'forward' && via.name === user)) {
       if (await this.tryForward(run, full, pw, extension, domain, level)) return;
     }
@@ -196,7 +196,7 @@ class LocalAgent implements DeliveryAgent {
         const value = await dict.lookup(key);
         if (value === undefined) continue;
         await this.ownerAlias(run, key);
-        const privs = aliasTablePrivs(spec, this.s.defaultPrivs);
+        const privs = await aliasTablePrivs(spec, this.s.defaultPrivs);
         this.dupsCheck(run);
         await this.expandItems(run, parseAliasValue(value, 'alias'), 'alias', key, privs, level + 1, full);
         return true;
@@ -442,7 +442,7 @@ class LocalAgent implements DeliveryAgent {
         `:include:${path}: ${r.reason}`,
       );
     // A non-root owner of the include file becomes whose rights its files and commands get.
-    const owner = r.ownerUid !== 0 ? lookupUser(String(r.ownerUid)) : undefined;
+    const owner = r.ownerUid !== 0 ? await lookupUser(String(r.ownerUid)) : undefined;
     await this.expandItems(run, parseAliasValue(r.text, 'file'), 'include', name, owner ?? privs, level + 1, parent);
   }
 
