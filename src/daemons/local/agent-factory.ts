@@ -10,7 +10,7 @@ import type { CleanupService } from '../../global/queue/cleanup-api.js';
 import type { DeliveryAgent } from '../../global/queue/delivery-api.js';
 import { createPipeAgent } from '../pipe/pipe.js';
 import { createVirtualAgent } from '../virtual/virtual.js';
-import { createLocalAgent, type PassFn } from './local.js';
+import { createLocalAgent, type LocalAgentOptions, type PassFn } from './local.js';
 
 export interface DeliveryAgentContext {
   readonly entry: Pick<MasterEntry, 'name' | 'command' | 'args'>;
@@ -23,6 +23,8 @@ export interface DeliveryAgentContext {
   readonly isLocal?: (address: string) => Promise<boolean>;
   /** local(8): mailbox_transport / fallback_transport hand-off. */
   readonly pass?: PassFn;
+  /** local(8): forwarded copies through another process's cleanup instead of `cleanup`. */
+  readonly forward?: LocalAgentOptions['forward'];
   readonly openDict?: (spec: string) => Promise<Dict>;
 }
 
@@ -37,6 +39,7 @@ export function createDeliveryAgent(ctx: DeliveryAgentContext): DeliveryAgent | 
         cleanup: ctx.cleanup,
         isLocal: ctx.isLocal,
         pass: ctx.pass,
+        forward: ctx.forward,
         openDict: ctx.openDict,
         command: entry.command,
       });

@@ -3,7 +3,7 @@
 // through cleanup with the same sender and DSN envelope, `Delivered-To:`
 // prepended so that a loop back to us is recognised, reported as
 // `forwarded as QUEUEID`. Also whose rights alias-table deliveries get.
-import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { CleanupService } from '../../global/queue/cleanup-api.js';
 import type { DeliveryRecipient, DeliveryRequest } from '../../global/queue/delivery-api.js';
 import { defaultPrivs, lookupUser, type Identity } from './identity.js';
@@ -43,13 +43,13 @@ export async function forwardCopy(cleanup: CleanupService | undefined, f: Forwar
 }
 
 /** Files and commands in an alias table run as the table's owner, or default_privs when root owns it. */
-export function aliasTablePrivs(spec: string, defaultPrivsName: string): Identity | undefined {
+export async function aliasTablePrivs(spec: string, defaultPrivsName: string): Promise<Identity | undefined> {
   const name = spec.slice(spec.indexOf(':') + 1);
   for (const path of [`${name}.db`, `${name}.lmdb`, `${name}.cdb`, name]) {
     try {
-      const st = statSync(path);
+      const st = await stat(path);
       if (st.uid !== 0) {
-        const pw = lookupUser(String(st.uid));
+        const pw = await lookupUser(String(st.uid));
         if (pw) return pw;
       }
       break;

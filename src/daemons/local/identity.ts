@@ -2,7 +2,7 @@
 // recipient, an alias database or :include: file owner, or default_privs;
 // never root. As root the delivery child gets that uid/gid; without root the
 // mail system may only deliver as the invoking user (the embedded default).
-import { getpw, type PasswdEntry } from '../../util/passwd.js';
+import { getpwAsync, type PasswdEntry } from '../../util/passwd.js';
 
 export interface Identity {
   readonly uid: number;
@@ -33,26 +33,29 @@ export function fromPasswd(pw: PasswdEntry): Identity {
   return { uid: pw.uid, gid: pw.gid, user: pw.name, home: pw.home };
 }
 
-/** getpw() runs getent(1), a process per call: answers are kept briefly, as nscd would. */
+/**
+ * Each lookup runs getent(1) as a child (asynchronously: the event loop keeps
+ * serving other deliveries meanwhile); answers are kept briefly, as nscd
+ * would, and concurrent lookups of one name share one child.
+ */
 const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 1000;
-const cache = new Map<string, { at: number; entry: Identity | undefined }>();
+const cache = new Map<string, { at: number; entry: Promise<Identity | undefined> }>();
 
 /** getpwnam() (or getpwuid() for a number) for a recipient or a file owner. */
-export function lookupUser(name: string): Identity | undefined {
+export function lookupUser(name: string): Promise<Identity | undefined> {
   const now = Date.now();
   const hit = cache.get(name);
   if (hit && now - hit.at < CACHE_TTL_MS) return hit.entry;
-  const pw = getpw(name);
-  const entry = pw ? fromPasswd(pw) : undefined;
+  const entry = getpwAsync(name).then((pw) => (pw ? fromPasswd(pw) : undefined));
   if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(name, { at: now, entry });
   return entry;
 }
 
 /** default_privs: the rights of deliveries to files and commands in root-owned alias tables. */
-export function defaultPrivs(name: string): Identity | undefined {
-  const pw = getpw(name);
+export async function defaultPrivs(name: string): Promise<Identity | undefined> {
+  const pw = await lookupUser(name);
   if (!pw || pw.uid === 0) return undefined;
-  return fromPasswd(pw);
+  return pw;
 }

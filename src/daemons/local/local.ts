@@ -23,7 +23,7 @@ import type {
 import { parseAliasValue, type AliasItem } from './alias-value.js';
 import { commandOutcome, runCommand } from './command.js';
 import { localCommandEnvironment } from './command-env.js';
-import { aliasTablePrivs, forwardCopy } from './forwarding.js';
+import { aliasTablePrivs, forwardCopy, type ForwardCopy } from './forwarding.js';
 import { expandDeliveryVars } from './delivery-vars.js';
 import { isRoot, lookupUser, spawnIdentity, type Identity } from './identity.js';
 import { deliveredToSet, mailCopy, toUnixLines } from './mail-copy.js';
@@ -47,6 +47,8 @@ export interface LocalAgentOptions {
   /** Whether an address produced by expansion is delivered by this agent (trivial-rewrite's answer); default: mydestination. */
   readonly isLocal?: (address: string) => Promise<boolean>;
   readonly pass?: PassFn;
+  /** Sends a forwarded copy instead of `cleanup` (the delivery process asks the core worker to). */
+  readonly forward?: (f: ForwardCopy) => Promise<Leaf>;
   readonly openDict?: (spec: string) => Promise<Dict>;
   /** master.cf command name; the transport names in outcomes come from requests. */
   readonly command?: string;
@@ -177,7 +179,7 @@ class LocalAgent implements DeliveryAgent {
     if (!noAlias && !(via?.source === 'alias' && via.name === user)) {
       if (await this.tryAliases(run, full, localPart, user, level)) return;
     }
-    const pw = lookupUser(user);
+    const pw = await lookupUser(user);
     if (pw && !noAlias && !(via?.source === 'forward' && via.name === user)) {
       if (await this.tryForward(run, full, pw, extension, domain, level)) return;
     }
@@ -194,7 +196,7 @@ class LocalAgent implements DeliveryAgent {
         const value = await dict.lookup(key);
         if (value === undefined) continue;
         await this.ownerAlias(run, key);
-        const privs = aliasTablePrivs(spec, this.s.defaultPrivs);
+        const privs = await aliasTablePrivs(spec, this.s.defaultPrivs);
         this.dupsCheck(run);
         await this.expandItems(run, parseAliasValue(value, 'alias'), 'alias', key, privs, level + 1, full);
         return true;
@@ -440,7 +442,7 @@ class LocalAgent implements DeliveryAgent {
         `:include:${path}: ${r.reason}`,
       );
     // A non-root owner of the include file becomes whose rights its files and commands get.
-    const owner = r.ownerUid !== 0 ? lookupUser(String(r.ownerUid)) : undefined;
+    const owner = r.ownerUid !== 0 ? await lookupUser(String(r.ownerUid)) : undefined;
     await this.expandItems(run, parseAliasValue(r.text, 'file'), 'include', name, owner ?? privs, level + 1, parent);
   }
 
@@ -603,15 +605,15 @@ class LocalAgent implements DeliveryAgent {
 
   private async flushForwards(run: Run): Promise<void> {
     if (run.forwards.length === 0) return;
-    const leaf = await forwardCopy(this.o.cleanup, {
+    const copy: ForwardCopy = {
       req: run.req,
       rcpt: run.rcpt,
       sender: run.sender,
       addresses: run.forwards,
       content: run.content,
       addDeliveredTo: this.s.prependDelivered.has('forward'),
-    });
-    run.leaves.push(leaf);
+    };
+    run.leaves.push(this.o.forward ? await this.o.forward(copy) : await forwardCopy(this.o.cleanup, copy));
   }
 
   private writeLeaf(run: Run, r: WriteResult, sentText: string, failPrefix: string): void {

@@ -3,12 +3,13 @@
 // master.cf service as a module (global/service/service-host.ts) and obeys
 // master over the IPC channel: configure (start/reload), listener (a socket
 // handle for an inet service), stop. If master goes away, it stops at once.
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { createLogger, stderrLogger } from '../../global/log/create-logger.js';
 import type { Logger } from '../../global/log/logger.js';
 import { useInheritedLogFd } from '../../global/log/sinks.js';
 import { loadConfig } from '../../global/params/config.js';
 import { ServiceHost } from '../../global/service/service-host.js';
+import { deliveryLink } from '../delivery/core-link.js';
 import {
   decodeMasterMessage,
   ENV_MAILLOG_FD,
@@ -55,6 +56,7 @@ async function stop(graceful: boolean): Promise<void> {
   if (stopping) return;
   stopping = true;
   await host?.stopAll(graceful);
+  deliveryLink.close();
   send({ type: 'stopped' });
   process.disconnect?.();
   // Sessions of services that ignored stop() must not keep the process alive.
@@ -65,6 +67,15 @@ function onMessage(raw: unknown, handle: unknown): void {
   const msg = decodeMasterMessage(raw);
   if (!msg) {
     log.warning('core worker: ignoring malformed message from master');
+    return;
+  }
+  if (msg.type === 'channel') {
+    const socket = handle as Socket | undefined;
+    if (!socket || typeof socket.write !== 'function') {
+      log.warning('core worker: channel message without a socket');
+      return;
+    }
+    deliveryLink.setChannel(socket, log);
     return;
   }
   if (msg.type === 'listener') {
@@ -86,6 +97,8 @@ function onMessage(raw: unknown, handle: unknown): void {
     });
 }
 
+// master runs a delivery process next to this worker: local, virtual and pipe go there.
+deliveryLink.enabled = true;
 process.on('message', onMessage);
 // master died or closed the channel: nothing may run without it (Postfix children exit too).
 process.on('disconnect', () => {

@@ -1,4 +1,4 @@
-// Messages between master and the core worker over the child_process IPC
+// Messages between master and its workers (core, delivery) over the child_process IPC
 // channel. A discriminated union per direction; decoders reject anything that
 // is not exactly one of these shapes, so a confused peer is logged, not obeyed.
 import type { MasterEntry, ServiceType } from '../../global/mastercf/types.js';
@@ -30,6 +30,8 @@ export type MasterToWorker =
   | { readonly type: 'configure'; readonly configDir: string; readonly entries: WireEntry[]; readonly reload: boolean }
   /** One listening socket (the handle rides along) for the entry `service` (`name/type`). */
   | { readonly type: 'listener'; readonly service: string; readonly endpoint: string }
+  /** The channel between the core worker and the delivery process (the socket rides along); replaces any earlier one. */
+  | { readonly type: 'channel' }
   | { readonly type: 'stop'; readonly graceful: boolean };
 
 export type WorkerToMaster =
@@ -81,6 +83,8 @@ export function decodeMasterMessage(v: unknown): MasterToWorker | undefined {
         typeof v.endpoint === 'string'
         ? (v as MasterToWorker)
         : undefined;
+    case 'channel':
+      return keysAre(v, ['type']) ? (v as MasterToWorker) : undefined;
     case 'stop':
       return keysAre(v, ['type', 'graceful']) && typeof v.graceful === 'boolean' ? (v as MasterToWorker) : undefined;
     default:

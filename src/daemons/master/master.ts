@@ -1,7 +1,8 @@
 // master(8): the resident process of the mail system. Reads main.cf and
 // master.cf, holds the pid-file lock, binds inet listeners (as root for port
-// 25), runs the core worker (as mail_owner) and restarts it with backoff when
-// it dies, and answers signals: SIGHUP reload, SIGTERM/SIGINT graceful stop,
+// 25), runs the core worker (as mail_owner) and the delivery process (as
+// master's user: local, virtual and pipe switch to each recipient), connects
+// the two, restarts either with backoff when it dies, and answers signals: SIGHUP reload, SIGTERM/SIGINT graceful stop,
 // SIGQUIT immediate stop (`postfix abort`).
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:net';
@@ -20,7 +21,8 @@ import { readMasterCf } from './master-cf.js';
 import { prepareQueueDirs } from './queue-dirs.js';
 import { acquirePidFile, AlreadyRunningError, pidFilePath, releasePidFile } from './pid-file.js';
 import { unreachableBy, workerIdentity, type WorkerIdentity } from './privilege.js';
-import { WORKER_PATH, WorkerProcess } from './worker-process.js';
+import { socketPair } from './socket-pair.js';
+import { DELIVERY_PATH, WORKER_PATH, WorkerProcess } from './worker-process.js';
 
 /** A worker that dies sooner than this after its start counts as a startup failure (throttled). */
 const STARTUP_WINDOW_MS = 10_000;
@@ -42,11 +44,13 @@ export class Master {
   /** inet entry id -> endpoint keys the worker holds sockets for. */
   private held = new Map<string, string[]>();
   private worker: WorkerProcess | undefined;
+  private delivery: WorkerProcess | undefined;
   private stopping = false;
   /** Set once the first worker reported ready; before that a worker death fails the start. */
   private up = false;
-  private failures = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
+  /** Quick deaths in a row, per process name (throttling). */
+  private failures = new Map<string, number>();
+  private restartTimers = new Map<string, NodeJS.Timeout>();
   private done!: (code: number) => void;
   readonly finished = new Promise<number>((resolve) => (this.done = resolve));
 
@@ -105,11 +109,13 @@ export class Master {
       prepareQueueDirs(queueDir, this.identity);
       const sockets = await this.bindAll(entries, true, true);
       this.log.info(`daemon started -- version ${config.get('mail_version')}, configuration ${this.configDir}`);
+      await this.startDelivery(false);
       await this.startWorker(sockets, false);
       this.up = true;
     } catch (e) {
       this.stopping = true;
       await this.worker?.stop(false);
+      await this.delivery?.stop(false);
       releasePidFile(this.pidFile);
       throw e;
     }
@@ -151,16 +157,52 @@ export class Master {
     return out;
   }
 
+  private fork(name: string, path: string, identity: WorkerIdentity | Record<string, never>): WorkerProcess {
+    const file = this.config.get('maillog_file');
+    const child: WorkerProcess = new WorkerProcess({
+      name,
+      path,
+      identity,
+      cwd: this.config.get('queue_directory'),
+      logFile: file ? { path: file, fd: logFileDescriptor(file) } : undefined,
+      onExit: (code, signal) => this.workerExited(child, code, signal),
+      onBadMessage: () => this.log.warning(`ignoring malformed message from the ${name} process`),
+    });
+    return child;
+  }
+
+  /**
+   * The delivery process hosts local, virtual and pipe. It keeps master's
+   * user (root in production), because its agents switch to each recipient.
+   */
+  private async startDelivery(reload: boolean): Promise<void> {
+    const fresh = !this.delivery?.alive;
+    if (fresh) this.delivery = this.fork('delivery', DELIVERY_PATH, {});
+    const delivery = this.delivery as WorkerProcess;
+    await delivery.configure({
+      type: 'configure',
+      configDir: this.configDir,
+      entries: this.entries.map(toWire),
+      reload,
+    });
+    if (fresh && this.worker?.alive) await this.connect();
+  }
+
+  /** A new core ↔ delivery channel, after either side (re)started. */
+  private async connect(): Promise<void> {
+    const core = this.worker;
+    const delivery = this.delivery;
+    if (!core?.alive || !delivery?.alive) return;
+    const [a, b] = await socketPair();
+    await delivery.sendChannel(b);
+    await core.sendChannel(a);
+  }
+
   private async startWorker(sockets: Map<string, Map<string, Server>>, reload: boolean): Promise<void> {
     if (!this.worker?.alive) {
-      const file = this.config.get('maillog_file');
-      this.worker = new WorkerProcess({
-        identity: this.identity,
-        cwd: this.config.get('queue_directory'),
-        logFile: file ? { path: file, fd: logFileDescriptor(file) } : undefined,
-        onExit: (code, signal) => this.workerExited(code, signal),
-        onBadMessage: () => this.log.warning('ignoring malformed message from the core worker'),
-      });
+      this.worker = this.fork('core', WORKER_PATH, this.identity);
+      // before its services start, so that qmgr's first local delivery finds the channel
+      await this.connect();
     }
     const worker = this.worker;
     for (const [id, servers] of sockets) {
@@ -177,23 +219,29 @@ export class Master {
     for (const id of [...this.held.keys()]) if (!this.entries.some((e) => entryId(e) === id)) this.held.delete(id);
   }
 
-  private workerExited(code: number | null, signal: NodeJS.Signals | null): void {
+  private workerExited(child: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping || !this.up) return;
-    const worker = this.worker;
+    const name = child.name;
     const how = signal ? `killed by signal ${constants.signals[signal] ?? signal}` : `exit status ${code}`;
-    this.log.warning(`process core pid ${worker?.pid ?? '?'} ${how}`);
-    this.held.clear();
-    const quick = worker !== undefined && Date.now() - worker.startedAt < STARTUP_WINDOW_MS;
-    this.failures = quick ? this.failures + 1 : 0;
+    this.log.warning(`process ${name} pid ${child.pid ?? '?'} ${how}`);
+    if (name === 'core') this.held.clear();
+    const quick = Date.now() - child.startedAt < STARTUP_WINDOW_MS;
+    const failures = quick ? (this.failures.get(name) ?? 0) + 1 : 0;
+    this.failures.set(name, failures);
     const limit = this.config.time('service_throttle_time') * 1000;
-    const delay = quick ? Math.min(FIRST_BACKOFF_MS * 2 ** (this.failures - 1), limit) : 0;
-    if (quick) this.log.warning(`core: bad command startup -- throttling for ${Math.round(delay / 1000)}s`);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      this.bindAll(this.entries, true)
-        .then((s) => this.startWorker(s, false))
-        .catch((e: unknown) => this.log.warning(`restarting the core worker: ${(e as Error).message}`));
-    }, delay);
+    const delay = quick ? Math.min(FIRST_BACKOFF_MS * 2 ** (failures - 1), limit) : 0;
+    if (quick) this.log.warning(`${name}: bad command startup -- throttling for ${Math.round(delay / 1000)}s`);
+    const restart = (): Promise<void> =>
+      name === 'core'
+        ? this.bindAll(this.entries, true).then((s) => this.startWorker(s, false))
+        : this.startDelivery(false);
+    this.restartTimers.set(
+      name,
+      setTimeout(() => {
+        this.restartTimers.delete(name);
+        restart().catch((e: unknown) => this.log.warning(`restarting the ${name} process: ${(e as Error).message}`));
+      }, delay),
+    );
   }
 
   /** `postfix reload`: new main.cf and master.cf; kept services reload in place. */
@@ -216,17 +264,20 @@ export class Master {
     }
     this.log.info(`reload -- version ${this.config.get('mail_version')}, configuration ${this.configDir}`);
     for (const w of loaded.warnings) this.log.warning(w);
-    if (!this.worker?.alive) return; // the pending restart picks the new configuration up
-    await this.startWorker(await this.bindAll(this.entries, false), true);
+    // a process that is down picks the new configuration up when its pending restart runs
+    if (this.delivery?.alive) await this.startDelivery(true);
+    if (this.worker?.alive) await this.startWorker(await this.bindAll(this.entries, false), true);
   }
 
   async stop(graceful: boolean, signal: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.log.info(`terminating on signal ${signal}`);
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    for (const t of this.restartTimers.values()) clearTimeout(t);
     try {
+      // the core first: qmgr's deliveries in progress still need the delivery process
       await this.worker?.stop(graceful);
+      await this.delivery?.stop(graceful);
     } finally {
       releasePidFile(this.pidFile);
       this.done(0);

@@ -1,8 +1,9 @@
-// master's handle on the core worker process: fork it (as mail_owner when
-// master is root), pass listening sockets and configuration over IPC, wait for
-// it to report ready, stop it, and tell master when it dies unexpectedly.
+// master's handle on a worker process (the core worker, or the delivery
+// process): fork it (the core as mail_owner when master is root; the delivery
+// process keeps master's user), pass sockets and configuration over IPC, wait
+// for it to report ready, stop it, and tell master when it dies unexpectedly.
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,6 +16,7 @@ import {
 import type { WorkerIdentity } from './privilege.js';
 
 export const WORKER_PATH = join(dirname(fileURLToPath(import.meta.url)), 'core-worker.js');
+export const DELIVERY_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'delivery', 'delivery-worker.js');
 
 /** Longest wait for the worker to configure its services. */
 const READY_TIMEOUT_MS = 60_000;
@@ -24,7 +26,12 @@ const STOP_TIMEOUT_MS = 15_000;
 export type ReadyReport = Extract<WorkerToMaster, { type: 'ready' }>;
 
 export interface WorkerOptions {
-  readonly identity: WorkerIdentity;
+  /** `core` or `delivery`, for messages. */
+  readonly name: string;
+  /** The module to fork (WORKER_PATH, DELIVERY_PATH). */
+  readonly path: string;
+  /** uid/gid to switch to; empty to keep master's. */
+  readonly identity: Pick<WorkerIdentity, 'uid' | 'gid'>;
   readonly cwd: string;
   /** maillog_file and its descriptor opened by master, passed to the worker. */
   readonly logFile?: { readonly path: string; readonly fd: number };
@@ -37,8 +44,10 @@ export class WorkerProcess {
   private waiters: ((r: ReadyReport | Error) => void)[] = [];
   private exited = false;
   readonly startedAt = Date.now();
+  readonly name: string;
 
   constructor(opts: WorkerOptions) {
+    this.name = opts.name;
     const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
     const env = { ...process.env };
     delete env[ENV_MAILLOG_FD];
@@ -51,7 +60,7 @@ export class WorkerProcess {
       env[ENV_MAILLOG_FD] = String(stdio.length - 1);
       env[ENV_MAILLOG_FILE] = opts.logFile.path;
     }
-    this.child = fork(WORKER_PATH, [], {
+    this.child = fork(opts.path, [], {
       cwd: opts.cwd,
       env,
       stdio,
@@ -66,7 +75,8 @@ export class WorkerProcess {
     });
     this.child.on('exit', (code, signal) => {
       this.exited = true;
-      for (const w of this.waiters.splice(0)) w(new Error(`core worker exited (${signal ?? `status ${code}`})`));
+      for (const w of this.waiters.splice(0))
+        w(new Error(`${this.name} process exited (${signal ?? `status ${code}`})`));
       opts.onExit(code, signal);
     });
     this.child.on('error', () => undefined); // exit follows; send errors after exit are expected
@@ -92,10 +102,22 @@ export class WorkerProcess {
     });
   }
 
+  /** Hand over one end of the core ↔ delivery channel; master's copy is closed once sent. */
+  sendChannel(socket: Socket): Promise<void> {
+    const msg: MasterToWorker = { type: 'channel' };
+    return new Promise((resolve, reject) => {
+      this.child.send(msg, socket, (err) => {
+        socket.destroy();
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
   /** Send the configuration and wait until the worker has (re)started its services. */
   configure(msg: Extract<MasterToWorker, { type: 'configure' }>): Promise<ReadyReport> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('core worker did not become ready')), READY_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error(`${this.name} process did not become ready`)), READY_TIMEOUT_MS);
       this.waiters.push((r) => {
         clearTimeout(timer);
         if (r instanceof Error) reject(r);

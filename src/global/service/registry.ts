@@ -19,14 +19,14 @@ const LOADERS: ReadonlyMap<string, ServiceLoader> = new Map<string, ServiceLoade
   ['error', async () => (await import('../../daemons/error/service.js')).default],
   ['flush', async () => (await import('../../daemons/flush/flush-service.js')).default],
   ['lmtp', async () => (await import('../../daemons/smtp/service.js')).default],
-  ['local', async () => (await import('../../daemons/local/service.js')).default],
+  ['local', async () => (await import('../../daemons/delivery/proxy-service.js')).default],
   ['pickup', async () => (await import('../../daemons/pickup/pickup-service.js')).default],
-  ['pipe', async () => (await import('../../daemons/local/service.js')).default],
+  ['pipe', async () => (await import('../../daemons/delivery/proxy-service.js')).default],
   ['qmgr', async () => (await import('../../daemons/qmgr/qmgr-service.js')).default],
   ['smtp', async () => (await import('../../daemons/smtp/service.js')).default],
   ['smtpd', async () => (await import('../../daemons/smtpd/service.js')).default],
   ['trivial-rewrite', async () => (await import('../../daemons/trivial-rewrite/service.js')).default],
-  ['virtual', async () => (await import('../../daemons/local/service.js')).default],
+  ['virtual', async () => (await import('../../daemons/delivery/proxy-service.js')).default],
 ]);
 
 /** Daemons of Postfix 3.7's stock master.cf and postconf(5), for the `not yet supported` message. */

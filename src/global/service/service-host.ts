@@ -44,7 +44,7 @@ function sameProgram(a: MasterEntry, b: MasterEntry): boolean {
  * process_name and process_id for each daemon, so `-o syslog_name=postfix/$service_name`
  * from the stock master.cf works; then the entry's -o overrides.
  */
-function serviceConfigOf(config: ParamReader, entry: MasterEntry): ParamReader {
+export function serviceConfigOf(config: ParamReader, entry: MasterEntry): ParamReader {
   const command = entry.command.replace(/^.*\//, '').replace(/\.m?js$/, '');
   return config
     .withOverrides({ service_name: entry.name, process_name: command, process_id: String(process.pid) })

@@ -1,0 +1,223 @@
+// The delivery process's end of the channel from the core worker
+// (docs/ARCHITECTURE.md, "Processes and privileges"). Each `deliver` message
+// becomes a DeliveryRequest whose content is pulled from the core one chunk
+// at a time, and is handed to the agent of the named master.cf service;
+// agents' calls back (trivial-rewrite, forwarding, mailbox_transport) travel
+// to the core tagged with the delivery they belong to (AsyncLocalStorage, as
+// the agent interfaces carry no request context). Anything malformed closes
+// the channel: root acts only on well-formed requests for hosted services.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Socket } from 'node:net';
+import type { Logger } from '../../global/log/logger.js';
+import type {
+  DeliveryAgent,
+  DeliveryRecipient,
+  DeliveryRequest,
+  RecipientOutcome,
+} from '../../global/queue/delivery-api.js';
+import type { ForwardCopy } from '../local/forwarding.js';
+import type { Leaf } from '../local/recipient-outcome.js';
+import { encodeFrame, readFrames } from './frame.js';
+import { decodeToDelivery, MAX_FRAME_TO_DELIVERY, type ToCore, type ToDelivery, type WireOutcome } from './protocol.js';
+
+/** Deliveries in progress at once; beyond this the core is told to try later (qmgr's maxproc normally keeps far below). */
+const MAX_IN_FLIGHT = 1000;
+
+type Answer = Extract<ToDelivery, { t: 'data' | 'eof' | 'fail' | 'local' | 'result' }>;
+
+interface Waiter {
+  readonly resolve: (a: { msg: Answer; data: Buffer }) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Current {
+  readonly server: DeliveryServer;
+  readonly id: number;
+}
+
+const current = new AsyncLocalStorage<Current>();
+
+class ChannelClosedError extends Error {
+  constructor() {
+    super('delivery channel closed');
+  }
+}
+
+/** The hooks agents get for what only the core can do; they find their delivery through `current`. */
+export async function remoteIsLocal(address: string): Promise<boolean> {
+  const a = await ask((id, call) => ({ t: 'isLocal', id, call, address }));
+  if (a.t === 'local') return a.value;
+  throw new Error(a.t === 'result' ? a.reason : 'unexpected answer');
+}
+
+export async function remoteForward(f: ForwardCopy): Promise<Leaf> {
+  const a = await ask((id, call) => ({
+    t: 'forward',
+    id,
+    call,
+    index: f.rcpt.index,
+    sender: f.sender,
+    addresses: [...f.addresses],
+    addDeliveredTo: f.addDeliveredTo,
+  }));
+  if (a.t !== 'result') throw new Error('unexpected answer');
+  return { status: a.status, dsn: a.dsn, reason: a.reason };
+}
+
+export async function remotePass(
+  transport: string,
+  nexthop: string,
+  _req: DeliveryRequest,
+  rcpt: DeliveryRecipient,
+): Promise<RecipientOutcome> {
+  const a = await ask((id, call) => ({
+    t: 'pass',
+    id,
+    call,
+    transport,
+    nexthop,
+    index: rcpt.index,
+    address: rcpt.address,
+  }));
+  if (a.t !== 'result') throw new Error('unexpected answer');
+  return { index: rcpt.index, status: a.status, dsn: a.dsn, relay: transport, reason: a.reason };
+}
+
+async function ask(make: (id: number, call: number) => ToCore): Promise<Answer> {
+  const c = current.getStore();
+  if (!c) throw new Error('no delivery in progress');
+  return (await c.server.call(make, c.id)).msg;
+}
+
+export class DeliveryServer {
+  private readonly waiters = new Map<string, Waiter>();
+  private inFlight = 0;
+  private nextCall = 1;
+  private nextStream = 1;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly agentFor: (service: string) => DeliveryAgent | undefined,
+    private readonly log: Logger,
+  ) {
+    socket.on('error', () => undefined); // close follows
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.values()) w.reject(new ChannelClosedError());
+      this.waiters.clear();
+    });
+    readFrames(
+      socket,
+      MAX_FRAME_TO_DELIVERY,
+      (f) => this.onFrame(f.header, f.data),
+      (e) => log.warning(`delivery channel: ${e.message}; closing the channel`),
+    );
+    socket.resume();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  /** Resolves when no delivery is in progress. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private send(msg: ToCore): void {
+    if (!this.closed) this.socket.write(encodeFrame(msg));
+  }
+
+  private wait(key: string): Promise<{ msg: Answer; data: Buffer }> {
+    if (this.closed) return Promise.reject(new ChannelClosedError());
+    return new Promise((resolve, reject) => this.waiters.set(key, { resolve, reject }));
+  }
+
+  call(make: (id: number, call: number) => ToCore, id: number): Promise<{ msg: Answer; data: Buffer }> {
+    const call = this.nextCall++;
+    const answer = this.wait(`c${call}`);
+    this.send(make(id, call));
+    return answer;
+  }
+
+  private onFrame(header: unknown, data: Buffer): void {
+    const msg = decodeToDelivery(header);
+    if (!msg || (msg.t !== 'data' && data.length > 0)) {
+      this.log.warning('delivery channel: malformed message from the core worker; closing the channel');
+      this.socket.destroy();
+      return;
+    }
+    if (msg.t === 'deliver') {
+      void this.deliver(msg);
+      return;
+    }
+    const key = msg.t === 'local' || msg.t === 'result' ? `c${msg.call}` : `s${msg.id}:${msg.stream}`;
+    const w = this.waiters.get(key);
+    if (!w) return; // an answer nobody waits for (its delivery ended): harmless
+    this.waiters.delete(key);
+    w.resolve({ msg, data });
+  }
+
+  /** The content of delivery `id`, pulled one chunk per round trip so that memory stays bounded. */
+  private openContent(id: number): AsyncIterable<Buffer> {
+    const stream = this.nextStream++;
+    return { [Symbol.asyncIterator]: () => this.pull(id, stream) };
+  }
+
+  private async *pull(id: number, stream: number): AsyncGenerator<Buffer> {
+    const key = `s${id}:${stream}`;
+    let ended = false;
+    try {
+      for (;;) {
+        const answer = this.wait(key);
+        this.send({ t: 'read', id, stream });
+        const { msg, data } = await answer;
+        if (msg.t === 'eof') {
+          ended = true;
+          return;
+        }
+        if (msg.t === 'fail') {
+          ended = true;
+          throw new Error(`reading the queue file: ${msg.reason}`);
+        }
+        yield data;
+      }
+    } finally {
+      if (!ended) this.send({ t: 'close', id, stream });
+    }
+  }
+
+  private async deliver(msg: Extract<ToDelivery, { t: 'deliver' }>): Promise<void> {
+    const { id, service, req: w } = msg;
+    const defer = (reason: string): WireOutcome[] =>
+      w.recipients.map((r) => ({ index: r.index, status: 'deferred', dsn: '4.3.0', relay: 'none', reason }));
+    const agent = this.agentFor(service);
+    if (!agent) {
+      this.log.warning(`${w.queueId}: delivery request for unknown service ${service}`);
+      this.send({ t: 'done', id, outcomes: defer('mail transport unavailable') });
+      return;
+    }
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      this.send({ t: 'done', id, outcomes: defer('delivery temporarily suspended: too many deliveries in progress') });
+      return;
+    }
+    this.inFlight++;
+    const req: DeliveryRequest = { ...w, openContent: () => this.openContent(id) };
+    let outcomes: WireOutcome[];
+    try {
+      const got = await current.run({ server: this, id }, () => agent.deliver(req));
+      outcomes = got.map((o) => ({ ...o, reason: o.reason.slice(0, 4000) }));
+    } catch (e) {
+      if (!(e instanceof ChannelClosedError))
+        this.log.warning(`${w.queueId}: ${agent.command} delivery failed: ${(e as Error).message}`);
+      outcomes = defer('unknown mail transport error');
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const r of this.idleWaiters.splice(0)) r();
+    }
+    this.send({ t: 'done', id, outcomes });
+  }
+}

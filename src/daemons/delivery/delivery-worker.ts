@@ -1,0 +1,95 @@
+// The delivery process (docs/ARCHITECTURE.md, "Processes and privileges"):
+// forked by master, as root when master is root, else as the invoking user.
+// It hosts local(8), virtual(8) and pipe(8) for the master.cf entries master
+// sends it, takes delivery requests only from the core worker over the
+// channel master hands it, and makes every write as the recipient (the agents
+// switch uid/gid per delivery; root itself never writes a mailbox). It opens
+// no network connection and no queue file: content arrives over the channel.
+import type { Socket } from 'node:net';
+import { createLogger, stderrLogger } from '../../global/log/create-logger.js';
+import type { Logger } from '../../global/log/logger.js';
+import { useInheritedLogFd } from '../../global/log/sinks.js';
+import { loadConfig } from '../../global/params/config.js';
+import {
+  decodeMasterMessage,
+  ENV_MAILLOG_FD,
+  ENV_MAILLOG_FILE,
+  fromWire,
+  type MasterToWorker,
+  type WorkerToMaster,
+} from '../master/ipc.js';
+import { AgentHost } from './agent-host.js';
+import { DeliveryServer } from './delivery-server.js';
+
+/** Longest wait for deliveries in progress at a graceful stop. */
+const DRAIN_MS = 10_000;
+
+let log: Logger = stderrLogger('postfix/master');
+let agents: AgentHost | undefined;
+let server: DeliveryServer | undefined;
+let queue: Promise<void> = Promise.resolve();
+let stopping = false;
+
+function send(msg: WorkerToMaster): void {
+  if (process.connected) process.send?.(msg);
+}
+
+function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): void {
+  const config = loadConfig(msg.configDir);
+  const fd = Number(process.env[ENV_MAILLOG_FD]);
+  const file = config.get('maillog_file');
+  if (file && file === process.env[ENV_MAILLOG_FILE] && Number.isInteger(fd) && fd > 2) useInheritedLogFd(file, fd);
+  try {
+    log = createLogger(config, 'master');
+  } catch (e) {
+    log.warning(`${(e as Error).message}`);
+  }
+  agents ??= new AgentHost(log);
+  const { started, skipped } = agents.apply(config, msg.entries.map(fromWire));
+  send({ type: 'ready', started, skipped, closed: [] });
+}
+
+async function stop(graceful: boolean): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  if (graceful && server) {
+    await Promise.race([server.idle(), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+  }
+  server?.close();
+  send({ type: 'stopped' });
+  process.disconnect?.();
+  setTimeout(() => process.exit(0), 100).unref();
+}
+
+function onMessage(raw: unknown, handle: unknown): void {
+  const msg = decodeMasterMessage(raw);
+  if (!msg || msg.type === 'listener') {
+    log.warning('delivery process: ignoring malformed message from master');
+    return;
+  }
+  if (msg.type === 'channel') {
+    const socket = handle as Socket | undefined;
+    if (!socket || typeof socket.write !== 'function') {
+      log.warning('delivery process: channel message without a socket');
+      return;
+    }
+    server?.close();
+    server = new DeliveryServer(socket, (service) => agents?.agentFor(service), log);
+    return;
+  }
+  queue = queue
+    .then(() => (msg.type === 'configure' ? configure(msg) : stop(msg.graceful)))
+    .catch((e: unknown) => {
+      log.error(`delivery process: ${(e as Error).message}`);
+      process.exit(1);
+    });
+}
+
+process.on('message', onMessage);
+process.on('disconnect', () => {
+  queue = queue.then(() => stop(false));
+});
+process.on('uncaughtException', (e) => {
+  log.error(`delivery process: uncaught exception: ${e.stack ?? e.message}`.slice(0, 2000));
+  process.exit(1);
+});
