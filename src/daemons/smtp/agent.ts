@@ -54,6 +54,8 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly resolver: Resolver;
   private readonly cache = new ConnectionCache();
   private readonly own: ReadonlySet<string>;
+  /** Read at the first delivery; a reload builds a new agent, so they never go stale. */
+  private settings: ClientSettings | undefined;
 
   constructor(private readonly o: SmtpAgentOptions) {
     this.protocol = o.protocol ?? 'smtp';
@@ -83,7 +85,7 @@ export class SmtpAgent implements DeliveryAgent {
   }
 
   private async attempt(req: DeliveryRequest): Promise<RecipientOutcome[]> {
-    const s = readSettings(this.o.config, this.protocol);
+    const s = (this.settings ??= readSettings(this.o.config, this.protocol));
     const outcomes = new Map<number, RecipientOutcome>();
     const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
     const finish = (): RecipientOutcome[] =>
