@@ -8,11 +8,19 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 const pad = (n: number): string => n.toString().padStart(2, '0');
 
+// One formatter, and the last minute's answer: constructing Intl.DateTimeFormat
+// per message was a measurable share of cleanup's CPU (bench/RESULTS.md).
+let zoneFormat: Intl.DateTimeFormat | undefined;
+let zoneMemo = { minute: NaN, offset: NaN, name: '' };
+
 function zoneName(d: Date): string {
-  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
-    .formatToParts(d)
-    .find((p) => p.type === 'timeZoneName');
-  return part?.value ?? 'UTC';
+  const minute = Math.floor(d.getTime() / 60_000);
+  const offset = d.getTimezoneOffset();
+  if (zoneMemo.minute === minute && zoneMemo.offset === offset) return zoneMemo.name;
+  zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+  const name = zoneFormat.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+  zoneMemo = { minute, offset, name };
+  return name;
 }
 
 export function mailDate(ms: number): string {

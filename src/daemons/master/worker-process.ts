@@ -60,8 +60,12 @@ export class WorkerProcess {
       env[ENV_MAILLOG_FD] = String(stdio.length - 1);
       env[ENV_MAILLOG_FILE] = opts.logFile.path;
     }
+    // Profiling and tuning hook for bench/ (e.g. "--cpu-prof --cpu-prof-dir=DIR"):
+    // Node refuses --cpu-prof in NODE_OPTIONS, and master's own flags are not the worker's.
+    const extra = process.env.POSTERN_WORKER_EXECARGV?.split(' ').filter(Boolean) ?? [];
     this.child = fork(opts.path, [], {
       cwd: opts.cwd,
+      execArgv: [...process.execArgv, ...extra],
       env,
       stdio,
       uid: opts.identity.uid,

@@ -59,6 +59,8 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly own: ReadonlySet<string>;
   private readonly generic: GenericMapper;
   private readonly localDomains: LocalDomains | undefined;
+  /** Read at the first delivery; a reload builds a new agent, so they never go stale. */
+  private settings: ClientSettings | undefined;
 
   constructor(private readonly o: SmtpAgentOptions) {
     this.protocol = o.protocol ?? 'smtp';
@@ -91,7 +93,7 @@ export class SmtpAgent implements DeliveryAgent {
 
   private async attempt(queued: DeliveryRequest): Promise<RecipientOutcome[]> {
     let req = queued;
-    const s = readSettings(this.o.config, this.protocol);
+    const s = (this.settings ??= readSettings(this.o.config, this.protocol));
     const outcomes = new Map<number, RecipientOutcome>();
     const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
     const finish = (): RecipientOutcome[] =>

@@ -5,20 +5,31 @@
 // quoted-printable first (mime-convert.ts), as Postfix's smtp does unless
 // `disable_mime_output_conversion = yes`.
 
-/** Split a content stream into lines without their line ends (CRLF or bare LF). */
-export async function* contentLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/**
+ * The lines of each chunk of a content stream (without their line ends, CRLF
+ * or bare LF), one array per chunk: one await per chunk rather than per line.
+ */
+export async function* contentLineBatches(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer[]> {
   let rest: Buffer = Buffer.alloc(0);
   for await (const chunk of chunks) {
-    let buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    const lines: Buffer[] = [];
+    let start = 0;
     let i: number;
-    while ((i = buf.indexOf(0x0a)) >= 0) {
-      const end = i > 0 && buf[i - 1] === 0x0d ? i - 1 : i;
-      yield buf.subarray(0, end);
-      buf = buf.subarray(i + 1);
+    while ((i = buf.indexOf(0x0a, start)) >= 0) {
+      const end = i > start && buf[i - 1] === 0x0d ? i - 1 : i;
+      lines.push(buf.subarray(start, end));
+      start = i + 1;
     }
-    rest = Buffer.from(buf);
+    rest = Buffer.from(buf.subarray(start));
+    if (lines.length) yield lines;
   }
-  if (rest.length) yield rest;
+  if (rest.length) yield [rest];
+}
+
+/** Split a content stream into lines without their line ends (CRLF or bare LF). */
+export async function* contentLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const batch of contentLineBatches(chunks)) yield* batch;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -26,27 +37,35 @@ const FOLD = Buffer.from('\r\n ');
 const DOT = Buffer.from('.');
 const BATCH = 64 * 1024;
 
-/** Wire form of the message body for DATA, ending with `.CRLF`, in batches of about 64 KiB. */
-export async function* dataStream(lines: AsyncIterable<Buffer>, lineLimit: number): AsyncGenerator<Buffer> {
+/**
+ * Wire form of the message body for DATA, ending with `.CRLF`, in batches of
+ * about 64 KiB; `lines` gives single lines or arrays of them (contentLineBatches).
+ */
+export async function* dataStream(
+  lines: AsyncIterable<Buffer | readonly Buffer[]>,
+  lineLimit: number,
+): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let size = 0;
   const add = (b: Buffer): void => {
     parts.push(b);
     size += b.length;
   };
-  for await (const line of lines) {
-    if (line[0] === 0x2e) add(DOT);
-    if (lineLimit > 0 && line.length > lineLimit) {
-      for (let off = 0; off < line.length; off += lineLimit) {
-        if (off > 0) add(FOLD);
-        add(line.subarray(off, off + lineLimit));
+  for await (const item of lines) {
+    for (const line of Buffer.isBuffer(item) ? [item] : item) {
+      if (line[0] === 0x2e) add(DOT);
+      if (lineLimit > 0 && line.length > lineLimit) {
+        for (let off = 0; off < line.length; off += lineLimit) {
+          if (off > 0) add(FOLD);
+          add(line.subarray(off, off + lineLimit));
+        }
+      } else add(line);
+      add(CRLF);
+      if (size >= BATCH) {
+        yield Buffer.concat(parts);
+        parts = [];
+        size = 0;
       }
-    } else add(line);
-    add(CRLF);
-    if (size >= BATCH) {
-      yield Buffer.concat(parts);
-      parts = [];
-      size = 0;
     }
   }
   add(Buffer.from('.\r\n'));

@@ -5,7 +5,7 @@
 // again on the next server before they become `deferred`.
 import type { DeliveryRecipient, DeliveryRequest } from '../../global/queue/delivery-api.js';
 import { SessionError, type ServerReply } from './connection.js';
-import { contentLines, dataStream } from './content.js';
+import { contentLineBatches, dataStream } from './content.js';
 import { convertTo7bit } from './mime-convert.js';
 import { replyFailure, sessionErrorText, type Session } from './session.js';
 import type { ClientSettings } from './settings.js';
@@ -133,7 +133,7 @@ export async function runTransaction(
     stage = 'sending message body';
     const convert = !features.has('8BITMIME') && s.mimeConversion && req.body === '8BITMIME';
     const source = convert ? converted(req) : req.openContent();
-    for await (const chunk of dataStream(contentLines(source), s.lineLengthLimit)) {
+    for await (const chunk of dataStream(contentLineBatches(source), s.lineLengthLimit)) {
       await conn.write(chunk, s.dataXferTimeout);
     }
     stage = 'sending end of data -- message may be sent more than once';

@@ -7,6 +7,7 @@
 import { lookup, lookupService } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
+import { cachingResolver } from './peer-cache.js';
 
 export interface PeerResolver {
   /** PTR names of an address; throws or returns [] when there are none. */
@@ -29,14 +30,17 @@ const VALID_HOSTNAME =
  * /etc/hosts: a loopback client would then be `unknown`, and each session
  * would wait on the network for names the hosts file already answers.
  */
+const SYSTEM: PeerResolver = cachingResolver({
+  reverse: async (addr) => {
+    const { hostname } = await lookupService(addr, 0);
+    return isIP(hostname) ? [] : [hostname];
+  },
+  forward: async (name, family) => (await lookup(name, { all: true, family })).map((a) => a.address),
+});
+
+/** One per process (answers kept briefly, peer-cache.ts), shared by every smtpd service and reload. */
 export function systemResolver(): PeerResolver {
-  return {
-    reverse: async (addr) => {
-      const { hostname } = await lookupService(addr, 0);
-      return isIP(hostname) ? [] : [hostname];
-    },
-    forward: async (name, family) => (await lookup(name, { all: true, family })).map((a) => a.address),
-  };
+  return SYSTEM;
 }
 
 function sameAddress(a: string, b: string): boolean {

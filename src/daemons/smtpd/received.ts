@@ -26,16 +26,26 @@ function two(n: number): string {
   return String(n).padStart(2, '0');
 }
 
+// Building an Intl.DateTimeFormat costs more than the rest of the Received:
+// header; the zone name can only change on a minute boundary (DST), so one
+// formatter and the last minute's answer serve every message.
+let zoneFormat: Intl.DateTimeFormat | undefined;
+let zoneMemo = { minute: NaN, offset: NaN, name: '' };
+
 function zoneName(d: Date): string {
+  const minute = Math.floor(d.getTime() / 60_000);
+  const offset = d.getTimezoneOffset();
+  if (zoneMemo.minute === minute && zoneMemo.offset === offset) return zoneMemo.name;
+  let name = '';
   try {
-    const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
-      .formatToParts(d)
-      .find((p) => p.type === 'timeZoneName');
-    const v = part?.value ?? '';
-    return /^[A-Z]{2,5}$/.test(v) ? v : '';
+    zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+    const v = zoneFormat.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? '';
+    name = /^[A-Z]{2,5}$/.test(v) ? v : '';
   } catch {
-    return '';
+    name = '';
   }
+  zoneMemo = { minute, offset, name };
+  return name;
 }
 
 /** RFC 5322 date in local time as Postfix's mail_date() writes it: `Thu, 26 Nov 2026 00:58:33 +0000 (UTC)`. */

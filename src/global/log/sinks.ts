@@ -40,8 +40,45 @@ export function useInheritedLogFd(path: string, fd: number): void {
   openFiles.set(path, fd);
 }
 
+// Lines for maillog files wait for the end of the event-loop turn and go out
+// as one append per descriptor: a busy daemon logs several lines per message
+// from the same turn, and a write(2) per line was a measurable share of its
+// CPU (bench/RESULTS.md). Standard output and error stay unbuffered so their
+// order with other output holds. Whatever is pending is written before exit.
+const pending = new Map<number, string[]>();
+let flushScheduled = false;
+let exitHooked = false;
+
+/** Write every pending line now (also called at exit and before descriptors close). */
+export function flushLogFiles(): void {
+  flushScheduled = false;
+  for (const [fd, lines] of pending) {
+    pending.delete(fd);
+    try {
+      writeSync(fd, lines.join(''));
+    } catch {
+      // A full disk or a closed descriptor must not take the daemon down with it.
+    }
+  }
+}
+
+function appendLine(fd: number, line: string): void {
+  const lines = pending.get(fd);
+  if (lines) lines.push(line);
+  else pending.set(fd, [line]);
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', flushLogFiles);
+  }
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushLogFiles);
+  }
+}
+
 /** Forget cached descriptors (after log rotation, `postfix reload`). */
 export function closeLogFiles(): void {
+  flushLogFiles();
   for (const fd of openFiles.values()) {
     try {
       closeSync(fd);
@@ -61,7 +98,9 @@ export class FileSink implements LogSink {
 
   write(record: LogRecord): void {
     try {
-      writeSync(this.fd, this.format(record, this.host));
+      const line = this.format(record, this.host);
+      if (this.fd > 2) appendLine(this.fd, line);
+      else writeSync(this.fd, line);
     } catch {
       // A full disk or closed stdout must not take the daemon down with it.
     }

@@ -16,6 +16,7 @@ import { fsyncDir } from './fs-sync.js';
 import { QueueIndex } from './queue-index.js';
 import { QueueIdGenerator } from './queue-id.js';
 import { QueueLock } from './queue-lock.js';
+import { RecentContent } from './recent-content.js';
 import {
   encodeDelete,
   encodeMessage,
@@ -86,6 +87,7 @@ export class SegmentStore implements QueueStore {
   private readonly reserved = new Set<string>();
   private readonly listeners: ((queueId: string) => void)[] = [];
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly recent = new RecentContent();
   private maintenance: Promise<void> = Promise.resolve();
   private closing = false;
   private writer!: SegmentWriter;
@@ -239,6 +241,7 @@ export class SegmentStore implements QueueStore {
     }
     // Held mail waits for postsuper -H; only incoming mail is news for qmgr.
     if ((msg.state ?? 'incoming') !== 'incoming') return;
+    this.recent.put(msg.queueId, pieces, size);
     for (const l of this.listeners) {
       try {
         l(msg.queueId);
@@ -277,6 +280,11 @@ export class SegmentStore implements QueueStore {
   }
 
   async *openContent(queueId: string): AsyncIterable<Buffer> {
+    const kept = this.index.entries.has(queueId) ? this.recent.get(queueId) : undefined;
+    if (kept) {
+      yield kept;
+      return;
+    }
     let fh;
     let loc;
     // A concurrent compaction may move the message and unlink the old
@@ -372,6 +380,7 @@ export class SegmentStore implements QueueStore {
       this.entry(queueId);
       await this.writer.append([encodeDelete(queueId)]);
       this.index.remove(queueId);
+      this.recent.drop(queueId);
       this.scheduleReclaim();
     });
   }
