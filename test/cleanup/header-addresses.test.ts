@@ -2,8 +2,9 @@
 // spans are addresses (display names, comments, groups, source routes
 // left alone), and through the real CleanupRewriter: local submissions get
 // the local context plus canonical/masquerade per header class, remote
-// clients are left alone unless remote_header_rewrite_domain is set, and an
-// unchanged header keeps its exact bytes.
+// clients are left alone unless remote_header_rewrite_domain is set; a
+// changed header is rebuilt and refolded as Postfix 3.7 does (checked
+// against Debian's Postfix on the same input), an unchanged one keeps its bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,7 +29,9 @@ test('addressSpans finds each mailbox address and nothing else', () => {
     '"x y"@example.org',
     'd@example.org',
   ]);
-  assert.deepEqual(texts(' <@relay.example,@r2.example:user@example.org>'), ['user@example.org']);
+  assert.deepEqual(texts(' <@relay.example,@r2.example:user@example.org>'), [
+    '@relay.example,@r2.example:user@example.org',
+  ]);
   assert.deepEqual(texts(' <>'), []);
   assert.deepEqual(texts(' Bob <bob@example.org> (comment)'), ['bob@example.org']);
   const v = ' Bob\r\n <bob>';
@@ -94,15 +97,42 @@ const remote = {
   protocol: 'ESMTP',
 };
 
-test('local submission: addresses qualified, canonical and masquerade applied, names and folding kept', async () => {
+test('local submission: addresses qualified, canonical and masquerade applied, changed headers rebuilt as Postfix does', async () => {
   const h = await setup('');
   try {
     assert.equal(
       await h.headersOf(
         {},
-        'From: "Bob B." <bob>\r\nTo: carol (Carol),\r\n  Dave <dave@host.example.net>, other@remote.test\r\nSubject: bob <bob>\r\n',
+        'From: "Bob B." <bob>\r\nTo: carol (Carol),\r\n  Dave <dave@host.example.net>, other@remote.test\r\n' +
+          'Cc: "x y"@host.example.net, Team: a@b.example.net;\r\nReply-To:   x@remote.test  (unchanged)\r\n' +
+          'Subject: bob <bob>\r\n',
       ),
-      'From: "Bob B." <robert@example.net>\r\nTo: carol@example.net (Carol),\r\n  Dave <dave@example.net>, other@remote.test\r\nSubject: bob <bob>\r\n',
+      // Byte for byte what Debian's Postfix 3.7 cleanup wrote for the same input and tables.
+      'From: "Bob B." <robert@example.net>\r\nTo: carol@example.net (Carol), Dave <dave@example.net>,\r\n\tother@remote.test\r\n' +
+        'Cc: "x y"@example.net, Team: a@example.net;\r\nReply-To:   x@remote.test  (unchanged)\r\n' +
+        'Subject: bob <bob>\r\n',
+    );
+  } finally {
+    await h.done();
+  }
+});
+
+test('more shapes, compared with Postfix: phrases with dots, long lists refolded, source routes, empty groups', async () => {
+  const h = await setup('');
+  try {
+    assert.equal(
+      await h.headersOf(
+        {},
+        'From: John Q. Public <bob>\r\nTo: a, b, c, d, e, f, gggggggggggggggggggggggg, hhhhhhhhhhhhhhhhhhhhhhh, iiiiiiiiiiiiiii, j\r\n' +
+          'Cc: <@r1.x,@r2.x:bob@host.example.net>, undisclosed-recipients:;\r\nSender: bob (Bob (nested) x)\r\n',
+      ),
+      'From: John Q.Public <robert@example.net>\r\n' +
+        'To: a@example.net, b@example.net, c@example.net, d@example.net,\r\n' +
+        '\te@example.net, f@example.net, gggggggggggggggggggggggg@example.net,\r\n' +
+        '\thhhhhhhhhhhhhhhhhhhhhhh@example.net, iiiiiiiiiiiiiii@example.net,\r\n' +
+        '\tj@example.net\r\n' +
+        'Cc: <bob@example.net>, undisclosed-recipients: ;\r\n' +
+        'Sender: robert@example.net (Bob (nested) x)\r\n',
     );
   } finally {
     await h.done();

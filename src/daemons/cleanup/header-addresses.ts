@@ -6,8 +6,8 @@
 // (only $remote_header_rewrite_domain appended) for other clients when that
 // parameter is set, and not at all otherwise; canonical maps and
 // masquerading then apply per their header classes. A header is rebuilt only
-// when an address in it changed, and only the address text is replaced, so
-// display names, comments and folding stay as the sender wrote them.
+// when an address in it changed, and then as Postfix rebuilds it (spacing
+// normalised, refolded); an unchanged header keeps its exact bytes.
 import { externalAddress, internalAddress, splitAddress } from '../../global/addr/address.js';
 import type { LogicalHeader } from './header-parse.js';
 
@@ -37,10 +37,16 @@ export type HeaderAddressKind = 'sender' | 'recipient';
 export type HeaderAddressRewriter = (address: string, kind: HeaderAddressKind) => Promise<string>;
 
 interface Token {
-  readonly kind: 'word' | 'comment' | 'special';
+  readonly type: 'atom' | 'qstring' | 'comment' | 'domlit' | 'op';
+  readonly text: string;
   readonly start: number;
   readonly end: number;
 }
+
+/** An element of the rebuilt header: a whole address, or one token around addresses. */
+type Item =
+  | { readonly kind: 'addr'; readonly text: string; readonly start: number; readonly end: number; out: string }
+  | { readonly kind: 'tok'; readonly tok: Token; readonly group?: boolean };
 
 const SPECIALS = '()<>@,;:\\".[]';
 
@@ -67,59 +73,125 @@ function tokenize(value: string, limit: number): Token[] {
         else if (d === close) depth--;
         i++;
       }
-      out.push({ kind: c === '(' ? 'comment' : 'word', start, end: Math.min(i, n) });
+      i = Math.min(i, n);
+      const type = c === '"' ? 'qstring' : c === '(' ? 'comment' : 'domlit';
+      out.push({ type, text: value.slice(start, i), start, end: i });
     } else if (SPECIALS.includes(c)) {
       i++;
-      out.push({ kind: c === '.' || c === '@' ? 'word' : 'special', start, end: i });
+      out.push({ type: 'op', text: c, start, end: i });
     } else {
       while (i < n && !SPECIALS.includes(value.charAt(i)) && !/[ \t\r\n]/.test(value.charAt(i))) i++;
-      out.push({ kind: 'word', start, end: i });
+      out.push({ type: 'atom', text: value.slice(start, i), start, end: i });
     }
   }
   return out;
 }
 
+function addrItem(toks: readonly Token[]): Item | undefined {
+  const first = toks[0];
+  const last = toks[toks.length - 1];
+  if (!first || !last) return undefined;
+  const text = toks.map((t) => t.text).join('');
+  return { kind: 'addr', text, start: first.start, end: last.end, out: text };
+}
+
+const tokItem = (t: Token): Item => ({ kind: 'tok', tok: t });
+
+/** One mailbox (between commas): display name and comments as tokens, its address as one item. */
+function mailbox(toks: readonly Token[], items: Item[]): void {
+  const lt = toks.findIndex((t) => t.type === 'op' && t.text === '<');
+  if (lt < 0) {
+    const lead = Math.max(
+      0,
+      toks.findIndex((t) => t.type !== 'comment'),
+    );
+    items.push(...toks.slice(0, lead).map(tokItem));
+    const a = addrItem(toks.filter((t) => t.type !== 'comment'));
+    if (a) items.push(a);
+    items.push(
+      ...toks
+        .slice(lead)
+        .filter((t) => t.type === 'comment')
+        .map(tokItem),
+    );
+    return;
+  }
+  items.push(...toks.slice(0, lt + 1).map(tokItem));
+  const gtRel = toks.slice(lt + 1).findIndex((t) => t.type === 'op' && t.text === '>');
+  const gt = gtRel < 0 ? toks.length : lt + 1 + gtRel;
+  // An obsolete source route (`<@a,@b:user@c>`) belongs to the address; trivial-rewrite drops it.
+  const a = addrItem(toks.slice(lt + 1, gt).filter((t) => t.type !== 'comment'));
+  if (a) items.push(a);
+  items.push(...toks.slice(gt).map(tokItem));
+}
+
+/** The header value as Postfix's token tree sees it: addresses grouped, everything else token by token. */
+function parseItems(value: string, limit: number): Item[] {
+  const items: Item[] = [];
+  let current: Token[] = [];
+  let depth = 0; // inside <...>
+  for (const t of tokenize(value, limit)) {
+    const op = t.type === 'op' ? t.text : '';
+    if (op === '<') depth++;
+    else if (op === '>') depth = Math.max(0, depth - 1);
+    if (depth === 0 && (op === ',' || op === ';')) {
+      mailbox(current, items);
+      items.push(tokItem(t));
+      current = [];
+    } else if (depth === 0 && op === ':') {
+      // A group's display name is a phrase, not an address.
+      items.push(...current.map(tokItem));
+      items.push({ kind: 'tok', tok: t, group: true });
+      current = [];
+    } else current.push(t);
+  }
+  mailbox(current, items);
+  return items;
+}
+
 /** The address spans of a header value: each mailbox's addr-spec (inside `<>` when present). */
 export function addressSpans(value: string, limit: number): { start: number; end: number; text: string }[] {
-  const spans: { start: number; end: number; text: string }[] = [];
-  let words: Token[] = [];
-  let angle: Token[] | undefined;
-  let angleDone = false;
-  const flush = (): void => {
-    let addr = angleDone ? (angle ?? []) : words;
-    // An obsolete source route (`<@a,@b:user@c>`) is not part of the address.
-    const colon = addr.findIndex((t) => value.slice(t.start, t.end) === ':');
-    if (angleDone && colon >= 0) addr = addr.slice(colon + 1);
-    addr = addr.filter((t) => t.kind === 'word');
-    const first = addr[0];
-    const last = addr[addr.length - 1];
-    if (first && last) {
-      spans.push({
-        start: first.start,
-        end: last.end,
-        text: addr.map((t) => value.slice(t.start, t.end)).join(''),
-      });
-    }
-    words = [];
-    angle = undefined;
-    angleDone = false;
-  };
-  for (const t of tokenize(value, limit)) {
-    const s = value.slice(t.start, t.end);
-    if (angle && !angleDone) {
-      if (s === '>') angleDone = true;
-      else angle.push(t);
+  return parseItems(value, limit).flatMap((i) =>
+    i.kind === 'addr' ? [{ start: i.start, end: i.end, text: i.text }] : [],
+  );
+}
+
+const nonOperator = (i: Item): boolean => i.kind === 'addr' || i.tok.type !== 'op';
+
+/**
+ * Rebuild a header whose addresses changed the way Postfix does: tokens
+ * separated by single spaces where Postfix puts them, one line per address
+ * joined again while the line stays under 70 characters, continuation
+ * lines starting with a TAB.
+ */
+function externalize(name: string, items: readonly Item[]): string {
+  let text = '';
+  for (const [n, item] of items.entries()) {
+    const next = items[n + 1];
+    text += item.kind === 'addr' ? item.out : item.tok.text;
+    if (item.kind === 'tok' && item.tok.text === ',') {
+      text += '\n';
       continue;
     }
-    if (t.kind === 'comment') continue;
-    if (s === '<') angle = [];
-    else if (s === ',' || s === ';') flush();
-    else if (s === ':')
-      words = []; // a group's display name
-    else if (!angleDone) words.push(t);
+    if (!next) continue;
+    const space =
+      (item.kind === 'tok' && item.group === true) ||
+      (next.kind === 'tok' && next.tok.text === '<') ||
+      (nonOperator(item) && nonOperator(next));
+    if (space) text += ' ';
   }
-  flush();
-  return spans;
+  const pieces = `${name}: ${text}`.split('\n');
+  const lines: string[] = [];
+  let line = pieces[0] ?? '';
+  for (const piece of pieces.slice(1)) {
+    if (line.length + 1 + piece.length < 70) line += ` ${piece}`;
+    else {
+      lines.push(line);
+      line = piece;
+    }
+  }
+  lines.push(line);
+  return `${lines.join('\r\n\t')}\r\n`;
 }
 
 function kindOf(h: LogicalHeader): HeaderAddressKind | undefined {
@@ -142,20 +214,19 @@ export async function rewriteHeaderAddresses(
       continue;
     }
     const raw = h.raw.toString('utf8');
-    const colon = raw.indexOf(':');
-    let value = raw.slice(colon + 1);
+    const value = raw.slice(raw.indexOf(':') + 1);
+    const items = parseItems(value, tokenLimit > 0 ? tokenLimit : Number.MAX_SAFE_INTEGER);
     let changed = false;
-    const spans = addressSpans(value, tokenLimit > 0 ? tokenLimit : Number.MAX_SAFE_INTEGER);
-    for (const span of spans.reverse()) {
-      const before = internalAddress(span.text);
+    for (const item of items) {
+      if (item.kind !== 'addr') continue;
+      const before = internalAddress(item.text);
       const after = await rewrite(before, kind);
       if (after === before || after === '') continue;
       const { local, domain, hasAt } = splitAddress(after);
-      const text = externalAddress(local, hasAt ? domain : '');
-      value = value.slice(0, span.start) + text + value.slice(span.end);
+      item.out = externalAddress(local, hasAt ? domain : '');
       changed = true;
     }
-    out.push(changed ? { ...h, raw: Buffer.from(raw.slice(0, colon + 1) + value, 'utf8') } : h);
+    out.push(changed ? { ...h, raw: Buffer.from(externalize(h.name, items), 'utf8') } : h);
   }
   return out;
 }
