@@ -20,6 +20,13 @@ export interface CleanupAddressRewriter {
   sender(address: string, ctx: RewriteContext): Promise<string>;
   /** The addresses one envelope recipient becomes (canonical, virtual alias expansion); empty drops it. */
   recipient(address: string, ctx: RewriteContext): Promise<string[]>;
+  /** One address in a sender or recipient header, rewritten in the local or remote context. */
+  header?(
+    address: string,
+    kind: 'sender' | 'recipient',
+    context: 'local' | 'remote',
+    noAddressMappings?: boolean,
+  ): Promise<string>;
   /** sender_bcc_maps for the stored envelope sender. */
   senderBcc?(sender: string): Promise<string | undefined>;
   /** recipient_bcc_maps for one envelope recipient as received. */

@@ -18,6 +18,7 @@ import { QueueStorageError } from '../../global/queue/storage-error.js';
 import type { ParamReader } from '../../global/params/types.js';
 import { parseAddressList } from './address-list.js';
 import { headerValue, parseContent, type LogicalHeader } from './header-parse.js';
+import { rewriteHeaderAddresses } from './header-addresses.js';
 import { applyHeaderRules, printable } from './header-rules.js';
 import type { CleanupAddressRewriter, CleanupContentChecks, ContentInspection, RewriteContext } from './hooks.js';
 import { isLocalRewriteClient } from './local-clients.js';
@@ -142,7 +143,7 @@ export class Transaction implements CleanupTransaction {
     const inspected = await this.inspect(parsed, ctx, sender, skipChecks);
     if (inspected?.status === 'reject') return { status: 'rejected', reply: inspected.reply };
     if (inspected?.status === 'discard') return { status: 'discarded', queueId: id };
-    const primary = inspected ? inspected.headers : parsed.headers;
+    const primary = await this.rewriteHeaders(inspected ? inspected.headers : parsed.headers, ctx);
     const checks = inspected || skipChecks ? undefined : this.deps.checks;
 
     const addMissing =
@@ -252,6 +253,26 @@ export class Transaction implements CleanupTransaction {
         recipients.push(item);
       }
     }
+  }
+
+  /**
+   * Addresses in From:/To:/... (header-addresses.ts): the local context for
+   * local submissions and local_header_rewrite_clients, the remote one when
+   * remote_header_rewrite_domain is set, otherwise headers stay as received.
+   */
+  private async rewriteHeaders(headers: LogicalHeader[], ctx: RewriteContext): Promise<LogicalHeader[]> {
+    const rw = this.deps.rewriter;
+    if (!rw.header) return headers;
+    const { cfg } = this.deps;
+    const local = this.req.origin !== 'smtpd' || isLocalRewriteClient(cfg, this.req.client);
+    const context = local ? 'local' : cfg.get('remote_header_rewrite_domain') !== '' ? 'remote' : undefined;
+    if (!context) return headers;
+    const header = rw.header.bind(rw);
+    return rewriteHeaderAddresses(
+      headers,
+      (address, kind) => header(address, kind, context, ctx.noAddressMappings === true),
+      cfg.int('header_address_token_limit'),
+    );
   }
 
   /** checks.inspect(), when the content checks have it. */

@@ -94,6 +94,28 @@ export class CleanupRewriter {
     return a;
   }
 
+  /**
+   * An address in a message header: trivial-rewrite in `context` (local
+   * submission or remote client), then canonical maps and masquerading as
+   * their header_sender / header_recipient classes say.
+   */
+  async header(
+    address: string,
+    kind: 'sender' | 'recipient',
+    context: 'local' | 'remote',
+    noAddressMappings = false,
+  ): Promise<string> {
+    let a = this.rewriter.rewrite(address, context);
+    if (a === '' || noAddressMappings) return a;
+    const cls = kind === 'sender' ? 'header_sender' : 'header_recipient';
+    const [ownClasses, ownMaps] =
+      kind === 'sender' ? [this.classes.sender, this.senderCanon] : [this.classes.rcpt, this.rcptCanon];
+    if (ownClasses.has(cls)) a = await this.canonical(a, ownMaps);
+    if (this.classes.canon.has(cls)) a = await this.canonical(a, this.commonCanon);
+    if (this.classes.masq.has(cls)) a = this.masquerade(a);
+    return a;
+  }
+
   /** sender_bcc_maps: the BCC address for an envelope sender as stored (after canonical mapping). */
   async senderBcc(sender: string): Promise<string | undefined> {
     if (sender === '' || this.senderBccMaps.specs.length === 0) return undefined;
