@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { DictRetryError, type Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { decodeSource, foldKey, utf8Enabled } from '../../global/dict/utf8-mode.js';
 import { nullModeFromFlags } from '../../global/dict/null-byte.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import { parseKeyValueTable, splitKeyValue } from '../../global/dict/table-source.js';
@@ -56,10 +57,17 @@ export function splitSpec(spec: string): { type: string; name: string } {
   return { type: spec.slice(0, colon), name: spec.slice(colon + 1) };
 }
 
-/** The source text of a table to build, with Postfix's wording when it cannot be opened. */
-export async function readTableSource(name: string): Promise<string> {
+/**
+ * The source text of a table to build, with Postfix's wording when it cannot
+ * be opened; in UTF-8 mode lines that are not UTF-8 are skipped with a warning.
+ */
+export async function readTableSource(
+  name: string,
+  utf8 = true,
+  warn: (t: string) => void = () => undefined,
+): Promise<string> {
   try {
-    return await readFile(name, 'utf8');
+    return decodeSource(await readFile(name), name, utf8, warn);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`open ${name}: ${code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
@@ -90,6 +98,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
   const config = commandConfig(args.values.get('c'));
   const fold = !args.flags.has('f');
   const nulls = nullModeFromFlags(args.flags, argv);
+  const utf8 = utf8Enabled(args.flags.has('u'), config);
   const specs = args.operands.map((o) => mapSpec(o, config));
   const query = args.values.get('q');
   const del = args.values.get('d');
@@ -105,7 +114,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
 
   const openAll = async (): Promise<Dict[]> => {
     const dicts: Dict[] = [];
-    for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls }));
+    for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls, utf8 }));
     return dicts;
   };
   const closeAll = async (dicts: Dict[]): Promise<void> => {
@@ -166,7 +175,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
 
   if (del !== undefined) {
     const keys = del === '-' ? inputLines(await io.stdin()) : [del];
-    return (await deleteKeys(specs, keys, fold, nulls)) ? 0 : 1;
+    return (await deleteKeys(specs, keys, fold, nulls, utf8)) ? 0 : 1;
   }
 
   if (args.flags.has('i')) {
@@ -175,7 +184,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
       if (line.trim() === '' || line.trimStart().startsWith('#')) return;
       const kv = splitKeyValue(line.trim());
       if (!kv) warn(`-, line ${n + 1}: expected format: key whitespace value`);
-      else puts.push([fold ? kv.key.toLowerCase() : kv.key, kv.value]);
+      else puts.push([fold ? foldKey(kv.key, utf8) : kv.key, kv.value]);
     });
     for (const s of specs) {
       const { type, name } = splitSpec(s);
@@ -189,10 +198,11 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     const { type, name } = splitSpec(s);
     if (!isBuildable(type))
       throw new Error(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
-    const text = await readTableSource(name);
+    const text = await readTableSource(name, utf8, warn);
     const quiet = args.flags.has('w');
     const entries = parseKeyValueTable(text, name, {
       fold,
+      utf8,
       warn,
       duplicates: {
         replace: args.flags.has('r'),
