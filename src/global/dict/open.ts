@@ -78,12 +78,33 @@ const OPENERS: Record<string, DictOpener> = {
   // A table that lives in one process's memory; opened from outside it is empty.
   internal: (c) => Promise.resolve(new MapDict(c.spec, new Map(), c.fold)),
   // proxymap's job (sharing one open table among processes) is done by the
-  // per-process cache; the inner table is opened directly.
-  proxy: (c) => c.open(c.name),
+  // per-process cache; the inner table is opened directly, once its name is
+  // approved as proxymap(8) would.
+  proxy: (c) => {
+    assertProxyApproved(c);
+    return c.open(c.name);
+  },
   socketmap: (c) => Promise.resolve(openSocketmap(c.spec, c.name)),
   tcp: (c) => Promise.resolve(openTcp(c.spec, c.name)),
   ...SERVER_TYPES,
 };
+
+/**
+ * proxymap(8) serves only tables listed as `proxy:type:name` in
+ * $proxy_read_maps. Enforced when the caller gives its configuration (every
+ * daemon and command does); a bare library call has none to check against.
+ */
+function assertProxyApproved(c: OpenContext): void {
+  if (!c.config) return;
+  const approved = c.config
+    .list('proxy_read_maps')
+    .filter((m) => m.startsWith('proxy:'))
+    .map((m) => m.slice('proxy:'.length));
+  if (approved.includes(c.name)) return;
+  c.warn(`request for unapproved table: "${c.name}"`);
+  c.warn(`to approve this table for read-only access, list proxy:${c.name} in main.cf:proxy_read_maps`);
+  throw new DictOpenError(`proxymap service is not configured for table "${c.name}"`);
+}
 
 function openIndexed(c: OpenContext): Promise<Dict> {
   const type = c.type;
