@@ -10,6 +10,7 @@ import { nullModeFromFlags } from '../../global/dict/null-byte.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import { parseKeyValueTable, splitKeyValue } from '../../global/dict/table-source.js';
 import type { ParamReader } from '../../global/params/types.js';
+import { decodeValue, encodeFileList } from './base64-values.js';
 import { messageKeys } from './message-keys.js';
 import { commandConfig, getopt, inputLines, readStdin, UsageError } from './options.js';
 
@@ -112,6 +113,17 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     throw new UsageError('the -b and -h options require -q -');
   }
 
+  // -F: values are base64 on disk; queries and listings show them decoded.
+  const shown = (d: Dict, key: string, v: string): string => {
+    if (!args.flags.has('F')) return v;
+    const decoded = decodeValue(v);
+    if (decoded !== undefined) return decoded;
+    const { type, name } = splitSpec(d.spec);
+    const table = isIndexedType(type) || type === 'cdb' ? `${type}:${indexedPath(type, name)}` : d.spec;
+    warn(`table ${table}: key ${key}: malformed BASE64 value: ${v}`);
+    throw new Error(`table ${table}: query error`);
+  };
+
   const openAll = async (): Promise<Dict[]> => {
     const dicts: Dict[] = [];
     for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls, utf8 }));
@@ -132,7 +144,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
             warn(`table ${d.spec} should return NO RESULT in case of NOT FOUND`);
           }
           if (v !== undefined) {
-            io.stdout(`${v}\n`);
+            io.stdout(`${shown(d, query, v)}\n`);
             return 0;
           }
         }
@@ -148,7 +160,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
         for (const d of dicts) {
           const v = await queryTable(d, key);
           if (v !== undefined) {
-            io.stdout(`${key}\t${v}\n`);
+            io.stdout(`${key}\t${shown(d, key, v)}\n`);
             found = true;
             break;
           }
@@ -165,7 +177,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     try {
       for (const d of dicts) {
         if (!d.sequence) throw new Error(`table ${d.spec}: sequence operation is not supported`);
-        for await (const [k, v] of d.sequence()) io.stdout(`${k}\t${v}\n`);
+        for await (const [k, v] of d.sequence()) io.stdout(`${k}\t${shown(d, k, v)}\n`);
       }
       return 0;
     } finally {
@@ -214,18 +226,18 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
         },
       },
     });
-    await createTable(
-      type,
-      name,
-      entries.map((e) => [e.key, e.value] as [string, string]),
-      {
-        replace: args.flags.has('r'),
-        quietDuplicates: args.flags.has('w'),
-        ownerFrom: asRoot ? name : undefined,
-        nulls,
-        warn,
-      },
-    );
+    const pairs: [string, string][] = [];
+    for (const e of entries) {
+      const value = args.flags.has('F') ? await encodeFileList(e.value, `${name}, line ${e.line}`, warn) : e.value;
+      if (value !== undefined) pairs.push([e.key, value]);
+    }
+    await createTable(type, name, pairs, {
+      replace: args.flags.has('r'),
+      quietDuplicates: args.flags.has('w'),
+      ownerFrom: asRoot ? name : undefined,
+      nulls,
+      warn,
+    });
   }
   return 0;
 }
