@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # OpenLDAP (slapd) on 127.0.0.1:389 for the ldap table tests: suffix
 # dc=example,dc=com, admin cn=admin,dc=example,dc=com / postern_dict, and a
-# few mail entries and nested groups (member DNs, a member loop) under ou=aliases. Idempotent; tests skip when it is absent.
+# few mail entries and nested groups (member DNs, a member loop) under ou=aliases;
+# StartTLS with a self-signed certificate and SASL PLAIN for cn=info. Idempotent; tests skip when it is absent.
 set -uo pipefail
 export DEBIAN_FRONTEND=noninteractive
 [ "$(id -u)" = 0 ] || { echo "dict-ldap: not root, skipping" >&2; exit 0; }
@@ -27,6 +28,27 @@ if ! ldapsearch -x -H ldap://127.0.0.1:389 -b '' -s base >/dev/null 2>&1; then
   slapd -h 'ldap://127.0.0.1:389/ ldapi:///' -u openldap -g openldap -F /etc/ldap/slapd.d
   for _ in $(seq 1 40); do ldapsearch -x -H ldap://127.0.0.1:389 -b '' -s base >/dev/null 2>&1 && break; sleep 0.25; done
 fi
+
+# StartTLS: a self-signed certificate for 127.0.0.1 (the tests trust
+# /etc/ldap/postern-tls/cert.pem as their CA), set through cn=config.
+tlsdir=/etc/ldap/postern-tls
+if [ ! -s "$tlsdir/cert.pem" ]; then
+  mkdir -p "$tlsdir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$tlsdir/key.pem" -out "$tlsdir/cert.pem" >/dev/null 2>&1
+  chown -R openldap:openldap "$tlsdir" 2>/dev/null
+  chmod 644 "$tlsdir/cert.pem"
+  chmod 600 "$tlsdir/key.pem"
+fi
+ldapmodify -Y EXTERNAL -H ldapi:/// >/dev/null 2>&1 <<LDIF
+dn: cn=config
+changetype: modify
+replace: olcTLSCertificateFile
+olcTLSCertificateFile: $tlsdir/cert.pem
+-
+replace: olcTLSCertificateKeyFile
+olcTLSCertificateKeyFile: $tlsdir/key.pem
+LDIF
 
 ldapadd -c -x -H ldap://127.0.0.1:389 -D cn=admin,dc=example,dc=com -w postern_dict >/dev/null 2>&1 <<'LDIF'
 dn: ou=aliases,dc=example,dc=com
@@ -93,5 +115,23 @@ dn: cn=loop2,ou=aliases,dc=example,dc=com
 objectClass: groupOfNames
 cn: loop2
 member: cn=loop1,ou=aliases,dc=example,dc=com
+LDIF
+
+# SASL PLAIN (over StartTLS) for the `bind = sasl` test: authcid "info" maps
+# to cn=info,ou=aliases, whose cleartext userPassword slapd's auxprop checks.
+ldapmodify -x -H ldap://127.0.0.1:389 -D cn=admin,dc=example,dc=com -w postern_dict >/dev/null 2>&1 <<'LDIF'
+dn: cn=info,ou=aliases,dc=example,dc=com
+changetype: modify
+replace: userPassword
+userPassword: info-secret
+LDIF
+ldapmodify -Y EXTERNAL -H ldapi:/// >/dev/null 2>&1 <<'LDIF'
+dn: cn=config
+changetype: modify
+replace: olcAuthzRegexp
+olcAuthzRegexp: {0}uid=([^,]+),cn=[^,]+,cn=auth cn=$1,ou=aliases,dc=example,dc=com
+-
+replace: olcSaslAuxprops
+olcSaslAuxprops: slapd
 LDIF
 exit 0

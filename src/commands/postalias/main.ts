@@ -7,6 +7,7 @@ import { parseAliases } from '../../global/dict/alias-source.js';
 import type { Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { utf8Enabled } from '../../global/dict/utf8-mode.js';
 import { nullModeFromFlags } from '../../global/dict/null-byte.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import {
@@ -63,6 +64,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
   const config = commandConfig(args.values.get('c'));
   const fold = !args.flags.has('f');
   const nulls = nullModeFromFlags(args.flags, argv);
+  const utf8 = utf8Enabled(args.flags.has('u'), config);
   const query = args.values.get('q');
   const del = args.values.get('d');
   const specs = args.operands.map((o) => mapSpec(o, config));
@@ -74,7 +76,7 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
   if (query !== undefined || args.flags.has('s')) {
     const dicts: Dict[] = [];
     try {
-      for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls }));
+      for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls, utf8 }));
       if (args.flags.has('s')) {
         for (const d of dicts) {
           if (!d.sequence) throw new Error(`table ${d.spec}: sequence operation is not supported`);
@@ -101,12 +103,12 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
 
   if (del !== undefined) {
     const keys = del === '-' ? inputLines(await io.stdin()) : [del];
-    return (await deleteKeys(specs, keys, fold, nulls)) ? 0 : 1;
+    return (await deleteKeys(specs, keys, fold, nulls, utf8)) ? 0 : 1;
   }
 
   if (args.flags.has('i')) {
     // Incremental: aliases(5) lines from standard input added in place.
-    const entries = parseAliases(await io.stdin(), '-', { fold, warn, duplicates: { replace: true } });
+    const entries = parseAliases(await io.stdin(), '-', { fold, utf8, warn, duplicates: { replace: true } });
     for (const s of specs) {
       const { type, name } = splitSpec(s);
       await modifyTable(
@@ -125,11 +127,12 @@ async function run(argv: string[], io: CommandIo, warn: (t: string) => void): Pr
     const { type, name } = splitSpec(s);
     if (!isBuildable(type))
       throw new Error(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
-    const text = await readTableSource(name);
+    const text = await readTableSource(name, utf8, warn);
     const db = indexedPath(isIndexedType(type) ? type : 'cdb', name);
     const quiet = args.flags.has('w');
     const entries = parseAliases(text, name, {
       fold,
+      utf8,
       warn,
       duplicates: {
         replace: args.flags.has('r'),

@@ -5,10 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { DictRetryError, type Dict } from '../../global/dict/dict-api.js';
 import { indexedPath, isIndexedType } from '../../global/dict/indexed.js';
 import { createTable, deleteKeys, isBuildable, modifyTable } from '../../global/dict/mkmap.js';
+import { decodeSource, foldKey, utf8Enabled } from '../../global/dict/utf8-mode.js';
 import { nullModeFromFlags } from '../../global/dict/null-byte.js';
 import { openDictUncached } from '../../global/dict/open.js';
 import { parseKeyValueTable, splitKeyValue } from '../../global/dict/table-source.js';
 import type { ParamReader } from '../../global/params/types.js';
+import { decodeValue, encodeFileList } from './base64-values.js';
 import { messageKeys } from './message-keys.js';
 import { commandConfig, getopt, inputLines, readStdin, UsageError } from './options.js';
 
@@ -56,10 +58,17 @@ export function splitSpec(spec: string): { type: string; name: string } {
   return { type: spec.slice(0, colon), name: spec.slice(colon + 1) };
 }
 
-/** The source text of a table to build, with Postfix's wording when it cannot be opened. */
-export async function readTableSource(name: string): Promise<string> {
+/**
+ * The source text of a table to build, with Postfix's wording when it cannot
+ * be opened; in UTF-8 mode lines that are not UTF-8 are skipped with a warning.
+ */
+export async function readTableSource(
+  name: string,
+  utf8 = true,
+  warn: (t: string) => void = () => undefined,
+): Promise<string> {
   try {
-    return await readFile(name, 'utf8');
+    return decodeSource(await readFile(name), name, utf8, warn);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`open ${name}: ${code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
@@ -90,6 +99,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
   const config = commandConfig(args.values.get('c'));
   const fold = !args.flags.has('f');
   const nulls = nullModeFromFlags(args.flags, argv);
+  const utf8 = utf8Enabled(args.flags.has('u'), config);
   const specs = args.operands.map((o) => mapSpec(o, config));
   const query = args.values.get('q');
   const del = args.values.get('d');
@@ -103,9 +113,20 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     throw new UsageError('the -b and -h options require -q -');
   }
 
+  // -F: values are base64 on disk; queries and listings show them decoded.
+  const shown = (d: Dict, key: string, v: string): string => {
+    if (!args.flags.has('F')) return v;
+    const decoded = decodeValue(v);
+    if (decoded !== undefined) return decoded;
+    const { type, name } = splitSpec(d.spec);
+    const table = isIndexedType(type) || type === 'cdb' ? `${type}:${indexedPath(type, name)}` : d.spec;
+    warn(`table ${table}: key ${key}: malformed BASE64 value: ${v}`);
+    throw new Error(`table ${table}: query error`);
+  };
+
   const openAll = async (): Promise<Dict[]> => {
     const dicts: Dict[] = [];
-    for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls }));
+    for (const s of specs) dicts.push(await openDictUncached(s, { config, warn, fold, nulls, utf8 }));
     return dicts;
   };
   const closeAll = async (dicts: Dict[]): Promise<void> => {
@@ -123,7 +144,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
             warn(`table ${d.spec} should return NO RESULT in case of NOT FOUND`);
           }
           if (v !== undefined) {
-            io.stdout(`${v}\n`);
+            io.stdout(`${shown(d, query, v)}\n`);
             return 0;
           }
         }
@@ -139,7 +160,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
         for (const d of dicts) {
           const v = await queryTable(d, key);
           if (v !== undefined) {
-            io.stdout(`${key}\t${v}\n`);
+            io.stdout(`${key}\t${shown(d, key, v)}\n`);
             found = true;
             break;
           }
@@ -156,7 +177,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     try {
       for (const d of dicts) {
         if (!d.sequence) throw new Error(`table ${d.spec}: sequence operation is not supported`);
-        for await (const [k, v] of d.sequence()) io.stdout(`${k}\t${v}\n`);
+        for await (const [k, v] of d.sequence()) io.stdout(`${k}\t${shown(d, k, v)}\n`);
       }
       return 0;
     } finally {
@@ -166,7 +187,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
 
   if (del !== undefined) {
     const keys = del === '-' ? inputLines(await io.stdin()) : [del];
-    return (await deleteKeys(specs, keys, fold, nulls)) ? 0 : 1;
+    return (await deleteKeys(specs, keys, fold, nulls, utf8)) ? 0 : 1;
   }
 
   if (args.flags.has('i')) {
@@ -175,7 +196,7 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
       if (line.trim() === '' || line.trimStart().startsWith('#')) return;
       const kv = splitKeyValue(line.trim());
       if (!kv) warn(`-, line ${n + 1}: expected format: key whitespace value`);
-      else puts.push([fold ? kv.key.toLowerCase() : kv.key, kv.value]);
+      else puts.push([fold ? foldKey(kv.key, utf8) : kv.key, kv.value]);
     });
     for (const s of specs) {
       const { type, name } = splitSpec(s);
@@ -189,10 +210,11 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
     const { type, name } = splitSpec(s);
     if (!isBuildable(type))
       throw new Error(`unsupported dictionary type: ${type} does not support bulk-mode creation.`);
-    const text = await readTableSource(name);
+    const text = await readTableSource(name, utf8, warn);
     const quiet = args.flags.has('w');
     const entries = parseKeyValueTable(text, name, {
       fold,
+      utf8,
       warn,
       duplicates: {
         replace: args.flags.has('r'),
@@ -204,18 +226,18 @@ async function run(argv: string[], progName: string, io: CommandIo, warn: (t: st
         },
       },
     });
-    await createTable(
-      type,
-      name,
-      entries.map((e) => [e.key, e.value] as [string, string]),
-      {
-        replace: args.flags.has('r'),
-        quietDuplicates: args.flags.has('w'),
-        ownerFrom: asRoot ? name : undefined,
-        nulls,
-        warn,
-      },
-    );
+    const pairs: [string, string][] = [];
+    for (const e of entries) {
+      const value = args.flags.has('F') ? await encodeFileList(e.value, `${name}, line ${e.line}`, warn) : e.value;
+      if (value !== undefined) pairs.push([e.key, value]);
+    }
+    await createTable(type, name, pairs, {
+      replace: args.flags.has('r'),
+      quietDuplicates: args.flags.has('w'),
+      ownerFrom: asRoot ? name : undefined,
+      nulls,
+      warn,
+    });
   }
   return 0;
 }

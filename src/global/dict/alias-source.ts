@@ -2,6 +2,7 @@
 // continuation lines and comments. The name may be quoted; values are
 // re-spaced the way Postfix re-externalises parsed addresses ("a,b ,  c"
 // becomes "a, b, c"), with quoted strings kept intact.
+import { foldKey } from './utf8-mode.js';
 import { logicalLines, type TableEntry } from './table-source.js';
 
 /** Index of the first `ch` outside double quotes (with backslash escapes), or -1. */
@@ -65,6 +66,8 @@ function unquote(name: string): string {
 
 export interface AliasParseOptions {
   readonly fold?: boolean;
+  /** UTF-8 case folding (default); false folds ASCII letters only (`-u`). */
+  readonly utf8?: boolean;
   readonly warn?: (text: string) => void;
   readonly duplicates?: { readonly replace?: boolean; readonly warn?: (key: string, line: number) => void };
 }
@@ -80,7 +83,7 @@ export function parseAliases(text: string, file: string, opts: AliasParseOptions
       opts.warn?.(`${file}, line ${ll.line}: need name:value pair`);
       continue;
     }
-    const key = opts.fold === false ? name : name.toLowerCase();
+    const key = opts.fold === false ? name : foldKey(name, opts.utf8 ?? true);
     const dup = index.get(key);
     if (dup !== undefined) {
       if (opts.duplicates?.replace) entries[dup] = { key, value, line: ll.line };

@@ -4,6 +4,7 @@
 // hash tables. Postfix's dict_cdb.c; `postmap cdb:file` writes `file.cdb`.
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { Dict } from './dict-api.js';
+import { foldKey } from './utf8-mode.js';
 import { decodeStored, encodeStored, keyVariants, type NullMode } from './null-byte.js';
 import { TableSyntaxError } from './table-source.js';
 
@@ -108,12 +109,18 @@ export async function writeCdbFile(path: string, entries: Iterable<[string, stri
   }
 }
 
-export async function openCdbFile(spec: string, path: string, fold: boolean, nulls: NullMode = 'both'): Promise<Dict> {
+export async function openCdbFile(
+  spec: string,
+  path: string,
+  fold: boolean,
+  nulls: NullMode = 'both',
+  utf8 = true,
+): Promise<Dict> {
   const img = await readFile(path);
   return {
     spec,
     lookup(key: string): Promise<string | undefined> {
-      for (const k of keyVariants(fold ? key.toLowerCase() : key, nulls)) {
+      for (const k of keyVariants(fold ? foldKey(key, utf8) : key, nulls)) {
         const v = cdbGet(img, k);
         if (v !== undefined) return Promise.resolve(decodeStored(v));
       }

@@ -9,6 +9,7 @@ import { open, type RootDatabase } from 'lmdb';
 import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
 import { chown, stat, unlink } from 'node:fs/promises';
 import type { Dict } from './dict-api.js';
+import { foldKey } from './utf8-mode.js';
 import { decodeStored, encodeStored, keyVariants, writesNull, type NullMode } from './null-byte.js';
 
 export const INDEXED_TYPES = ['hash', 'btree', 'lmdb'] as const;
@@ -239,6 +240,7 @@ export async function openIndexedFile(
   file: string,
   fold: boolean,
   nulls: NullMode = 'both',
+  utf8 = true,
 ): Promise<Dict> {
   const path = indexedPath(type, file);
   await stat(path); // a missing table is an error naming the file, not an empty table
@@ -246,7 +248,7 @@ export async function openIndexedFile(
   return {
     spec,
     lookup(key: string): Promise<string | undefined> {
-      const k = fold ? key.toLowerCase() : key;
+      const k = fold ? foldKey(key, utf8) : key;
       if (k === '') return Promise.resolve(undefined);
       for (const kb of keyVariants(k, nulls)) {
         if (kb.length > MAX_KEY_BYTES) continue;

@@ -5,6 +5,7 @@
 import { chown, stat } from 'node:fs/promises';
 import { writeCdbFile } from './cdb.js';
 import { buildIndexed, indexedPath, isIndexedType, updateIndexed } from './indexed.js';
+import { foldKey } from './utf8-mode.js';
 import { writesNull, type NullMode } from './null-byte.js';
 import { TableSyntaxError } from './table-source.js';
 
@@ -70,8 +71,9 @@ export async function deleteKeys(
   keys: readonly string[],
   fold: boolean,
   nulls: NullMode = 'both',
+  utf8 = true,
 ): Promise<boolean> {
-  const folded = keys.map((k) => (fold ? k.toLowerCase() : k));
+  const folded = keys.map((k) => (fold ? foldKey(k, utf8) : k));
   let any = false;
   for (const spec of specs) {
     const colon = spec.indexOf(':');

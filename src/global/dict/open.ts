@@ -26,6 +26,8 @@ export interface OpenDictOptions {
   readonly fold?: boolean;
   /** Indexed tables: keys stored with the C null byte (`-N`), without (`-n`), or try both (default). */
   readonly nulls?: NullMode;
+  /** UTF-8 case folding of keys (default); false folds ASCII only (postmap -u, smtputf8_enable = no). */
+  readonly utf8?: boolean;
 }
 
 export interface OpenContext {
@@ -36,6 +38,7 @@ export interface OpenContext {
   readonly warn: (text: string) => void;
   readonly fold: boolean;
   readonly nulls: NullMode;
+  readonly utf8: boolean;
   /** Open a nested table (unionmap, pipemap, proxy) with the same options. */
   readonly open: (spec: string) => Promise<Dict>;
 }
@@ -57,7 +60,9 @@ const OPENERS: Record<string, DictOpener> = {
   hash: (c) => openIndexed(c),
   lmdb: (c) => openIndexed(c),
   cdb: (c) =>
-    reloading(c, indexedPath('cdb', c.name), () => openCdbFile(c.spec, indexedPath('cdb', c.name), c.fold, c.nulls)),
+    reloading(c, indexedPath('cdb', c.name), () =>
+      openCdbFile(c.spec, indexedPath('cdb', c.name), c.fold, c.nulls, c.utf8),
+    ),
   texthash: (c) => reloading(c, c.name, () => openTexthash(c.spec, c.name, c.warn, c.fold)),
   regexp: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'regexp', c.name, c.warn)),
   pcre: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'pcre', c.name, c.warn)),
@@ -73,17 +78,38 @@ const OPENERS: Record<string, DictOpener> = {
   // A table that lives in one process's memory; opened from outside it is empty.
   internal: (c) => Promise.resolve(new MapDict(c.spec, new Map(), c.fold)),
   // proxymap's job (sharing one open table among processes) is done by the
-  // per-process cache; the inner table is opened directly.
-  proxy: (c) => c.open(c.name),
+  // per-process cache; the inner table is opened directly, once its name is
+  // approved as proxymap(8) would.
+  proxy: (c) => {
+    assertProxyApproved(c);
+    return c.open(c.name);
+  },
   socketmap: (c) => Promise.resolve(openSocketmap(c.spec, c.name)),
   tcp: (c) => Promise.resolve(openTcp(c.spec, c.name)),
   ...SERVER_TYPES,
 };
 
+/**
+ * proxymap(8) serves only tables listed as `proxy:type:name` in
+ * $proxy_read_maps. Enforced when the caller gives its configuration (every
+ * daemon and command does); a bare library call has none to check against.
+ */
+function assertProxyApproved(c: OpenContext): void {
+  if (!c.config) return;
+  const approved = c.config
+    .list('proxy_read_maps')
+    .filter((m) => m.startsWith('proxy:'))
+    .map((m) => m.slice('proxy:'.length));
+  if (approved.includes(c.name)) return;
+  c.warn(`request for unapproved table: "${c.name}"`);
+  c.warn(`to approve this table for read-only access, list proxy:${c.name} in main.cf:proxy_read_maps`);
+  throw new DictOpenError(`proxymap service is not configured for table "${c.name}"`);
+}
+
 function openIndexed(c: OpenContext): Promise<Dict> {
   const type = c.type;
   if (!isIndexedType(type)) throw new TableSyntaxError(`unsupported dictionary type: ${type}`);
-  return openIndexedFile(c.spec, type, c.name, c.fold, c.nulls);
+  return openIndexedFile(c.spec, type, c.name, c.fold, c.nulls, c.utf8);
 }
 
 /** Type names for `postconf -m`, sorted as Postfix prints them. */
@@ -118,6 +144,7 @@ export async function openDictUncached(spec: string, opts: OpenDictOptions = {})
     warn: opts.warn ?? defaultWarn,
     fold: opts.fold ?? true,
     nulls: opts.nulls ?? 'both',
+    utf8: opts.utf8 ?? true,
     open: (inner) => openDict(inner, opts),
   };
   try {
@@ -138,7 +165,7 @@ export async function openDictUncached(spec: string, opts: OpenDictOptions = {})
  * close() is a no-op because other users may hold it; closeAllDicts() ends them.
  */
 export function openDict(spec: string, opts: OpenDictOptions = {}): Promise<Dict> {
-  const key = `${opts.fold === false ? 'nofold:' : ''}${opts.nulls && opts.nulls !== 'both' ? `${opts.nulls}:` : ''}${spec}`;
+  const key = `${opts.fold === false ? 'nofold:' : ''}${opts.utf8 === false ? 'ascii:' : ''}${opts.nulls && opts.nulls !== 'both' ? `${opts.nulls}:` : ''}${spec}`;
   let p = cache.get(key);
   if (!p) {
     p = openDictUncached(spec, opts);

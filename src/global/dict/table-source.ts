@@ -2,6 +2,7 @@
 // cidr ...): comments and blank lines are skipped, a line that starts with
 // whitespace continues the previous logical line, and every logical line keeps
 // the number of the line where it started so errors can name file and line.
+import { foldKey } from './utf8-mode.js';
 
 /** Longest logical line accepted; a table line longer than this is a mistake, not data. */
 export const MAX_LOGICAL_LINE = 1024 * 1024;
@@ -66,6 +67,8 @@ export interface TableEntry {
 export interface ParseOptions {
   /** Fold keys to lower case (Postfix does, unless `postmap -f`). */
   readonly fold?: boolean;
+  /** UTF-8 case folding (default); false folds ASCII letters only (`-u`). */
+  readonly utf8?: boolean;
   readonly warn?: (text: string) => void;
   /** Appended to the malformed-line warning (texthash says "-- ignoring this line"). */
   readonly badLineSuffix?: string;
@@ -90,7 +93,8 @@ export function parseKeyValueTable(text: string, file: string, opts: ParseOption
       opts.warn?.(`${file}, line ${ll.line}: expected format: key whitespace value${opts.badLineSuffix ?? ''}`);
       continue;
     }
-    const entry = { key: opts.fold === false ? kv.key : kv.key.toLowerCase(), value: kv.value, line: ll.line };
+    const key = opts.fold === false ? kv.key : foldKey(kv.key, opts.utf8 ?? true);
+    const entry = { key, value: kv.value, line: ll.line };
     const dup = opts.duplicates ? index.get(entry.key) : undefined;
     if (opts.duplicates && dup !== undefined) {
       if (opts.duplicates.replace) entries[dup] = entry;

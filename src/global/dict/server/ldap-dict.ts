@@ -114,7 +114,10 @@ export async function ldapDict(
         ...(url.toLowerCase().startsWith('ldaps:') ? { tlsOptions: tls } : {}),
       });
       try {
-        if (startTls && !url.toLowerCase().startsWith('ldaps:')) await c.startTLS(tls);
+        // The certificate is checked against the host named in the URL.
+        if (startTls && !url.toLowerCase().startsWith('ldaps:')) {
+          await c.startTLS({ ...tls, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
+        }
         if (bind.kind === 'simple' && bindDn !== '') await c.bind(bindDn, cfg.str('bind_pw'));
         if (bind.kind === 'sasl') {
           // PLAIN (RFC 4616): authzid NUL authcid NUL password; EXTERNAL: the authzid alone.
