@@ -7,7 +7,7 @@ import * as packet from 'dns-packet';
 
 export interface ZoneRecord {
   readonly name: string;
-  readonly type: 'A' | 'AAAA' | 'MX' | 'TLSA' | 'CNAME';
+  readonly type: 'A' | 'AAAA' | 'MX' | 'TLSA' | 'CNAME' | 'TXT';
   readonly data: unknown;
 }
 

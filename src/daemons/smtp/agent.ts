@@ -26,7 +26,15 @@ import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
 import { openSession, SessionAbort, type Session, type SessionFailure } from './session.js';
 import { readSettings, type ClientSettings, type Protocol } from './settings.js';
-import { tlsParamsFor, tlsPolicyFor, TlsPolicyError, type OpenDict, type TlsPolicy } from './tls-policy.js';
+import {
+  isMtaStsSpec,
+  tlsParamsFor,
+  tlsPolicyFor,
+  TlsPolicyError,
+  type OpenDict,
+  type TlsPolicy,
+} from './tls-policy.js';
+import { MtaSts, mxMatches } from './mta-sts.js';
 import { TlsConfigError } from '../../global/tls/protocols.js';
 import { runTransaction } from './transaction.js';
 
@@ -39,6 +47,8 @@ export interface SmtpAgentOptions {
   readonly resolver?: Resolver;
   /** Opens `type:name` tables for smtp_tls_policy_maps and smtp_sasl_password_maps (the dict area provides it). */
   readonly openDict?: OpenDict;
+  /** The MTA-STS resolver (tests give one that trusts their CA); default: built when smtp_tls_policy_maps names `mta-sts:`. */
+  readonly mtaSts?: MtaSts;
   /** Addresses of this host, for MX loop detection; default from inet_interfaces/proxy_interfaces. */
   readonly ownAddresses?: ReadonlySet<string>;
 }
@@ -61,6 +71,7 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly localDomains: LocalDomains | undefined;
   /** Read at the first delivery; a reload builds a new agent, so they never go stale. */
   private settings: ClientSettings | undefined;
+  private sts: MtaSts | undefined;
 
   constructor(private readonly o: SmtpAgentOptions) {
     this.protocol = o.protocol ?? 'smtp';
@@ -116,7 +127,7 @@ export class SmtpAgent implements DeliveryAgent {
     let policy: TlsPolicy;
     try {
       dest = parseNexthop(req.nexthop, this.protocol, s.defaultPort);
-      policy = await tlsPolicyFor(req.nexthop, dest, s, this.o.openDict);
+      policy = await tlsPolicyFor(req.nexthop, dest, s, this.o.openDict, this.mtaSts(s));
       // Unusable protocol or cipher settings defer here, not in the middle of a session.
       if (policy.level !== 'none') tlsParamsFor(s, policy);
       if (policy.level === 'dane') tlsParamsFor(s, { ...policy, level: 'may' });
@@ -178,6 +189,11 @@ export class SmtpAgent implements DeliveryAgent {
       const dane = await daneForCandidate(policy, c, this.resolver, s.dnsLevel === 'dnssec');
       if ('failure' in dane) {
         for (const p of pending) p.last = { ...dane.failure, relay: NO_RELAY };
+        continue;
+      }
+      const stsFailure = this.stsMxCheck(dane.policy, c, req.queueId);
+      if (stsFailure) {
+        for (const p of pending) p.last = { ...stsFailure, relay: NO_RELAY };
         continue;
       }
       const opened = await this.open(c, dane.policy, domain, req, queued.sender, s);
@@ -304,6 +320,26 @@ export class SmtpAgent implements DeliveryAgent {
       }
     }
     return { reusable };
+  }
+
+  /** The built-in MTA-STS resolver, made when smtp_tls_policy_maps first names `mta-sts:`. */
+  private mtaSts(s: ClientSettings): MtaSts | undefined {
+    if (this.o.mtaSts) return this.o.mtaSts;
+    if (!s.tlsPolicyMaps.some(isMtaStsSpec)) return undefined;
+    this.sts ??= new MtaSts({ resolver: this.resolver, log: (t) => this.o.log.warning(t) });
+    return this.sts;
+  }
+
+  /** RFC 8461 section 4.1: under an enforced policy only MX hosts that match its patterns may be used. */
+  private stsMxCheck(policy: TlsPolicy, c: Candidate, queueId: string): RouteFailure | undefined {
+    const sts = policy.sts;
+    if (!sts || policy.tlsa || mxMatches(c.hostname, sts.mx)) return undefined;
+    const text = `MX host ${c.hostname} does not match the MTA-STS policy of ${sts.domain}`;
+    if (sts.mode === 'testing') {
+      this.o.log.info(`${queueId}: MTA-STS testing mode: ${text}`);
+      return undefined;
+    }
+    return { status: 'deferred', dsn: '4.7.5', reason: text };
   }
 
   private async fallbackCandidates(s: ClientSettings): Promise<Candidate[]> {

@@ -15,6 +15,11 @@ export async function daneForCandidate(
   resolver: Resolver,
   dnssecEnabled: boolean,
 ): Promise<{ policy: TlsPolicy } | { failure: RouteFailure }> {
+  if (policy.daneFirst) {
+    // An MTA-STS policy gives way to DANE where this MX publishes usable, validated TLSA records.
+    const dane = await daneForCandidate({ level: 'dane', match: policy.match }, c, resolver, dnssecEnabled);
+    return 'policy' in dane && dane.policy.tlsa ? dane : { policy };
+  }
   if (policy.level !== 'dane' && policy.level !== 'dane-only') return { policy };
   const may: TlsPolicy = { level: 'may', match: policy.match };
   // Without validated DNS the TLSA records mean nothing: opportunistic TLS is all that is left.

@@ -140,6 +140,9 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
   const policy = o.tls;
   const wantTls = policy.level !== 'none' && !o.plaintextOnly;
   if (wantTls && !features.has('STARTTLS')) {
+    if (policy.sts?.mode === 'testing') {
+      o.log.info(`MTA-STS testing mode: ${policy.sts.domain}: host ${label} does not offer STARTTLS`);
+    }
     if (requiresTls(policy.level)) {
       throw new SessionAbort({
         soft: true,
@@ -190,6 +193,9 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
           throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not trusted' });
         if (!verdict.matched)
           throw new SessionAbort({ soft: true, dsn: '4.7.5', reason: 'Server certificate not verified' });
+      }
+      if (policy.sts?.mode === 'testing' && !(verdict.trusted && verdict.matched)) {
+        o.log.info(`MTA-STS testing mode: ${policy.sts.domain}: certificate of ${relayOf(c)} not verified`);
       }
       o.log.info(`${verdict.trust} TLS connection established to ${relayOf(c)}: ${describeTls(sock)}`);
       // RFC 3207 section 4.2: forget everything learned before TLS and say hello again.

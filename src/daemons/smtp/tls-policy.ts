@@ -9,6 +9,7 @@ import { checkServerIdentity, type ConnectionOptions, type PeerCertificate, type
 import type { Dict } from '../../global/dict/dict-api.js';
 import type { TlsaRecord } from '../../global/dns/lookup.js';
 import { DictRetryError } from '../../global/dict/dict-api.js';
+import type { MtaSts } from './mta-sts.js';
 import type { Destination } from './nexthop.js';
 import { isTlsLevel, type ClientSettings, type TlsLevel, type TlsParams } from './settings.js';
 import { TlsConfigError, parseProtocols, type ProtocolRange } from '../../global/tls/protocols.js';
@@ -23,6 +24,10 @@ export interface TlsPolicy {
   readonly digest?: string;
   /** A policy's `protocols=` attribute, over the main.cf protocols. */
   readonly protocols?: ProtocolRange;
+  /** Set when an MTA-STS policy applies (the `mta-sts:` entry of smtp_tls_policy_maps). */
+  readonly sts?: { readonly domain: string; readonly mode: 'enforce' | 'testing'; readonly mx: readonly string[] };
+  /** RFC 8461 section 2: DANE, where the MX has usable TLSA records, wins over MTA-STS. */
+  readonly daneFirst?: boolean;
 }
 
 export type OpenDict = (spec: string) => Promise<Dict>;
@@ -52,8 +57,9 @@ export async function tlsPolicyFor(
   dest: Destination,
   s: ClientSettings,
   openDict: OpenDict | undefined,
+  sts?: MtaSts,
 ): Promise<TlsPolicy> {
-  const policy = await lookupPolicy(nexthop, dest, s, openDict);
+  const policy = await lookupPolicy(nexthop, dest, s, openDict, sts);
   if (policy.level !== 'fingerprint') return policy;
   const param = s.protocol === 'lmtp' ? 'lmtp_tls_fingerprint_digest' : 'smtp_tls_fingerprint_digest';
   const digest = s.tlsFingerprintDigest.trim().toLowerCase();
@@ -62,22 +68,47 @@ export async function tlsPolicyFor(
   return { ...policy, digest };
 }
 
+/** The pseudo-table that stands for the built-in MTA-STS resolver (mta-sts.ts). */
+export function isMtaStsSpec(spec: string): boolean {
+  return spec.toLowerCase().startsWith('mta-sts:');
+}
+
 async function lookupPolicy(
   nexthop: string,
   dest: Destination,
   s: ClientSettings,
   openDict: OpenDict | undefined,
+  sts: MtaSts | undefined,
 ): Promise<TlsPolicy> {
-  const base: TlsPolicy = { level: s.tlsLevel, match: defaultMatch(s.tlsLevel, s) };
-  if (!openDict) return base;
-  for (const spec of s.tlsPolicyMaps) {
-    const dict = await openDict(spec);
-    for (const key of policyKeys(nexthop, dest)) {
-      const value = await dict.lookup(key);
-      if (value !== undefined) return parsePolicy(value, s, spec);
+  let testing: TlsPolicy['sts'];
+  const found = await (async (): Promise<TlsPolicy | undefined> => {
+    for (const spec of s.tlsPolicyMaps) {
+      if (isMtaStsSpec(spec)) {
+        // MTA-STS speaks for MX-routed mail only: not for [host] next hops or unix sockets.
+        if (!sts || dest.kind !== 'inet' || !dest.mx) continue;
+        const p = await sts.policyFor(dest.host);
+        if (p?.mode === 'enforce') {
+          return {
+            level: 'secure',
+            match: ['hostname'],
+            sts: { domain: dest.host, mode: 'enforce', mx: p.mx },
+            ...(s.tlsLevel === 'dane' || s.tlsLevel === 'dane-only' ? { daneFirst: true } : {}),
+          };
+        }
+        if (p?.mode === 'testing') testing = { domain: dest.host, mode: 'testing', mx: p.mx };
+        continue;
+      }
+      if (!openDict) continue;
+      const dict = await openDict(spec);
+      for (const key of policyKeys(nexthop, dest)) {
+        const value = await dict.lookup(key);
+        if (value !== undefined) return parsePolicy(value, s, spec);
+      }
     }
-  }
-  return base;
+    return undefined;
+  })();
+  const policy = found ?? { level: s.tlsLevel, match: defaultMatch(s.tlsLevel, s) };
+  return testing && !policy.sts ? { ...policy, sts: testing } : policy;
 }
 
 /**

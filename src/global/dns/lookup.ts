@@ -40,6 +40,8 @@ export interface Resolver {
   /** IPv4 or IPv6 addresses of a host name. */
   addresses(name: string, type: 'A' | 'AAAA', dnssec?: boolean): Promise<LookupResult<string>>;
   tlsa(name: string): Promise<LookupResult<TlsaRecord>>;
+  /** TXT records, each one's strings joined (RFC 7208 section 3.3 style); optional for test doubles. */
+  txt?(name: string): Promise<LookupResult<string>>;
 }
 
 /** Lookups through Postern's own wire client (the default, and the only one that can see DNSSEC). */
@@ -69,6 +71,14 @@ export class DnsResolver implements Resolver {
           }
         : undefined,
     );
+  }
+
+  async txt(name: string): Promise<LookupResult<string>> {
+    return this.run(name, 'TXT', false, (a) => {
+      if (a.type !== 'TXT') return undefined;
+      const parts: unknown[] = Array.isArray(a.data) ? a.data : [a.data];
+      return parts.map((p) => (Buffer.isBuffer(p) ? p.toString('latin1') : String(p))).join('');
+    });
   }
 
   private async run<T>(
