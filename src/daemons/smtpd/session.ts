@@ -81,7 +81,10 @@ export class Session {
   pipelinedEarly = false;
   /** With smtpd_delay_reject = no: a connect-stage rejection repeated for later commands. */
   connectReject: SmtpReply | undefined;
+  /** XFORWARD attributes for the current transaction (reset when it ends). */
   xforward = new Map<string, string>();
+  /** XFORWARD named the original client (NAME, ADDR or PORT): logged as `orig_client=`. */
+  xforwardClientGiven = false;
   /** XCLIENT/XFORWARD authorisation, decided once from the real peer (not an XCLIENT-supplied one). */
   xclientAllowed = false;
   xforwardAllowed = false;
@@ -217,18 +220,41 @@ export class Session {
     this.xforwardAllowed = this.deps.lists.xforward.matches(this.client);
     if (!this.checkConnectionLimits()) return false;
     if (this.deps.tls?.wrapper?.() && !(await this.wrapperHandshake())) return false;
-    if (!this.settings.delayReject) {
-      const v = await this.deps.policy.check('connect', this.facts());
-      if (v.action === 'reject') {
-        this.logReject(v.reply, {});
-        this.connectReject = v.reply;
-      }
-    }
+    await this.checkClientEarly();
     if (this.reader.pending() > 0) {
       if (this.pipeliningViolation('CONNECT')) return false;
     }
     this.reply(220, '', this.settings.banner);
     return true;
+  }
+
+  /** With smtpd_delay_reject = no the client restrictions run at connect time. */
+  private async checkClientEarly(): Promise<void> {
+    this.connectReject = undefined;
+    if (this.settings.delayReject) return;
+    const v = await this.deps.policy.check('connect', this.facts());
+    if (v.action === 'reject') {
+      this.logReject(v.reply, {});
+      this.connectReject = v.reply;
+    }
+  }
+
+  /**
+   * After XCLIENT: the session starts over as if the proxied client had just
+   * connected (its HELO and protocol only if XCLIENT gave them), with a new
+   * greeting. Whether XCLIENT stays allowed is decided again for the new identity.
+   */
+  async restartAsNewClient(helo: string | undefined, esmtp: boolean): Promise<void> {
+    await this.abortTransaction();
+    this.helo = helo;
+    this.esmtp = esmtp;
+    // The proxy spoke EHLO for its client; keep its PIPELINING knowledge.
+    this.pipeliningOffered = this.pipeliningOffered && esmtp;
+    this.sessionEffects = [];
+    this.pendingEffects = [];
+    this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
+    await this.checkClientEarly();
+    this.reply(220, '', this.settings.banner);
   }
 
   /**
@@ -458,6 +484,7 @@ export class Session {
     const tx = this.tx;
     this.tx = undefined;
     this.dataBytes = undefined;
+    this.forgetXforward();
     if (tx?.cleanup) {
       try {
         await tx.cleanup.abort();
@@ -465,6 +492,12 @@ export class Session {
         this.logger.warning(`${tx.cleanup.queueId}: abort: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** XFORWARD attributes describe one transaction only. */
+  forgetXforward(): void {
+    this.xforward.clear();
+    this.xforwardClientGiven = false;
   }
 
   /** The queue ID for log lines: the open cleanup transaction's, else NOQUEUE. */

@@ -106,17 +106,48 @@ export function repeatConnectReject(s: Session, env: CheckEnvelope): boolean {
   return true;
 }
 
+/**
+ * The client as the queue file records it: after XFORWARD, the forwarded
+ * attributes (unknown where not given), otherwise this session's client.
+ */
 export function clientInfo(s: Session): ClientInfo {
   const xf = s.xforward;
+  const sasl = s.saslUsername !== undefined ? { saslUsername: s.saslUsername } : {};
+  if (xf.size > 0) {
+    return {
+      name: xf.get('NAME') ?? 'unknown',
+      reverseName: xf.get('NAME') ?? 'unknown',
+      addr: xf.get('ADDR') ?? 'unknown',
+      port: Number.parseInt(xf.get('PORT') ?? '', 10) || 0,
+      helo: xf.get('HELO') ?? '',
+      protocol: xf.get('PROTO') ?? 'unknown',
+      ...sasl,
+    };
+  }
   return {
-    name: xf.get('NAME') ?? s.client.name,
+    name: s.client.name,
     reverseName: s.client.reverseName,
-    addr: xf.get('ADDR') ?? s.client.addr,
-    port: Number.parseInt(xf.get('PORT') ?? '', 10) || s.client.port,
-    helo: xf.get('HELO') ?? s.helo ?? '',
-    protocol: xf.get('PROTO') ?? s.protocol(s.tx?.smtputf8 ?? false),
-    ...(s.saslUsername !== undefined ? { saslUsername: s.saslUsername } : {}),
+    addr: s.client.addr,
+    port: s.client.port,
+    helo: s.helo ?? '',
+    protocol: s.protocol(s.tx?.smtputf8 ?? false),
+    ...sasl,
   };
+}
+
+/** `, orig_queue_id=ID, orig_client=name[addr]` from XFORWARD IDENT and NAME/ADDR/PORT, as Postfix logs them. */
+function forwarded(s: Session): string {
+  const xf = s.xforward;
+  const ident = xf.get('IDENT');
+  let out = ident !== undefined ? `, orig_queue_id=${ident}` : '';
+  if (s.xforwardClientGiven) {
+    const name = xf.get('NAME') ?? 'unknown';
+    const addr = xf.get('ADDR') ?? 'unknown';
+    const port = s.settings.clientPortLogging ? `:${xf.get('PORT') ?? 'unknown'}` : '';
+    // Without an address Postfix shows the name alone.
+    out += `, orig_client=${addr === 'unknown' ? name : `${name}[${addr}]${port}`}`;
+  }
+  return out;
 }
 
 const QUEUE_WRITE_ERROR: SmtpReply = { code: 451, dsn: '4.3.0', text: 'Error: queue file write error' };
@@ -145,7 +176,7 @@ export async function ensureCleanup(s: Session): Promise<boolean> {
   // Postfix adds the SASL login to this line; log analysers count authenticated submissions from it.
   const sasl =
     s.saslUsername !== undefined ? `, sasl_method=${s.saslMethod ?? ''}, sasl_username=${s.saslUsername}` : '';
-  s.logger.info(`${tx.cleanup.queueId}: client=${s.namaddr}${sasl}`);
+  s.logger.info(`${tx.cleanup.queueId}: client=${s.namaddr}${sasl}${forwarded(s)}`);
   return true;
 }
 
@@ -230,6 +261,7 @@ export async function finishMessage(s: Session, problem: ContentProblem, size: n
   const cleanup = tx.cleanup;
   s.tx = undefined;
   s.dataBytes = undefined;
+  s.forgetXforward();
   let verdict;
   try {
     verdict = await cleanup.commit(policyActions(tx.effects));

@@ -22,6 +22,7 @@ import {
   rejectUnknownAddress,
   rejectUnknownHelo,
 } from './dns-checks.js';
+import { permitMxBackup } from './mx-backup.js';
 import { policyAction } from './policy-service.js';
 import { permitTlsAllClientcerts, permitTlsClientcerts, senderLoginMismatch } from './tls-sasl-checks.js';
 import { checkUnlisted } from './recipient-maps.js';
@@ -181,6 +182,7 @@ export class Evaluator {
       ),
     );
     h.set('permit_auth_destination', (s) => this.authDestination(s, 'permit'));
+    h.set('permit_mx_backup', (s) => permitMxBackup(ctx, s));
     h.set('reject_unauth_destination', (s) => this.authDestination(s, 'reject'));
     h.set('defer_unauth_destination', (s) => this.authDestination(s, 'defer'));
     h.set(

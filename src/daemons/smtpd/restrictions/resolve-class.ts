@@ -52,6 +52,12 @@ export class AddressResolver {
     return this.lists.mydestination.matchHost(domain);
   }
 
+  /** Whether an IP address is one of ours (inet_interfaces, proxy_interfaces). */
+  isOwnAddress(addr: string): boolean {
+    const ip = parseIp(addr);
+    return ip !== undefined && this.ours.some((o) => o.family === ip.family && o.value === ip.value);
+  }
+
   async classify(domain: string): Promise<AddressClass> {
     if (await this.isLocalDomain(domain)) return 'local';
     if (addressLiteral(domain) !== undefined) return 'default';

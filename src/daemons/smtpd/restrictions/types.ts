@@ -15,7 +15,12 @@ export type DnsType = 'A' | 'AAAA' | 'MX' | 'NS' | 'TXT' | 'PTR';
  * MX answers are host names ordered by preference; `.` is a null MX (RFC 7505).
  */
 export type DnsAnswer =
-  | { readonly status: 'ok'; readonly records: readonly string[] }
+  | {
+      readonly status: 'ok';
+      readonly records: readonly string[];
+      /** MX answers: each record's preference (same order); without it each host counts as less preferred than the one before. */
+      readonly preferences?: readonly number[];
+    }
   | { readonly status: 'notfound' }
   | { readonly status: 'tempfail'; readonly reason: string };
 
