@@ -5,7 +5,8 @@
  * Why it exists: a shell loop, cron or a MUA runs sendmail once per message,
  * and a Node process costs 40-80 ms of start-up before it does any work. This
  * front handles the common invocation
- *     sendmail [-i] [-oi] [-oX...] [-t] [-f|-r sender] [-F name] [-C dir] [-bm] [--] rcpt...
+ *     sendmail [-i] [-oi] [-oX...] [-t] [-f|-r sender] [-F name] [-C dir] [-bm]
+ *              [-N dsn] [-R ret] [-V envid] [-B body] [--] rcpt...
  * when main.cf is simple enough to read without Postern's parameter engine,
  * and writes the maildrop file exactly as src/global/queue/maildrop.ts does
  * (layout constants come from the generated maildrop-format.h, made from that
@@ -176,8 +177,15 @@ static void put32(unsigned char *p, uint32_t v) {
 
 /* ---------- command line ---------- */
 
+static int is_ws(char c) { return c == ' ' || c == '\t'; }
+
+/* What JS's trim() removes, within ASCII. */
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 struct opts {
-    const char *sender, *fullname, *config_dir;
+    const char *sender, *fullname, *config_dir, *envid, *ret, *body;
+    const char *notify[4];
+    int nnotify;
     int ignore_dots, extract;
     const char *rcpt[MAX_RECIPIENTS];
     int nrcpt;
@@ -188,6 +196,53 @@ static int plain_address(const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p <= 0x20 || *p >= 0x7f || strchr(",\"<>\\()", *p)) return 0;
     return 1;
+}
+
+/* ASCII upper case of s into out (size n); 0 if s is too long or not ASCII. */
+static int upper_ascii(const char *s, char *out, size_t n) {
+    size_t k = 0;
+    for (; s[k]; k++) {
+        if (k + 1 >= n || (unsigned char)s[k] >= 0x80) return 0;
+        out[k] = (s[k] >= 'a' && s[k] <= 'z') ? (char)(s[k] - 32) : s[k];
+    }
+    out[k] = 0;
+    return 1;
+}
+
+/* One of `words` (upper case), as the interned constant, or NULL. */
+static const char *one_of(const char *value, const char *const *words) {
+    char up[32];
+    if (!upper_ascii(value, up, sizeof up)) return NULL;
+    for (; *words; words++)
+        if (strcmp(up, *words) == 0) return *words;
+    return NULL;
+}
+
+/* -N: comma-separated NEVER, SUCCESS, FAILURE, DELAY, as options.ts parseNotify() accepts them. */
+static void parse_notify(const char *value, struct opts *o) {
+    static const char *const words[] = {"NEVER", "SUCCESS", "FAILURE", "DELAY", NULL};
+    int never = 0;
+    o->nnotify = 0;
+    const char *p = value;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        while (n > 0 && is_space(*p)) p++, n--;
+        while (n > 0 && is_space(p[n - 1])) n--;
+        if (n > 0) {
+            char word[16];
+            if (n >= sizeof word || o->nnotify >= 4) fallback();
+            memcpy(word, p, n);
+            word[n] = 0;
+            const char *w = one_of(word, words);
+            if (!w) fallback();
+            if (w == words[0]) never = 1;
+            o->notify[o->nnotify++] = w;
+        }
+        p += strcspn(p, ",");
+        if (*p == 0) break;
+        p++;
+    }
+    if (o->nnotify == 0 || (never && o->nnotify > 1)) fallback();
 }
 
 static void parse_args(int argc, char **argv, struct opts *o) {
@@ -203,7 +258,7 @@ static void parse_args(int argc, char **argv, struct opts *o) {
             char c = arg[j];
             if (c == 'i') { o->ignore_dots = 1; continue; }
             if (c == 't') { o->extract = 1; continue; }
-            if (!strchr("fFrCob", c)) fallback();
+            if (!strchr("fFrCobNRVB", c)) fallback();
             const char *value = arg + j + 1;
             if (*value == 0) {
                 if (++i >= argc) fallback();
@@ -231,6 +286,18 @@ static void parse_args(int argc, char **argv, struct opts *o) {
             case 'b':
                 if (value[0] != 'm') fallback();
                 break;
+            case 'N': parse_notify(value, o); break;
+            case 'R': {
+                static const char *const rets[] = {"FULL", "HDRS", NULL};
+                if (!(o->ret = one_of(value, rets))) fallback();
+                break;
+            }
+            case 'V': o->envid = value; break;
+            case 'B': {
+                static const char *const bodies[] = {"7BIT", "8BITMIME", NULL};
+                if (!(o->body = one_of(value, bodies))) fallback();
+                break;
+            }
             }
             break;
         }
@@ -250,7 +317,6 @@ struct settings {
     char *queue_directory, *mail_owner, *message_size_limit, *authorized_submit_users;
 };
 
-static int is_ws(char c) { return c == ' ' || c == '\t'; }
 
 static void take_entry(struct settings *s, char *logical) {
     if (logical[0] == '=') fallback(); /* fatal in Node: let it say so */
@@ -426,6 +492,26 @@ static void envelope_json(struct buf *j, const struct opts *o, const char *sende
         buf_json(j, fullname);
     }
     if (o->extract) buf_str(j, ",\"extractRecipients\":true");
+    if (o->nnotify > 0) {
+        buf_str(j, ",\"notify\":[");
+        for (int k = 0; k < o->nnotify; k++) {
+            if (k) buf_str(j, ",");
+            buf_json(j, o->notify[k]);
+        }
+        buf_str(j, "]");
+    }
+    if (o->ret) {
+        buf_str(j, ",\"ret\":");
+        buf_json(j, o->ret);
+    }
+    if (o->envid) {
+        buf_str(j, ",\"envid\":");
+        buf_json(j, o->envid);
+    }
+    if (o->body) {
+        buf_str(j, ",\"body\":");
+        buf_json(j, o->body);
+    }
     buf_str(j, "}");
 }
 

@@ -222,3 +222,33 @@ test('a user who cannot read the queue files gets the listing from the running s
     await inst.cleanup();
   }
 });
+
+test('force-expired mail (postsuper -e/-f) is marked # by -p unless active or held, forced_expire in -j', async () => {
+  const inst = await tempInstall();
+  try {
+    await populate(inst);
+    const store = await SegmentStore.open({ queueDirectory: inst.queueDir, logger: new MemoryLogger('t') });
+    // Reopening returned the active message to incoming (crash recovery); put it back as populate() left it.
+    const states = {
+      H000000001: 'hold',
+      A000000002: 'active',
+      D000000003: 'deferred',
+      I000000004: 'incoming',
+    } as const;
+    for (const [id, state] of Object.entries(states)) await store.setState(id, state, { expired: true });
+    await store.close();
+    const p = await runTool(inst, 'postqueue', ['-p']);
+    const ids = p.stdout
+      .split('\n')
+      .filter((l) => /^[A-Z]\d{9}/.test(l))
+      .map((l) => l.split(' ')[0]);
+    assert.deepEqual(ids, ['H000000001!', 'I000000004#', 'A000000002*', 'D000000003#']);
+    const j = (await runTool(inst, 'postqueue', ['-j'])).stdout.trimEnd().split('\n');
+    assert.deepEqual(
+      j.map((l) => (JSON.parse(l) as { forced_expire: boolean }).forced_expire),
+      [true, true, true, true],
+    );
+  } finally {
+    await inst.cleanup();
+  }
+});

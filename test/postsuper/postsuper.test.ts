@@ -113,6 +113,14 @@ test('mail system running: postsuper goes through private/postsuper to the live 
     assert.match(q.stdout, /^CCCCCCCCC3! /m);
     assert.doesNotMatch(q.stdout, /DDDDDDDDD4/);
     assert.match(q.stdout, /-- 0 Kbytes in 3 Requests\.\n$/);
+    // -f on held mail: force-expired and released, on the live store.
+    const f = await runTool(inst, 'postsuper', ['-f', 'CCCCCCCCC3']);
+    assert.equal(
+      f.stderr,
+      'postsuper: CCCCCCCCC3: expired\npostsuper: CCCCCCCCC3: released from hold\npostsuper: Force-expired: 1 message\n',
+    );
+    assert.equal(store.get('CCCCCCCCC3')?.state, 'deferred');
+    assert.equal(store.get('CCCCCCCCC3')?.expired, true);
   } finally {
     await control.close();
     await store.close();

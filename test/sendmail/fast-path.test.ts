@@ -55,6 +55,13 @@ const CASES: { name: string; args: string[]; input: string | Buffer }[] = [
   { name: 'clustered -ti and attached -f', args: ['-ti', '-fa@example.com', 'c@example.org'], input: 'a\n.\nb\n' },
   { name: '-F with quotes and controls', args: ['-F', 'Al "Q" \\ \t\u0001 Ünï', 'b@example.org'], input: 'x\n' },
   { name: '-f <addr>, -r, --', args: ['-f', '<a@example.com>', '-r', 'r@example.com', '--', 'b@x.org'], input: 'x\n' },
+  { name: 'cron (Debian)', args: ['-FCronDaemon', '-i', '-B8BITMIME', '-oem', 'root@example.org'], input: 'x\n' },
+  {
+    name: 'DSN options',
+    args: ['-N', ' success, delay ', '-R', 'hdrs', '-V', 'env-"42"', '-B', '7bit', 'b@example.org'],
+    input: 'x\n',
+  },
+  { name: '-N never, attached', args: ['-Nnever', '-Rfull', 'b@example.org'], input: 'x\n' },
   { name: 'null sender', args: ['-f', '', '-bm', 'b@example.org', 'c@example.org'], input: 'x\n' },
   {
     name: 'binary bytes',
@@ -140,7 +147,8 @@ test('everything the front does not handle goes to Node before standard input is
   const inst = await tempInstall();
   try {
     const handedOver: { why: string; args: string[]; extraMainCf?: string }[] = [
-      { why: 'DSN option', args: ['-N', 'success', 'b@example.org'] },
+      { why: 'bad DSN option', args: ['-N', 'never,success', 'b@example.org'] },
+      { why: 'bad body type', args: ['-B', 'binarymime', 'b@example.org'] },
       { why: 'verbose', args: ['-v', 'b@example.org'] },
       { why: 'address list', args: ['Bob <b@example.org>, c@example.org'] },
       { why: 'no recipients', args: [] },
@@ -156,9 +164,9 @@ test('everything the front does not handle goes to Node before standard input is
     }
     await writeFile(join(inst.configDir, 'main.cf'), inst.mainCf);
     // With Node on PATH the same invocations work, with Node's answers.
-    const dsn = await runDirect(inst, 'sendmail', ['-N', 'success', 'b@example.org'], 'Subject: h\n\nx\n');
-    assert.equal(dsn.status, 0, dsn.stderr);
-    assert.deepEqual((await takeOne(inst)).envelope.notify, ['SUCCESS']);
+    const dsn = await runDirect(inst, 'sendmail', ['-N', 'never,success', 'b@example.org'], 'Subject: h\n\nx\n');
+    assert.equal(dsn.status, 64);
+    assert.equal(dsn.stderr, 'sendmail: fatal: bad -N option value: never,success\n');
     const list = await runDirect(inst, 'sendmail', ['Bob <b@example.org>, c@example.org'], 'x\n');
     assert.equal(list.status, 0, list.stderr);
     assert.deepEqual((await takeOne(inst)).envelope.recipients, ['b@example.org', 'c@example.org']);

@@ -123,6 +123,7 @@ function isShowqMessage(v: unknown): v is ShowqMessage {
     typeof o.arrivalTime === 'number' &&
     typeof o.size === 'number' &&
     typeof o.sender === 'string' &&
+    (o.forcedExpire === undefined || typeof o.forcedExpire === 'boolean') &&
     Array.isArray(o.recipients) &&
     o.recipients.every(
       (r: { address?: unknown; reason?: unknown }) => typeof r.address === 'string' && typeof r.reason === 'string',

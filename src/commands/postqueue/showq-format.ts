@@ -1,6 +1,6 @@
 // postqueue -p (mailq) and postqueue -j output, field for field as Postfix's
 // postqueue prints what showq(8) reports: the Sendmail-style listing with
-// `*` (active) and `!` (hold) after the queue ID, the size, the arrival time
+// `*` (active), `!` (hold) or `#` (force-expired) after the queue ID, the size, the arrival time
 // in asctime(3) form, the sender, each pending recipient under its
 // right-aligned `(deferral reason)`, and the `-- N Kbytes in M Requests.`
 // summary; and one JSON object per message with Postfix's field names.
@@ -20,6 +20,8 @@ export interface ShowqMessage {
   readonly size: number;
   readonly sender: string;
   readonly recipients: readonly ShowqRecipient[];
+  /** postsuper -e/-f: shown as `#` and `"forced_expire": true`. */
+  readonly forcedExpire?: boolean;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -73,6 +75,7 @@ export function toShowq(e: QueueEntry, emptyAddress: string): ShowqMessage {
     size: m.size,
     sender: m.sender === '' ? emptyAddress : m.sender,
     recipients: m.recipients.filter((r) => !r.done).map((r) => ({ address: r.address, reason: r.lastReason ?? '' })),
+    ...(m.expired === true ? { forcedExpire: true } : {}),
   };
 }
 
@@ -89,7 +92,7 @@ export function formatMailq(messages: readonly ShowqMessage[], longIds: boolean)
     if (n > 0) out.push('\n');
     else if (longIds) out.push(row('----Queue ID-----', '--Size--', '---Arrival Time----', '--Sender/Recipient------'));
     else out.push(row('-Queue ID-', '--Size--', '----Arrival Time----', '-Sender/Recipient-------'));
-    const mark = m.queueName === 'active' ? '*' : m.queueName === 'hold' ? '!' : '';
+    const mark = m.queueName === 'active' ? '*' : m.queueName === 'hold' ? '!' : m.forcedExpire === true ? '#' : '';
     // asctime is 24 characters; the short format shows 20 of them (with the space before the year).
     const time = `${asctime(m.arrivalTime)}\n`.slice(0, timew);
     out.push(row(`${m.queueId}${mark}`, String(m.size), time, printable(quoteLocal(m.sender))));
@@ -122,7 +125,7 @@ export function formatJson(messages: readonly ShowqMessage[]): string {
         .join(', ');
       return (
         `{"queue_name": ${s(m.queueName)}, "queue_id": ${s(m.queueId)}, "arrival_time": ${m.arrivalTime}, ` +
-        `"message_size": ${m.size}, "forced_expire": false, "sender": ${s(m.sender)}, "recipients": [${rcpts}]}\n`
+        `"message_size": ${m.size}, "forced_expire": ${m.forcedExpire === true}, "sender": ${s(m.sender)}, "recipients": [${rcpts}]}\n`
       );
     })
     .join('');
