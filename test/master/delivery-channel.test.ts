@@ -27,9 +27,13 @@ function request(content: Buffer, pieces = 7): DeliveryRequest {
     ],
     arrivalTime: 1_700_000_000_000,
     size: content.length,
-    async *openContent() {
+    openContent() {
       const step = Math.ceil(content.length / pieces);
-      for (let i = 0; i < content.length; i += step) yield content.subarray(i, i + step);
+      const parts: Buffer[] = [];
+      for (let i = 0; i < content.length; i += step) parts.push(content.subarray(i, i + step));
+      return (async function* () {
+        for (const p of parts) yield await Promise.resolve(p);
+      })();
     },
   };
 }

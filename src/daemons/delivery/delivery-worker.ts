@@ -4,7 +4,8 @@
 // sends it, takes delivery requests only from the core worker over the
 // channel master hands it, and makes every write as the recipient (the agents
 // switch uid/gid per delivery; root itself never writes a mailbox). It opens
-// no network connection and no queue file: content arrives over the channel.
+// no queue file (content arrives over the channel) and no connection of its
+// own; only the lookup tables named in alias_maps and virtual_*_maps.
 import type { Socket } from 'node:net';
 import { createLogger, stderrLogger } from '../../global/log/create-logger.js';
 import type { Logger } from '../../global/log/logger.js';

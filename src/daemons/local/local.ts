@@ -6,6 +6,7 @@
 // recipient, the alias owner or default_privs (identity.ts, mail-writer.ts).
 // Touches: mailboxes and files (through the helper), commands, cleanup
 // (forwarding).
+import { stat } from 'node:fs/promises';
 import type { Logger } from '../../global/log/logger.js';
 import type { Dict } from '../../global/dict/dict-api.js';
 import { DictRetryError } from '../../global/dict/dict-api.js';
@@ -52,6 +53,15 @@ export interface LocalAgentOptions {
   readonly openDict?: (spec: string) => Promise<Dict>;
   /** master.cf command name; the transport names in outcomes come from requests. */
   readonly command?: string;
+}
+
+async function isMissing(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 /** How deep aliases, :include: and .forward may nest before we call it a loop. */
@@ -461,6 +471,9 @@ class LocalAgent implements DeliveryAgent {
       const path = expandDeliveryVars(template, vars, this.s.forwardFilter);
       // An unset $home leaves a relative path: nothing to read.
       if (!path.startsWith('/')) continue;
+      // Most users have no .forward: a stat saves starting the helper just to hear ENOENT
+      // (the file is still read as the user whenever it exists).
+      if (await isMissing(path)) continue;
       const r = await readAs(who, path, MAX_FILE_BYTES);
       if (!r.ok) {
         if (r.missing) continue;
