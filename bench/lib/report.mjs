@@ -224,6 +224,12 @@ export async function writeReport({ file, started, finished, rounds, results, sc
     '',
   ];
   lines.push(...summary(results, scenarioNames), '', ...posternStatus(results, scenarioNames), '');
+  // The hand-kept log of performance work (change -> measured effect) travels with every regenerated report.
+  try {
+    lines.push(readFileSync(join(ROOT, 'bench', 'TRIED.md'), 'utf8').trimEnd(), '');
+  } catch {
+    // no such file: nothing to add
+  }
   for (const name of scenarioNames) {
     for (const scn of SCENARIOS[name]) {
       const rows = results.filter((r) => r.scenario === scn.id);

@@ -51,41 +51,56 @@ function cidrMatch(addr: number[], net: number[], bits: number): boolean {
   return true;
 }
 
+type Item =
+  | { readonly negate: boolean; readonly kind: 'cidr'; readonly net: number[]; readonly bits: number }
+  | { readonly negate: boolean; readonly kind: 'table'; readonly text: string }
+  | { readonly negate: boolean; readonly kind: 'name'; readonly text: string; readonly domain: string };
+
+// Items are parsed once: a session consults these lists several times per
+// message (bare newlines, event-limit exceptions), so per-call regexps showed
+// up in the benchmark's profile.
+function parseItem(raw: string): Item {
+  const negate = raw.startsWith('!');
+  const text = (negate ? raw.slice(1) : raw).toLowerCase();
+  const cidr = /^\[?([0-9a-f:.]+)\]?(?:\/(\d+))?$/.exec(text);
+  if (cidr?.[1] && isIP(cidr[1])) {
+    const net = ipBytes(cidr[1]) ?? [];
+    const bits = cidr[2] !== undefined ? Number.parseInt(cidr[2], 10) : net.length * 8;
+    return { negate, kind: 'cidr', net, bits };
+  }
+  if (/^[a-z0-9]+:/.test(text) && !isIP(text)) return { negate, kind: 'table', text };
+  return { negate, kind: 'name', text, domain: text.startsWith('.') ? text.slice(1) : text };
+}
+
 export class ClientList {
   private readonly warned = new Set<string>();
+  private readonly parsed: readonly Item[];
   constructor(
-    private readonly items: readonly string[],
+    items: readonly string[],
     private readonly warn: (text: string) => void = () => undefined,
-  ) {}
+  ) {
+    this.parsed = items.map(parseItem);
+  }
 
   matches(client: ClientIdentity): boolean {
     const addr = ipBytes(normalizeAddr(client.addr));
     const name = client.name.toLowerCase();
-    for (const raw of this.items) {
-      const negate = raw.startsWith('!');
-      const item = (negate ? raw.slice(1) : raw).toLowerCase();
-      if (this.itemMatches(item, addr, name)) return !negate;
+    for (const item of this.parsed) {
+      if (this.itemMatches(item, addr, name)) return !item.negate;
     }
     return false;
   }
 
-  private itemMatches(item: string, addr: number[] | undefined, name: string): boolean {
-    const cidr = /^\[?([0-9a-f:.]+)\]?(?:\/(\d+))?$/.exec(item);
-    if (cidr?.[1] && isIP(cidr[1])) {
-      const net = ipBytes(cidr[1]);
-      if (!addr || !net) return false;
-      const bits = cidr[2] !== undefined ? Number.parseInt(cidr[2], 10) : net.length * 8;
-      return cidrMatch(addr, net, bits);
-    }
-    if (/^[a-z0-9]+:/.test(item) && !isIP(item)) {
-      if (!this.warned.has(item)) {
-        this.warned.add(item);
-        this.warn(`table lookups are not supported in this list: ${item}: skipped`);
+  private itemMatches(item: Item, addr: number[] | undefined, name: string): boolean {
+    if (item.kind === 'cidr') return addr !== undefined && cidrMatch(addr, item.net, item.bits);
+    if (item.kind === 'table') {
+      if (!this.warned.has(item.text)) {
+        this.warned.add(item.text);
+        this.warn(`table lookups are not supported in this list: ${item.text}: skipped`);
       }
       return false;
     }
     if (name === 'unknown' || name === '') return false;
-    const domain = item.startsWith('.') ? item.slice(1) : item;
-    return name === item || name.endsWith(`.${domain}`);
+    return name === item.text || name.endsWith(`.${item.domain}`);
   }
 }

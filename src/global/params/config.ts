@@ -18,6 +18,7 @@ const TIME_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 
 
 export class Config implements ParamReader {
   private readonly cache = new Map<string, string>();
+  private readonly listCache = new Map<string, string[]>();
 
   constructor(
     /** Values set in main.cf (unexpanded), by name. */
@@ -96,7 +97,13 @@ export class Config implements ParamReader {
   }
 
   list(name: string): string[] {
-    return splitList(this.get(name));
+    // Daemons read some lists per message; the split is kept with the cached value (a copy goes out).
+    let items = this.listCache.get(name);
+    if (items === undefined) {
+      items = splitList(this.get(name));
+      this.listCache.set(name, items);
+    }
+    return items.slice();
   }
 
   withOverrides(overrides: ReadonlyMap<string, string> | Record<string, string>): Config {
