@@ -126,3 +126,13 @@ test('mynetworks_style: host, subnet and class', () => {
   assert.equal(mynetworksForStyle('subnet', ifs), '127.0.0.0/8 10.1.0.0/16 172.20.5.0/24 192.168.7.0/24 [fe80::]/64');
   assert.equal(mynetworksForStyle('class', ifs), '127.0.0.0/8 10.0.0.0/8 172.20.0.0/16 192.168.7.0/24 [fe80::]/64');
 });
+
+test('a braced table with spaces inside stays one entry (virtual_mailbox_domains = inline:{ a=b, c=d })', async () => {
+  const { openDict } = await import('../../src/global/dict/open.js');
+  const l = await MatchList.create('example.net, inline:{ a.example=x, b.example=y } other.example', {
+    ...opts('virtual_mailbox_domains', false),
+    openDict: (spec: string) => openDict(spec),
+  });
+  for (const d of ['example.net', 'a.example', 'b.example', 'other.example']) assert.ok(await l.matchHost(d), d);
+  assert.ok(!(await l.matchHost('c.example')));
+});

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Dict } from '../dict/dict-api.js';
 import { domainKeys } from '../addr/lookup-keys.js';
+import { splitList } from '../params/config.js';
 import { networkContains, parseIp, parseNetwork, type IpNetwork } from './ip.js';
 
 /** How features open `type:name` tables; provided by the dict layer (openDict). */
@@ -37,9 +38,12 @@ export interface MatchListOptions {
 const MAX_FILE_DEPTH = 8;
 const MAX_PATTERNS = 100_000;
 
-/** Split on commas and white space, as Postfix splits list parameters. */
+/**
+ * Split on commas and white space, as Postfix splits list parameters; text in
+ * braces stays one item, so `inline:{ a=b, c=d }` is one table.
+ */
 export function splitMatchList(text: string): string[] {
-  return text.split(/[\s,]+/).filter((s) => s !== '');
+  return splitList(text);
 }
 
 /** `parent_domain_matches_subdomains` as a predicate on a feature name. */
