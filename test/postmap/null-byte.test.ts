@@ -118,6 +118,13 @@ test("a Berkeley DB file from Postfix's postmap is refused with a clear error, t
   // A full rebuild replaces the foreign file.
   assert.equal((await runMain(main, 'postmap', ['-c', dir, `hash:${map}`])).code, 0);
   assert.equal((await runMain(main, 'postmap', ['-c', dir, '-q', 'abc', `hash:${map}`])).out, 'defvalue\n');
+  // Postfix's LMDB files use LMDB's data format 1, which the lmdb package cannot read.
+  if (types.includes('lmdb')) {
+    assert.equal((await runReal(REAL_POSTMAP, ['-c', dir, `lmdb:${map}`], dir)).code, 0);
+    const l = await runMain(main, 'postmap', ['-c', dir, '-q', 'abc', `lmdb:${map}`]);
+    assert.equal(l.code, 1);
+    assert.match(l.err, /map\.lmdb: LMDB data format 1 file \(as Postfix's postmap writes\), not a Postern table/);
+  }
 });
 
 test('postmap -i, -d and postalias honour -N/-n', async (t) => {

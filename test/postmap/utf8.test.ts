@@ -74,6 +74,16 @@ for (const c of CASES) {
         realAnswers.push(`${key}=${r.code === 0 ? r.out.trim() : '-'}`);
       }
       assert.deepEqual(answers, realAnswers);
+      // texthash reads the source at open time with the same rules.
+      for (const key of c.keys) {
+        const o = await runMain(main, 'postmap', ['-c', dir, ...c.flags, '-q', key, 'texthash:ours']);
+        const r = await runReal(REAL_POSTMAP, ['-c', dir, ...c.flags, '-q', key, 'texthash:theirs'], dir);
+        assert.deepEqual(
+          [o.code, o.out, o.err.replaceAll('ours', 'theirs')],
+          [r.code, r.out, r.err],
+          `texthash ${key}`,
+        );
+      }
     } finally {
       process.chdir(prev);
     }

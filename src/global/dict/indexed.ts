@@ -64,22 +64,20 @@ export function tableFormat(path: string): string {
     if (head.readUInt32LE(off) !== LMDB_MAGIC) continue;
     const version = head.readUInt32LE(off + 4);
     if (version === 2) return 'postern';
-    return `LMDB data format version ${version} (as written by Postfix's postmap)`;
+    return `LMDB data format ${version} file (as Postfix's postmap writes)`;
   }
   if (n >= 16) {
     const magic = head.readUInt32LE(12);
-    if (magic === 0x061561) return 'Berkeley DB hash';
-    if (magic === 0x053162) return 'Berkeley DB btree';
+    if (magic === 0x061561) return 'Berkeley DB hash file';
+    if (magic === 0x053162) return 'Berkeley DB btree file';
   }
-  return 'unknown format';
+  return 'file of unknown format';
 }
 
 function assertOurs(path: string): void {
   const f = tableFormat(path);
   if (f !== 'postern') {
-    throw new ForeignTableError(
-      `open database ${path}: ${f} file, not a Postern table; rebuild it with Postern's postmap`,
-    );
+    throw new ForeignTableError(`open database ${path}: ${f}, not a Postern table; rebuild it with Postern's postmap`);
   }
 }
 

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { DictRetryError, type Dict } from './dict-api.js';
 import { parseKeyValueTable, TableSyntaxError } from './table-source.js';
 import { splitBraceList, stripBraces } from './spec.js';
+import { decodeSource, foldKey } from './utf8-mode.js';
 
 /** A finished in-memory table; first entry for a key wins, as in Postfix. */
 export class MapDict implements Dict {
@@ -13,10 +14,11 @@ export class MapDict implements Dict {
     readonly spec: string,
     private readonly map: ReadonlyMap<string, string>,
     private readonly fold = true,
+    private readonly utf8 = true,
   ) {}
 
   lookup(key: string): Promise<string | undefined> {
-    return Promise.resolve(this.map.get(this.fold ? key.toLowerCase() : key));
+    return Promise.resolve(this.map.get(this.fold ? foldKey(key, this.utf8) : key));
   }
 
   async *sequence(): AsyncIterable<[string, string]> {
@@ -29,17 +31,24 @@ export class MapDict implements Dict {
   }
 }
 
-export async function openTexthash(spec: string, file: string, warn: (t: string) => void, fold = true): Promise<Dict> {
-  const text = await readFile(file, 'utf8');
+export async function openTexthash(
+  spec: string,
+  file: string,
+  warn: (t: string) => void,
+  fold = true,
+  utf8 = true,
+): Promise<Dict> {
+  const text = decodeSource(await readFile(file), file, utf8, warn);
   const map = new Map<string, string>();
   const entries = parseKeyValueTable(text, file, {
     fold,
+    utf8,
     warn,
     badLineSuffix: ' -- ignoring this line',
     duplicates: { warn: (key, line) => warn(`${file}, line ${line}: duplicate entry: "${key}"`) },
   });
   for (const e of entries) map.set(e.key, e.value);
-  return new MapDict(spec, map, fold);
+  return new MapDict(spec, map, fold, utf8);
 }
 
 /** `inline:{ key=value, { key = text with spaces } }`; a later duplicate wins, as in Postfix. */

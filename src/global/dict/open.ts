@@ -63,7 +63,7 @@ const OPENERS: Record<string, DictOpener> = {
     reloading(c, indexedPath('cdb', c.name), () =>
       openCdbFile(c.spec, indexedPath('cdb', c.name), c.fold, c.nulls, c.utf8),
     ),
-  texthash: (c) => reloading(c, c.name, () => openTexthash(c.spec, c.name, c.warn, c.fold)),
+  texthash: (c) => reloading(c, c.name, () => openTexthash(c.spec, c.name, c.warn, c.fold, c.utf8)),
   regexp: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'regexp', c.name, c.warn)),
   pcre: (c) => reloading(c, c.name, () => openRegexpTable(c.spec, 'pcre', c.name, c.warn)),
   cidr: (c) => reloading(c, c.name, () => openCidrTable(c.spec, c.name, c.warn)),
