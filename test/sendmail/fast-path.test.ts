@@ -290,6 +290,7 @@ test('a writer that disagrees with the format definition is refused by the reade
       '-o',
       out,
       join(projectRoot, 'native', 'postern-sendmail.c'),
+      join(projectRoot, 'native', 'sendmail-config.c'),
     ]);
     execFileSync(out, ['b@example.org'], { input: 'x\n', env: { MAIL_CONFIG: inst.configDir, PATH: NO_NODE } });
     const [id] = await listMaildrop(inst.queueDir);
