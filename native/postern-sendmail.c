@@ -432,9 +432,7 @@ static void drop_direct(const char *dropdir, const struct buf *file, const struc
             failed = errno;
         }
         unlink(temp);
-        if (failed)
-            fatal(strcmp(why, "chown maildrop file") == 0 ? EX_UNAVAILABLE : EX_TEMPFAIL,
-                  "unable to create maildrop file: %s: %s", why, strerror(failed));
+        if (failed) fatal(EX_TEMPFAIL, "unable to create maildrop file: %s: %s", why, strerror(failed));
         int dfd = open(dropdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
             fatal(EX_TEMPFAIL, "unable to create maildrop file: sync %s: %s", dropdir, strerror(errno));
