@@ -1,7 +1,8 @@
 // Builds Postern's native helpers with the machine's C compiler into
 // dist/native/, as part of `npm run build` (after tsc):
 // - postern-deliver (native/postern-deliver.c): the mailbox-writing helper;
-// - postern-sendmail (native/postern-sendmail.c): sendmail's fast path.
+// - postern-sendmail (native/postern-sendmail.c, sendmail-config.c,
+//   sendmail-front.h): sendmail's fast path.
 // postern-sendmail writes maildrop files, so the layout constants and the
 // parameter defaults it needs are generated here, from the compiled
 // TypeScript that defines them (global/queue/maildrop.ts, record-format.ts,
@@ -77,17 +78,22 @@ try {
 if (old !== text) writeFileSync(header, text);
 
 const targets = [
-  { src: 'postern-deliver.c', out: 'postern-deliver', deps: [], why: 'local and virtual delivery will defer' },
-  { src: 'postern-sendmail.c', out: 'postern-sendmail', deps: [header], why: 'sendmail will run on Node only' },
+  { srcs: ['postern-deliver.c'], out: 'postern-deliver', deps: [], why: 'local and virtual delivery will defer' },
+  {
+    srcs: ['postern-sendmail.c', 'sendmail-config.c'],
+    out: 'postern-sendmail',
+    deps: [header, join(here, 'sendmail-front.h')],
+    why: 'sendmail will run on Node only',
+  },
 ];
 for (const t of targets) {
-  const src = join(here, t.src);
+  const srcs = t.srcs.map((s) => join(here, s));
   const out = join(outDir, t.out);
-  const newest = Math.max(mtime(src), ...t.deps.map(mtime));
+  const newest = Math.max(...srcs.map(mtime), ...t.deps.map(mtime));
   if (mtime(out) >= newest) continue;
   const cc = process.env.CC || 'cc';
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', `-I${outDir}`, '-o', out, src], {
+    execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', `-I${outDir}`, '-o', out, ...srcs], {
       stdio: 'inherit',
     });
     chmodSync(out, 0o755);

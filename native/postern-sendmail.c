@@ -25,43 +25,14 @@
  *
  * Not setuid/setgid; runs with the caller's privileges only.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pwd.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/uio.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "maildrop-format.h"
+#include "sendmail-front.h"
 
-#define EX_DATAERR 65
-#define EX_UNAVAILABLE 69
-#define EX_OSERR 71
-#define EX_TEMPFAIL 75
-
-#define MAX_MAIN_CF (4 * 1024 * 1024)
-#define MAX_STDIN ((size_t)1 << 30) /* hard cap when message_size_limit = 0 */
-#define MAX_RECIPIENTS 10000
-#define SOCKET_TIMEOUT_SEC 60
-
-static char **orig_argv;
+char **orig_argv;
 
 /* ---------- small helpers ---------- */
 
-static void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void fatal(int status, const char *fmt, ...) {
+void fatal(int status, const char *fmt, ...) {
     char text[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -72,8 +43,7 @@ static void fatal(int status, const char *fmt, ...) {
 }
 
 /* Hand the whole invocation to the Node sendmail; standard input is still unread. */
-static void fallback(void) __attribute__((noreturn));
-static void fallback(void) {
+void fallback(void) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) fatal(EX_OSERR, "readlink /proc/self/exe: %s", strerror(errno));
@@ -98,12 +68,7 @@ static void fallback(void) {
     fatal(EX_OSERR, "execvp node: %s", strerror(errno));
 }
 
-struct buf {
-    char *data;
-    size_t len, cap;
-};
-
-static void buf_grow(struct buf *b, size_t more) {
+void buf_grow(struct buf *b, size_t more) {
     if (b->len + more <= b->cap) return;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more) cap *= 2;
@@ -113,19 +78,19 @@ static void buf_grow(struct buf *b, size_t more) {
     b->cap = cap;
 }
 
-static void buf_add(struct buf *b, const void *p, size_t n) {
+void buf_add(struct buf *b, const void *p, size_t n) {
     buf_grow(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
 
-static char *xstrdup(const char *s) {
+char *xstrdup(const char *s) {
     char *p = strdup(s);
     if (!p) fatal(EX_OSERR, "out of memory");
     return p;
 }
 
-static void buf_str(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+void buf_str(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
 /* A JSON string as JSON.stringify writes it (bytes >= 0x80 pass through as UTF-8). */
 static void buf_json(struct buf *b, const char *s) {
@@ -177,7 +142,6 @@ static void put32(unsigned char *p, uint32_t v) {
 
 /* ---------- command line ---------- */
 
-static int is_ws(char c) { return c == ' ' || c == '\t'; }
 
 /* What JS's trim() removes, within ASCII. */
 static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -309,133 +273,6 @@ static void parse_args(int argc, char **argv, struct opts *o) {
     }
     /* The usage error for "no recipients" is the Node path's to give. */
     if (o->nrcpt == 0 && !o->extract) fallback();
-}
-
-/* ---------- main.cf ---------- */
-
-struct settings {
-    char *queue_directory, *mail_owner, *message_size_limit, *authorized_submit_users;
-};
-
-
-static void take_entry(struct settings *s, char *logical) {
-    if (logical[0] == '=') fallback(); /* fatal in Node: let it say so */
-    char *p = logical;
-    while (*p && !is_ws(*p) && *p != '=') p++;
-    char *name_end = p;
-    while (is_ws(*p)) p++;
-    if (*p != '=') fallback();
-    *name_end = 0;
-    char *value = p + 1;
-    while (is_ws(*value)) value++;
-    size_t n = strlen(value);
-    while (n > 0 && is_ws(value[n - 1])) value[--n] = 0;
-    char **slot = strcmp(logical, "queue_directory") == 0           ? &s->queue_directory
-                  : strcmp(logical, "mail_owner") == 0              ? &s->mail_owner
-                  : strcmp(logical, "message_size_limit") == 0      ? &s->message_size_limit
-                  : strcmp(logical, "authorized_submit_users") == 0 ? &s->authorized_submit_users
-                                                                    : NULL;
-    if (slot) *slot = value;
-}
-
-/* The four parameters this front needs, read as config/main-cf.ts reads main.cf. */
-static void read_main_cf(const char *dir, struct settings *s) {
-    char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/main.cf", dir) >= sizeof path) fallback();
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fallback();
-    struct buf text = {0};
-    for (;;) {
-        buf_grow(&text, 65536);
-        ssize_t n = read(fd, text.data + text.len, 65536);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) fallback();
-        if (n == 0) break;
-        text.len += (size_t)n;
-        if (text.len > MAX_MAIN_CF) fallback();
-    }
-    close(fd);
-    buf_add(&text, "", 1);
-    if (strlen(text.data) != text.len - 1) fallback(); /* a NUL byte */
-    struct buf logical = {0};
-    int have = 0;
-    char *line = text.data;
-    while (line) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        size_t n = strlen(line);
-        if (n > 0 && line[n - 1] == '\r') line[--n] = 0;
-        char *q = line;
-        while (is_ws(*q)) q++;
-        if (*q == '#' || *q == 0) {
-            /* comment or blank: ends nothing */
-        } else {
-            /* JS's \s knows more white space than ASCII: leave such files to Node. */
-            for (const unsigned char *u = (const unsigned char *)line; *u; u++)
-                if (*u >= 0x80 || *u == '\v' || *u == '\f' || *u == '\r') fallback();
-            if (is_ws(line[0])) {
-                if (have) buf_str(&logical, line);
-            } else {
-                if (have) {
-                    buf_add(&logical, "", 1);
-                    take_entry(s, xstrdup(logical.data));
-                }
-                logical.len = 0;
-                buf_str(&logical, line);
-                have = 1;
-            }
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    if (have) {
-        buf_add(&logical, "", 1);
-        take_entry(s, xstrdup(logical.data));
-    }
-}
-
-static int all_digits(const char *s) {
-    if (!*s || strlen(s) > 15) return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9') return 0;
-    return 1;
-}
-
-/* Only the "everyone may submit" lists are decided here. */
-static int anyone_may_submit(const char *list) {
-    const char *p = list + strspn(list, " \t,");
-    size_t n = strcspn(p, " \t,");
-    return (n == 13 && strncmp(p, "static:anyone", 13) == 0) || (n == 10 && strncmp(p, "static:all", 10) == 0);
-}
-
-/* ---------- identity ---------- */
-
-/* $NAME, else the GECOS field up to its first comma, read from /etc/passwd as authorized-users.ts does. */
-static char *default_full_name(uid_t uid) {
-    const char *env = getenv("NAME");
-    if (env && *env) return strdup(env);
-    FILE *f = fopen("/etc/passwd", "re");
-    if (!f) return NULL;
-    char line[4096], want[32];
-    snprintf(want, sizeof want, "%u", (unsigned)uid);
-    char *found = NULL;
-    while (!found && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *field[5] = {0};
-        char *p = line;
-        for (int k = 0; k < 5 && p; k++) {
-            field[k] = p;
-            p = strchr(p, ':');
-            if (p) *p++ = 0;
-        }
-        if (field[2] && strcmp(field[2], want) == 0) {
-            const char *g = field[4] ? field[4] : "";
-            size_t n = strcspn(g, ",");
-            found = n ? strndup(g, n) : NULL;
-            break;
-        }
-    }
-    fclose(f);
-    return found;
 }
 
 /* ---------- the message ---------- */
@@ -595,9 +432,7 @@ static void drop_direct(const char *dropdir, const struct buf *file, const struc
             failed = errno;
         }
         unlink(temp);
-        if (failed)
-            fatal(strcmp(why, "chown maildrop file") == 0 ? EX_UNAVAILABLE : EX_TEMPFAIL,
-                  "unable to create maildrop file: %s: %s", why, strerror(failed));
+        if (failed) fatal(EX_TEMPFAIL, "unable to create maildrop file: %s: %s", why, strerror(failed));
         int dfd = open(dropdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
             fatal(EX_TEMPFAIL, "unable to create maildrop file: sync %s: %s", dropdir, strerror(errno));

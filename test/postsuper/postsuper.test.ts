@@ -5,7 +5,10 @@
 // with Postfix's messages. postsuper is root-only, as in Postfix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { getpw } from '../../src/util/passwd.js';
 import { listMaildrop, readMaildrop } from '../../src/global/queue/maildrop.js';
 import { SegmentStore } from '../../src/global/queue/segment-store.js';
 import { QUEUE_STORE } from '../../src/global/queue/service-keys.js';
@@ -182,6 +185,21 @@ test('postsuper -e and -f force-expire; -f also releases held mail; the flag sur
     r = await runTool(inst, 'postsuper', ['-e', 'all']);
     assert.equal(r.status, 0);
     assert.equal(r.stderr, '');
+  } finally {
+    await inst.cleanup();
+  }
+});
+
+test('postsuper -r as root with the mail system down gives the maildrop copy to mail_owner', { skip }, async () => {
+  const nobody = getpw('nobody');
+  if (!nobody) return;
+  const inst = await tempInstall('mail_owner = nobody\n');
+  try {
+    await (await fill(inst)).close();
+    const r = await runTool(inst, 'postsuper', ['-r', 'AAAAAAAAA1']);
+    assert.equal(r.stderr, 'postsuper: AAAAAAAAA1: requeued\npostsuper: Requeued: 1 message\n');
+    const [drop] = await listMaildrop(inst.queueDir);
+    assert.equal((await stat(join(inst.queueDir, 'maildrop', drop ?? ''))).uid, nobody.uid);
   } finally {
     await inst.cleanup();
   }

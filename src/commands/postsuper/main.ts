@@ -17,6 +17,7 @@ import { listMaildrop, removeMaildrop } from '../../global/queue/maildrop.js';
 import { sendControl } from '../../daemons/flush/control-client.js';
 import { SUPER_SOCKET } from '../../daemons/flush/control-protocol.js';
 import { readStdin } from '../postmap/options.js';
+import { mailOwnerOf } from '../sendmail/submit.js';
 import { CommandFailure, EX_CONFIG, EX_NOPERM, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE } from '../sendmail/sysexits.js';
 import { applySuper, QUEUE_NAMES, summaryLine, type SuperAction, type SuperRequest } from './queue-ops.js';
 
@@ -132,9 +133,11 @@ async function run(argv: string[], progName: string, io: PostsuperIo): Promise<n
   } catch (err) {
     throw new CommandFailure(`cannot open the queue: ${(err as Error).message}`, EX_UNAVAILABLE);
   }
+  // Requeued mail goes back to maildrop/, where pickup (mail_owner) must be able to read it.
+  const owner = await mailOwnerOf(cfg.get('mail_owner'));
   try {
     for (const req of requests) {
-      const r = await applySuper(store, queueDir, req);
+      const r = await applySuper(store, queueDir, req, owner);
       report(progName, io, req.action, r.lines, r.count);
     }
   } finally {

@@ -5,7 +5,7 @@
 // (it then opens the store under the queue lock). Each message changed is
 // reported with Postfix's wording (`ID: removed`, `ID: placed on hold`, ...)
 // and the totals as postsuper prints them.
-import { writeMaildrop } from '../../global/queue/maildrop.js';
+import { writeMaildrop, type MaildropOwner } from '../../global/queue/maildrop.js';
 import type { QueuedMessage, QueueStore } from '../../global/queue/store-api.js';
 
 /** `expire` is -e; `expire-release` is -f (expire, and release from hold). */
@@ -60,7 +60,13 @@ export function summaryLine(action: SuperAction, count: number): string {
   return `${SUMMARY_TEXT[action]}: ${count} message${count === 1 ? '' : 's'}`;
 }
 
-export async function applySuper(store: QueueStore, queueDirectory: string, req: SuperRequest): Promise<SuperResult> {
+/** `owner`: who requeued maildrop files go to (postsuper as root with the mail system down). */
+export async function applySuper(
+  store: QueueStore,
+  queueDirectory: string,
+  req: SuperRequest,
+  owner?: MaildropOwner,
+): Promise<SuperResult> {
   const queues = new Set(req.queues.length > 0 ? req.queues : DEFAULT_QUEUES[req.action]);
   const targets: QueuedMessage[] = [];
   if (req.ids === 'ALL') {
@@ -76,7 +82,7 @@ export async function applySuper(store: QueueStore, queueDirectory: string, req:
   for (const m of targets) {
     let extra: string | undefined;
     try {
-      extra = await act(store, queueDirectory, req.action, m);
+      extra = await act(store, queueDirectory, req.action, m, owner);
     } catch (err) {
       // The message went away in the meantime (delivered, or another postsuper): not counted.
       if (/no such message/.test(String(err))) continue;
@@ -95,6 +101,7 @@ async function act(
   queueDirectory: string,
   action: SuperAction,
   m: QueuedMessage,
+  owner: MaildropOwner | undefined,
 ): Promise<string | undefined> {
   switch (action) {
     case 'delete':
@@ -108,7 +115,7 @@ async function act(
       await store.setState(m.queueId, 'deferred', { nextAttempt: Date.now() });
       return undefined;
     case 'requeue':
-      await requeue(store, queueDirectory, m);
+      await requeue(store, queueDirectory, m, owner);
       return undefined;
     case 'expire':
       // qmgr returns it at its next attempt; held mail stays held until released (postsuper(1)).
@@ -130,7 +137,12 @@ async function act(
  * their original form. The maildrop copy is durable before the queued one is
  * removed, so a crash in between duplicates rather than loses.
  */
-async function requeue(store: QueueStore, queueDirectory: string, m: QueuedMessage): Promise<void> {
+async function requeue(
+  store: QueueStore,
+  queueDirectory: string,
+  m: QueuedMessage,
+  owner: MaildropOwner | undefined,
+): Promise<void> {
   const pending = m.recipients.filter((r) => !r.done);
   if (pending.length > 0) {
     const parts: Buffer[] = [];
@@ -139,6 +151,7 @@ async function requeue(store: QueueStore, queueDirectory: string, m: QueuedMessa
       queueDirectory,
       { sender: m.sender, recipients: pending.map((r) => r.original || r.address), arrivalTime: m.arrivalTime },
       Buffer.concat(parts),
+      owner,
     );
   }
   await store.remove(m.queueId);

@@ -11,11 +11,10 @@
 // mail_owner) can read it. Everyone else goes through the running mail
 // system: the pickup service listens on $queue_directory/public/pickup and
 // performs the write as mail_owner (see daemons/pickup/drop-socket.ts).
-import { chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MaildropEnvelope } from '../../global/queue/maildrop.js';
-import { writeMaildrop } from '../../global/queue/maildrop.js';
-import { CommandFailure, EX_TEMPFAIL, EX_UNAVAILABLE } from './sysexits.js';
+import { writeMaildrop, type MaildropOwner } from '../../global/queue/maildrop.js';
+import { CommandFailure, EX_TEMPFAIL } from './sysexits.js';
 
 export interface DropTarget {
   readonly queueDirectory: string;
@@ -32,9 +31,8 @@ function isPermissionError(err: unknown): boolean {
 /** Store the message; returns the maildrop queue ID. */
 export async function dropMessage(target: DropTarget, env: MaildropEnvelope, content: Buffer): Promise<string> {
   try {
-    const id = await writeMaildrop(target.queueDirectory, env, content);
-    if (process.getuid?.() === 0) await giveToMailOwner(target, id);
-    return id;
+    const owner = process.getuid?.() === 0 ? await mailOwnerOf(target.mailOwner) : undefined;
+    return await writeMaildrop(target.queueDirectory, env, content, owner);
   } catch (err) {
     if (!isPermissionError(err)) {
       throw new CommandFailure(`unable to create maildrop file: ${(err as Error).message}`, EX_TEMPFAIL);
@@ -44,13 +42,9 @@ export async function dropMessage(target: DropTarget, env: MaildropEnvelope, con
   return submitThroughSocket(join(target.queueDirectory, 'public', 'pickup'), env, content);
 }
 
-async function giveToMailOwner(target: DropTarget, id: string): Promise<void> {
+/** mail_owner's uid and gid, unless it is root or unknown (then the file stays root's, as before). */
+export async function mailOwnerOf(name: string): Promise<MaildropOwner | undefined> {
   const { getpw } = await import('../../util/passwd.js');
-  const owner = getpw(target.mailOwner);
-  if (!owner || owner.uid === 0) return;
-  try {
-    await chown(join(target.queueDirectory, 'maildrop', id), owner.uid, owner.gid);
-  } catch (err) {
-    throw new CommandFailure(`chown maildrop/${id}: ${(err as Error).message}`, EX_UNAVAILABLE);
-  }
+  const owner = getpw(name);
+  return owner && owner.uid !== 0 ? { uid: owner.uid, gid: owner.gid } : undefined;
 }

@@ -127,8 +127,19 @@ export function decodeMaildrop(queueId: string, buf: Buffer): MaildropMessage {
   };
 }
 
+/** Who the file is given to: root's writers hand it to mail_owner, or pickup could not read it. */
+export interface MaildropOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** postdrop's side: store one message durably in `$queue_directory/maildrop`; returns its queue ID. */
-export async function writeMaildrop(queueDirectory: string, env: MaildropEnvelope, content: Buffer): Promise<string> {
+export async function writeMaildrop(
+  queueDirectory: string,
+  env: MaildropEnvelope,
+  content: Buffer,
+  owner?: MaildropOwner,
+): Promise<string> {
   const dir = join(queueDirectory, 'maildrop');
   await mkdir(dir, { recursive: true, mode: 0o730 });
   const ids = new QueueIdGenerator(false);
@@ -145,6 +156,8 @@ export async function writeMaildrop(queueDirectory: string, env: MaildropEnvelop
     }
     try {
       await fh.writeFile(data);
+      // Before the file gets its name, so pickup never meets a file it cannot read.
+      if (owner) await fh.chown(owner.uid, owner.gid);
       await fh.sync();
       await fh.close();
       fh = undefined;
