@@ -531,6 +531,7 @@ export class Session {
     saslMethod?: string;
     tls: boolean;
     tlsCert?: TlsSessionInfo['peer'];
+    tlsSession?: { protocol: string; cipher: string; bits: number };
     pipelinedEarly: boolean;
     sender?: string;
     recipient?: string;
@@ -552,6 +553,9 @@ export class Session {
       ...(this.saslMethod !== undefined ? { saslMethod: this.saslMethod } : {}),
       tls: this.tls,
       ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
+      ...(this.tlsInfo
+        ? { tlsSession: { protocol: this.tlsInfo.protocol, cipher: this.tlsInfo.cipher, bits: this.tlsInfo.bits } }
+        : {}),
       pipelinedEarly: this.pipelinedEarly,
       recipientCount: this.tx?.recipients.length ?? 0,
       ...(this.tx?.cleanup ? { queueId: this.tx.cleanup.queueId } : {}),
