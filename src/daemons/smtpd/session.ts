@@ -33,6 +33,7 @@ export interface SessionDeps {
     readonly eventLimitExceptions: ClientList;
     readonly xclient: ClientList;
     readonly xforward: ClientList;
+    readonly saslExceptions: ClientList;
   };
   readonly tls: StartTlsHook | undefined;
   readonly auth: AuthHook | undefined;
