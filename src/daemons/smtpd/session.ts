@@ -321,7 +321,8 @@ export class Session {
   private checkConnectionLimits(): boolean {
     const anvil = this.deps.anvil;
     const s = this.settings;
-    if (!anvil || this.deps.lists.eventLimitExceptions.matches(this.client)) return true;
+    // Postfix leaves XCLIENT-authorised hosts (proxies speaking for many clients) out of anvil's counts.
+    if (!anvil || this.xclientAllowed || this.deps.lists.eventLimitExceptions.matches(this.client)) return true;
     const r = anvil.connect(s.service, this.client.addr);
     this.anvilCounted = true;
     let what: string | undefined;
