@@ -90,7 +90,8 @@ test('check_policy_service over inet: request attributes and actions', async () 
   const srv = await policyServer((req) => (req.get('sender') === 'spam@bad.example' ? 'REJECT go away' : 'DUNNO'), 0);
   try {
     const { p } = policy(
-      `smtpd_recipient_restrictions = check_policy_service ${srv.spec}, reject_unauth_destination\n`,
+      `smtpd_recipient_restrictions = check_policy_service ${srv.spec}, reject_unauth_destination\n` +
+        `smtpd_data_restrictions = check_policy_service ${srv.spec}\n`,
     );
     const f = facts({
       helo: 'h.example',
@@ -110,11 +111,36 @@ test('check_policy_service over inet: request attributes and actions', async () 
     assert.equal(req.get('client_address'), '192.0.2.99');
     assert.equal(req.get('helo_name'), 'h.example');
     assert.equal(req.get('recipient'), 'u@mail.example.com');
-    assert.equal(req.get('recipient_count'), '2');
+    // As in Postfix, the count is sent only in the DATA and END-OF-MESSAGE states.
+    assert.equal(req.get('recipient_count'), '0');
     assert.equal(req.get('sasl_username'), 'bob');
     assert.equal(
       replyOf(await p.check('rcpt', facts({ sender: 'ok@good.example', recipient: 'u@mail.example.com' }))),
       'dunno',
+    );
+    await p.check(
+      'data',
+      facts({
+        sender: 'ok@good.example',
+        recipientCount: 3,
+        queueId: '4ABCDEF',
+        tls: true,
+        tlsSession: { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', bits: 256 },
+        tlsCert: {
+          subjectCN: 'client one',
+          issuerCN: 'CA=x',
+          fingerprint: 'AA:BB',
+          pubkeyFingerprint: 'CC:DD',
+          verified: true,
+        },
+      }),
+    );
+    const d = srv.requests.at(-1) ?? assert.fail('no request');
+    assert.deepEqual(
+      ['protocol_state', 'recipient_count', 'queue_id', 'ccert_subject', 'ccert_issuer', 'ccert_fingerprint']
+        .concat(['ccert_pubkey_fingerprint', 'encryption_protocol', 'encryption_cipher', 'encryption_keysize'])
+        .map((k) => d.get(k)),
+      ['DATA', '3', '4ABCDEF', 'client+20one', 'CA+3Dx', 'AA:BB', 'CC:DD', 'TLSv1.3', 'TLS_AES_256_GCM_SHA384', '256'],
     );
   } finally {
     await srv.close();

@@ -133,3 +133,17 @@ test('XFORWARD: orig_client and orig_queue_id in the log, forwarded attributes i
   assert.equal(second?.req.client?.addr, '127.0.0.1');
   assert.ok(logs.includes(`${second?.queueId ?? ''}: client=localhost[127.0.0.1]`));
 });
+
+test('XCLIENT-authorised proxies are not subject to the connection count limit', async () => {
+  const h = await startSmtpd(`${AUTH}\nsmtpd_client_connection_count_limit = 1`);
+  try {
+    const a = await RawClient.connect(h.port);
+    assert.match(await a.reply(), /^220 /);
+    const b = await RawClient.connect(h.port);
+    assert.match(await b.reply(), /^220 /);
+    await a.cmd('QUIT');
+    await b.cmd('QUIT');
+  } finally {
+    await h.close();
+  }
+});

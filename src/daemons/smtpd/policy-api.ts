@@ -30,6 +30,8 @@ export interface SessionFacts {
     /** Verified against smtpd_tls_CAfile/CApath. */
     readonly verified: boolean;
   };
+  /** The TLS session, for the policy protocol's encryption_* attributes. */
+  readonly tlsSession?: { readonly protocol: string; readonly cipher: string; readonly bits: number };
   /** Set when the client sent commands before it was allowed to (reject_unauth_pipelining). */
   readonly pipelinedEarly?: boolean;
   readonly sender?: string;

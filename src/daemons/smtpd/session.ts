@@ -33,6 +33,7 @@ export interface SessionDeps {
     readonly eventLimitExceptions: ClientList;
     readonly xclient: ClientList;
     readonly xforward: ClientList;
+    readonly saslExceptions: ClientList;
   };
   readonly tls: StartTlsHook | undefined;
   readonly auth: AuthHook | undefined;
@@ -320,7 +321,8 @@ export class Session {
   private checkConnectionLimits(): boolean {
     const anvil = this.deps.anvil;
     const s = this.settings;
-    if (!anvil || this.deps.lists.eventLimitExceptions.matches(this.client)) return true;
+    // Postfix leaves XCLIENT-authorised hosts (proxies speaking for many clients) out of anvil's counts.
+    if (!anvil || this.xclientAllowed || this.deps.lists.eventLimitExceptions.matches(this.client)) return true;
     const r = anvil.connect(s.service, this.client.addr);
     this.anvilCounted = true;
     let what: string | undefined;
@@ -531,6 +533,7 @@ export class Session {
     saslMethod?: string;
     tls: boolean;
     tlsCert?: TlsSessionInfo['peer'];
+    tlsSession?: { protocol: string; cipher: string; bits: number };
     pipelinedEarly: boolean;
     sender?: string;
     recipient?: string;
@@ -552,6 +555,9 @@ export class Session {
       ...(this.saslMethod !== undefined ? { saslMethod: this.saslMethod } : {}),
       tls: this.tls,
       ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
+      ...(this.tlsInfo
+        ? { tlsSession: { protocol: this.tlsInfo.protocol, cipher: this.tlsInfo.cipher, bits: this.tlsInfo.bits } }
+        : {}),
       pipelinedEarly: this.pipelinedEarly,
       recipientCount: this.tx?.recipients.length ?? 0,
       ...(this.tx?.cleanup ? { queueId: this.tx.cleanup.queueId } : {}),

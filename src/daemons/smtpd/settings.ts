@@ -39,6 +39,8 @@ export interface SmtpdSettings {
   readonly authorizedXclientHosts: readonly string[];
   readonly authorizedXforwardHosts: readonly string[];
   readonly saslAuthEnable: boolean;
+  /** Clients not offered AUTH in the EHLO reply (they may still use it, as in Postfix). */
+  readonly saslExceptionsNetworks: readonly string[];
   readonly saslAuthenticatedHeader: boolean;
   readonly brokenSaslAuthClients: boolean;
   readonly tlsReceivedHeader: boolean;
@@ -126,6 +128,7 @@ export function readSettings(config: ParamReader, service = 'smtp'): SmtpdSettin
     authorizedXclientHosts: config.list('smtpd_authorized_xclient_hosts'),
     authorizedXforwardHosts: config.list('smtpd_authorized_xforward_hosts'),
     saslAuthEnable: config.bool('smtpd_sasl_auth_enable'),
+    saslExceptionsNetworks: config.list('smtpd_sasl_exceptions_networks'),
     saslAuthenticatedHeader: config.bool('smtpd_sasl_authenticated_header'),
     brokenSaslAuthClients: config.bool('broken_sasl_auth_clients'),
     tlsReceivedHeader: config.bool('smtpd_tls_received_header'),

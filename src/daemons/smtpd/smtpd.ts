@@ -61,6 +61,7 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
       eventLimitExceptions: new ClientList(settings.eventLimitExceptions, warn),
       xclient: new ClientList(settings.authorizedXclientHosts, warn),
       xforward: new ClientList(settings.authorizedXforwardHosts, warn),
+      saslExceptions: new ClientList(settings.saslExceptionsNetworks, warn),
     },
     tls: deps.tls,
     auth: deps.auth,

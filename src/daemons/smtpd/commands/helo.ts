@@ -14,7 +14,9 @@ function ehloKeywords(s: Session): string[] {
   list.push('ETRN');
   if (!s.tls && s.deps.tls?.available()) list.push('STARTTLS');
   const mechs = st.saslAuthEnable ? (s.deps.auth?.mechanisms(s.tls) ?? []) : [];
-  if (mechs.length > 0 && s.saslUsername === undefined) {
+  // smtpd_sasl_exceptions_networks hides AUTH from some clients (broken ones that insist once they see it).
+  const hidden = s.deps.lists.saslExceptions.matches(s.client);
+  if (mechs.length > 0 && s.saslUsername === undefined && !hidden) {
     list.push(`AUTH ${mechs.join(' ')}`);
     // broken_sasl_auth_clients: Outlook Express 4 and Microsoft Exchange 5.0 read only `AUTH=`.
     if (st.brokenSaslAuthClients) list.push(`AUTH=${mechs.join(' ')}`);

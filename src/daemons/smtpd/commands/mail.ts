@@ -136,7 +136,8 @@ async function mail(s: Session, args: string): Promise<boolean> {
 function messageRateOk(s: Session): boolean {
   const st = s.settings;
   const anvil = s.deps.anvil;
-  if (!anvil || st.messageRateLimit <= 0 || s.deps.lists.eventLimitExceptions.matches(s.client)) return true;
+  if (!anvil || st.messageRateLimit <= 0 || s.xclientAllowed || s.deps.lists.eventLimitExceptions.matches(s.client))
+    return true;
   const rate = anvil.message(st.service, s.client.addr);
   if (rate <= st.messageRateLimit) return true;
   s.logger.warning(`Message delivery request rate limit exceeded: ${rate} from ${s.namaddr} for service ${st.service}`);

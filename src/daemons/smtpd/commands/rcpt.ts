@@ -68,7 +68,8 @@ function parseParams(s: Session, params: readonly string[]): RcptParams | false 
 function recipientRateOk(s: Session): boolean {
   const st = s.settings;
   const anvil = s.deps.anvil;
-  if (!anvil || st.recipientRateLimit <= 0 || s.deps.lists.eventLimitExceptions.matches(s.client)) return true;
+  if (!anvil || st.recipientRateLimit <= 0 || s.xclientAllowed || s.deps.lists.eventLimitExceptions.matches(s.client))
+    return true;
   const rate = anvil.recipient(st.service, s.client.addr);
   if (rate <= st.recipientRateLimit) return true;
   s.logger.warning(`Recipient address rate limit exceeded: ${rate} from ${s.namaddr} for service ${st.service}`);

@@ -63,12 +63,30 @@ const STATE_NAMES: Record<EvalState['stage'], string> = {
   vrfy: 'VRFY',
 };
 
+/** RFC 3461 xtext, as Postfix encodes certificate names for the policy protocol. */
+function xtext(v: string): string {
+  let out = '';
+  for (const b of Buffer.from(v, 'utf8')) {
+    out +=
+      b < 0x21 || b > 0x7e || b === 0x2b || b === 0x3d
+        ? `+${b.toString(16).toUpperCase().padStart(2, '0')}`
+        : String.fromCharCode(b);
+  }
+  return out;
+}
+
 /** The request attributes of SMTPD_POLICY_README, in its order. */
 export function policyRequest(ctx: PolicyContext, state: EvalState, ep: PolicyEndpoint): string {
   const f = state.facts;
   // With smtpd_delay_reject, early stages run at RCPT time; report the real protocol state.
   const where =
     f.recipient !== undefined && ['connect', 'helo', 'mail'].includes(state.stage) ? 'RCPT' : STATE_NAMES[state.stage];
+  // Postfix counts recipients only once they are all known: at DATA and END-OF-MESSAGE.
+  const count = where === 'DATA' || where === 'END-OF-MESSAGE' ? f.recipientCount : 0;
+  // Certificate names only from a verified certificate; fingerprints from any.
+  const cert = f.tlsCert;
+  const trusted = cert?.verified === true;
+  const tls = f.tlsSession;
   const attrs: [string, string][] = [
     ['request', 'smtpd_access_policy'],
     ['protocol_state', where],
@@ -77,7 +95,7 @@ export function policyRequest(ctx: PolicyContext, state: EvalState, ep: PolicyEn
     ['queue_id', f.queueId ?? ''],
     ['sender', f.sender ?? ''],
     ['recipient', f.recipient ?? ''],
-    ['recipient_count', String(where === 'RCPT' ? f.recipientCount : f.recipientCount)],
+    ['recipient_count', String(count)],
     ['client_address', f.clientAddr],
     ['client_name', f.clientName],
     ['client_port', String(f.clientPort)],
@@ -89,13 +107,13 @@ export function policyRequest(ctx: PolicyContext, state: EvalState, ep: PolicyEn
     ['sasl_username', f.saslUsername ?? ''],
     ['sasl_sender', ''],
     ['size', String(f.size ?? 0)],
-    ['ccert_subject', ''],
-    ['ccert_issuer', ''],
-    ['ccert_fingerprint', ''],
-    ['ccert_pubkey_fingerprint', ''],
-    ['encryption_protocol', ''],
-    ['encryption_cipher', ''],
-    ['encryption_keysize', '0'],
+    ['ccert_subject', trusted && cert.subjectCN ? xtext(cert.subjectCN) : ''],
+    ['ccert_issuer', trusted && cert.issuerCN ? xtext(cert.issuerCN) : ''],
+    ['ccert_fingerprint', cert?.fingerprint ?? ''],
+    ['ccert_pubkey_fingerprint', cert?.pubkeyFingerprint ?? ''],
+    ['encryption_protocol', tls?.protocol ?? ''],
+    ['encryption_cipher', tls?.cipher ?? ''],
+    ['encryption_keysize', String(tls?.bits ?? 0)],
     ['etrn_domain', f.etrnDomain ?? ''],
     ['stress', ''],
     ['policy_context', ep.policyContext],
