@@ -115,3 +115,34 @@ test('smtp_sasl_mechanism_filter: `!plain, static:rest` leaves LOGIN; a filter n
   assert.equal(o2?.status, 'deferred');
   assert.match(o2?.reason ?? '', /no mechanism available$/);
 });
+
+test('SCRAM-SHA-256 and SCRAM-SHA-1 are preferred and allowed without TLS; a server that fails its proof is refused', async () => {
+  for (const mech of ['SCRAM-SHA-256', 'SCRAM-SHA-1']) {
+    const p = await startPeer({ auth: 'joe:s3cret', features: ['PIPELINING', `AUTH PLAIN LOGIN ${mech}`] });
+    peers.push(p);
+    const hop = `[127.0.0.1]:${p.port}`;
+    // Default options (noplaintext): SCRAM is not a plaintext mechanism.
+    const { agent } = agentWith('', { [hop]: 'joe:s3cret' });
+    const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+    await agent.close();
+    assert.equal(o?.status, 'sent', `${mech}: ${o?.reason}`);
+    assert.deepEqual(
+      (await p.records()).filter((r) => r.auth_user),
+      [{ auth_user: 'joe', mech }],
+    );
+  }
+  const liar = await startPeer({ auth: 'joe:s3cret', scram_lie: true, features: ['AUTH SCRAM-SHA-256'] });
+  peers.push(liar);
+  const hop = `[127.0.0.1]:${liar.port}`;
+  const { agent } = agentWith('', { [hop]: 'joe:s3cret' });
+  const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.equal(o?.status, 'deferred');
+  assert.equal(
+    o?.reason,
+    'SASL authentication failed; server 127.0.0.1[127.0.0.1] said: SCRAM server signature mismatch',
+  );
+  const wrong = agentWith('', { [hop]: 'joe:wrong' });
+  const [w] = await wrong.agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.equal(w?.status, 'deferred');
+  assert.match(w?.reason ?? '', /said: 535 5\.7\.8 /);
+});
