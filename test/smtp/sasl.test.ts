@@ -4,6 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
+import { chooseMechanism, readSaslSettings } from '../../src/daemons/smtp/sasl.js';
 import { Config } from '../../src/global/params/config.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import type { Dict } from '../../src/global/dict/dict-api.js';
@@ -145,4 +146,17 @@ test('SCRAM-SHA-256 and SCRAM-SHA-1 are preferred and allowed without TLS; a ser
   const [w] = await wrong.agent.deliver(makeRequest(hop, ['a@d.test']));
   assert.equal(w?.status, 'deferred');
   assert.match(w?.reason ?? '', /said: 535 5\.7\.8 /);
+});
+
+test('security options follow the session: plain, TLS, or TLS with a verified server', () => {
+  const s = readSaslSettings(
+    Config.fromText(
+      'smtp_sasl_security_options = noplaintext\nsmtp_sasl_tls_security_options = noplaintext\nsmtp_sasl_tls_verified_security_options = noanonymous\n',
+    ),
+    'smtp',
+  );
+  assert.deepEqual(
+    (['none', 'tls', 'verified'] as const).map((t) => chooseMechanism(s, 'PLAIN LOGIN', t)),
+    [undefined, undefined, 'PLAIN'],
+  );
 });

@@ -19,6 +19,8 @@ export interface SaslSettings {
   readonly mechanismFilter: readonly string[];
   readonly options: readonly string[];
   readonly tlsOptions: readonly string[];
+  /** smtp_sasl_tls_verified_security_options: for sessions whose server certificate was verified. */
+  readonly verifiedOptions: readonly string[];
   readonly softBounce: boolean;
   /** smtp_sender_dependent_authentication: the sender's own credentials come first. */
   readonly senderDependent: boolean;
@@ -34,6 +36,7 @@ export function readSaslSettings(cfg: ParamReader, protocol: Protocol): SaslSett
     mechanismFilter: lower('sasl_mechanism_filter'),
     options: lower('sasl_security_options'),
     tlsOptions: lower('sasl_tls_security_options'),
+    verifiedOptions: lower('sasl_tls_verified_security_options'),
     softBounce: cfg.bool(p('sasl_auth_soft_bounce')),
     senderDependent: cfg.bool(p('sender_dependent_authentication')),
     delimiters: cfg.get('recipient_delimiter'),
@@ -84,13 +87,16 @@ export async function findCredentials(
 
 export type Mechanism = ScramMechanism | 'PLAIN' | 'LOGIN';
 
+/** The session's protection when AUTH is sent. */
+export type TlsState = 'none' | 'tls' | 'verified';
+
 /**
  * The best mechanism we can and may use: SCRAM (the password stays secret,
  * so `noplaintext` allows it) before PLAIN and LOGIN.
  */
-export function chooseMechanism(s: SaslSettings, offered: string, tls: boolean): Mechanism | undefined {
+export function chooseMechanism(s: SaslSettings, offered: string, tls: TlsState): Mechanism | undefined {
   const server = new Set(offered.toUpperCase().split(/\s+/));
-  const options = tls ? s.tlsOptions : s.options;
+  const options = tls === 'verified' ? s.verifiedOptions : tls === 'tls' ? s.tlsOptions : s.options;
   const plaintextOk = !options.includes('noplaintext');
   for (const m of ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'LOGIN'] as const) {
     if (!server.has(m)) continue;
