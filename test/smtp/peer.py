@@ -119,6 +119,14 @@ class Handler(socketserver.StreamRequestHandler):
             elif verb == "AUTH":
                 parts = line.split(" ")
                 import base64
+                if parts[1].upper().startswith("SCRAM-"):
+                    ok, user = scram(self, parts[1].upper(), parts[2])
+                    if ok:
+                        record({"auth_user": user, "mech": parts[1].upper()})
+                        self.send("235 2.7.0 Authentication successful")
+                    else:
+                        self.send("535 5.7.8 Error: authentication failed: authentication failure")
+                    continue
                 if parts[1].upper() == "PLAIN":
                     _, user, pw = base64.b64decode(parts[2]).decode().split("\0")
                 else:
@@ -139,6 +147,38 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             else:
                 self.send("502 5.5.2 Error: command not recognized")
+
+def scram(h, mech, first_b64):
+    """RFC 5802 server side; O["auth"] holds user:password; O["scram_lie"] sends a wrong server proof."""
+    import base64, hashlib, hmac
+    algo = "sha256" if mech == "SCRAM-SHA-256" else "sha1"
+    b64d = lambda s: base64.b64decode(s).decode()
+    first = b64d(first_b64)
+    bare = first[3:]
+    fields = dict(p.split("=", 1) for p in bare.split(","))
+    user, cnonce = fields["n"], fields["r"]
+    allowed = O.get("auth")
+    pw = dict(a.split(":", 1) for a in (allowed if isinstance(allowed, list) else [allowed])).get(user)
+    salt, iters, snonce = b"saltsalt", 4096, cnonce + "srv"
+    server_first = "r=%s,s=%s,i=%d" % (snonce, base64.b64encode(salt).decode(), iters)
+    h.send("334 " + base64.b64encode(server_first.encode()).decode())
+    final = b64d(h.rfile.readline().strip())
+    without_proof, proof = final.rsplit(",p=", 1)
+    if pw is None:
+        return False, user
+    salted = hashlib.pbkdf2_hmac(algo, pw.encode(), salt, iters)
+    mac = lambda k, m: hmac.new(k, m.encode(), algo).digest()
+    client_key = mac(salted, "Client Key")
+    auth_msg = "%s,%s,%s" % (bare, server_first, without_proof)
+    sig = mac(hashlib.new(algo, client_key).digest(), auth_msg)
+    if bytes(a ^ b for a, b in zip(base64.b64decode(proof), sig)) != client_key:
+        return False, user
+    server_sig = mac(mac(salted, "Server Key"), auth_msg)
+    if O.get("scram_lie"):
+        server_sig = bytes(len(server_sig))
+    h.send("334 " + base64.b64encode(("v=" + base64.b64encode(server_sig).decode()).encode()).decode())
+    answer = h.rfile.readline().strip()
+    return answer == b"", user
 
 class TCP(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True

@@ -4,6 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SmtpAgent } from '../../src/daemons/smtp/agent.js';
+import { chooseMechanism, readSaslSettings } from '../../src/daemons/smtp/sasl.js';
 import { Config } from '../../src/global/params/config.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import type { Dict } from '../../src/global/dict/dict-api.js';
@@ -114,4 +115,48 @@ test('smtp_sasl_mechanism_filter: `!plain, static:rest` leaves LOGIN; a filter n
   const [o2] = await b.agent.deliver(makeRequest(hop, ['a@d.test']));
   assert.equal(o2?.status, 'deferred');
   assert.match(o2?.reason ?? '', /no mechanism available$/);
+});
+
+test('SCRAM-SHA-256 and SCRAM-SHA-1 are preferred and allowed without TLS; a server that fails its proof is refused', async () => {
+  for (const mech of ['SCRAM-SHA-256', 'SCRAM-SHA-1']) {
+    const p = await startPeer({ auth: 'joe:s3cret', features: ['PIPELINING', `AUTH PLAIN LOGIN ${mech}`] });
+    peers.push(p);
+    const hop = `[127.0.0.1]:${p.port}`;
+    // Default options (noplaintext): SCRAM is not a plaintext mechanism.
+    const { agent } = agentWith('', { [hop]: 'joe:s3cret' });
+    const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+    await agent.close();
+    assert.equal(o?.status, 'sent', `${mech}: ${o?.reason}`);
+    assert.deepEqual(
+      (await p.records()).filter((r) => r.auth_user),
+      [{ auth_user: 'joe', mech }],
+    );
+  }
+  const liar = await startPeer({ auth: 'joe:s3cret', scram_lie: true, features: ['AUTH SCRAM-SHA-256'] });
+  peers.push(liar);
+  const hop = `[127.0.0.1]:${liar.port}`;
+  const { agent } = agentWith('', { [hop]: 'joe:s3cret' });
+  const [o] = await agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.equal(o?.status, 'deferred');
+  assert.equal(
+    o?.reason,
+    'SASL authentication failed; server 127.0.0.1[127.0.0.1] said: SCRAM server signature mismatch',
+  );
+  const wrong = agentWith('', { [hop]: 'joe:wrong' });
+  const [w] = await wrong.agent.deliver(makeRequest(hop, ['a@d.test']));
+  assert.equal(w?.status, 'deferred');
+  assert.match(w?.reason ?? '', /said: 535 5\.7\.8 /);
+});
+
+test('security options follow the session: plain, TLS, or TLS with a verified server', () => {
+  const s = readSaslSettings(
+    Config.fromText(
+      'smtp_sasl_security_options = noplaintext\nsmtp_sasl_tls_security_options = noplaintext\nsmtp_sasl_tls_verified_security_options = noanonymous\n',
+    ),
+    'smtp',
+  );
+  assert.deepEqual(
+    (['none', 'tls', 'verified'] as const).map((t) => chooseMechanism(s, 'PLAIN LOGIN', t)),
+    [undefined, undefined, 'PLAIN'],
+  );
 });

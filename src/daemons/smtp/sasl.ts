@@ -2,12 +2,14 @@
 // authentication in the Postfix SMTP client"): credentials from
 // `smtp_sasl_password_maps` (`user:password`, keyed by the sender when
 // `smtp_sender_dependent_authentication` is on, then by server name, then
-// by next hop), mechanisms PLAIN and LOGIN filtered by `smtp_sasl_mechanism_filter`
-// and the security options (`noplaintext` forbids both without TLS, or with
+// by next hop), mechanisms SCRAM-SHA-256/-1 (scram.ts), PLAIN and LOGIN
+// filtered by `smtp_sasl_mechanism_filter` and the security options
+// (`noplaintext` forbids PLAIN and LOGIN without TLS, or with
 // TLS under `smtp_sasl_tls_security_options`). Passwords are never logged.
 import type { ParamReader } from '../../global/params/types.js';
 import type { SmtpConnection } from './connection.js';
 import { addressKeys, type LocalDomains } from './addr-keys.js';
+import { scramLogin, type ScramMechanism } from './scram.js';
 import { paramName, type Protocol } from './settings.js';
 import type { OpenDict } from './tls-policy.js';
 
@@ -17,6 +19,8 @@ export interface SaslSettings {
   readonly mechanismFilter: readonly string[];
   readonly options: readonly string[];
   readonly tlsOptions: readonly string[];
+  /** smtp_sasl_tls_verified_security_options: for sessions whose server certificate was verified. */
+  readonly verifiedOptions: readonly string[];
   readonly softBounce: boolean;
   /** smtp_sender_dependent_authentication: the sender's own credentials come first. */
   readonly senderDependent: boolean;
@@ -32,6 +36,7 @@ export function readSaslSettings(cfg: ParamReader, protocol: Protocol): SaslSett
     mechanismFilter: lower('sasl_mechanism_filter'),
     options: lower('sasl_security_options'),
     tlsOptions: lower('sasl_tls_security_options'),
+    verifiedOptions: lower('sasl_tls_verified_security_options'),
     softBounce: cfg.bool(p('sasl_auth_soft_bounce')),
     senderDependent: cfg.bool(p('sender_dependent_authentication')),
     delimiters: cfg.get('recipient_delimiter'),
@@ -80,13 +85,22 @@ export async function findCredentials(
   return i < 0 ? { user: value, password: '' } : { user: value.slice(0, i), password: value.slice(i + 1) };
 }
 
-/** Mechanisms we can and may use, best first. */
-export function chooseMechanism(s: SaslSettings, offered: string, tls: boolean): 'PLAIN' | 'LOGIN' | undefined {
+export type Mechanism = ScramMechanism | 'PLAIN' | 'LOGIN';
+
+/** The session's protection when AUTH is sent. */
+export type TlsState = 'none' | 'tls' | 'verified';
+
+/**
+ * The best mechanism we can and may use: SCRAM (the password stays secret,
+ * so `noplaintext` allows it) before PLAIN and LOGIN.
+ */
+export function chooseMechanism(s: SaslSettings, offered: string, tls: TlsState): Mechanism | undefined {
   const server = new Set(offered.toUpperCase().split(/\s+/));
-  const options = tls ? s.tlsOptions : s.options;
-  if (options.includes('noplaintext')) return undefined;
-  for (const m of ['PLAIN', 'LOGIN'] as const) {
+  const options = tls === 'verified' ? s.verifiedOptions : tls === 'tls' ? s.tlsOptions : s.options;
+  const plaintextOk = !options.includes('noplaintext');
+  for (const m of ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'LOGIN'] as const) {
     if (!server.has(m)) continue;
+    if ((m === 'PLAIN' || m === 'LOGIN') && !plaintextOk) continue;
     if (!filterAllows(s.mechanismFilter, m)) continue;
     return m;
   }
@@ -114,10 +128,11 @@ export type AuthResult = { ok: true } | { ok: false; code: number; text: string 
 /** Run the AUTH exchange; the caller turns a failure into Postfix's status text. */
 export async function authenticate(
   conn: SmtpConnection,
-  mech: 'PLAIN' | 'LOGIN',
+  mech: Mechanism,
   cred: Credentials,
   timeout: number,
 ): Promise<AuthResult> {
+  if (mech === 'SCRAM-SHA-256' || mech === 'SCRAM-SHA-1') return scramLogin(conn, mech, cred, timeout);
   const b64 = (t: string): string => Buffer.from(t, 'utf8').toString('base64');
   let r;
   if (mech === 'PLAIN') {

@@ -9,7 +9,7 @@ import type { Candidate } from './resolve.js';
 import type { ClientSettings } from './settings.js';
 import { tlsaMatches } from './dane.js';
 import { fingerprintMatches } from './fingerprint.js';
-import { authenticate, chooseMechanism, type Credentials, type SaslSettings } from './sasl.js';
+import { authenticate, chooseMechanism, type Credentials, type SaslSettings, type TlsState } from './sasl.js';
 import { describeTls, handshakeOptions, judgePeer, requiresTls, verifiesPeer, type TlsPolicy } from './tls-policy.js';
 
 export interface SessionFailure {
@@ -136,6 +136,8 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
   const lmtp = s.protocol === 'lmtp';
   const useEhlo = lmtp || (!s.neverSendEhlo && (s.alwaysSendEhlo || /ESMTP/i.test(greeting.text)));
   let { features, esmtp } = await hello(conn, label, s, useEhlo);
+  // What SASL's security options depend on: no TLS, TLS, or TLS with a verified peer.
+  let tlsState: TlsState = 'none';
 
   const policy = o.tls;
   const wantTls = policy.level !== 'none' && !o.plaintextOnly;
@@ -198,13 +200,14 @@ async function handshake(conn: SmtpConnection, c: Candidate, o: OpenOptions): Pr
         o.log.info(`MTA-STS testing mode: ${policy.sts.domain}: certificate of ${relayOf(c)} not verified`);
       }
       o.log.info(`${verdict.trust} TLS connection established to ${relayOf(c)}: ${describeTls(sock)}`);
+      tlsState = verdict.trust === 'Verified' ? 'verified' : 'tls';
       // RFC 3207 section 4.2: forget everything learned before TLS and say hello again.
       ({ features, esmtp } = await hello(conn, label, s, useEhlo));
     }
   }
 
   if (o.sasl?.settings.enabled && o.sasl.credentials && features.has('AUTH')) {
-    await saslLogin(conn, label, features.get('AUTH') ?? '', o.sasl.settings, o.sasl.credentials, s);
+    await saslLogin(conn, label, features.get('AUTH') ?? '', o.sasl.settings, o.sasl.credentials, s, tlsState);
   }
   if (s.sendXforward && features.has('XFORWARD') && o.req.client) {
     await xforward(conn, label, s, features.get('XFORWARD') ?? '', o.req);
@@ -249,8 +252,9 @@ async function saslLogin(
   sasl: SaslSettings,
   cred: Credentials,
   s: ClientSettings,
+  tls: TlsState,
 ): Promise<void> {
-  const mech = chooseMechanism(sasl, offered, conn.tls !== undefined);
+  const mech = chooseMechanism(sasl, offered, tls);
   if (!mech) {
     throw new SessionAbort({
       soft: true,
