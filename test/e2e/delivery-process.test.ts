@@ -213,7 +213,7 @@ slowpipe  unix  -       n       n       -       -       pipe
     assert.match(readFileSync(join(out, 'slow.msg'), 'utf8'), new RegExp(`X-Tag: ${tag} slow`));
     const [newPid] = childPids(master, 'delivery-worker');
     assert.ok(newPid && newPid !== deliveryPid, 'master started a new delivery process');
-    assert.match(await s.log(), new RegExp(`${slowId}: removed`));
+    await s.waitForLog(new RegExp(`${slowId}: removed`));
 
     // postfix reload reaches the (restarted) delivery process: its local agent uses the new home_mailbox
     const reloaded = `${maildirName}-reloaded`;

@@ -144,6 +144,33 @@ test('a request crosses the channel: content in chunks arrives whole, isLocal is
   assert.deepEqual(seen, ['other@example.test']);
 });
 
+test('small content travels with the request; every reader gets all of it', async (t) => {
+  const content = Buffer.from('Subject: small\r\n\r\nbody\r\n');
+  const reads: string[] = [];
+  const agent: DeliveryAgent = {
+    command: 'pipe',
+    async deliver(req) {
+      for (let i = 0; i < 2; i++) {
+        const parts: Buffer[] = [];
+        for await (const b of req.openContent()) parts.push(b);
+        reads.push(Buffer.concat(parts).toString());
+      }
+      return req.recipients.map((r) => ({ index: r.index, status: 'sent', dsn: '2.0.0', relay: 'x', reason: 'ok' }));
+    },
+  };
+  const { link, server } = await pair({ p: agent });
+  t.after(() => {
+    link.close();
+    server.close();
+  });
+  const out = await link.deliver('p', request(content, 3), callbacks([]));
+  assert.deepEqual(
+    out.map((o) => o.status),
+    ['sent', 'sent'],
+  );
+  assert.deepEqual(reads, [content.toString(), content.toString()]);
+});
+
 test('unknown service: deferred without any agent running', async (t) => {
   const { link, server } = await pair({});
   t.after(() => {

@@ -75,6 +75,19 @@ function toWire(req: DeliveryRequest): WireRequest {
   return w as unknown as WireRequest;
 }
 
+/** The whole content when it fits in one chunk (most mail): it then travels with the request. */
+async function smallContent(req: DeliveryRequest): Promise<Buffer | undefined> {
+  if (req.size > CHUNK_BYTES) return undefined;
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const b of req.openContent()) {
+    total += b.length;
+    if (total > CHUNK_BYTES) return undefined; // size was understated: stream it instead
+    parts.push(b);
+  }
+  return Buffer.concat(parts);
+}
+
 export class DeliveryLink {
   /** Set in the core worker, where master always runs a delivery process; elsewhere agents run in-process. */
   enabled = false;
@@ -109,10 +122,12 @@ export class DeliveryLink {
     if (!this.socket) await this.waitForChannel();
     const socket = this.socket;
     if (!socket) return deferAll(req, 'mail transport unavailable');
+    const inline = await smallContent(req);
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, { socket, req, cb, streams: new Map(), resolve });
-      this.send(socket, { t: 'deliver', id, service, req: toWire(req) });
+      if (inline) this.send(socket, { t: 'deliver', id, service, req: toWire(req), inline: true }, inline);
+      else this.send(socket, { t: 'deliver', id, service, req: toWire(req) });
     });
   }
 

@@ -83,6 +83,22 @@ export async function remotePass(
   return { index: rcpt.index, status: a.status, dsn: a.dsn, relay: transport, reason: a.reason };
 }
 
+/** Content that came with the request: each reader gets it as one chunk. */
+function fromBuffer(b: Buffer): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]: (): AsyncIterator<Buffer> => {
+      let given = b.length === 0;
+      return {
+        next: (): Promise<IteratorResult<Buffer>> => {
+          const r: IteratorResult<Buffer> = given ? { done: true, value: undefined } : { done: false, value: b };
+          given = true;
+          return Promise.resolve(r);
+        },
+      };
+    },
+  };
+}
+
 async function ask(make: (id: number, call: number) => ToCore): Promise<Answer> {
   const c = current.getStore();
   if (!c) throw new Error('no delivery in progress');
@@ -145,13 +161,13 @@ export class DeliveryServer {
 
   private onFrame(header: unknown, data: Buffer): void {
     const msg = decodeToDelivery(header);
-    if (!msg || (msg.t !== 'data' && data.length > 0)) {
+    if (!msg || (msg.t !== 'data' && !(msg.t === 'deliver' && msg.inline) && data.length > 0)) {
       this.log.warning('delivery channel: malformed message from the core worker; closing the channel');
       this.socket.destroy();
       return;
     }
     if (msg.t === 'deliver') {
-      void this.deliver(msg);
+      void this.deliver(msg, msg.inline ? data : undefined);
       return;
     }
     const key = msg.t === 'local' || msg.t === 'result' ? `c${msg.call}` : `s${msg.id}:${msg.stream}`;
@@ -190,7 +206,7 @@ export class DeliveryServer {
     }
   }
 
-  private async deliver(msg: Extract<ToDelivery, { t: 'deliver' }>): Promise<void> {
+  private async deliver(msg: Extract<ToDelivery, { t: 'deliver' }>, inline: Buffer | undefined): Promise<void> {
     const { id, service, req: w } = msg;
     const defer = (reason: string): WireOutcome[] =>
       w.recipients.map((r) => ({ index: r.index, status: 'deferred', dsn: '4.3.0', relay: 'none', reason }));
@@ -205,7 +221,8 @@ export class DeliveryServer {
       return;
     }
     this.inFlight++;
-    const req: DeliveryRequest = { ...w, openContent: () => this.openContent(id) };
+    const openContent = inline ? () => fromBuffer(inline) : () => this.openContent(id);
+    const req: DeliveryRequest = { ...w, openContent };
     let outcomes: WireOutcome[];
     try {
       const got = await current.run({ server: this, id }, () => agent.deliver(req));

@@ -53,7 +53,14 @@ export interface WireOutcome {
 }
 
 export type ToDelivery =
-  | { readonly t: 'deliver'; readonly id: number; readonly service: string; readonly req: WireRequest }
+  /** `inline`: the frame's bytes are the whole content (small messages), so no `read` round trips are needed. */
+  | {
+      readonly t: 'deliver';
+      readonly id: number;
+      readonly service: string;
+      readonly req: WireRequest;
+      readonly inline?: true;
+    }
   /** A content chunk (the frame's bytes) for stream `stream` of delivery `id`. */
   | { readonly t: 'data'; readonly id: number; readonly stream: number }
   | { readonly t: 'eof'; readonly id: number; readonly stream: number }
@@ -169,7 +176,11 @@ export function decodeToDelivery(v: unknown): ToDelivery | undefined {
   if (!isObj(v)) return undefined;
   switch (v.t) {
     case 'deliver':
-      return keys(v, ['t', 'id', 'service', 'req']) && count(v.id) && noControls(v.service, 256) && isRequest(v.req)
+      return keys(v, ['t', 'id', 'service', 'req'], ['inline']) &&
+        count(v.id) &&
+        noControls(v.service, 256) &&
+        isRequest(v.req) &&
+        opt(v, 'inline', (x) => x === true)
         ? (v as ToDelivery)
         : undefined;
     case 'data':
