@@ -58,7 +58,10 @@ export interface MailSystem {
   cleanup(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
+/** Ports already handed out by this process: two calls must never return the same one. */
+const handedOut = new Set<number>();
+
+function onePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.on('error', reject);
@@ -68,6 +71,21 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A free loopback port. The kernel may give a just-closed port again, so a
+ * test asking for two ports could get one twice; remember what was handed out.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await onePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no fresh loopback port after 50 tries');
 }
 
 /**
