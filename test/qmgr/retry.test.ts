@@ -216,6 +216,30 @@ test('success notices for NOTIFY=SUCCESS', async () => {
   assert.ok(h.lines('bounce').includes(`${id}: sender delivery status notification: B0`));
 });
 
+test('success notices follow the agent: "relayed" for a next hop without DSN, none when the next hop got NOTIFY', async () => {
+  const h = await harness();
+  h.smtp.script = (req, r) => ({
+    status: 'sent',
+    dsn: '2.0.0',
+    relay: `${req.nexthop}[192.0.2.1]:25`,
+    reason: '250 2.0.0 Ok',
+    dsnSuccess: r.address.startsWith('old@') ? 'relayed' : 'passed-on',
+  });
+  const id = h.store.add({
+    sender: 'a@example.com',
+    recipients: [
+      { address: 'old@legacy.org', notify: ['SUCCESS'] },
+      { address: 'new@modern.org', notify: ['SUCCESS'] },
+    ],
+  });
+  await h.qmgr.whenIdle();
+  assert.equal(h.cleanup.injected.length, 1, 'one notice');
+  const c = h.cleanup.injected[0]?.content ?? '';
+  assert.match(c, /Final-Recipient: rfc822; old@legacy\.org\r\nAction: relayed\r\n/);
+  assert.doesNotMatch(c, /new@modern\.org/);
+  assert.ok(h.lines('bounce').includes(`${id}: sender delivery status notification: B0`));
+});
+
 test('force-expired mail (postsuper -e/-f) is returned without an attempt, with the last delay reason', async () => {
   const h = await harness();
   h.smtp.script = greylisted;

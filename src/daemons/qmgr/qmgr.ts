@@ -519,12 +519,18 @@ export class Qmgr {
           bounced.map((x) => x.outcome),
         );
       }
-      const wantSuccess = sent.filter((x) => x.rcpt.notify?.includes('SUCCESS'));
+      // A DSN-capable next hop was given NOTIFY and reports success itself; for one
+      // without DSN the notice says "relayed", as Postfix's does.
+      const wantSuccess = sent.filter(
+        (x) => x.rcpt.notify?.includes('SUCCESS') && x.outcome.dsnSuccess !== 'passed-on',
+      );
       if (wantSuccess.length > 0) {
         await this.o.bounce.notify({
           kind: 'success',
           message: this.noticeMessage(msg),
-          recipients: wantSuccess.map(noticeRcpt('delivered')),
+          recipients: wantSuccess.map((x) =>
+            noticeRcpt(x.outcome.dsnSuccess === 'relayed' ? 'relayed' : 'delivered')(x),
+          ),
         });
       }
       const stillOpen = msg.recipients.some((r) => !r.done && !am.outcomes.has(r.index));
@@ -573,7 +579,7 @@ export class Qmgr {
   }
 }
 
-function noticeRcpt(action: 'failed' | 'delayed' | 'delivered') {
+function noticeRcpt(action: 'failed' | 'delayed' | 'delivered' | 'relayed') {
   return (x: { rcpt: StoredRecipient; outcome: RecipientOutcome }) => ({
     address: x.rcpt.address,
     original: x.rcpt.original,
