@@ -191,7 +191,12 @@ export interface PoolStats {
   /** Requests that found every helper busy at the limit and ran single-shot. */
   readonly overflow: number;
   /** pid → identity key of the helpers alive now. */
-  readonly helpers: ReadonlyArray<{ readonly pid: number | undefined; readonly key: string; readonly served: number }>;
+  readonly helpers: ReadonlyArray<{
+    readonly pid: number | undefined;
+    readonly key: string;
+    readonly served: number;
+    readonly busy: boolean;
+  }>;
 }
 
 export class HelperPool {
@@ -220,7 +225,9 @@ export class HelperPool {
   }
 
   stats(): PoolStats {
-    const helpers = [...this.byKey.values()].flat().map((h) => ({ pid: h.pid, key: h.key, served: h.served }));
+    const helpers = [...this.byKey.values()]
+      .flat()
+      .map((h) => ({ pid: h.pid, key: h.key, served: h.served, busy: h.busy }));
     return { started: this.started, alive: this.alive, overflow: this.overflow, helpers };
   }
 
