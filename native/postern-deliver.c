@@ -18,9 +18,11 @@
  * one per delivery (Postfix switches uid in a running process; Node cannot).
  * Each request runs in a forked child with exactly the single-shot code, so a
  * failure (which exits) or a lock, rlimit or dotlock never outlives its
- * request. Framing (all lengths 4-byte big-endian), in:
- *   LEN ARGS      ARGS: the single-shot arguments, each NUL-terminated
+ * request; a child whose helper is gone rolls back rather than deliver. Framing (all lengths 4-byte big-endian), in:
+ *   LEN ARGS      ARGS: SIZE and the single-shot arguments, each NUL-terminated
  *   LEN BYTES ... content chunks of at most 64 KiB, then a zero LEN
+ * SIZE (the content length in decimal) comes first in ARGS; content that ends
+ * short of it is not delivered.
  * out, per request: LEN STATUS OUTPUT, where STATUS is the child's exit
  * status (0 ok, 1 failure with the "D.D.D text" line) or 128+signal.
  * Anything malformed makes the helper exit at once; so does EOF.
@@ -38,7 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -77,16 +78,36 @@ static void set_size_limit(long long limit) {
     if (setrlimit(RLIMIT_FSIZE, &rl) < 0) fail("4.3.0", "setrlimit: %s", strerror(errno));
 }
 
-/* Copy stdin to fd. Returns 0 or an errno value. */
+/* In serve mode, the content length the request announced; -1 = until EOF (single-shot). */
+static long long expected_input = -1;
+/* In serve mode, the helper that forked this request's child. */
+static pid_t serve_parent = 0;
+
+/*
+ * A request whose helper died (killed, or its delivery process gone) has
+ * been deferred by Postern: writing it now would only make a duplicate, so
+ * the child rolls back instead. Not a kill on parent death: that could stop
+ * an mbox append halfway, before its rollback.
+ */
+static int abandoned(void) { return serve_parent != 0 && getppid() != serve_parent; }
+
+/*
+ * Copy stdin to fd. Returns 0 or an errno value. Content that ends short of
+ * the announced length (the helper died mid-request) is an error, so a
+ * truncated message is rolled back instead of delivered.
+ */
 static int copy_stdin(int fd) {
     char buf[65536];
+    long long total = 0;
     for (;;) {
         ssize_t n = read(0, buf, sizeof buf);
-        if (n == 0) return 0;
+        if (n == 0) return (expected_input >= 0 && total != expected_input) || abandoned() ? EPIPE : 0;
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno;
         }
+        total += n;
+        if (expected_input >= 0 && total > expected_input) return EPIPE;
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(fd, buf + off, (size_t)(n - off));
             if (w < 0) {
@@ -352,24 +373,39 @@ static uint32_t get_len(const unsigned char *b) {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-static uint32_t read_len(void) {
-    unsigned char b[4];
-    read_exact(b, 4);
-    return get_len(b);
-}
-
 static void put_len(unsigned char *b, uint32_t n) {
     b[0] = (unsigned char)(n >> 24), b[1] = (unsigned char)(n >> 16), b[2] = (unsigned char)(n >> 8), b[3] = (unsigned char)n;
 }
 
-/* Relay the content chunks to the child; once the child stops reading (EPIPE) the rest is discarded. */
-static void relay_content(int to_child) {
+/*
+ * A malformed stream: the request's child sees its content end short of the
+ * announced length, rolls back and exits; then the helper exits.
+ */
+static void abandon(int to_child, pid_t child) {
+    if (to_child >= 0) close(to_child);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) continue;
+    _exit(3);
+}
+
+/*
+ * Relay the content chunks to the child; once the child stops reading
+ * (EPIPE) the rest is discarded. The chunks must add up to the announced
+ * length.
+ */
+static void relay_content(int to_child, pid_t child) {
     static char chunk[SERVE_MAX_CHUNK];
+    long long total = 0;
     for (;;) {
-        uint32_t n = read_len();
-        if (n == 0) return;
-        if (n > SERVE_MAX_CHUNK) _exit(3);
-        read_exact(chunk, n);
+        unsigned char b[4];
+        if (!read_full(0, b, 4)) abandon(to_child, child);
+        uint32_t n = get_len(b);
+        if (n == 0) {
+            if (total != expected_input) abandon(to_child, child);
+            return;
+        }
+        if (n > SERVE_MAX_CHUNK || total + n > expected_input) abandon(to_child, child);
+        if (!read_full(0, chunk, n)) abandon(to_child, child);
+        total += n;
         if (to_child < 0) continue;
         for (uint32_t off = 0; off < n;) {
             ssize_t w = write(to_child, chunk + off, n - off);
@@ -388,7 +424,13 @@ static int serve_one(char *args, uint32_t len) {
     char *argv[12];
     int argc = 0;
     argv[argc++] = "postern-deliver";
-    for (uint32_t i = 0; i < len; i += (uint32_t)strlen(args + i) + 1) {
+    /* The first argument is the content length; the rest are the single-shot arguments. */
+    uint32_t first = (uint32_t)strlen(args) + 1;
+    char *end;
+    errno = 0;
+    expected_input = strtoll(args, &end, 10);
+    if (errno || end == args || *end || expected_input < 0) _exit(3);
+    for (uint32_t i = first; i < len; i += (uint32_t)strlen(args + i) + 1) {
         if (argc >= 11) _exit(3);
         argv[argc++] = args + i;
     }
@@ -400,10 +442,8 @@ static int serve_one(char *args, uint32_t len) {
     pid_t pid = fork();
     if (pid < 0) _exit(4);
     if (pid == 0) {
-        /* A helper killed mid-delivery must not leave its request running on its own. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() == 1) _exit(5);
-        signal(SIGPIPE, SIG_DFL);
+        serve_parent = getppid();
+        /* SIGPIPE stays ignored: a child whose helper is gone must still reach exit() and drop its dotlock. */
         if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0) _exit(4);
         /* No exec follows, so close-on-exec does nothing here: the child must not hold its own pipe ends. */
         close(in[0]), close(in[1]), close(out[0]), close(out[1]);
@@ -411,7 +451,7 @@ static int serve_one(char *args, uint32_t len) {
     }
     close(in[0]);
     close(out[1]);
-    relay_content(in[1]);
+    relay_content(in[1], pid);
     close(in[1]);
     /* The child's output: "uid mode" and a file for read, at most one line otherwise. */
     static char buf[SERVE_MAX_OUTPUT + 8], sink[4096];

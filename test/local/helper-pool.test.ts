@@ -11,6 +11,9 @@ import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { createLocalAgent } from '../../src/daemons/local/local.js';
 import { resetHelperPool, appendMbox, type LockSettings } from '../../src/daemons/local/mail-writer.js';
 import { DEFAULT_POOL_LIMITS, encodeRequest } from '../../src/daemons/local/helper-pool.js';
+import { spawn } from 'node:child_process';
+import { chown } from 'node:fs/promises';
+import { HELPER_PATH } from '../../src/daemons/local/mail-writer.js';
 import { ensureUser, openDir, request, MESSAGE, skipReason } from './harness.js';
 
 const skip = skipReason();
@@ -93,10 +96,14 @@ test(
     assert.equal(o?.status, 'deferred');
     assert.equal(o?.dsn, '4.3.0');
     assert.match(o?.reason ?? '', /delivery helper killed by signal SIGKILL/);
-    // The request's child died with its helper: nothing appears once the lock is gone.
+    // The request's orphaned child sees its helper gone and rolls back once it gets the lock.
     await unlink(`${mbox}.lock`);
     await new Promise((r) => setTimeout(r, 300));
-    await assert.rejects(stat(mbox), { code: 'ENOENT' });
+    const size = await stat(mbox).then(
+      (st) => st.size,
+      () => 0,
+    );
+    assert.equal(size, 0, 'the orphaned request rolled back');
     const [again] = await a.deliver(request({ recipients: [`pstlocal1@${HOST}`], content: MESSAGE }));
     assert.equal(again?.status, 'sent', again?.reason);
     const s = pool.stats();
@@ -188,11 +195,50 @@ test(
 
 test('requests are framed: NUL-free arguments, 64 KiB chunks, a zero-length end', () => {
   const b = Buffer.concat(encodeRequest(['read', '/x'], Buffer.alloc(70_000, 0x61)));
-  assert.equal(b.readUInt32BE(0), 8);
-  assert.equal(b.subarray(4, 12).toString('latin1'), 'read\0/x\0');
-  assert.equal(b.readUInt32BE(12), 65_536);
-  assert.equal(b.readUInt32BE(16 + 65_536), 70_000 - 65_536);
+  assert.equal(b.readUInt32BE(0), 14);
+  assert.equal(b.subarray(4, 18).toString('latin1'), '70000\0read\0/x\0');
+  assert.equal(b.readUInt32BE(18), 65_536);
+  assert.equal(b.readUInt32BE(22 + 65_536), 70_000 - 65_536);
   assert.equal(b.readUInt32BE(b.length - 4), 0);
-  assert.equal(b.length, 12 + 4 + 65_536 + 4 + 4_464 + 4);
+  assert.equal(b.length, 18 + 4 + 65_536 + 4 + 4_464 + 4);
   assert.throws(() => encodeRequest(['read', 'a\0b'], undefined), /NUL/);
 });
+
+test(
+  'content cut short or malformed framing: the helper exits and the mailbox is left as it was',
+  { skip },
+  async (t) => {
+    const u = ensureUser('pstlocal1');
+    const dir = await spoolDir(t);
+    const mbox = `${dir}/spool/pstlocal1`;
+    await writeFile(mbox, 'old\n', { mode: 0o600 });
+    await chown(mbox, u.uid, u.gid);
+    const args = ['mbox', mbox, 'fcntl', '0', '1', '3', '0', '500', '0'];
+    const whole = Buffer.concat(encodeRequest(args, Buffer.alloc(100_000, 0x62)));
+    const cases = [
+      // The stream ends in the middle of the content, as when the delivery process dies.
+      whole.subarray(0, whole.length - 20_000),
+      // A chunk longer than 64 KiB.
+      Buffer.concat([whole.subarray(0, 4 + whole.readUInt32BE(0)), Buffer.from([0, 2, 0, 0]), Buffer.alloc(0x20000)]),
+      // Chunks adding up to more than the announced length.
+      Buffer.concat([
+        ...encodeRequest(args, Buffer.alloc(10)).slice(0, 2),
+        Buffer.from([0, 0, 0, 11]),
+        Buffer.alloc(11),
+      ]),
+    ];
+    for (const input of cases) {
+      const child = spawn(HELPER_PATH, ['serve'], { uid: u.uid, gid: u.gid, stdio: ['pipe', 'pipe', 'inherit'] });
+      const out: Buffer[] = [];
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stdin.on('error', () => undefined);
+      const code = await new Promise<number | null>((resolve) => {
+        child.on('close', (c) => resolve(c));
+        child.stdin.end(input);
+      });
+      assert.equal(code, 3);
+      assert.equal(Buffer.concat(out).length, 0, 'no response for a malformed request');
+      assert.equal(await readFile(mbox, 'utf8'), 'old\n');
+    }
+  },
+);

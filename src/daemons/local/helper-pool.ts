@@ -51,12 +51,16 @@ function len32(n: number): Buffer {
   return b;
 }
 
-/** One request in the helper's framing: NUL-terminated arguments, content chunks, a zero length. */
+/**
+ * One request in the helper's framing: the content length and the arguments,
+ * NUL-terminated, then content chunks and a zero length. The helper delivers
+ * nothing whose content ends short of the announced length.
+ */
 export function encodeRequest(args: readonly string[], input: Buffer | undefined): Buffer[] {
   for (const a of args) if (a.includes('\0')) throw new Error('helper argument contains NUL');
-  const head = Buffer.from(args.map((a) => `${a}\0`).join(''), 'utf8');
-  const parts = [len32(head.length), head];
   const data = input ?? Buffer.alloc(0);
+  const head = Buffer.from([String(data.length), ...args].map((a) => `${a}\0`).join(''), 'utf8');
+  const parts = [len32(head.length), head];
   for (let off = 0; off < data.length; off += CHUNK) {
     const chunk = data.subarray(off, off + CHUNK);
     parts.push(len32(chunk.length), chunk);
@@ -103,7 +107,8 @@ class Helper {
     this.child.unref();
     for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) if (s instanceof Socket) s.unref();
     this.child.on('error', (e) => this.die(`cannot run delivery helper: ${e.message}`));
-    this.child.on('close', (code, signal) =>
+    // 'exit', not 'close': a request's child may still hold the helper's stderr open.
+    this.child.on('exit', (code, signal) =>
       this.die(`delivery helper ${signal ? `killed by signal ${signal}` : `exit status ${code ?? '?'}`}`),
     );
     this.armIdle();
