@@ -12,6 +12,20 @@
  *   postern-deliver mbox PATH LOCKS LIMIT OWNERCHECK ATTEMPTS DELAY STALE MKDIRS
  *   postern-deliver maildir DIR/ LIMIT UNIQUE
  *   postern-deliver read PATH MAXBYTES
+ *   postern-deliver serve
+ * serve keeps running as one recipient identity and performs many of the
+ * requests above, so local(8) pays one process start per identity instead of
+ * one per delivery (Postfix switches uid in a running process; Node cannot).
+ * Each request runs in a forked child with exactly the single-shot code, so a
+ * failure (which exits) or a lock, rlimit or dotlock never outlives its
+ * request; a child whose helper is gone rolls back rather than deliver. Framing (all lengths 4-byte big-endian), in:
+ *   LEN ARGS      ARGS: SIZE and the single-shot arguments, each NUL-terminated
+ *   LEN BYTES ... content chunks of at most 64 KiB, then a zero LEN
+ * SIZE (the content length in decimal) comes first in ARGS; content that ends
+ * short of it is not delivered.
+ * out, per request: LEN STATUS OUTPUT, where STATUS is the child's exit
+ * status (0 ok, 1 failure with the "D.D.D text" line) or 128+signal.
+ * Anything malformed makes the helper exit at once; so does EOF.
  * LOCKS: comma list of fcntl, flock, dotlock ("-" for none). OWNERCHECK: 1 = an
  * existing file must belong to the real uid. MKDIRS: 1 = create missing parent
  * directories (mode 0700), as virtual(8) does. On failure it prints one line
@@ -29,6 +43,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,16 +78,36 @@ static void set_size_limit(long long limit) {
     if (setrlimit(RLIMIT_FSIZE, &rl) < 0) fail("4.3.0", "setrlimit: %s", strerror(errno));
 }
 
-/* Copy stdin to fd. Returns 0 or an errno value. */
+/* In serve mode, the content length the request announced; -1 = until EOF (single-shot). */
+static long long expected_input = -1;
+/* In serve mode, the helper that forked this request's child. */
+static pid_t serve_parent = 0;
+
+/*
+ * A request whose helper died (killed, or its delivery process gone) has
+ * been deferred by Postern: writing it now would only make a duplicate, so
+ * the child rolls back instead. Not a kill on parent death: that could stop
+ * an mbox append halfway, before its rollback.
+ */
+static int abandoned(void) { return serve_parent != 0 && getppid() != serve_parent; }
+
+/*
+ * Copy stdin to fd. Returns 0 or an errno value. Content that ends short of
+ * the announced length (the helper died mid-request) is an error, so a
+ * truncated message is rolled back instead of delivered.
+ */
 static int copy_stdin(int fd) {
     char buf[65536];
+    long long total = 0;
     for (;;) {
         ssize_t n = read(0, buf, sizeof buf);
-        if (n == 0) return 0;
+        if (n == 0) return (expected_input >= 0 && total != expected_input) || abandoned() ? EPIPE : 0;
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno;
         }
+        total += n;
+        if (expected_input >= 0 && total > expected_input) return EPIPE;
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(fd, buf + off, (size_t)(n - off));
             if (w < 0) {
@@ -295,12 +331,168 @@ static int read_file(char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    if (getuid() == 0 || geteuid() == 0) fail("4.3.0", "refusing to deliver as root");
-    umask(077);
+static int dispatch(int argc, char **argv) {
     if (argc == 10 && strcmp(argv[1], "mbox") == 0) return deliver_mbox(argv + 2);
     if (argc == 5 && strcmp(argv[1], "maildir") == 0) return deliver_maildir(argv + 2);
     if (argc == 4 && strcmp(argv[1], "read") == 0) return read_file(argv + 2);
-    fail("4.3.0", "usage: postern-deliver mbox|maildir|read ...");
+    fail("4.3.0", "usage: postern-deliver mbox|maildir|read|serve ...");
     return 1;
+}
+
+#define SERVE_MAX_ARGS 16384
+#define SERVE_MAX_CHUNK 65536
+#define SERVE_MAX_OUTPUT (4 * 1024 * 1024)
+
+/* Exactly n bytes from fd; 1 = done, 0 = EOF before the first byte, exits on a short or failed read. */
+static int read_full(int fd, void *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0 && got == 0) return 0;
+        if (r <= 0) _exit(3);
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+static void write_full(int fd, const void *buf, size_t n) {
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, (const char *)buf + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) _exit(3);
+        off += (size_t)w;
+    }
+}
+
+static void read_exact(void *buf, size_t n) {
+    if (!read_full(0, buf, n)) _exit(3);
+}
+
+static uint32_t get_len(const unsigned char *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void put_len(unsigned char *b, uint32_t n) {
+    b[0] = (unsigned char)(n >> 24), b[1] = (unsigned char)(n >> 16), b[2] = (unsigned char)(n >> 8), b[3] = (unsigned char)n;
+}
+
+/*
+ * A malformed stream: the request's child sees its content end short of the
+ * announced length, rolls back and exits; then the helper exits.
+ */
+static void abandon(int to_child, pid_t child) {
+    if (to_child >= 0) close(to_child);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) continue;
+    _exit(3);
+}
+
+/*
+ * Relay the content chunks to the child; once the child stops reading
+ * (EPIPE) the rest is discarded. The chunks must add up to the announced
+ * length.
+ */
+static void relay_content(int to_child, pid_t child) {
+    static char chunk[SERVE_MAX_CHUNK];
+    long long total = 0;
+    for (;;) {
+        unsigned char b[4];
+        if (!read_full(0, b, 4)) abandon(to_child, child);
+        uint32_t n = get_len(b);
+        if (n == 0) {
+            if (total != expected_input) abandon(to_child, child);
+            return;
+        }
+        if (n > SERVE_MAX_CHUNK || total + n > expected_input) abandon(to_child, child);
+        if (!read_full(0, chunk, n)) abandon(to_child, child);
+        total += n;
+        if (to_child < 0) continue;
+        for (uint32_t off = 0; off < n;) {
+            ssize_t w = write(to_child, chunk + off, n - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) {
+                close(to_child);
+                to_child = -1;
+                break;
+            }
+            off += (uint32_t)w;
+        }
+    }
+}
+
+static int serve_one(char *args, uint32_t len) {
+    char *argv[12];
+    int argc = 0;
+    argv[argc++] = "postern-deliver";
+    /* The first argument is the content length; the rest are the single-shot arguments. */
+    uint32_t first = (uint32_t)strlen(args) + 1;
+    char *end;
+    errno = 0;
+    expected_input = strtoll(args, &end, 10);
+    if (errno || end == args || *end || expected_input < 0) _exit(3);
+    for (uint32_t i = first; i < len; i += (uint32_t)strlen(args + i) + 1) {
+        if (argc >= 11) _exit(3);
+        argv[argc++] = args + i;
+    }
+    argv[argc] = NULL;
+    if (argc < 2 || strcmp(argv[1], "serve") == 0) _exit(3);
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) _exit(4);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) _exit(4);
+    if (pid == 0) {
+        serve_parent = getppid();
+        /* SIGPIPE stays ignored: a child whose helper is gone must still reach exit() and drop its dotlock. */
+        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0) _exit(4);
+        /* No exec follows, so close-on-exec does nothing here: the child must not hold its own pipe ends. */
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        exit(dispatch(argc, argv));
+    }
+    close(in[0]);
+    close(out[1]);
+    relay_content(in[1], pid);
+    close(in[1]);
+    /* The child's output: "uid mode" and a file for read, at most one line otherwise. */
+    static char buf[SERVE_MAX_OUTPUT + 8], sink[4096];
+    size_t got = 0;
+    for (;;) {
+        /* Past the limit the rest is drained and dropped, so the child can always finish. */
+        int full = got == SERVE_MAX_OUTPUT;
+        ssize_t r = full ? read(out[0], sink, sizeof sink) : read(out[0], buf + 8 + got, SERVE_MAX_OUTPUT - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (!full) got += (size_t)r;
+    }
+    close(out[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) _exit(4);
+    uint32_t code = WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status) : 128u + (uint32_t)WTERMSIG(status);
+    put_len((unsigned char *)buf, (uint32_t)got + 4);
+    put_len((unsigned char *)buf + 4, code);
+    write_full(1, buf, got + 8);
+    return 0;
+}
+
+static int serve(void) {
+    /* A request's child may stop reading early; that must not kill the helper. */
+    signal(SIGPIPE, SIG_IGN);
+    static char args[SERVE_MAX_ARGS];
+    for (;;) {
+        unsigned char b[4];
+        if (!read_full(0, b, 4)) return 0;
+        uint32_t len = get_len(b);
+        if (len == 0 || len > SERVE_MAX_ARGS) _exit(3);
+        read_exact(args, len);
+        if (args[len - 1] != 0) _exit(3);
+        serve_one(args, len);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (getuid() == 0 || geteuid() == 0) fail("4.3.0", "refusing to deliver as root");
+    umask(077);
+    if (argc == 2 && strcmp(argv[1], "serve") == 0) return serve();
+    return dispatch(argc, argv);
 }

@@ -1,7 +1,8 @@
 // Runs the mailbox writer (native/postern-deliver.c) as the recipient: the
 // only way local(8) and virtual(8) put bytes into a mailbox, maildir or file.
-// The child is started with the recipient's uid/gid (spawn() also drops
-// supplementary groups), so the kernel checks permissions; the helper adds
+// The writer is started with the recipient's uid/gid (spawn() also drops
+// supplementary groups), so the kernel checks permissions; it is normally a
+// long-lived one per identity from helper-pool.ts, else a single-shot run. It adds
 // Postfix's safe_open() checks and mbox locking. Touches: processes, files
 // (through the child only).
 import { spawn } from 'node:child_process';
@@ -9,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HelperPool, type PoolLimits } from './helper-pool.js';
 import type { SpawnIdentity } from './identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,18 +29,53 @@ export type WriteResult =
 const HELPER_TIME_LIMIT_MS = 10 * 60_000;
 const MAX_OUTPUT = 1 << 20;
 
-export function runHelper(
+/** The helper's answer as a WriteResult: exit 0 is success, otherwise its "D.D.D text" line. */
+function toResult(status: number, output: Buffer, stderr: string, why: string): WriteResult {
+  if (status === 0) return { ok: true, output };
+  const line = output.toString('utf8').split('\n')[0] ?? '';
+  const m = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/.exec(line);
+  if (m) return { ok: false, dsn: m[1] ?? '4.3.0', reason: m[2] ?? '' };
+  return { ok: false, dsn: '4.3.0', reason: `delivery helper failed: ${why}${stderr ? `: ${stderr.trim()}` : ''}` };
+}
+
+let pool: HelperPool | undefined;
+
+/** The long-lived writers this process keeps (one set per identity); tests read its stats. */
+export function helperPool(): HelperPool {
+  pool ??= new HelperPool(HELPER_PATH);
+  return pool;
+}
+
+/** Replace the pool (tests: other limits); the old one's helpers are closed. */
+export function resetHelperPool(limits?: PoolLimits): HelperPool {
+  pool?.closeAll();
+  pool = new HelperPool(HELPER_PATH, limits);
+  return pool;
+}
+
+export async function runHelper(
   who: SpawnIdentity,
   args: readonly string[],
   input: Buffer | undefined,
 ): Promise<WriteResult> {
-  if (!who.ok) return Promise.resolve({ ok: false, dsn: '4.3.0', reason: who.reason });
+  if (!who.ok) return { ok: false, dsn: '4.3.0', reason: who.reason };
   if (!helperAvailable())
-    return Promise.resolve({
-      ok: false,
-      dsn: '4.3.0',
-      reason: `mail system configuration error: ${HELPER_PATH} is not built`,
-    });
+    return { ok: false, dsn: '4.3.0', reason: `mail system configuration error: ${HELPER_PATH} is not built` };
+  const pending = helperPool().run(who, args, input);
+  if (!pending) return runOnce(who, args, input);
+  const r = await pending;
+  // A helper that died mid-request: the write may be incomplete, so the recipient is deferred.
+  if (r.status < 0) return { ok: false, dsn: '4.3.0', reason: r.stderr };
+  const why = r.status > 128 ? `killed by signal ${r.status - 128}` : `exit status ${r.status}`;
+  return toResult(r.status, r.output, r.stderr, why);
+}
+
+/** One helper process for one request: when every pooled helper is busy. */
+function runOnce(
+  who: { readonly uid?: number; readonly gid?: number },
+  args: readonly string[],
+  input: Buffer | undefined,
+): Promise<WriteResult> {
   return new Promise((resolve) => {
     const child = spawn(HELPER_PATH, args, {
       uid: who.uid,
@@ -62,13 +99,8 @@ export function runHelper(
     child.stdin.on('error', () => undefined);
     child.on('error', (e) => resolve({ ok: false, dsn: '4.3.0', reason: `cannot run delivery helper: ${e.message}` }));
     child.on('close', (code, signal) => {
-      const output = Buffer.concat(out);
-      if (code === 0) return resolve({ ok: true, output });
-      const line = output.toString('utf8').split('\n')[0] ?? '';
-      const m = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/.exec(line);
-      if (m) return resolve({ ok: false, dsn: m[1] ?? '4.3.0', reason: m[2] ?? '' });
       const why = signal ? `killed by signal ${signal}` : `exit status ${code ?? '?'}`;
-      resolve({ ok: false, dsn: '4.3.0', reason: `delivery helper failed: ${why}${err ? `: ${err.trim()}` : ''}` });
+      resolve(toResult(code ?? -1, Buffer.concat(out), err, why));
     });
     child.stdin.end(input ?? Buffer.alloc(0));
   });
