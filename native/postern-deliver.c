@@ -78,7 +78,7 @@ static void set_size_limit(long long limit) {
     if (setrlimit(RLIMIT_FSIZE, &rl) < 0) fail("4.3.0", "setrlimit: %s", strerror(errno));
 }
 
-/* In serve mode, the content length the request announced; -1 = until EOF (single-shot). */
+/* The content length the request announced (serve mode, or POSTERN_DELIVER_SIZE); -1 = until EOF. */
 static long long expected_input = -1;
 /* In serve mode, the helper that forked this request's child. */
 static pid_t serve_parent = 0;
@@ -494,5 +494,9 @@ int main(int argc, char **argv) {
     if (getuid() == 0 || geteuid() == 0) fail("4.3.0", "refusing to deliver as root");
     umask(077);
     if (argc == 2 && strcmp(argv[1], "serve") == 0) return serve();
+    /* Single-shot: the caller states the content length, so input cut short
+     * (the delivery process died while writing it) is rolled back, not delivered. */
+    const char *size = getenv("POSTERN_DELIVER_SIZE");
+    if (size != NULL) expected_input = parse_num(size, "size");
     return dispatch(argc, argv);
 }

@@ -242,3 +242,34 @@ test(
     }
   },
 );
+
+test(
+  'single-shot: content shorter than POSTERN_DELIVER_SIZE is rolled back, the exact length delivered',
+  { skip },
+  async (t) => {
+    const u = ensureUser('pstlocal1');
+    const dir = await spoolDir(t);
+    const mbox = `${dir}/spool/pstlocal1`;
+    await writeFile(mbox, 'old\n', { mode: 0o600 });
+    await chown(mbox, u.uid, u.gid);
+    const args = ['mbox', mbox, 'fcntl', '0', '1', '3', '0', '500', '0'];
+    const run = (size: number, input: Buffer): Promise<number | null> =>
+      new Promise((resolve) => {
+        const child = spawn(HELPER_PATH, args, {
+          uid: u.uid,
+          gid: u.gid,
+          env: { PATH: '/usr/bin:/bin', POSTERN_DELIVER_SIZE: String(size) },
+          stdio: ['pipe', 'ignore', 'ignore'],
+        });
+        child.stdin.on('error', () => undefined);
+        child.on('close', (c) => resolve(c));
+        child.stdin.end(input);
+      });
+    const body = Buffer.from('From a@b Thu Nov 26 00:00:00 2026\nSubject: x\n\nbody\n\n');
+    // As when the delivery process dies while the helper reads: fewer bytes than stated.
+    assert.notEqual(await run(body.length + 100, body), 0);
+    assert.equal(await readFile(mbox, 'utf8'), 'old\n', 'cut-short content is not delivered');
+    assert.equal(await run(body.length, body), 0);
+    assert.equal(await readFile(mbox, 'utf8'), `old\n${body.toString('latin1')}`);
+  },
+);

@@ -81,7 +81,8 @@ function runOnce(
       uid: who.uid,
       gid: who.gid,
       cwd: '/',
-      env: { PATH: '/usr/bin:/bin' },
+      // The stated length makes the helper roll back content that arrives cut short.
+      env: { PATH: '/usr/bin:/bin', POSTERN_DELIVER_SIZE: String(input?.length ?? 0) },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: HELPER_TIME_LIMIT_MS,
     });
