@@ -10,6 +10,7 @@ import type { ParamReader } from '../../global/params/types.js';
 import type { DeliveryAgent, DeliveryRecipient, RecipientOutcome } from '../../global/queue/delivery-api.js';
 import type { QueuedMessage, QueueStore, StoredRecipient } from '../../global/queue/store-api.js';
 import type { BounceService } from '../bounce/bounce.js';
+import type { NoticeRecipient } from '../bounce/dsn-message.js';
 import type { ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
 import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
@@ -376,6 +377,7 @@ export class Qmgr {
         total,
         { beforeActive: a, inActive: b, setup: 0, transmission: d },
         this.s.delayResolution,
+        am.msg.verifyOnly === true,
       ),
     );
   }
@@ -403,6 +405,7 @@ export class Qmgr {
           ...(msg.body !== undefined ? { body: msg.body } : {}),
           ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
           ...(msg.client !== undefined ? { client: msg.client } : {}),
+          ...(msg.verifyOnly === true ? { verifyOnly: true } : {}),
         });
       } catch (e) {
         this.log.warning(`${msg.queueId}: ${batch.transport} delivery agent failed: ${(e as Error).message}`);
@@ -499,6 +502,10 @@ export class Qmgr {
       return;
     }
     const results = [...am.outcomes.values()];
+    if (msg.verifyOnly === true) {
+      await this.finishVerify(am, results);
+      return;
+    }
     const bounced = results.filter((x) => x.outcome.status === 'bounced');
     let deferred = results.filter((x) => x.outcome.status === 'deferred');
     const sent = results.filter((x) => x.outcome.status === 'sent');
@@ -564,6 +571,48 @@ export class Qmgr {
     }
   }
 
+  /**
+   * sendmail -bv: every recipient has its answer, temporary failures included
+   * (they are reported, not retried); the sender gets the report and the
+   * message goes. Should the report fail, the message is retried as a whole.
+   */
+  private async finishVerify(
+    am: ActiveMessage,
+    results: { rcpt: StoredRecipient; outcome: RecipientOutcome }[],
+  ): Promise<void> {
+    const { msg } = am;
+    try {
+      if (results.length > 0) {
+        await this.o.bounce.notify({
+          kind: 'verify',
+          message: this.noticeMessage(msg),
+          recipients: results.map((x) => noticeRcpt(x.outcome.status === 'sent' ? 'deliverable' : 'undeliverable')(x)),
+        });
+        // Recorded as final (a deferral included), so nothing is ever tried again.
+        await this.o.store.recordOutcomes(
+          msg.queueId,
+          results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' } : x.outcome)),
+        );
+      }
+      const stillOpen = msg.recipients.some((r) => !r.done && !am.outcomes.has(r.index));
+      if (stillOpen) {
+        const nextAttempt = this.clock.now() + this.s.retry.minBackoff * 1000;
+        await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt });
+      } else {
+        await this.o.store.remove(msg.queueId);
+        this.log.info(removedLine(msg.queueId));
+      }
+    } catch (e) {
+      this.log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
+      await this.o.store
+        .setState(msg.queueId, 'deferred', { nextAttempt: this.clock.now() + this.s.retry.minBackoff * 1000 })
+        .catch(() => undefined);
+    } finally {
+      this.active.delete(msg.queueId);
+      this.activeRecipients -= msg.recipients.length;
+    }
+  }
+
   private noticeMessage(msg: QueuedMessage): import('../bounce/bounce.js').NoticeMessage {
     return {
       queueId: msg.queueId,
@@ -579,7 +628,7 @@ export class Qmgr {
   }
 }
 
-function noticeRcpt(action: 'failed' | 'delayed' | 'delivered' | 'relayed') {
+function noticeRcpt(action: NoticeRecipient['action']) {
   return (x: { rcpt: StoredRecipient; outcome: RecipientOutcome }) => ({
     address: x.rcpt.address,
     original: x.rcpt.original,
