@@ -84,7 +84,7 @@ async function run(argv: string[], progName: string, io: SendmailIo): Promise<nu
       return serveSmtpOnStdio(cfg, opts, io);
     }
     case 'verify':
-      throw new CommandFailure('-bv is not supported by Postern', EX_UNAVAILABLE);
+      return enqueue(opts, io, true);
   }
 }
 
@@ -96,7 +96,12 @@ async function authorize(cfg: Config, progName: string): Promise<void> {
   }
 }
 
-async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
+/**
+ * Submission. With `verify` (-bv) no message is collected: an empty one is
+ * queued with the verify-only flag, and each recipient's delivery agent
+ * reports what it would do in a delivery status report to the sender.
+ */
+async function enqueue(opts: SendmailOptions, io: SendmailIo, verify = false): Promise<number> {
   const cfg = config(opts);
   await authorize(cfg, 'sendmail');
   if (opts.recipients.length === 0 && !opts.extractRecipients) {
@@ -105,10 +110,12 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
       EX_USAGE,
     );
   }
-  const { content } = await readMessage(io.stdin, {
-    ignoreDots: opts.ignoreDots,
-    sizeLimit: cfg.size('message_size_limit'),
-  });
+  const { content } = verify
+    ? { content: Buffer.alloc(0) }
+    : await readMessage(io.stdin, {
+        ignoreDots: opts.ignoreDots,
+        sizeLimit: cfg.size('message_size_limit'),
+      });
   const who = invoker();
   const fullName = opts.fullName ?? defaultFullName(who.uid);
   await dropMessage(
@@ -124,6 +131,7 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
       ...(opts.ret !== undefined ? { ret: opts.ret } : {}),
       ...(opts.envid !== undefined ? { envid: opts.envid } : {}),
       ...(opts.body !== undefined ? { body: opts.body } : {}),
+      ...(verify ? { verifyOnly: true } : {}),
     },
     content,
   );
