@@ -10,14 +10,15 @@ import type { ParamReader } from '../../global/params/types.js';
 import type { DeliveryAgent, DeliveryRecipient, RecipientOutcome } from '../../global/queue/delivery-api.js';
 import type { QueuedMessage, QueueStore, StoredRecipient } from '../../global/queue/store-api.js';
 import type { BounceService } from '../bounce/bounce.js';
-import type { NoticeRecipient } from '../bounce/dsn-message.js';
 import type { ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
 import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
 import { expiredLine, forceExpiredLine, recipientLogLine, removedLine } from './log-lines.js';
+import { noticeRcpt } from './notice-recipient.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
+import { settleVerify } from './verify-report.js';
 
 export interface QmgrOptions {
   readonly config: ParamReader;
@@ -571,42 +572,24 @@ export class Qmgr {
     }
   }
 
-  /**
-   * sendmail -bv: every recipient has its answer, temporary failures included
-   * (they are reported, not retried); the sender gets the report and the
-   * message goes. Should the report fail, the message is retried as a whole.
-   */
+  /** sendmail -bv: the report instead of delivery (see verify-report.ts); a failure retries the whole message. */
   private async finishVerify(
     am: ActiveMessage,
     results: { rcpt: StoredRecipient; outcome: RecipientOutcome }[],
   ): Promise<void> {
     const { msg } = am;
+    const retryAt = (): number => this.clock.now() + this.s.retry.minBackoff * 1000;
     try {
-      if (results.length > 0) {
-        await this.o.bounce.notify({
-          kind: 'verify',
-          message: this.noticeMessage(msg),
-          recipients: results.map((x) => noticeRcpt(x.outcome.status === 'sent' ? 'deliverable' : 'undeliverable')(x)),
-        });
-        // Recorded as final (a deferral included), so nothing is ever tried again.
-        await this.o.store.recordOutcomes(
-          msg.queueId,
-          results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' } : x.outcome)),
-        );
-      }
-      const stillOpen = msg.recipients.some((r) => !r.done && !am.outcomes.has(r.index));
-      if (stillOpen) {
-        const nextAttempt = this.clock.now() + this.s.retry.minBackoff * 1000;
-        await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt });
-      } else {
-        await this.o.store.remove(msg.queueId);
-        this.log.info(removedLine(msg.queueId));
-      }
+      await settleVerify(
+        { store: this.o.store, bounce: this.o.bounce, log: this.log, retryAt },
+        msg,
+        this.noticeMessage(msg),
+        results,
+        (index) => am.outcomes.has(index),
+      );
     } catch (e) {
       this.log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
-      await this.o.store
-        .setState(msg.queueId, 'deferred', { nextAttempt: this.clock.now() + this.s.retry.minBackoff * 1000 })
-        .catch(() => undefined);
+      await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt() }).catch(() => undefined);
     } finally {
       this.active.delete(msg.queueId);
       this.activeRecipients -= msg.recipients.length;
@@ -626,18 +609,4 @@ export class Qmgr {
       ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
     };
   }
-}
-
-function noticeRcpt(action: NoticeRecipient['action']) {
-  return (x: { rcpt: StoredRecipient; outcome: RecipientOutcome }) => ({
-    address: x.rcpt.address,
-    original: x.rcpt.original,
-    action,
-    dsn: x.outcome.dsn,
-    reason: x.outcome.reason,
-    relay: x.outcome.relay,
-    ...(x.rcpt.orcpt !== undefined ? { orcpt: x.rcpt.orcpt } : {}),
-    ...(x.rcpt.notify !== undefined ? { notify: x.rcpt.notify } : {}),
-    ...(x.outcome.remoteReply !== undefined ? { remoteReply: x.outcome.remoteReply } : {}),
-  });
 }
