@@ -57,6 +57,7 @@ relayhost = [127.0.0.1]:${receiver.port}
     'nobody@remote.test',
   ]);
   assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Mail Delivery Status Report will be mailed to <pstlocal1@localhost>.\n');
 
   const box = join(spool, 'pstlocal1');
   const deadline = Date.now() + 30_000;
@@ -79,6 +80,9 @@ relayhost = [127.0.0.1]:${receiver.port}
   assert.match(block('bob@remote.test'), /^Action: deliverable\nStatus: 2\.1\.5\n/m);
   assert.match(block('nobody@remote.test'), /^Action: undeliverable\nStatus: 5\.1\.1\n/m);
   assert.match(report, /<nosuchuser@localhost>: unknown user: "nosuchuser"/);
+  // The probe sendmail made stands in for a message: its headers come back with the report.
+  assert.match(report, /^Content-Type: text\/rfc822-headers$/m);
+  assert.match(report, /^Subject: probe\nTo:\tpstlocal2@localhost,\n\tnosuchuser@localhost,\n/m);
 
   // Nothing delivered anywhere: no mailbox for the local recipient, no DATA at the remote server.
   assert.ok(!existsSync(join(spool, 'pstlocal2')), 'the local recipient got nothing');

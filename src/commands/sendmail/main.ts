@@ -97,9 +97,10 @@ async function authorize(cfg: Config, progName: string): Promise<void> {
 }
 
 /**
- * Submission. With `verify` (-bv) no message is collected: an empty one is
- * queued with the verify-only flag, and each recipient's delivery agent
- * reports what it would do in a delivery status report to the sender.
+ * Submission. With `verify` (-bv) no message is collected: a small probe
+ * (From:, Subject: probe, To:, as Postfix makes it) is queued with the
+ * verify-only flag, and each recipient's delivery agent reports what it
+ * would do in a delivery status report to the sender.
  */
 async function enqueue(opts: SendmailOptions, io: SendmailIo, verify = false): Promise<number> {
   const cfg = config(opts);
@@ -110,18 +111,19 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo, verify = false): P
       EX_USAGE,
     );
   }
+  const who = invoker();
+  const sender = opts.sender ?? who.name;
   const { content } = verify
-    ? { content: Buffer.alloc(0) }
+    ? { content: probeMessage(sender, opts.recipients) }
     : await readMessage(io.stdin, {
         ignoreDots: opts.ignoreDots,
         sizeLimit: cfg.size('message_size_limit'),
       });
-  const who = invoker();
   const fullName = opts.fullName ?? defaultFullName(who.uid);
   await dropMessage(
     { queueDirectory: cfg.get('queue_directory'), mailOwner: cfg.get('mail_owner') },
     {
-      sender: opts.sender ?? who.name,
+      sender,
       recipients: opts.recipients,
       arrivalTime: Date.now(),
       uid: who.uid,
@@ -135,5 +137,12 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo, verify = false): P
     },
     content,
   );
+  if (verify) io.stdout.write(`Mail Delivery Status Report will be mailed to <${sender}>.\n`);
   return 0;
+}
+
+/** sendmail -bv's stand-in message: headers only, recipients folded one per line. */
+function probeMessage(sender: string, recipients: readonly string[]): Buffer {
+  const to = recipients.length > 0 ? [`To:\t${recipients.join(',\r\n\t')}`] : [];
+  return Buffer.from([`From: ${sender}`, 'Subject: probe', ...to, ''].join('\r\n'), 'utf8');
 }
