@@ -23,6 +23,8 @@ const MAX_BUFFER = 4 * 1024 * 1024;
 
 export class RecordingReceiver {
   readonly messages: ReceivedMessage[] = [];
+  /** Every command line received (the first 10,000), so a test can see what was sent without DATA. */
+  readonly commands: string[] = [];
   private waiters: (() => void)[] = [];
   private readonly sockets = new Set<Socket>();
   private holding: boolean;
@@ -138,6 +140,7 @@ export class RecordingReceiver {
           } else data.push(line.startsWith('.') ? line.slice(1) : line);
           continue;
         }
+        if (this.commands.length < 10_000) this.commands.push(line);
         const verb = line.slice(0, 4).toUpperCase();
         const arg = /<([^>]*)>/.exec(line)?.[1] ?? '';
         if (verb === 'EHLO') {

@@ -213,6 +213,18 @@ test('the pickup service takes new mail at once and accepts mail over public/pic
     );
     assert.ok(log.texts().some((l) => /^\w+: uid=1234 from=<u@example\.com>$/.test(l)));
     assert.deepEqual(await listMaildrop(inst.queueDir), []);
+    // sendmail -bv through the socket: the verify-only flag reaches the queue file; other mail has none.
+    await submitThroughSocket(
+      join(inst.queueDir, 'public', 'pickup'),
+      { sender: 'u@example.com', recipients: ['vrfy@example.org'], arrivalTime: 0, verifyOnly: true },
+      Buffer.from('From: u@example.com\r\nSubject: probe\r\n'),
+    );
+    await until('the verify-only submission to be queued', () =>
+      [...store.list()].some((m) => m.recipients[0]?.address === 'vrfy@example.org'),
+    );
+    const byRcpt = new Map([...store.list()].map((m) => [m.recipients[0]?.address, m]));
+    assert.equal(byRcpt.get('vrfy@example.org')?.verifyOnly, true);
+    assert.equal(byRcpt.get('sock@example.org')?.verifyOnly, undefined);
 
     // A user who may not write maildrop/ (mode 0730, owned by mail_owner) is served by the socket.
     const nobody = getpw('nobody');

@@ -16,6 +16,7 @@ export interface NewMessage {
   warned?: boolean;
   nextAttempt?: number;
   filter?: string;
+  verifyOnly?: boolean;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -57,6 +58,7 @@ export class MemoryStore implements QueueStore {
       ...(m.warned !== undefined ? { warned: m.warned } : {}),
       ...(m.nextAttempt !== undefined ? { nextAttempt: m.nextAttempt } : {}),
       ...(m.filter !== undefined ? { filter: m.filter } : {}),
+      ...(m.verifyOnly === true ? { verifyOnly: true } : {}),
     });
     this.contents.set(id, Buffer.from(content));
     if (announce && (m.state ?? 'incoming') === 'incoming') for (const l of this.listeners) l(id);

@@ -36,7 +36,7 @@ test('a committed message survives a restart with envelope, content and state ch
       { ...newMessage(a, ['x@example.org', 'y@example.org']), envid: 'E1', ret: 'HDRS' },
       selfCheckingContent(a, 100_000),
     );
-    await store.enqueue(newMessage(b), selfCheckingContent(b));
+    await store.enqueue({ ...newMessage(b), verifyOnly: true }, selfCheckingContent(b));
     await store.enqueue(newMessage(c), selfCheckingContent(c));
     assert.deepEqual(committed, [a, b, c]);
     await store.setState(a, 'active');
@@ -66,6 +66,8 @@ test('a committed message survives a restart with envelope, content and state ch
         ],
       );
       assert.equal(again.get(b)?.state, 'hold');
+      assert.equal(again.get(b)?.verifyOnly, true, 'sendmail -bv flag survives the restart');
+      assert.equal(ma.verifyOnly, undefined);
       const content = await readAll(again.openContent(a));
       assert.equal(content.length, ma.size);
       assert.ok(contentIsIntact(a, content));

@@ -153,6 +153,7 @@ test('everything the front does not handle goes to Node before standard input is
       { why: 'address list', args: ['Bob <b@example.org>, c@example.org'] },
       { why: 'no recipients', args: [] },
       { why: 'other mode', args: ['-bp'] },
+      { why: 'verify mode', args: ['-bv', 'b@example.org'] },
       { why: 'expansion in main.cf', args: ['b@example.org'], extraMainCf: 'queue_directory = $data_directory\n' },
       { why: 'restricted submitters', args: ['b@example.org'], extraMainCf: 'authorized_submit_users = root\n' },
     ];
@@ -170,6 +171,14 @@ test('everything the front does not handle goes to Node before standard input is
     const list = await runDirect(inst, 'sendmail', ['Bob <b@example.org>, c@example.org'], 'x\n');
     assert.equal(list.status, 0, list.stderr);
     assert.deepEqual((await takeOne(inst)).envelope.recipients, ['b@example.org', 'c@example.org']);
+    // -bv: Node queues a verify-only probe instead of the (unread) input.
+    const vrfy = await runDirect(inst, 'sendmail', ['-bv', '-f', 'a@example.org', 'b@example.org'], 'not read\n');
+    assert.equal(vrfy.status, 0, vrfy.stderr);
+    assert.equal(vrfy.stdout, 'Mail Delivery Status Report will be mailed to <a@example.org>.\n');
+    const probe = await takeOne(inst);
+    assert.equal(probe.envelope.verifyOnly, true);
+    assert.deepEqual(probe.envelope.recipients, ['b@example.org']);
+    assert.equal(probe.content.toString(), 'From: a@example.org\r\nSubject: probe\r\nTo:\tb@example.org\r\n');
     const none = await runDirect(inst, 'sendmail', [], 'x\n');
     assert.equal(none.status, 64);
     assert.equal(

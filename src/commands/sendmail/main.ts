@@ -84,7 +84,7 @@ async function run(argv: string[], progName: string, io: SendmailIo): Promise<nu
       return serveSmtpOnStdio(cfg, opts, io);
     }
     case 'verify':
-      throw new CommandFailure('-bv is not supported by Postern', EX_UNAVAILABLE);
+      return enqueue(opts, io, true);
   }
 }
 
@@ -96,7 +96,13 @@ async function authorize(cfg: Config, progName: string): Promise<void> {
   }
 }
 
-async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
+/**
+ * Submission. With `verify` (-bv) no message is collected: a small probe
+ * (From:, Subject: probe, To:, as Postfix makes it) is queued with the
+ * verify-only flag, and each recipient's delivery agent reports what it
+ * would do in a delivery status report to the sender.
+ */
+async function enqueue(opts: SendmailOptions, io: SendmailIo, verify = false): Promise<number> {
   const cfg = config(opts);
   await authorize(cfg, 'sendmail');
   if (opts.recipients.length === 0 && !opts.extractRecipients) {
@@ -105,16 +111,19 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
       EX_USAGE,
     );
   }
-  const { content } = await readMessage(io.stdin, {
-    ignoreDots: opts.ignoreDots,
-    sizeLimit: cfg.size('message_size_limit'),
-  });
   const who = invoker();
+  const sender = opts.sender ?? who.name;
+  const { content } = verify
+    ? { content: probeMessage(sender, opts.recipients) }
+    : await readMessage(io.stdin, {
+        ignoreDots: opts.ignoreDots,
+        sizeLimit: cfg.size('message_size_limit'),
+      });
   const fullName = opts.fullName ?? defaultFullName(who.uid);
   await dropMessage(
     { queueDirectory: cfg.get('queue_directory'), mailOwner: cfg.get('mail_owner') },
     {
-      sender: opts.sender ?? who.name,
+      sender,
       recipients: opts.recipients,
       arrivalTime: Date.now(),
       uid: who.uid,
@@ -124,8 +133,16 @@ async function enqueue(opts: SendmailOptions, io: SendmailIo): Promise<number> {
       ...(opts.ret !== undefined ? { ret: opts.ret } : {}),
       ...(opts.envid !== undefined ? { envid: opts.envid } : {}),
       ...(opts.body !== undefined ? { body: opts.body } : {}),
+      ...(verify ? { verifyOnly: true } : {}),
     },
     content,
   );
+  if (verify) io.stdout.write(`Mail Delivery Status Report will be mailed to <${sender}>.\n`);
   return 0;
+}
+
+/** sendmail -bv's stand-in message: headers only, recipients folded one per line. */
+function probeMessage(sender: string, recipients: readonly string[]): Buffer {
+  const to = recipients.length > 0 ? [`To:\t${recipients.join(',\r\n\t')}`] : [];
+  return Buffer.from([`From: ${sender}`, 'Subject: probe', ...to, ''].join('\r\n'), 'utf8');
 }

@@ -10,7 +10,8 @@ import type { Logger } from '../../global/log/logger.js';
 import { buildNotice, type NoticeRecipient } from './dsn-message.js';
 import type { NoticeKind } from './notice-text.js';
 
-export type NoticeRequestKind = 'bounce' | 'delay' | 'success';
+/** `verify` is sendmail -bv's report: it goes to the sender whatever NOTIFY says. */
+export type NoticeRequestKind = 'bounce' | 'delay' | 'success' | 'verify';
 
 export interface NoticeMessage {
   readonly queueId: string;
@@ -177,6 +178,10 @@ export function createBounceService(opts: BounceOptions): BounceService {
             'postmaster non-delivery',
           );
         }
+        return;
+      }
+      if (req.kind === 'verify') {
+        await send(req, 'verify', msg.sender, '', req.recipients, false, 'sender delivery status');
         return;
       }
       const chosen = req.recipients.filter((r) => wants(r.notify, what));

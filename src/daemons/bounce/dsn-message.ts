@@ -8,8 +8,8 @@ export interface NoticeRecipient {
   readonly address: string;
   readonly original: string;
   readonly orcpt?: string;
-  /** `failed` | `delayed` | `delivered` as RFC 3464 Action. */
-  readonly action: 'failed' | 'delayed' | 'delivered' | 'relayed';
+  /** RFC 3464 Action; `deliverable`/`undeliverable` are the sendmail -bv report's, as Postfix writes them. */
+  readonly action: 'failed' | 'delayed' | 'delivered' | 'relayed' | 'deliverable' | 'undeliverable';
   readonly dsn: string;
   readonly reason: string;
   readonly relay: string;

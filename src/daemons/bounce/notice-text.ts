@@ -3,7 +3,7 @@
 // Postfix's manner — identify the reporting host, say what happened, point at
 // the postmaster — and signed with mail_name so recipients can tell who sent it.
 
-export type NoticeKind = 'failure' | 'delay' | 'success' | 'postmaster-failure' | 'postmaster-delay';
+export type NoticeKind = 'failure' | 'delay' | 'success' | 'verify' | 'postmaster-failure' | 'postmaster-delay';
 
 export interface NoticeText {
   readonly subject: string;
@@ -56,6 +56,17 @@ export const NOTICE_TEXTS: Record<NoticeKind, NoticeText> = {
       'listed below. If the message was delivered to mailbox you will',
       'receive no further notifications. Otherwise you may still receive',
       'notifications of mail delivery errors from other systems.',
+      ...signature(mailName),
+    ],
+  },
+  verify: {
+    subject: 'Mail Delivery Status Report',
+    body: ({ host, mailName }) => [
+      `This is the mail system at host ${host}.`,
+      '',
+      'You asked for a report on the recipients listed below: it says, for',
+      'each one, whether mail to that address could be delivered, and how.',
+      'Nothing was delivered to anyone; this report is all there is.',
       ...signature(mailName),
     ],
   },

@@ -206,6 +206,7 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.ret !== undefined ? { ret: this.req.ret } : {}),
           ...(this.req.body !== undefined ? { body: this.req.body } : {}),
           ...(this.req.smtputf8 !== undefined ? { smtputf8: this.req.smtputf8 } : {}),
+          ...(this.req.verifyOnly === true ? { verifyOnly: true } : {}),
           ...(this.req.client
             ? { client: { name: this.req.client.name, addr: this.req.client.addr, helo: this.req.client.helo } }
             : {}),

@@ -71,7 +71,8 @@ function toWire(req: DeliveryRequest): WireRequest {
     arrivalTime: Math.max(0, Math.floor(req.arrivalTime)),
     size: req.size,
   };
-  for (const k of ['envid', 'ret', 'body', 'smtputf8', 'client'] as const) if (req[k] !== undefined) w[k] = req[k];
+  for (const k of ['envid', 'ret', 'body', 'smtputf8', 'client', 'verifyOnly'] as const)
+    if (req[k] !== undefined) w[k] = req[k];
   return w as unknown as WireRequest;
 }
 

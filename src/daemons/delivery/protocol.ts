@@ -41,6 +41,7 @@ export interface WireRequest {
   readonly smtputf8?: boolean;
   readonly size: number;
   readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+  readonly verifyOnly?: boolean;
 }
 
 export interface WireOutcome {
@@ -137,7 +138,7 @@ function isRequest(v: unknown): v is WireRequest {
     keys(
       v,
       ['queueId', 'transport', 'nexthop', 'sender', 'recipients', 'arrivalTime', 'size'],
-      ['envid', 'ret', 'body', 'smtputf8', 'client'],
+      ['envid', 'ret', 'body', 'smtputf8', 'client', 'verifyOnly'],
     ) &&
     typeof v.queueId === 'string' &&
     /^[0-9A-Za-z]{1,64}$/.test(v.queueId) &&
@@ -154,6 +155,7 @@ function isRequest(v: unknown): v is WireRequest {
     opt(v, 'ret', (x) => x === 'FULL' || x === 'HDRS') &&
     opt(v, 'body', (x) => x === '7BIT' || x === '8BITMIME' || x === 'BINARYMIME') &&
     opt(v, 'smtputf8', (x) => typeof x === 'boolean') &&
+    opt(v, 'verifyOnly', (x) => typeof x === 'boolean') &&
     opt(v, 'client', client)
   );
 }

@@ -359,6 +359,8 @@ class LocalAgent implements DeliveryAgent {
     domain: string,
     extension: string,
   ): Promise<Leaf> {
+    // sendmail -bv: say which command would get the mail; run nothing.
+    if (run.req.verifyOnly === true) return { status: 'sent', dsn: '2.0.0', reason: `delivers to command: ${command}` };
     const s = this.s;
     const input = mailCopy(run.lf, {
       fromLine: true,
@@ -410,6 +412,7 @@ class LocalAgent implements DeliveryAgent {
     const key = `file:${path}`;
     if (this.seen(run, key)) return;
     const maildir = path.endsWith('/');
+    if (run.req.verifyOnly === true) return this.leaf(run, 'sent', '2.0.0', `delivers to file: ${path}`);
     const data = mailCopy(run.lf, {
       fromLine: !maildir,
       mboxQuote: !maildir,
@@ -538,6 +541,8 @@ class LocalAgent implements DeliveryAgent {
     const home = this.s.homeMailbox;
     const path = home ? `${pw.home.replace(/\/$/, '')}/${home}` : `${this.s.spoolDir.replace(/\/$/, '')}/${pw.user}`;
     const maildir = path.endsWith('/');
+    if (run.req.verifyOnly === true)
+      return this.leaf(run, 'sent', '2.0.0', maildir ? 'delivers to maildir' : 'delivers to mailbox');
     const data = mailCopy(run.lf, {
       fromLine: !maildir,
       mboxQuote: !maildir,
@@ -618,6 +623,9 @@ class LocalAgent implements DeliveryAgent {
 
   private async flushForwards(run: Run): Promise<void> {
     if (run.forwards.length === 0) return;
+    // sendmail -bv: no copy is queued; the report names where the mail would go next.
+    if (run.req.verifyOnly === true)
+      return this.leaf(run, 'sent', '2.0.0', `forwards to ${run.forwards.map((a) => `<${a}>`).join(', ')}`);
     const copy: ForwardCopy = {
       req: run.req,
       rcpt: run.rcpt,

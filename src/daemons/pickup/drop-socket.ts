@@ -46,6 +46,7 @@ function decodeHeader(line: string): { envelope: MaildropEnvelope; size: number 
       ...(e.ret === 'FULL' || e.ret === 'HDRS' ? { ret: e.ret } : {}),
       ...(typeof e.envid === 'string' ? { envid: e.envid.slice(0, 100) } : {}),
       ...(e.body === '7BIT' || e.body === '8BITMIME' ? { body: e.body } : {}),
+      ...(e.verifyOnly === true ? { verifyOnly: true } : {}),
     };
     return { envelope, size: o.size };
   } catch {

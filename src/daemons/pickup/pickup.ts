@@ -108,6 +108,7 @@ export class Pickup {
       ...(env.ret !== undefined ? { ret: env.ret } : {}),
       ...(env.envid !== undefined ? { envid: env.envid } : {}),
       ...(env.body !== undefined ? { body: env.body } : {}),
+      ...(env.verifyOnly === true ? { verifyOnly: true } : {}),
     });
     log.info(`${tx.queueId}: uid=${env.uid ?? process.getuid?.() ?? 0} from=<${logSafe(env.sender)}>`);
     for (const address of env.recipients) {

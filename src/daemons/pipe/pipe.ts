@@ -64,6 +64,8 @@ export function createPipeAgent(o: PipeAgentOptions): DeliveryAgent {
           `message size ${req.size} exceeds size limit ${p.sizeLimit} of service ${o.service}`,
         );
       }
+      // sendmail -bv: the command is what would get the mail; it is not run.
+      if (req.verifyOnly === true) return all('sent', '2.0.0', `delivers to command: ${p.argv[0] ?? ''}`);
       const parts: Buffer[] = [];
       for await (const b of req.openContent()) parts.push(b);
       const input = prepare(Buffer.concat(parts), req, p);

@@ -1,7 +1,7 @@
 // The mail-log lines qmgr writes in Postfix's exact shape: the per-recipient
 // `to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=...` line
 // (written under the delivery agent's name), `removed`
-// and `status=expired, returned to sender`.
+// and `status=expired, returned to sender`; for sendmail -bv, `status=deliverable`/`undeliverable`.
 import type { RecipientOutcome } from '../../global/queue/delivery-api.js';
 
 /**
@@ -42,14 +42,20 @@ export function recipientLogLine(
   total: number,
   d: DelayParts,
   resolution = 2,
+  verifyOnly = false,
 ): string {
   const f = (s: number): string => formatDelay(s, resolution);
   const orig = rcpt.original && rcpt.original !== rcpt.address ? `, orig_to=<${printable(rcpt.original)}>` : '';
   return (
     `${queueId}: to=<${printable(rcpt.address)}>${orig}, relay=${printable(outcome.relay)}, delay=${f(total)}, ` +
     `delays=${f(d.beforeActive)}/${f(d.inActive)}/${f(d.setup)}/${f(d.transmission)}, ` +
-    `dsn=${outcome.dsn}, status=${outcome.status} (${printable(outcome.reason)})`
+    `dsn=${outcome.dsn}, status=${verifyOnly ? verifyStatus(outcome.status) : outcome.status} (${printable(outcome.reason)})`
   );
+}
+
+/** sendmail -bv: Postfix logs what would happen, `deliverable` or `undeliverable`, instead of a delivery status. */
+export function verifyStatus(status: RecipientOutcome['status']): 'deliverable' | 'undeliverable' {
+  return status === 'sent' ? 'deliverable' : 'undeliverable';
 }
 
 export const removedLine = (queueId: string): string => `${queueId}: removed`;

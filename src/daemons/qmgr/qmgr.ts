@@ -16,7 +16,9 @@ import { systemClock, type Clock } from './clock.js';
 import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
 import { expiredLine, forceExpiredLine, recipientLogLine, removedLine } from './log-lines.js';
+import { noticeRcpt } from './notice-recipient.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
+import { settleVerify } from './verify-report.js';
 
 export interface QmgrOptions {
   readonly config: ParamReader;
@@ -376,6 +378,7 @@ export class Qmgr {
         total,
         { beforeActive: a, inActive: b, setup: 0, transmission: d },
         this.s.delayResolution,
+        am.msg.verifyOnly === true,
       ),
     );
   }
@@ -403,6 +406,7 @@ export class Qmgr {
           ...(msg.body !== undefined ? { body: msg.body } : {}),
           ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
           ...(msg.client !== undefined ? { client: msg.client } : {}),
+          ...(msg.verifyOnly === true ? { verifyOnly: true } : {}),
         });
       } catch (e) {
         this.log.warning(`${msg.queueId}: ${batch.transport} delivery agent failed: ${(e as Error).message}`);
@@ -499,6 +503,10 @@ export class Qmgr {
       return;
     }
     const results = [...am.outcomes.values()];
+    if (msg.verifyOnly === true) {
+      await this.finishVerify(am, results);
+      return;
+    }
     const bounced = results.filter((x) => x.outcome.status === 'bounced');
     let deferred = results.filter((x) => x.outcome.status === 'deferred');
     const sent = results.filter((x) => x.outcome.status === 'sent');
@@ -564,6 +572,30 @@ export class Qmgr {
     }
   }
 
+  /** sendmail -bv: the report instead of delivery (see verify-report.ts); a failure retries the whole message. */
+  private async finishVerify(
+    am: ActiveMessage,
+    results: { rcpt: StoredRecipient; outcome: RecipientOutcome }[],
+  ): Promise<void> {
+    const { msg } = am;
+    const retryAt = (): number => this.clock.now() + this.s.retry.minBackoff * 1000;
+    try {
+      await settleVerify(
+        { store: this.o.store, bounce: this.o.bounce, log: this.log, retryAt },
+        msg,
+        this.noticeMessage(msg),
+        results,
+        (index) => am.outcomes.has(index),
+      );
+    } catch (e) {
+      this.log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
+      await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt() }).catch(() => undefined);
+    } finally {
+      this.active.delete(msg.queueId);
+      this.activeRecipients -= msg.recipients.length;
+    }
+  }
+
   private noticeMessage(msg: QueuedMessage): import('../bounce/bounce.js').NoticeMessage {
     return {
       queueId: msg.queueId,
@@ -577,18 +609,4 @@ export class Qmgr {
       ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
     };
   }
-}
-
-function noticeRcpt(action: 'failed' | 'delayed' | 'delivered' | 'relayed') {
-  return (x: { rcpt: StoredRecipient; outcome: RecipientOutcome }) => ({
-    address: x.rcpt.address,
-    original: x.rcpt.original,
-    action,
-    dsn: x.outcome.dsn,
-    reason: x.outcome.reason,
-    relay: x.outcome.relay,
-    ...(x.rcpt.orcpt !== undefined ? { orcpt: x.rcpt.orcpt } : {}),
-    ...(x.rcpt.notify !== undefined ? { notify: x.rcpt.notify } : {}),
-    ...(x.outcome.remoteReply !== undefined ? { remoteReply: x.outcome.remoteReply } : {}),
-  });
 }

@@ -90,11 +90,14 @@ export async function runTransaction(
   }
 
   const pipelining = features.has('PIPELINING');
+  // sendmail -bv: the RCPT replies are the answer; no DATA is sent.
+  const verify = req.verifyOnly === true;
   let stage = 'sending MAIL FROM';
   try {
     const mail = mailCommand(req, sess);
     const rcptCmds = rcpts.map((r) => rcptCommand(r, sess));
-    if (pipelining) await conn.write([mail, ...rcptCmds, 'DATA'].map((c) => `${c}\r\n`).join(''), s.mailTimeout);
+    if (pipelining)
+      await conn.write([mail, ...rcptCmds, ...(verify ? [] : ['DATA'])].map((c) => `${c}\r\n`).join(''), s.mailTimeout);
     else await conn.write(`${mail}\r\n`, s.mailTimeout);
 
     const mailReply = await conn.readReply(s.mailTimeout);
@@ -106,16 +109,19 @@ export async function runTransaction(
       if (!pipelining) await conn.write(`${rcptCmds[i] ?? ''}\r\n`, s.rcptTimeout);
       const rr = await conn.readReply(s.rcptTimeout);
       if (!mailOk) continue;
-      if (rr.code >= 200 && rr.code < 300) accepted.push(r);
-      else results.set(r.index, fromReply(rr, label, 'RCPT TO'));
+      if (rr.code >= 200 && rr.code < 300) {
+        accepted.push(r);
+        if (verify) results.set(r.index, fromReply(rr, label, 'RCPT TO'));
+      } else results.set(r.index, fromReply(rr, label, 'RCPT TO'));
     }
     if (!mailOk) {
       const f = replyFailure(mailReply, label, 'MAIL FROM');
       // The pipelined DATA's reply: a 5xx by now, unless the server is broken enough to say 354.
-      if (pipelining) await endData(sess, s, await conn.readReply(s.dataInitTimeout));
+      if (pipelining && !verify) await endData(sess, s, await conn.readReply(s.dataInitTimeout));
       all({ status: f.soft ? 'soft' : 'bounced', dsn: f.dsn, reason: f.reason, remoteReply: mailReply.text });
       return { results, reusable: await rset(sess, s) };
     }
+    if (verify) return { results, reusable: await rset(sess, s) };
     stage = 'sending DATA command';
     if (!pipelining && accepted.length > 0) await conn.write('DATA\r\n', s.dataInitTimeout);
     const dataReply = pipelining || accepted.length > 0 ? await conn.readReply(s.dataInitTimeout) : undefined;

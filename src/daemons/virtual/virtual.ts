@@ -118,6 +118,9 @@ export function createVirtualAgent(o: VirtualAgentOptions): DeliveryAgent {
     const path = `${s.base.replace(/\/$/, '')}/${mailbox.replace(/^\//, '')}`;
     if (!path.startsWith('/')) return config(`virtual_mailbox_base must be an absolute path: ${s.base}`);
     const maildir = path.endsWith('/');
+    // sendmail -bv: the lookups above are the whole answer; the mailbox is not touched.
+    if (req.verifyOnly === true)
+      return { status: 'sent', dsn: '2.0.0', reason: maildir ? 'delivers to maildir' : 'delivers to mailbox' };
     const data = mailCopy(lf, {
       fromLine: !maildir,
       mboxQuote: !maildir,

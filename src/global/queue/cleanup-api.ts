@@ -64,6 +64,8 @@ export interface CleanupOpenRequest extends CleanupPolicyActions {
   readonly fullName?: string;
   /** `sendmail -t`: also take recipients from To:/Cc:/Bcc: (Resent- forms when present). */
   readonly extractRecipients?: boolean;
+  /** `sendmail -bv`: the message is queued only to find out what would happen to it (never delivered). */
+  readonly verifyOnly?: boolean;
 }
 
 export type CleanupVerdict =

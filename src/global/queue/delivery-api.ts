@@ -34,6 +34,12 @@ export interface DeliveryRequest {
   readonly openContent: () => AsyncIterable<Buffer>;
   /** The client that submitted it, for logs and XFORWARD. */
   readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+  /**
+   * `sendmail -bv`: decide what would happen without delivering. `sent` then means
+   * "deliverable" (the reason says how: `delivers to mailbox`, the server's RCPT reply),
+   * `bounced`/`deferred` mean "undeliverable"; no mailbox, command, file or DATA is touched.
+   */
+  readonly verifyOnly?: boolean;
 }
 
 export type DeliveryStatus = 'sent' | 'deferred' | 'bounced';

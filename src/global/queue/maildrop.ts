@@ -48,6 +48,8 @@ export interface MaildropEnvelope {
   readonly envid?: string;
   /** sendmail -B. */
   readonly body?: '7BIT' | '8BITMIME';
+  /** sendmail -bv: report what would happen to each recipient instead of delivering. */
+  readonly verifyOnly?: boolean;
 }
 
 export interface MaildropMessage {
@@ -117,7 +119,8 @@ export function decodeMaildrop(queueId: string, buf: Buffer): MaildropMessage {
         o.notify.every((n) => ['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'].includes(n as string)))) &&
     (o.ret === undefined || o.ret === 'FULL' || o.ret === 'HDRS') &&
     (o.envid === undefined || typeof o.envid === 'string') &&
-    (o.body === undefined || o.body === '7BIT' || o.body === '8BITMIME');
+    (o.body === undefined || o.body === '7BIT' || o.body === '8BITMIME') &&
+    (o.verifyOnly === undefined || typeof o.verifyOnly === 'boolean');
   if (!ok) throw new MaildropError(`maildrop/${queueId}: damaged (envelope fields)`);
   return {
     queueId,

@@ -154,5 +154,6 @@ function toView(e: IndexEntry): QueuedMessage {
   if (env.expired !== undefined) v.expired = env.expired;
   if (env.client !== undefined) v.client = { ...env.client };
   if (env.filter !== undefined) v.filter = env.filter;
+  if (env.verifyOnly !== undefined) v.verifyOnly = env.verifyOnly;
   return Object.freeze(v);
 }

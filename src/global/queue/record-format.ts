@@ -54,6 +54,8 @@ export interface EnvelopeImage {
   client?: { name: string; addr: string; helo: string };
   /** Per-message content filter (`transport:nexthop`) from header/body_checks FILTER. */
   filter?: string;
+  /** sendmail -bv: verify the recipients, report to the sender, deliver nothing. */
+  verifyOnly?: boolean;
 }
 
 export interface StateImage {
@@ -237,6 +239,7 @@ function decodeEnvelope(v: unknown): EnvelopeImage {
     expired: optBool(o, 'expired'),
     client,
     filter: optStr(o, 'filter'),
+    verifyOnly: optBool(o, 'verifyOnly'),
   });
 }
 

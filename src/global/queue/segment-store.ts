@@ -62,6 +62,8 @@ export interface NewMessage {
   readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
   /** header/body_checks FILTER: deliver through this `transport:nexthop` instead of normal routing. */
   readonly filter?: string;
+  /** sendmail -bv: delivery agents only report what they would do. */
+  readonly verifyOnly?: boolean;
 }
 
 export interface StoreStats extends WriterStats {
@@ -235,6 +237,7 @@ export class SegmentStore implements QueueStore {
       if (msg.smtputf8 !== undefined) env.smtputf8 = msg.smtputf8;
       if (msg.client !== undefined) env.client = { ...msg.client };
       if (msg.filter !== undefined) env.filter = msg.filter;
+      if (msg.verifyOnly === true) env.verifyOnly = true;
       await this.appendMessage(env, pieces, size);
     } finally {
       this.reserved.delete(msg.queueId);

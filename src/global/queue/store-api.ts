@@ -45,6 +45,8 @@ export interface QueuedMessage {
   readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
   /** Content filter (`transport:nexthop`) chosen by a header/body_checks FILTER action; overrides routing. */
   readonly filter?: string;
+  /** `sendmail -bv`: agents only decide what would happen; the sender gets a delivery status report. */
+  readonly verifyOnly?: boolean;
 }
 
 export interface QueueStore {
