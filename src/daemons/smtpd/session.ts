@@ -225,8 +225,18 @@ export class Session {
     if (this.reader.pending() > 0) {
       if (this.pipeliningViolation('CONNECT')) return false;
     }
-    this.reply(220, '', this.settings.banner);
+    this.greet();
     return true;
+  }
+
+  /**
+   * The 220 banner, or with smtpd_delay_reject = no and a client rejection,
+   * that rejection in its place (as Postfix 3.7 answers: the client never
+   * sees a 220 and every later command but QUIT gets 503 5.7.0).
+   */
+  private greet(): void {
+    if (this.connectReject) this.sendReply(this.connectReject);
+    else this.reply(220, '', this.settings.banner);
   }
 
   /** With smtpd_delay_reject = no the client restrictions run at connect time. */
@@ -255,7 +265,7 @@ export class Session {
     this.pendingEffects = [];
     this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
     await this.checkClientEarly();
-    this.reply(220, '', this.settings.banner);
+    this.greet();
   }
 
   /**
@@ -404,6 +414,15 @@ export class Session {
         this.hangup();
         return;
       }
+    }
+    if (this.connectReject && cmd?.name !== 'QUIT') {
+      // Postfix answers a rejected client this way whatever it sends, and
+      // leaves `where` at CONNECT (the "too many errors after" log says so).
+      this.reply(503, '5.7.0', `Error: access denied for ${this.namaddr}`);
+      if (cmd) this.count(cmd.name.toLowerCase(), false);
+      return;
+    }
+    if (!cmd) {
       this.reply(502, '5.5.2', 'Error: command not recognized');
       return;
     }

@@ -97,15 +97,6 @@ function logEnvelope(s: Session, env: CheckEnvelope): { from?: string; to?: stri
   };
 }
 
-/** With smtpd_delay_reject = no, a connect-stage rejection answers every later request. */
-export function repeatConnectReject(s: Session, env: CheckEnvelope): boolean {
-  const r = s.connectReject;
-  if (!r) return false;
-  s.logReject(r, logEnvelope(s, env));
-  s.sendReply(r);
-  return true;
-}
-
 /**
  * The client as the queue file records it: after XFORWARD, the forwarded
  * attributes (unknown where not given), otherwise this session's client.

@@ -5,7 +5,7 @@
 import { addressLiteral } from '../../../global/addr/address.js';
 import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
-import { checkStages, repeatConnectReject } from '../transaction.js';
+import { checkStages } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 
 const VALID_DOMAIN =
@@ -30,7 +30,6 @@ async function etrn(s: Session, args: string): Promise<boolean> {
     s.reply(501, '', 'Error: invalid parameter syntax');
     return false;
   }
-  if (repeatConnectReject(s, { etrnDomain: domain })) return false;
   if (!(await checkStages(s, ['etrn'], { etrnDomain: domain }))) return false;
   const result = s.deps.etrn ? await s.deps.etrn.flush(domain) : 'unavailable';
   const shown = `${printableText(domain, 100)}...`;

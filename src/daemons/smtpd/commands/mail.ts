@@ -5,7 +5,7 @@ import { isXtext } from '../../../util/xtext.js';
 import { parsePath, splitParam } from '../envelope.js';
 import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
-import { checkStages, repeatConnectReject } from '../transaction.js';
+import { checkStages } from '../transaction.js';
 import type { MailTransaction, SmtpdCommand } from '../types.js';
 
 interface MailParams {
@@ -111,7 +111,6 @@ async function mail(s: Session, args: string): Promise<boolean> {
     s.reply(552, '5.3.4', 'Message size exceeds fixed limit');
     return false;
   }
-  if (repeatConnectReject(s, { sender: path.address })) return false;
   if (!messageRateOk(s)) return false;
   const env = { sender: path.address, ...(params.size !== undefined ? { size: params.size } : {}) };
   s.pendingEffects = [];

@@ -7,7 +7,7 @@ import { isXtext } from '../../../util/xtext.js';
 import { parsePath, splitParam } from '../envelope.js';
 import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
-import { checkStages, ensureCleanup, repeatConnectReject } from '../transaction.js';
+import { checkStages, ensureCleanup } from '../transaction.js';
 import type { AcceptedRecipient, SmtpdCommand } from '../types.js';
 import type { RestrictionStage } from '../policy-api.js';
 
@@ -111,7 +111,6 @@ async function rcpt(s: Session, args: string): Promise<boolean> {
     s.reply(452, '4.5.3', 'Error: too many recipients');
     return false;
   }
-  if (repeatConnectReject(s, { sender: tx.sender, recipient: path.address })) return false;
   if (!recipientRateOk(s)) return false;
   // With smtpd_delay_reject the client, HELO and sender lists are evaluated here, per recipient.
   const stages: RestrictionStage[] = s.settings.delayReject ? ['connect', 'helo', 'mail', 'rcpt'] : ['rcpt'];

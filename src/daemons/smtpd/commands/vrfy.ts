@@ -3,7 +3,7 @@
 // non-committal 252 (it never reveals whether a mailbox exists).
 import { parsePath } from '../envelope.js';
 import type { Session } from '../session.js';
-import { checkStages, repeatConnectReject } from '../transaction.js';
+import { checkStages } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 
 async function vrfy(s: Session, args: string): Promise<boolean> {
@@ -24,7 +24,6 @@ async function vrfy(s: Session, args: string): Promise<boolean> {
     s.reply(501, '5.1.3', 'Bad recipient address syntax');
     return false;
   }
-  if (repeatConnectReject(s, { recipient: path.address })) return false;
   if (!(await checkStages(s, ['vrfy'], { recipient: path.address }))) return false;
   s.reply(252, '2.0.0', args);
   return true;
