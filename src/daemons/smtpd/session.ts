@@ -539,7 +539,7 @@ export class Session {
     );
   }
 
-  facts(extra: { sender?: string; recipient?: string; etrnDomain?: string; size?: number } = {}): {
+  facts(extra: { sender?: string; recipient?: string; etrnDomain?: string; size?: number; saslSender?: string } = {}): {
     clientAddr: string;
     clientName: string;
     reverseClientName: string;
@@ -550,6 +550,7 @@ export class Session {
     esmtp: boolean;
     saslUsername?: string;
     saslMethod?: string;
+    saslSender?: string;
     tls: boolean;
     tlsCert?: TlsSessionInfo['peer'];
     tlsSession?: { protocol: string; cipher: string; bits: number };
@@ -572,6 +573,7 @@ export class Session {
       esmtp: this.esmtp,
       ...(this.saslUsername !== undefined ? { saslUsername: this.saslUsername } : {}),
       ...(this.saslMethod !== undefined ? { saslMethod: this.saslMethod } : {}),
+      ...(this.tx?.saslSender !== undefined ? { saslSender: this.tx.saslSender } : {}),
       tls: this.tls,
       ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
       ...(this.tlsInfo

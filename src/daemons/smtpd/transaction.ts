@@ -15,6 +15,8 @@ export interface CheckEnvelope {
   readonly recipient?: string;
   readonly etrnDomain?: string;
   readonly size?: number;
+  /** MAIL FROM's AUTH= identity (xtext decoded), before the transaction exists. */
+  readonly saslSender?: string;
 }
 
 /**
@@ -166,7 +168,8 @@ export async function ensureCleanup(s: Session): Promise<boolean> {
   }
   // Postfix adds the SASL login to this line; log analysers count authenticated submissions from it.
   const sasl =
-    s.saslUsername !== undefined ? `, sasl_method=${s.saslMethod ?? ''}, sasl_username=${s.saslUsername}` : '';
+    (s.saslUsername !== undefined ? `, sasl_method=${s.saslMethod ?? ''}, sasl_username=${s.saslUsername}` : '') +
+    (tx.saslSender !== undefined ? `, sasl_sender=${tx.saslSender}` : '');
   s.logger.info(`${tx.cleanup.queueId}: client=${s.namaddr}${sasl}${forwarded(s)}`);
   return true;
 }
