@@ -410,7 +410,8 @@ export class Session {
       this.count('unknown', false);
       if (this.isForbidden(verb)) {
         this.logger.warning(`non-SMTP command from ${this.namaddr}: ${printable(Buffer.from(text), 100)}`);
-        this.reply(521, '5.7.0', 'Error: I can break rules, too. Goodbye.');
+        // Postfix 3.7's words and code (later Postfix versions answer 521 5.7.0).
+        this.reply(221, '2.7.0', 'Error: I can break rules, too. Goodbye.');
         this.hangup();
         return;
       }
@@ -423,7 +424,8 @@ export class Session {
       return;
     }
     if (!cmd) {
-      this.reply(502, '5.5.2', 'Error: command not recognized');
+      // 500 as Postfix 3.7 answers (checked against Debian's smtpd; 3.9+ says 502).
+      this.reply(500, '5.5.2', 'Error: command not recognized');
       return;
     }
     this.where = cmd.name;
@@ -447,6 +449,9 @@ export class Session {
 
   private isForbidden(verb: string): boolean {
     const s = this.settings;
+    // A message header sent as a command (`Subject: x`, `X-Foo:bar`) means a client that
+    // lost sync or a cross-protocol attack: Postfix hangs up whatever smtpd_forbidden_commands says.
+    if (/^[\x21-\x39\x3b-\x7e]+:/.test(verb)) return true;
     return s.forbiddenCommands.includes(verb) || s.forbiddenPatterns.some((re) => re.test(verb));
   }
 

@@ -41,7 +41,7 @@ function parseParams(s: Session, params: readonly string[]): MailParams | false 
       out.smtputf8 = true;
     } else if (key === 'RET' && value !== undefined) {
       if (out.ret !== undefined) {
-        s.reply(501, '5.5.4', 'Duplicate RET parameter');
+        s.reply(501, '5.5.4', 'Bad RET parameter syntax');
         return false;
       }
       const r = v.toUpperCase();
@@ -64,7 +64,7 @@ function parseParams(s: Session, params: readonly string[]): MailParams | false 
       out.auth = decoded;
     } else if (key === 'ENVID' && value !== undefined) {
       if (out.envid !== undefined) {
-        s.reply(501, '5.5.4', 'Duplicate ENVID parameter');
+        s.reply(501, '5.5.4', 'Bad ENVID parameter syntax');
         return false;
       }
       if (v === '' || v.length > 100 || !isXtext(v)) {

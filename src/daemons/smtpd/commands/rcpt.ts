@@ -38,7 +38,7 @@ function parseParams(s: Session, params: readonly string[]): RcptParams | false 
     const { key, value } = splitParam(p);
     if (key === 'NOTIFY' && value !== undefined) {
       if (out.notify) {
-        s.reply(501, '5.5.4', 'Error: Duplicate NOTIFY parameter');
+        s.reply(501, '5.5.4', 'Error: Bad NOTIFY parameter syntax');
         return false;
       }
       const n = parseNotify(value);
@@ -49,7 +49,7 @@ function parseParams(s: Session, params: readonly string[]): RcptParams | false 
       out.notify = n;
     } else if (key === 'ORCPT' && value !== undefined) {
       if (out.orcpt !== undefined) {
-        s.reply(501, '5.5.4', 'Error: Duplicate ORCPT parameter');
+        s.reply(501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
         return false;
       }
       if (!validOrcpt(value)) {
