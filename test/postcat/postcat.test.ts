@@ -11,6 +11,8 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
 import { SegmentStore } from '../../src/global/queue/segment-store.js';
+import { Config } from '../../src/global/params/config.js';
+import { CleanupServer } from '../../src/daemons/cleanup/cleanup-service.js';
 import { runTool, tempInstall } from '../sendmail/tools-harness.js';
 
 const ARRIVAL = Date.UTC(2026, 0, 5, 3, 4, 5);
@@ -185,3 +187,53 @@ test(
     }
   },
 );
+
+// The attribute order below is what Debian's postcat 3.7.11 prints for a message that
+// smtpd took after `XFORWARD NAME=orig.example ADDR=192.0.2.7 PORT=4711 PROTO=ESMTP
+// HELO=orig-helo.example` with content_filter set (a throwaway `postfix -c DIR start`
+// instance; Postfix adds further attributes Postern does not keep, left out here).
+test('postcat: a message from cleanup shows content_filter and the forwarded client port and protocol', async () => {
+  const inst = await tempInstall();
+  try {
+    const log = new MemoryLogger('postfix/cleanup');
+    const store = await SegmentStore.open({ queueDirectory: inst.queueDir, logger: log });
+    const config = Config.fromText('myhostname = mx.example.net\ncontent_filter = scan:[127.0.0.1]:10025\n');
+    const server = new CleanupServer({ store, config, logger: log });
+    const client = {
+      name: 'orig.example',
+      reverseName: 'orig.example',
+      addr: '192.0.2.7',
+      port: 4711,
+      helo: 'orig-helo.example',
+      protocol: 'ESMTP',
+    };
+    const tx = await server.open({ origin: 'smtpd', sender: 'a@x.test', client, arrivalTime: ARRIVAL });
+    tx.addRecipient({ address: 'b@mx.example.net' });
+    tx.write(Buffer.from('Subject: t\r\n\r\nbody\r\n'));
+    const v = await tx.commit();
+    await store.close();
+    assert.equal(v.status, 'queued', JSON.stringify(v));
+    const id = v.status === 'queued' ? v.queueId : '';
+
+    const r = await runTool(inst, 'postcat', ['-e', '-q', id]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout
+      .split('\n')
+      .filter((l) => !/^(message_size|message_arrival_time|create_time|\*\*\*)/.test(l));
+    assert.deepEqual(lines.slice(0, 9), [
+      'content_filter: scan:[127.0.0.1]:10025',
+      'named_attribute: rewrite_context=remote',
+      'sender: a@x.test',
+      'named_attribute: log_client_name=orig.example',
+      'named_attribute: log_client_address=192.0.2.7',
+      'named_attribute: log_client_port=4711',
+      'named_attribute: log_message_origin=orig.example[192.0.2.7]',
+      'named_attribute: log_helo_name=orig-helo.example',
+      'named_attribute: log_protocol_name=ESMTP',
+    ]);
+    const d = await runTool(inst, 'postcat', ['-e', '-d', '-q', id]);
+    assert.match(d.stdout, /^ 76 content_filter: scan:\[127\.0\.0\.1\]:10025$/m);
+  } finally {
+    await inst.cleanup();
+  }
+});

@@ -99,6 +99,7 @@ test('check_policy_service over inet: request attributes and actions', async () 
       recipient: 'u@mail.example.com',
       recipientCount: 2,
       saslUsername: 'bob',
+      saslSender: 'bob@mail.example.com',
     });
     assert.equal(
       replyOf(await p.check('rcpt', f)),
@@ -114,6 +115,7 @@ test('check_policy_service over inet: request attributes and actions', async () 
     // As in Postfix, the count is sent only in the DATA and END-OF-MESSAGE states.
     assert.equal(req.get('recipient_count'), '0');
     assert.equal(req.get('sasl_username'), 'bob');
+    assert.equal(req.get('sasl_sender'), 'bob@mail.example.com');
     assert.equal(
       replyOf(await p.check('rcpt', facts({ sender: 'ok@good.example', recipient: 'u@mail.example.com' }))),
       'dunno',

@@ -44,6 +44,7 @@ writeFileSync(
     `bob {SHA512-CRYPT}${opensslSha512('b0b-secret')}`,
     'carol {PLAIN}c4rol',
     'dave {ROT13}qnir',
+    'erin@realm.example {PLAIN}e1',
     '',
   ].join('\n'),
 );
@@ -100,6 +101,32 @@ test('PLAIN and LOGIN against bcrypt, SHA512-CRYPT and {PLAIN} entries', async (
   await h.close();
   assert.ok(
     h.logs().some((l) => /: client=localhost\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=alice$/.test(l)),
+  );
+});
+
+test('smtpd_sasl_local_domain completes a bare login name; MAIL FROM AUTH= is logged as sasl_sender', async () => {
+  const h = await start('smtpd_sasl_local_domain = realm.example');
+  const c = await SmtpTestClient.plain(h.port);
+  await c.reply();
+  await c.cmd('EHLO x');
+  assert.equal(await c.cmd(`AUTH PLAIN ${b64('\0erin\0e1')}`), '235 2.7.0 Authentication successful');
+  assert.equal(await c.cmd('MAIL FROM:<erin@x> AUTH=erin+2Bbox@realm.example'), '250 2.1.0 Ok');
+  assert.equal(await c.cmd('RCPT TO:<b@x>'), '250 2.1.5 Ok');
+  await c.cmd('RSET');
+  assert.equal(await c.cmd('MAIL FROM:<erin@x> AUTH=<>'), '250 2.1.0 Ok');
+  assert.equal(await c.cmd('MAIL FROM:<erin@x> AUTH=<> AUTH=<>'), '503 5.5.1 Error: nested MAIL command');
+  c.close();
+  // A name that already has a realm is looked up as given.
+  const other = await SmtpTestClient.plain(h.port);
+  await other.reply();
+  await other.cmd('EHLO x');
+  assert.equal(await other.cmd(`AUTH PLAIN ${b64('\0erin@realm.example\0e1')}`), '235 2.7.0 Authentication successful');
+  other.close();
+  await h.close();
+  const logs = h.logs().join('\n');
+  assert.match(
+    logs,
+    /: client=localhost\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=erin@realm\.example, sasl_sender=erin\+box@realm\.example$/m,
   );
 });
 

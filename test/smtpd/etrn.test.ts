@@ -12,7 +12,8 @@ import { BASE_MAIN_CF, RawClient, startSmtpd } from './harness.js';
 const noTables = (): Promise<Dict> => Promise.reject(new Error('no tables here'));
 
 test('ETRN: eligible domains are flushed, others get 459, no queue manager 458', async () => {
-  const mainCf = 'relay_domains = relay.example\nfast_flush_domains = $relay_domains';
+  // Postfix 3.7 refuses an address literal even when fast_flush_domains lists it.
+  const mainCf = 'relay_domains = relay.example\nfast_flush_domains = $relay_domains, [192.0.2.1]';
   const flushed: (string | undefined)[] = [];
   let qmgrUp = true;
   const etrn = createEtrnFlush(
@@ -33,6 +34,14 @@ test('ETRN: eligible domains are flushed, others get 459, no queue manager 458',
     assert.equal(await c.cmd('ETRN [192.0.2.1]'), '459 <[192.0.2.1]>: service unavailable');
     assert.equal(await c.cmd('ETRN other.example'), '459 <other.example>: service unavailable');
     assert.equal(await c.cmd('ETRN bad_name!'), '501 Error: invalid parameter syntax');
+    // As Debian's Postfix 3.7.11 smtpd answers them (a throwaway instance, same dialogue).
+    assert.equal(await c.cmd('ETRN 192.0.2.1'), '501 Error: invalid parameter syntax');
+    assert.equal(await c.cmd('ETRN relay.example.'), '501 Error: invalid parameter syntax');
+    assert.equal(await c.cmd('ETRN -a.relay.example'), '501 Error: invalid parameter syntax');
+    assert.equal(await c.cmd('ETRN [999.1.1.1]'), '501 Error: invalid parameter syntax');
+    assert.equal(await c.cmd('ETRN [ipv6:zz]'), '501 Error: invalid parameter syntax');
+    assert.equal(await c.cmd('ETRN a_b.relay.example'), '250 Queuing started');
+    assert.equal(await c.cmd('ETRN [IPv6:2001:db8::1]'), '459 <[IPv6:2001:db8::1]>: service unavailable');
     assert.equal(await c.cmd('ETRN a b'), '500 Syntax: ETRN domain');
     await c.cmd('MAIL FROM:<a@b.example>');
     assert.equal(await c.cmd('ETRN relay.example'), '503 Error: MAIL transaction in progress');
@@ -43,7 +52,7 @@ test('ETRN: eligible domains are flushed, others get 459, no queue manager 458',
   } finally {
     await h.close();
   }
-  assert.deepEqual(flushed, ['relay.example', 'sub.relay.example']);
+  assert.deepEqual(flushed, ['relay.example', 'sub.relay.example', 'a_b.relay.example']);
   const logs = h.logs();
   assert.ok(logs.includes('warning: reject: ETRN other.example... from localhost[127.0.0.1]'), logs.join('\n'));
   assert.ok(logs.includes('warning: unable to talk to fast flush service'));

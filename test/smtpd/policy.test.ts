@@ -141,7 +141,12 @@ test('a policy that throws defers with 451 and the session goes on', async () =>
   assert.ok(h.logs().includes('warning: localhost[127.0.0.1]: rcpt restrictions: dict lookup failed'));
 });
 
-test('smtpd_delay_reject = no: a connect-stage rejection answers later commands', async () => {
+// Established against Debian's Postfix 3.7.11 smtpd (a throwaway `postfix -c DIR start`
+// instance with smtpd_delay_reject = no and smtpd_client_restrictions = reject): the
+// rejection replaces the 220 greeting, every later command but QUIT (known or not) gets
+// `503 5.7.0 Error: access denied for NAME[ADDR]`, each counts as an error (the greeting
+// too), the reject is logged once at CONNECT and "too many errors after CONNECT" ends it.
+test('smtpd_delay_reject = no: a connect-stage rejection replaces the greeting, then 503 for all but QUIT', async () => {
   const h = await startSmtpd('smtpd_delay_reject = no', {
     policy: (stage) =>
       stage === 'connect'
@@ -152,19 +157,49 @@ test('smtpd_delay_reject = no: a connect-stage rejection answers later commands'
           }
         : undefined,
   });
+  const denied = '503 5.7.0 Error: access denied for localhost[127.0.0.1]';
   const c = await RawClient.connect(h.port);
-  assert.equal(await c.reply(), '220 mx.example.test ESMTP Postern');
-  assert.equal(await c.cmd('HELO x'), '554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied');
-  assert.equal(await c.cmd('MAIL FROM:<a@x>'), '554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied');
+  assert.equal(await c.reply(), '554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied');
+  for (const cmd of ['HELO x', 'EHLO x', 'MAIL FROM:<a@x>', 'RCPT TO:<b@x>', 'DATA', 'NOOP', 'RSET', 'XYZZY']) {
+    assert.equal(await c.cmd(cmd), denied, cmd);
+  }
   assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
   await h.close();
-  assert.ok(
-    h
-      .logs()
-      .includes(
-        'NOQUEUE: reject: CONNECT from localhost[127.0.0.1]: 554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied; proto=SMTP',
-      ),
+  const logs = h.logs();
+  assert.equal(
+    logs.filter((l) => l.includes('reject:')).join('\n'),
+    'NOQUEUE: reject: CONNECT from localhost[127.0.0.1]: 554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied; proto=SMTP',
   );
+  assert.ok(
+    logs.includes(
+      'disconnect from localhost[127.0.0.1] helo=0/1 ehlo=0/1 mail=0/1 rcpt=0/1 data=0/1 rset=0/1 noop=0/1 quit=1 unknown=0/1 commands=1/9',
+    ),
+    logs.join('\n'),
+  );
+  assert.equal(h.cleanup.messages.length, 0);
+});
+
+test('smtpd_delay_reject = no: a rejected client reaches the hard error limit (the greeting counts)', async () => {
+  const h = await startSmtpd(
+    ['smtpd_delay_reject = no', 'smtpd_hard_error_limit = 3', 'smtpd_error_sleep_time = 0'].join('\n'),
+    {
+      policy: (stage) =>
+        stage === 'connect'
+          ? {
+              action: 'reject',
+              reply: { code: 450, dsn: '4.3.2', text: '<localhost[127.0.0.1]>: Client host rejected: Try again later' },
+              logText: '',
+            }
+          : undefined,
+    },
+  );
+  const c = await RawClient.connect(h.port);
+  assert.equal(await c.reply(), '450 4.3.2 <localhost[127.0.0.1]>: Client host rejected: Try again later');
+  assert.equal(await c.cmd('NOOP'), '503 5.7.0 Error: access denied for localhost[127.0.0.1]');
+  assert.equal(await c.cmd('NOOP'), '503 5.7.0 Error: access denied for localhost[127.0.0.1]');
+  assert.equal(await c.cmd('NOOP'), '421 4.7.0 mx.example.test Error: too many errors');
+  await h.close();
+  assert.ok(h.logs().includes('too many errors after CONNECT from localhost[127.0.0.1]'), h.logs().join('\n'));
 });
 
 test('a queue write error answers 451 and the message is not queued', async () => {

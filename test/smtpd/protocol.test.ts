@@ -82,7 +82,7 @@ test('sequence and syntax errors use Postfix replies and count in the disconnect
   assert.equal(await c.cmd('MAIL FROM:<a@b> SIZE=abc'), '501 5.5.4 Bad message size syntax');
   assert.equal(await c.cmd('MAIL FROM:<a@b> SIZE=99999999999'), '552 5.3.4 Message size exceeds fixed limit');
   assert.equal(await c.cmd('MAIL FROM:<a@b> FOO=BAR'), '555 5.5.4 Unsupported option: FOO=BAR');
-  assert.equal(await c.cmd('MAIL FROM:<a@b> RET=FULL RET=HDRS'), '501 5.5.4 Duplicate RET parameter');
+  assert.equal(await c.cmd('MAIL FROM:<a@b> RET=FULL RET=HDRS'), '501 5.5.4 Bad RET parameter syntax');
   assert.equal(await c.cmd('MAIL FROM:<a@b> ENVID=a=b'), '501 5.5.4 Bad ENVID parameter syntax');
   assert.equal(await c.cmd('MAIL FROM:<ü@b>'), '553 5.6.7 Must declare SMTPUTF8 to send unicode address');
   assert.equal(await c.cmd('MAIL FROM: <a@b>'), '250 2.1.0 Ok');
@@ -95,9 +95,9 @@ test('sequence and syntax errors use Postfix replies and count in the disconnect
   assert.equal(await c.cmd('RSET now'), '501 5.5.4 Syntax: RSET');
   assert.equal(await c.cmd('RSET'), '250 2.0.0 Ok');
   assert.equal(await c.cmd('NOOP'), '250 2.0.0 Ok');
-  assert.equal(await c.cmd('HELP'), '502 5.5.2 Error: command not recognized');
+  assert.equal(await c.cmd('HELP'), '500 5.5.2 Error: command not recognized');
   assert.equal(await c.cmd(''), '500 5.5.2 Error: bad syntax');
-  assert.equal(await c.cmd('VRFY'), '501 5.5.4 Syntax: VRFY address');
+  assert.equal(await c.cmd('VRFY'), '501 5.5.4 Syntax: VRFY address [SMTPUTF8]');
   assert.equal(await c.cmd('VRFY <postmaster@example.test>'), '252 2.0.0 <postmaster@example.test>');
   assert.equal(await c.cmd('ETRN'), '500 Syntax: ETRN domain');
   assert.equal(await c.cmd('ETRN example.test'), '458 Unable to queue messages');
@@ -126,7 +126,7 @@ test('recipient limit, too many errors and VRFY disabled', async () => {
   assert.equal(await c.cmd('RCPT TO:<b@x>'), '250 2.1.5 Ok');
   assert.equal(await c.cmd('RCPT TO:<c@x>'), '452 4.5.3 Error: too many recipients');
   assert.equal(await c.cmd('VRFY a@x'), '502 5.5.1 VRFY command is disabled');
-  assert.equal(await c.cmd('BOGUS'), '502 5.5.2 Error: command not recognized');
+  assert.equal(await c.cmd('BOGUS'), '500 5.5.2 Error: command not recognized');
   assert.equal(await c.reply(), '421 4.7.0 mx.example.test Error: too many errors');
   assert.ok(await c.waitClosed());
   await h.close();
@@ -140,12 +140,21 @@ test('forbidden commands end the session', async () => {
   const h = await startSmtpd();
   const c = await RawClient.connect(h.port);
   await c.reply();
-  assert.equal(await c.cmd('GET / HTTP/1.0'), '521 5.7.0 Error: I can break rules, too. Goodbye.');
+  assert.equal(await c.cmd('GET / HTTP/1.0'), '221 2.7.0 Error: I can break rules, too. Goodbye.');
   assert.ok(await c.waitClosed());
   const c2 = await RawClient.connect(h.port);
   await c2.reply();
   // The default inline regexp rejects a command that does not start with a letter (e.g. a TLS hello).
-  assert.equal(await c2.cmd('\x16\x03\x01'), '521 5.7.0 Error: I can break rules, too. Goodbye.');
+  assert.equal(await c2.cmd('\x16\x03\x01'), '221 2.7.0 Error: I can break rules, too. Goodbye.');
+  assert.ok(await c2.waitClosed());
+  // A message header sent as a command: hung up on even with no forbidden commands configured.
+  const h2 = await startSmtpd('smtpd_forbidden_commands =');
+  const c3 = await RawClient.connect(h2.port);
+  await c3.reply();
+  assert.equal(await c3.cmd('Subject: hello'), '221 2.7.0 Error: I can break rules, too. Goodbye.');
+  assert.ok(await c3.waitClosed());
+  await h2.close();
+  assert.ok(h2.logs().includes('warning: non-SMTP command from localhost[127.0.0.1]: Subject: hello'));
   await h.close();
   assert.ok(h.logs().includes('warning: non-SMTP command from localhost[127.0.0.1]: GET / HTTP/1.0'));
   assert.ok(h.logs().includes('disconnect from localhost[127.0.0.1] unknown=0/1 commands=0/1'));
@@ -249,4 +258,25 @@ test('timeout in the middle of DATA names the stage and byte count', async () =>
   await h.close();
   assert.ok(h.logs().includes('timeout after DATA (15 bytes) from localhost[127.0.0.1]'), h.logs().join('\n'));
   assert.equal(h.cleanup.messages[0]?.state, 'aborted');
+});
+
+// As Debian's Postfix 3.7.11 smtpd answers the same dialogue (test/smtpd/compare/run.sh).
+test('VRFY: allowed inside a transaction, one address with an optional SMTPUTF8 keyword', async () => {
+  const h = await startSmtpd();
+  const c = await RawClient.connect(h.port);
+  await c.reply();
+  await c.cmd('EHLO x');
+  assert.equal(await c.cmd('MAIL FROM:<a@x>'), '250 2.1.0 Ok');
+  assert.equal(await c.cmd('VRFY root'), '252 2.0.0 root');
+  assert.equal(await c.cmd('VRFY a b'), '501 5.1.3 Bad recipient address syntax');
+  assert.equal(await c.cmd('VRFY root SMTPUTF8'), '252 2.0.0 root');
+  assert.equal(await c.cmd('RCPT TO:<b@x> NOTIFY=NEVER NOTIFY=NEVER'), '501 5.5.4 Error: Bad NOTIFY parameter syntax');
+  assert.equal(
+    await c.cmd('RCPT TO:<b@x> ORCPT=rfc822;a@b ORCPT=rfc822;a@b'),
+    '501 5.5.4 Error: Bad ORCPT parameter syntax',
+  );
+  assert.equal(await c.cmd('RSET'), '250 2.0.0 Ok');
+  assert.equal(await c.cmd('MAIL FROM:<a@x> ENVID=x ENVID=y'), '501 5.5.4 Bad ENVID parameter syntax');
+  assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
+  await h.close();
 });

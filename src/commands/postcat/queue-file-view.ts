@@ -24,15 +24,16 @@ export function storedEnvelope(m: QueuedMessage, contentOffset: number): string[
     `message_size: ${pad(m.size)} ${pad(contentOffset)} ${pad(m.recipients.length)} ${pad(0)} ${pad(m.size)} ${pad(m.smtputf8 ? 1 : 0)}`,
     `message_arrival_time: ${asctime(t)}`,
     `create_time: ${asctime(t)}`,
-    `named_attribute: rewrite_context=${m.client ? 'remote' : 'local'}`,
-    `sender: ${m.sender}`,
   ];
-  if (m.client) {
-    lines.push(
-      `named_attribute: log_client_name=${m.client.name}`,
-      `named_attribute: log_client_address=${m.client.addr}`,
-      `named_attribute: log_helo_name=${m.client.helo}`,
-    );
+  // Postfix's FILTER record (content_filter or an access/header FILTER action) comes right after the times.
+  if (m.filter !== undefined) lines.push(`content_filter: ${m.filter}`);
+  lines.push(`named_attribute: rewrite_context=${m.client ? 'remote' : 'local'}`, `sender: ${m.sender}`);
+  const c = m.client;
+  if (c) {
+    lines.push(`named_attribute: log_client_name=${c.name}`, `named_attribute: log_client_address=${c.addr}`);
+    if (c.port !== undefined) lines.push(`named_attribute: log_client_port=${c.port}`);
+    lines.push(`named_attribute: log_message_origin=${c.name}[${c.addr}]`, `named_attribute: log_helo_name=${c.helo}`);
+    if (c.protocol !== undefined) lines.push(`named_attribute: log_protocol_name=${c.protocol}`);
   }
   if (m.envid !== undefined) lines.push(`named_attribute: envelope_id=${m.envid}`);
   if (m.ret !== undefined) lines.push(`named_attribute: dsn_ret=${m.ret === 'FULL' ? 1 : 2}`);
@@ -84,6 +85,7 @@ const RECORD_TYPES: Readonly<Record<string, number>> = {
   message_size: 67, // C
   message_arrival_time: 84, // T
   create_time: 65, // A (create_time=...)
+  content_filter: 76, // L (FILTER)
   named_attribute: 65, // A
   sender_fullname: 70, // F
   sender: 83, // S

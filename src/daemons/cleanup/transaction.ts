@@ -208,7 +208,15 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.smtputf8 !== undefined ? { smtputf8: this.req.smtputf8 } : {}),
           ...(this.req.verifyOnly === true ? { verifyOnly: true } : {}),
           ...(this.req.client
-            ? { client: { name: this.req.client.name, addr: this.req.client.addr, helo: this.req.client.helo } }
+            ? {
+                client: {
+                  name: this.req.client.name,
+                  addr: this.req.client.addr,
+                  helo: this.req.client.helo,
+                  port: this.req.client.port,
+                  protocol: this.req.client.protocol,
+                },
+              }
             : {}),
           // A FILTER action (header/body checks, then the access policy) outranks the source's content_filter.
           ...(filter !== undefined ? { filter } : contentFilter !== '' ? { filter: contentFilter } : {}),

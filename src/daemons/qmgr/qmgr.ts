@@ -405,7 +405,10 @@ export class Qmgr {
           ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
           ...(msg.body !== undefined ? { body: msg.body } : {}),
           ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
-          ...(msg.client !== undefined ? { client: msg.client } : {}),
+          // Only what DeliveryRequest carries: the delivery channel refuses unknown client fields.
+          ...(msg.client !== undefined
+            ? { client: { name: msg.client.name, addr: msg.client.addr, helo: msg.client.helo } }
+            : {}),
           ...(msg.verifyOnly === true ? { verifyOnly: true } : {}),
         });
       } catch (e) {

@@ -1,7 +1,8 @@
 // smtpd's ETRN hook onto the running queue manager (flush(8)'s job in
 // Postfix): a domain that matches fast_flush_domains has its deferred mail
 // retried at once through the QUEUE_FLUSHER qmgr publishes; any other domain
-// is refused, as Postfix's flush client refuses it before asking the server.
+// is refused, as Postfix's flush client refuses it before asking the server;
+// so is an address literal.
 import type { Logger } from '../../global/log/logger.js';
 import { MatchList, parentDomainMatcher } from '../../global/match/match-list.js';
 import type { ParamReader } from '../../global/params/types.js';
@@ -28,6 +29,9 @@ export function createEtrnFlush(
   };
   return {
     async flush(domain) {
+      // Postfix's flush service takes only domain names: an address literal
+      // ([192.0.2.1]) is refused even when fast_flush_domains lists it.
+      if (domain.startsWith('[')) return 'deny';
       let ok: boolean;
       try {
         ok = await (await list()).matchHost(domain.replace(/\.$/, '').toLowerCase());

@@ -19,6 +19,8 @@ export interface SessionFacts {
   readonly esmtp: boolean;
   readonly saslUsername?: string;
   readonly saslMethod?: string;
+  /** MAIL FROM AUTH= identity, decoded. */
+  readonly saslSender?: string;
   readonly tls: boolean;
   /** The client certificate of a TLS session that asked for one (smtpd_tls_ask_ccert). */
   readonly tlsCert?: {

@@ -225,8 +225,18 @@ export class Session {
     if (this.reader.pending() > 0) {
       if (this.pipeliningViolation('CONNECT')) return false;
     }
-    this.reply(220, '', this.settings.banner);
+    this.greet();
     return true;
+  }
+
+  /**
+   * The 220 banner, or with smtpd_delay_reject = no and a client rejection,
+   * that rejection in its place (as Postfix 3.7 answers: the client never
+   * sees a 220 and every later command but QUIT gets 503 5.7.0).
+   */
+  private greet(): void {
+    if (this.connectReject) this.sendReply(this.connectReject);
+    else this.reply(220, '', this.settings.banner);
   }
 
   /** With smtpd_delay_reject = no the client restrictions run at connect time. */
@@ -255,7 +265,7 @@ export class Session {
     this.pendingEffects = [];
     this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
     await this.checkClientEarly();
-    this.reply(220, '', this.settings.banner);
+    this.greet();
   }
 
   /**
@@ -400,11 +410,22 @@ export class Session {
       this.count('unknown', false);
       if (this.isForbidden(verb)) {
         this.logger.warning(`non-SMTP command from ${this.namaddr}: ${printable(Buffer.from(text), 100)}`);
-        this.reply(521, '5.7.0', 'Error: I can break rules, too. Goodbye.');
+        // Postfix 3.7's words and code (later Postfix versions answer 521 5.7.0).
+        this.reply(221, '2.7.0', 'Error: I can break rules, too. Goodbye.');
         this.hangup();
         return;
       }
-      this.reply(502, '5.5.2', 'Error: command not recognized');
+    }
+    if (this.connectReject && cmd?.name !== 'QUIT') {
+      // Postfix answers a rejected client this way whatever it sends, and
+      // leaves `where` at CONNECT (the "too many errors after" log says so).
+      this.reply(503, '5.7.0', `Error: access denied for ${this.namaddr}`);
+      if (cmd) this.count(cmd.name.toLowerCase(), false);
+      return;
+    }
+    if (!cmd) {
+      // 500 as Postfix 3.7 answers (checked against Debian's smtpd; 3.9+ says 502).
+      this.reply(500, '5.5.2', 'Error: command not recognized');
       return;
     }
     this.where = cmd.name;
@@ -428,6 +449,9 @@ export class Session {
 
   private isForbidden(verb: string): boolean {
     const s = this.settings;
+    // A message header sent as a command (`Subject: x`, `X-Foo:bar`) means a client that
+    // lost sync or a cross-protocol attack: Postfix hangs up whatever smtpd_forbidden_commands says.
+    if (/^[\x21-\x39\x3b-\x7e]+:/.test(verb)) return true;
     return s.forbiddenCommands.includes(verb) || s.forbiddenPatterns.some((re) => re.test(verb));
   }
 
@@ -520,7 +544,7 @@ export class Session {
     );
   }
 
-  facts(extra: { sender?: string; recipient?: string; etrnDomain?: string; size?: number } = {}): {
+  facts(extra: { sender?: string; recipient?: string; etrnDomain?: string; size?: number; saslSender?: string } = {}): {
     clientAddr: string;
     clientName: string;
     reverseClientName: string;
@@ -531,6 +555,7 @@ export class Session {
     esmtp: boolean;
     saslUsername?: string;
     saslMethod?: string;
+    saslSender?: string;
     tls: boolean;
     tlsCert?: TlsSessionInfo['peer'];
     tlsSession?: { protocol: string; cipher: string; bits: number };
@@ -553,6 +578,7 @@ export class Session {
       esmtp: this.esmtp,
       ...(this.saslUsername !== undefined ? { saslUsername: this.saslUsername } : {}),
       ...(this.saslMethod !== undefined ? { saslMethod: this.saslMethod } : {}),
+      ...(this.tx?.saslSender !== undefined ? { saslSender: this.tx.saslSender } : {}),
       tls: this.tls,
       ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
       ...(this.tlsInfo

@@ -15,6 +15,8 @@ export interface CheckEnvelope {
   readonly recipient?: string;
   readonly etrnDomain?: string;
   readonly size?: number;
+  /** MAIL FROM's AUTH= identity (xtext decoded), before the transaction exists. */
+  readonly saslSender?: string;
 }
 
 /**
@@ -97,15 +99,6 @@ function logEnvelope(s: Session, env: CheckEnvelope): { from?: string; to?: stri
   };
 }
 
-/** With smtpd_delay_reject = no, a connect-stage rejection answers every later request. */
-export function repeatConnectReject(s: Session, env: CheckEnvelope): boolean {
-  const r = s.connectReject;
-  if (!r) return false;
-  s.logReject(r, logEnvelope(s, env));
-  s.sendReply(r);
-  return true;
-}
-
 /**
  * The client as the queue file records it: after XFORWARD, the forwarded
  * attributes (unknown where not given), otherwise this session's client.
@@ -175,7 +168,8 @@ export async function ensureCleanup(s: Session): Promise<boolean> {
   }
   // Postfix adds the SASL login to this line; log analysers count authenticated submissions from it.
   const sasl =
-    s.saslUsername !== undefined ? `, sasl_method=${s.saslMethod ?? ''}, sasl_username=${s.saslUsername}` : '';
+    (s.saslUsername !== undefined ? `, sasl_method=${s.saslMethod ?? ''}, sasl_username=${s.saslUsername}` : '') +
+    (tx.saslSender !== undefined ? `, sasl_sender=${tx.saslSender}` : '');
   s.logger.info(`${tx.cleanup.queueId}: client=${s.namaddr}${sasl}${forwarded(s)}`);
   return true;
 }

@@ -42,6 +42,8 @@ export interface MailTransaction {
   readonly smtputf8: boolean;
   readonly ret?: 'FULL' | 'HDRS';
   readonly envid?: string;
+  /** MAIL FROM AUTH= (RFC 4954 section 5), xtext decoded: the policy protocol's sasl_sender. */
+  readonly saslSender?: string;
   readonly recipients: AcceptedRecipient[];
   readonly effects: PolicyEffect[];
   cleanup?: CleanupTransaction;

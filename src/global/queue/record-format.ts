@@ -51,7 +51,7 @@ export interface EnvelopeImage {
   warned?: boolean;
   /** postsuper -e/-f: return to the sender at the next delivery attempt. */
   expired?: boolean;
-  client?: { name: string; addr: string; helo: string };
+  client?: { name: string; addr: string; helo: string; port?: number; protocol?: string };
   /** Per-message content filter (`transport:nexthop`) from header/body_checks FILTER. */
   filter?: string;
   /** sendmail -bv: verify the recipients, report to the sender, deliver nothing. */
@@ -218,7 +218,13 @@ function decodeEnvelope(v: unknown): EnvelopeImage {
   let client: EnvelopeImage['client'];
   if (o.client !== undefined) {
     const c = obj(o.client, 'client');
-    client = { name: str(c, 'name'), addr: str(c, 'addr'), helo: str(c, 'helo') };
+    client = compact({
+      name: str(c, 'name'),
+      addr: str(c, 'addr'),
+      helo: str(c, 'helo'),
+      port: optNum(c, 'port'),
+      protocol: optStr(c, 'protocol'),
+    });
   }
   return compact({
     id: str(o, 'id'),

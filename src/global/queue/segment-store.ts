@@ -59,7 +59,14 @@ export interface NewMessage {
   readonly ret?: 'FULL' | 'HDRS';
   readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
   readonly smtputf8?: boolean;
-  readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+  readonly client?: {
+    readonly name: string;
+    readonly addr: string;
+    readonly helo: string;
+    /** Client port and protocol name (XFORWARD PORT/PROTO when forwarded); older queue files lack them. */
+    readonly port?: number;
+    readonly protocol?: string;
+  };
   /** header/body_checks FILTER: deliver through this `transport:nexthop` instead of normal routing. */
   readonly filter?: string;
   /** sendmail -bv: delivery agents only report what they would do. */

@@ -42,7 +42,14 @@ export interface QueuedMessage {
   /** Force-expired by postsuper -e/-f: qmgr returns it to the sender at its next attempt. */
   readonly expired?: boolean;
   /** Client facts recorded by cleanup, for logs. */
-  readonly client?: { readonly name: string; readonly addr: string; readonly helo: string };
+  readonly client?: {
+    readonly name: string;
+    readonly addr: string;
+    readonly helo: string;
+    /** Client port and protocol name (XFORWARD PORT/PROTO when forwarded); older queue files lack them. */
+    readonly port?: number;
+    readonly protocol?: string;
+  };
   /** Content filter (`transport:nexthop`) chosen by a header/body_checks FILTER action; overrides routing. */
   readonly filter?: string;
   /** `sendmail -bv`: agents only decide what would happen; the sender gets a delivery status report. */

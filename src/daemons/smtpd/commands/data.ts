@@ -3,14 +3,7 @@
 // where the message ends, so no second message can be smuggled in) and
 // streamed into the open cleanup transaction.
 import type { Session } from '../session.js';
-import {
-  checkStages,
-  cleanupWriter,
-  finishMessage,
-  repeatConnectReject,
-  writeReceived,
-  type ContentProblem,
-} from '../transaction.js';
+import { checkStages, cleanupWriter, finishMessage, writeReceived, type ContentProblem } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 
 /** Reply to DATA/BDAT when there is no transaction with recipients; true when one was sent. */
@@ -38,7 +31,6 @@ async function data(s: Session, args: string): Promise<boolean> {
     s.reply(503, '5.5.1', 'Error: DATA after BDAT');
     return false;
   }
-  if (repeatConnectReject(s, { sender: tx.sender })) return false;
   if (!(await checkStages(s, ['data'], { sender: tx.sender }))) return false;
   s.reply(354, '', 'End data with <CR><LF>.<CR><LF>');
   await s.flush();

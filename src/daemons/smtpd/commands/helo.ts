@@ -2,7 +2,7 @@
 // transaction, and for EHLO list the extensions in Postfix's order minus
 // smtpd_discard_ehlo_keywords.
 import type { Session } from '../session.js';
-import { checkStages, repeatConnectReject } from '../transaction.js';
+import { checkStages } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 import { printableText } from '../printable.js';
 
@@ -50,7 +50,6 @@ async function greet(s: Session, args: string, esmtp: boolean): Promise<boolean>
     s.reply(501, '', `Syntax: ${verb} hostname`);
     return false;
   }
-  if (repeatConnectReject(s, {})) return false;
   await s.abortTransaction();
   const previous = { helo: s.helo, esmtp: s.esmtp };
   s.helo = printableText(args.replace(/[ \t]+/g, ' '), 255);

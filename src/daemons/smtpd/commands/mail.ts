@@ -1,11 +1,11 @@
 // MAIL FROM (RFC 5321 section 4.1.1.2) with the ESMTP parameters Postfix
 // supports: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET and
 // ENVID (RFC 3461). Replies and their order follow Postfix's mail_cmd.
-import { isXtext } from '../../../util/xtext.js';
+import { decodeXtext, isXtext } from '../../../util/xtext.js';
 import { parsePath, splitParam } from '../envelope.js';
 import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
-import { checkStages, repeatConnectReject } from '../transaction.js';
+import { checkStages } from '../transaction.js';
 import type { MailTransaction, SmtpdCommand } from '../types.js';
 
 interface MailParams {
@@ -14,7 +14,8 @@ interface MailParams {
   smtputf8: boolean;
   ret?: 'FULL' | 'HDRS';
   envid?: string;
-  auth?: boolean;
+  /** AUTH= value, xtext decoded (`<>` kept as is). */
+  auth?: string;
 }
 
 /** Parsed parameters, or false after the error reply was sent. */
@@ -40,7 +41,7 @@ function parseParams(s: Session, params: readonly string[]): MailParams | false 
       out.smtputf8 = true;
     } else if (key === 'RET' && value !== undefined) {
       if (out.ret !== undefined) {
-        s.reply(501, '5.5.4', 'Duplicate RET parameter');
+        s.reply(501, '5.5.4', 'Bad RET parameter syntax');
         return false;
       }
       const r = v.toUpperCase();
@@ -51,18 +52,19 @@ function parseParams(s: Session, params: readonly string[]): MailParams | false 
       out.ret = r;
     } else if (key === 'AUTH' && value !== undefined && s.settings.saslAuthEnable) {
       // RFC 4954 section 5: the identity is informational; Postfix accepts one and ignores it.
-      if (out.auth) {
+      if (out.auth !== undefined) {
         s.reply(503, '5.5.4', 'Error: multiple AUTH= options');
         return false;
       }
-      if (value !== '<>' && !isXtext(value)) {
+      const decoded = value === '<>' ? value : decodeXtext(value);
+      if (decoded === undefined) {
         s.reply(501, '5.5.4', 'Bad AUTH parameter syntax');
         return false;
       }
-      out.auth = true;
+      out.auth = decoded;
     } else if (key === 'ENVID' && value !== undefined) {
       if (out.envid !== undefined) {
-        s.reply(501, '5.5.4', 'Duplicate ENVID parameter');
+        s.reply(501, '5.5.4', 'Bad ENVID parameter syntax');
         return false;
       }
       if (v === '' || v.length > 100 || !isXtext(v)) {
@@ -111,9 +113,12 @@ async function mail(s: Session, args: string): Promise<boolean> {
     s.reply(552, '5.3.4', 'Message size exceeds fixed limit');
     return false;
   }
-  if (repeatConnectReject(s, { sender: path.address })) return false;
   if (!messageRateOk(s)) return false;
-  const env = { sender: path.address, ...(params.size !== undefined ? { size: params.size } : {}) };
+  const env = {
+    sender: path.address,
+    ...(params.size !== undefined ? { size: params.size } : {}),
+    ...(params.auth !== undefined ? { saslSender: params.auth } : {}),
+  };
   s.pendingEffects = [];
   if (!st.delayReject && !(await checkStages(s, ['mail'], env))) return false;
   const tx: MailTransaction = {
@@ -123,6 +128,7 @@ async function mail(s: Session, args: string): Promise<boolean> {
     smtputf8: params.smtputf8,
     ...(params.ret !== undefined ? { ret: params.ret } : {}),
     ...(params.envid !== undefined ? { envid: params.envid } : {}),
+    ...(params.auth !== undefined ? { saslSender: params.auth } : {}),
     recipients: [],
     effects: [...s.sessionEffects, ...s.pendingEffects],
   };

@@ -7,7 +7,7 @@ import { isXtext } from '../../../util/xtext.js';
 import { parsePath, splitParam } from '../envelope.js';
 import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
-import { checkStages, ensureCleanup, repeatConnectReject } from '../transaction.js';
+import { checkStages, ensureCleanup } from '../transaction.js';
 import type { AcceptedRecipient, SmtpdCommand } from '../types.js';
 import type { RestrictionStage } from '../policy-api.js';
 
@@ -38,7 +38,7 @@ function parseParams(s: Session, params: readonly string[]): RcptParams | false 
     const { key, value } = splitParam(p);
     if (key === 'NOTIFY' && value !== undefined) {
       if (out.notify) {
-        s.reply(501, '5.5.4', 'Error: Duplicate NOTIFY parameter');
+        s.reply(501, '5.5.4', 'Error: Bad NOTIFY parameter syntax');
         return false;
       }
       const n = parseNotify(value);
@@ -49,7 +49,7 @@ function parseParams(s: Session, params: readonly string[]): RcptParams | false 
       out.notify = n;
     } else if (key === 'ORCPT' && value !== undefined) {
       if (out.orcpt !== undefined) {
-        s.reply(501, '5.5.4', 'Error: Duplicate ORCPT parameter');
+        s.reply(501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
         return false;
       }
       if (!validOrcpt(value)) {
@@ -111,7 +111,6 @@ async function rcpt(s: Session, args: string): Promise<boolean> {
     s.reply(452, '4.5.3', 'Error: too many recipients');
     return false;
   }
-  if (repeatConnectReject(s, { sender: tx.sender, recipient: path.address })) return false;
   if (!recipientRateOk(s)) return false;
   // With smtpd_delay_reject the client, HELO and sender lists are evaluated here, per recipient.
   const stages: RestrictionStage[] = s.settings.delayReject ? ['connect', 'helo', 'mail', 'rcpt'] : ['rcpt'];

@@ -105,7 +105,7 @@ export function policyRequest(ctx: PolicyContext, state: EvalState, ep: PolicyEn
     ['instance', `${namaddr(f, ctx.config)}.${f.sender ?? ''}`],
     ['sasl_method', f.saslMethod ?? ''],
     ['sasl_username', f.saslUsername ?? ''],
-    ['sasl_sender', ''],
+    ['sasl_sender', f.saslSender ?? ''],
     ['size', String(f.size ?? 0)],
     ['ccert_subject', trusted && cert.subjectCN ? xtext(cert.subjectCN) : ''],
     ['ccert_issuer', trusted && cert.issuerCN ? xtext(cert.issuerCN) : ''],

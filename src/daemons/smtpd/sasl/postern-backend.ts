@@ -1,7 +1,8 @@
 // smtpd_sasl_type = postern: a SASL server inside smtpd that needs no
 // outside daemon. Users and password hashes come from the lookup tables
 // named by smtpd_sasl_path (`type:table`, key = login name, value = hash
-// as in passwords.ts). Mechanisms PLAIN and LOGIN (RFC 4616, the LOGIN
+// as in passwords.ts; a name without `@` gets `@$smtpd_sasl_local_domain`
+// when that is set, in the key and in the logged sasl_username). Mechanisms PLAIN and LOGIN (RFC 4616, the LOGIN
 // draft); the exchange is decoded here, the password checked against the hash.
 import type { Dict } from '../../../global/dict/dict-api.js';
 import { DictRetryError } from '../../../global/dict/dict-api.js';
@@ -55,6 +56,8 @@ export class PosternSaslBackend implements SaslBackend {
     private readonly tables: readonly string[],
     private readonly openDict: (spec: string) => Promise<Dict>,
     private readonly warn: (text: string) => void,
+    /** smtpd_sasl_local_domain: the realm of a login name given without one (as Cyrus sasldb keys it). */
+    private readonly realm = '',
   ) {}
 
   mechanisms(): readonly MechanismInfo[] {
@@ -76,10 +79,11 @@ export class PosternSaslBackend implements SaslBackend {
     }
     // Logging in as someone else (a proxy authorisation identity) is not supported.
     if (authzid !== '' && authzid !== user) return AUTH_FAILED('authorization identity differs from login name');
+    const login = this.realm !== '' && !user.includes('@') ? `${user}@${this.realm}` : user;
     let stored: string | undefined;
     try {
       for (const spec of this.tables) {
-        stored = await (await this.openDict(spec)).lookup(user);
+        stored = await (await this.openDict(spec)).lookup(login);
         if (stored !== undefined) break;
       }
     } catch (e) {
@@ -92,7 +96,7 @@ export class PosternSaslBackend implements SaslBackend {
       return AUTH_FAILED();
     }
     try {
-      return (await verifyPassword(password, stored)) ? { ok: true, username: user } : AUTH_FAILED();
+      return (await verifyPassword(password, stored)) ? { ok: true, username: login } : AUTH_FAILED();
     } catch (e) {
       if (e instanceof PasswordSchemeError) {
         this.warn(`SASL user ${user}: ${e.message}`);

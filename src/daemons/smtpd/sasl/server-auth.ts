@@ -96,7 +96,7 @@ function makeBackend(config: ParamReader, openDict: OpenDict | undefined, logger
       );
     }
     if (!openDict) throw new SaslConfigError('smtpd_sasl_type = postern: no lookup table support');
-    return new PosternSaslBackend(tables, openDict, warn);
+    return new PosternSaslBackend(tables, openDict, warn, config.get('smtpd_sasl_local_domain').trim());
   }
   throw new SaslConfigError(`unsupported SASL server implementation: ${type} (use dovecot or postern)`);
 }
