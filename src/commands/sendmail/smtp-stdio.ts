@@ -120,7 +120,7 @@ export async function serveSmtpOnStdio(cfg: Config, _opts: SendmailOptions, io: 
         reply('502 5.5.1 VRFY command is disabled');
         break;
       default:
-        reply('502 5.5.2 Error: command not recognized');
+        reply('500 5.5.2 Error: command not recognized');
     }
   }
   return 0;
