@@ -9,7 +9,9 @@ import type { Logger } from '../../global/log/logger.js';
 import { useInheritedLogFd } from '../../global/log/sinks.js';
 import { loadConfig } from '../../global/params/config.js';
 import { ServiceHost } from '../../global/service/service-host.js';
+import { CLEANUP_SERVICE } from '../../global/queue/service-keys.js';
 import { deliveryLink } from '../delivery/core-link.js';
+import { CleanupLink, serveCleanup } from '../smtpd-worker/cleanup-link.js';
 import {
   decodeMasterMessage,
   ENV_MAILLOG_FD,
@@ -24,6 +26,9 @@ let host: ServiceHost | undefined;
 const pendingListeners = new Map<string, Server[]>();
 let queue: Promise<void> = Promise.resolve();
 let stopping = false;
+/** `smtpd`: this process hosts only smtpd services and reaches cleanup in the core worker over a channel. */
+const role = process.argv[2] === 'smtpd' ? 'smtpd' : 'core';
+const cleanupLink = role === 'smtpd' ? new CleanupLink(stderrLogger('postfix/smtpd')) : undefined;
 
 function send(msg: WorkerToMaster): void {
   if (process.connected) process.send?.(msg);
@@ -41,7 +46,10 @@ async function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): P
   } catch (e) {
     log.warning(`${(e as Error).message}`);
   }
-  host ??= new ServiceHost(log);
+  if (!host) {
+    host = new ServiceHost(log);
+    if (cleanupLink) host.directory.provide(CLEANUP_SERVICE, cleanupLink);
+  }
   const listeners = new Map(pendingListeners);
   pendingListeners.clear();
   const summary = await host.apply(config, msg.entries.map(fromWire), listeners);
@@ -57,6 +65,7 @@ async function stop(graceful: boolean): Promise<void> {
   stopping = true;
   await host?.stopAll(graceful);
   deliveryLink.close();
+  cleanupLink?.close();
   send({ type: 'stopped' });
   process.disconnect?.();
   // Sessions of services that ignored stop() must not keep the process alive.
@@ -75,7 +84,9 @@ function onMessage(raw: unknown, handle: unknown): void {
       log.warning('core worker: channel message without a socket');
       return;
     }
-    deliveryLink.setChannel(socket, log);
+    if (!msg.peer) deliveryLink.setChannel(socket, log);
+    else if (cleanupLink) cleanupLink.setChannel(socket);
+    else serveCleanup(socket, () => host?.directory.get(CLEANUP_SERVICE), log);
     return;
   }
   if (msg.type === 'listener') {
@@ -98,7 +109,7 @@ function onMessage(raw: unknown, handle: unknown): void {
 }
 
 // master runs a delivery process next to this worker: local, virtual and pipe go there.
-deliveryLink.enabled = true;
+deliveryLink.enabled = role === 'core';
 process.on('message', onMessage);
 // master died or closed the channel: nothing may run without it (Postfix children exit too).
 process.on('disconnect', () => {

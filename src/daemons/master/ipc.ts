@@ -31,7 +31,8 @@ export type MasterToWorker =
   /** One listening socket (the handle rides along) for the entry `service` (`name/type`). */
   | { readonly type: 'listener'; readonly service: string; readonly endpoint: string }
   /** The channel between the core worker and the delivery process (the socket rides along); replaces any earlier one. */
-  | { readonly type: 'channel' }
+  /** `peer: 'smtpd'`: the channel between the core worker and the smtpd worker (cleanup requests) instead. */
+  | { readonly type: 'channel'; readonly peer?: 'smtpd' }
   | { readonly type: 'stop'; readonly graceful: boolean };
 
 export type WorkerToMaster =
@@ -84,7 +85,9 @@ export function decodeMasterMessage(v: unknown): MasterToWorker | undefined {
         ? (v as MasterToWorker)
         : undefined;
     case 'channel':
-      return keysAre(v, ['type']) ? (v as MasterToWorker) : undefined;
+      return keysAre(v, ['type']) || (keysAre(v, ['type', 'peer']) && v.peer === 'smtpd')
+        ? (v as MasterToWorker)
+        : undefined;
     case 'stop':
       return keysAre(v, ['type', 'graceful']) && typeof v.graceful === 'boolean' ? (v as MasterToWorker) : undefined;
     default:

@@ -45,6 +45,10 @@ export class Master {
   private held = new Map<string, string[]>();
   private worker: WorkerProcess | undefined;
   private delivery: WorkerProcess | undefined;
+  /** The smtpd worker (postern_smtpd_workers = 1): hosts the smtpd inet services and anvil. */
+  private smtpd: WorkerProcess | undefined;
+  /** Fixed at start: moving services between processes needs `postfix stop; postfix start`. */
+  private split = false;
   private stopping = false;
   /** Set once the first worker reported ready; before that a worker death fails the start. */
   private up = false;
@@ -92,6 +96,10 @@ export class Master {
     this.log = createLogger(config, 'master');
     for (const w of warnings) this.log.warning(w);
     this.identity = workerIdentity(config);
+    this.split = smtpdWorkers(config) === 1;
+    const asked = config.get('postern_smtpd_workers').trim();
+    if (!['', '0', '1'].includes(asked))
+      this.log.warning(`${config.source}: postern_smtpd_workers = ${asked}: only 0 or 1 is supported; using 0`);
     const queueDir = config.get('queue_directory');
     mkdirSync(`${queueDir}/${config.get('process_id_directory')}`, { recursive: true, mode: 0o755 });
     // The worker reads main.cf, loads its code and starts in the queue as mail_owner.
@@ -114,6 +122,7 @@ export class Master {
       this.up = true;
     } catch (e) {
       this.stopping = true;
+      await this.smtpd?.stop(false);
       await this.worker?.stop(false);
       await this.delivery?.stop(false);
       releasePidFile(this.pidFile);
@@ -157,11 +166,17 @@ export class Master {
     return out;
   }
 
-  private fork(name: string, path: string, identity: WorkerIdentity | Record<string, never>): WorkerProcess {
+  private fork(
+    name: string,
+    path: string,
+    identity: WorkerIdentity | Record<string, never>,
+    args: string[] = [],
+  ): WorkerProcess {
     const file = this.config.get('maillog_file');
     const child: WorkerProcess = new WorkerProcess({
       name,
       path,
+      args,
       identity,
       cwd: this.config.get('queue_directory'),
       logFile: file ? { path: file, fd: logFileDescriptor(file) } : undefined,
@@ -198,21 +213,76 @@ export class Master {
     await core.sendChannel(a);
   }
 
-  private async startWorker(sockets: Map<string, Map<string, Server>>, reload: boolean): Promise<void> {
-    if (!this.worker?.alive) {
-      this.worker = this.fork('core', WORKER_PATH, this.identity);
-      // before its services start, so that qmgr's first local delivery finds the channel
-      await this.connect();
+  private inSmtpdWorker(e: MasterEntry): boolean {
+    const cmd = e.command.replace(/^.*\//, '');
+    return this.split && ((e.type === 'inet' && cmd === 'smtpd') || cmd === 'anvil');
+  }
+
+  /**
+   * Start or reconfigure the core worker and, with postern_smtpd_workers = 1,
+   * the smtpd worker; `parts` names which (a restart concerns only the dead one).
+   */
+  private async startWorker(
+    sockets: Map<string, Map<string, Server>>,
+    reload: boolean,
+    parts: { core: boolean; smtpd: boolean } = { core: true, smtpd: true },
+  ): Promise<void> {
+    let coreFresh = false;
+    if (parts.core) {
+      if (!this.worker?.alive) {
+        this.worker = this.fork('core', WORKER_PATH, this.identity);
+        coreFresh = true;
+        // before its services start, so that qmgr's first local delivery finds the channel
+        await this.connect();
+      }
+      const coreEntries = this.entries.filter((e) => !this.inSmtpdWorker(e));
+      await this.configureWorker(this.worker, coreEntries, sockets, reload);
     }
-    const worker = this.worker;
+    if (!this.split) return;
+    if (!parts.smtpd) {
+      if (coreFresh) await this.connectSmtpd();
+      return;
+    }
+    let fresh = false;
+    if (!this.smtpd?.alive) {
+      this.smtpd = this.fork('smtpd', WORKER_PATH, this.identity, ['smtpd']);
+      fresh = true;
+    }
+    if (fresh || coreFresh) await this.connectSmtpd();
+    await this.configureWorker(
+      this.smtpd,
+      this.entries.filter((e) => this.inSmtpdWorker(e)),
+      sockets,
+      reload,
+    );
+  }
+
+  /** A new core ↔ smtpd channel, after either side (re)started. */
+  private async connectSmtpd(): Promise<void> {
+    const core = this.worker;
+    const smtpd = this.smtpd;
+    if (!core?.alive || !smtpd?.alive) return;
+    const [a, b] = await socketPair();
+    await core.sendChannel(a, 'smtpd');
+    await smtpd.sendChannel(b, 'smtpd');
+  }
+
+  private async configureWorker(
+    worker: WorkerProcess,
+    entries: MasterEntry[],
+    sockets: Map<string, Map<string, Server>>,
+    reload: boolean,
+  ): Promise<void> {
+    const mine = new Set(entries.map(entryId));
     for (const [id, servers] of sockets) {
+      if (!mine.has(id)) continue;
       for (const [key, server] of servers) await worker.sendListener(id, key, server);
       this.held.set(id, [...servers.keys()]);
     }
     const report = await worker.configure({
       type: 'configure',
       configDir: this.configDir,
-      entries: this.entries.map(toWire),
+      entries: entries.map(toWire),
       reload,
     });
     for (const id of report.closed) this.held.delete(id);
@@ -224,16 +294,21 @@ export class Master {
     const name = child.name;
     const how = signal ? `killed by signal ${constants.signals[signal] ?? signal}` : `exit status ${code}`;
     this.log.warning(`process ${name} pid ${child.pid ?? '?'} ${how}`);
-    if (name === 'core') this.held.clear();
+    if (name === 'core' || name === 'smtpd')
+      for (const e of this.entries) if ((name === 'smtpd') === this.inSmtpdWorker(e)) this.held.delete(entryId(e));
     const quick = Date.now() - child.startedAt < STARTUP_WINDOW_MS;
     const failures = quick ? (this.failures.get(name) ?? 0) + 1 : 0;
     this.failures.set(name, failures);
     const limit = this.config.time('service_throttle_time') * 1000;
     const delay = quick ? Math.min(FIRST_BACKOFF_MS * 2 ** (failures - 1), limit) : 0;
     if (quick) this.log.warning(`${name}: bad command startup -- throttling for ${Math.round(delay / 1000)}s`);
+    // only the dead process's sockets are re-bound: the other worker still holds its own
+    const own = this.entries.filter((e) => (name === 'smtpd') === this.inSmtpdWorker(e));
     const restart = (): Promise<void> =>
-      name === 'core'
-        ? this.bindAll(this.entries, true).then((s) => this.startWorker(s, false))
+      name === 'core' || name === 'smtpd'
+        ? this.bindAll(own, true).then((s) =>
+            this.startWorker(s, false, { core: name === 'core', smtpd: name === 'smtpd' }),
+          )
         : this.startDelivery(false);
     this.restartTimers.set(
       name,
@@ -264,9 +339,13 @@ export class Master {
     }
     this.log.info(`reload -- version ${this.config.get('mail_version')}, configuration ${this.configDir}`);
     for (const w of loaded.warnings) this.log.warning(w);
+    if ((smtpdWorkers(this.config) === 1) !== this.split)
+      this.log.warning('reload: a new postern_smtpd_workers value takes effect at the next postfix start');
     // a process that is down picks the new configuration up when its pending restart runs
     if (this.delivery?.alive) await this.startDelivery(true);
-    if (this.worker?.alive) await this.startWorker(await this.bindAll(this.entries, false), true);
+    const parts = { core: this.worker?.alive === true, smtpd: this.smtpd?.alive === true };
+    const live = this.entries.filter((e) => (this.inSmtpdWorker(e) ? parts.smtpd : parts.core));
+    if (parts.core || parts.smtpd) await this.startWorker(await this.bindAll(live, false), true, parts);
   }
 
   async stop(graceful: boolean, signal: string): Promise<void> {
@@ -276,6 +355,7 @@ export class Master {
     for (const t of this.restartTimers.values()) clearTimeout(t);
     try {
       // the core first: qmgr's deliveries in progress still need the delivery process
+      await this.smtpd?.stop(graceful);
       await this.worker?.stop(graceful);
       await this.delivery?.stop(graceful);
     } finally {
@@ -283,6 +363,16 @@ export class Master {
       this.done(0);
     }
   }
+}
+
+/**
+ * Postern's own parameter (not Postfix's): 0 (default) runs smtpd sessions in
+ * the core worker next to the queue; 1 runs them in a separate smtpd worker
+ * process, so that SMTP and the queue use two cores (docs/ARCHITECTURE.md).
+ */
+export function smtpdWorkers(config: Config): number {
+  const v = config.get('postern_smtpd_workers').trim();
+  return v === '1' ? 1 : 0;
 }
 
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };

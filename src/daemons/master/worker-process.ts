@@ -30,6 +30,8 @@ export interface WorkerOptions {
   readonly name: string;
   /** The module to fork (WORKER_PATH, DELIVERY_PATH). */
   readonly path: string;
+  /** Arguments for the module (the core worker's role: `smtpd`). */
+  readonly args?: readonly string[];
   /** uid/gid to switch to; empty to keep master's. */
   readonly identity: Pick<WorkerIdentity, 'uid' | 'gid'>;
   readonly cwd: string;
@@ -63,7 +65,7 @@ export class WorkerProcess {
     // Profiling and tuning hook for bench/ (e.g. "--cpu-prof --cpu-prof-dir=DIR"):
     // Node refuses --cpu-prof in NODE_OPTIONS, and master's own flags are not the worker's.
     const extra = process.env.POSTERN_WORKER_EXECARGV?.split(' ').filter(Boolean) ?? [];
-    this.child = fork(opts.path, [], {
+    this.child = fork(opts.path, [...(opts.args ?? [])], {
       cwd: opts.cwd,
       execArgv: [...process.execArgv, ...extra],
       env,
@@ -107,8 +109,8 @@ export class WorkerProcess {
   }
 
   /** Hand over one end of the core ↔ delivery channel; master's copy is closed once sent. */
-  sendChannel(socket: Socket): Promise<void> {
-    const msg: MasterToWorker = { type: 'channel' };
+  sendChannel(socket: Socket, peer?: 'smtpd'): Promise<void> {
+    const msg: MasterToWorker = peer ? { type: 'channel', peer } : { type: 'channel' };
     return new Promise((resolve, reject) => {
       this.child.send(msg, socket, (err) => {
         socket.destroy();
