@@ -7,18 +7,11 @@
 // no queue file (content arrives over the channel) and no connection of its
 // own; only the lookup tables named in alias_maps and virtual_*_maps.
 import type { Socket } from 'node:net';
-import { createLogger, stderrLogger } from '../../global/log/create-logger.js';
+import { stderrLogger } from '../../global/log/create-logger.js';
 import type { Logger } from '../../global/log/logger.js';
-import { useInheritedLogFd } from '../../global/log/sinks.js';
 import { loadConfig } from '../../global/params/config.js';
-import {
-  decodeMasterMessage,
-  ENV_MAILLOG_FD,
-  ENV_MAILLOG_FILE,
-  fromWire,
-  type MasterToWorker,
-  type WorkerToMaster,
-} from '../master/ipc.js';
+import { workerLogger } from '../master/worker-logger.js';
+import { decodeMasterMessage, fromWire, type MasterToWorker, type WorkerToMaster } from '../master/ipc.js';
 import { AgentHost } from './agent-host.js';
 import { DeliveryServer } from './delivery-server.js';
 
@@ -37,14 +30,7 @@ function send(msg: WorkerToMaster): void {
 
 function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): void {
   const config = loadConfig(msg.configDir);
-  const fd = Number(process.env[ENV_MAILLOG_FD]);
-  const file = config.get('maillog_file');
-  if (file && file === process.env[ENV_MAILLOG_FILE] && Number.isInteger(fd) && fd > 2) useInheritedLogFd(file, fd);
-  try {
-    log = createLogger(config, 'master');
-  } catch (e) {
-    log.warning(`${(e as Error).message}`);
-  }
+  log = workerLogger(config, log);
   agents ??= new AgentHost(log);
   const { started, skipped } = agents.apply(config, msg.entries.map(fromWire));
   send({ type: 'ready', started, skipped, closed: [] });

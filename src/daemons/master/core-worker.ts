@@ -4,22 +4,15 @@
 // master over the IPC channel: configure (start/reload), listener (a socket
 // handle for an inet service), stop. If master goes away, it stops at once.
 import type { Server, Socket } from 'node:net';
-import { createLogger, stderrLogger } from '../../global/log/create-logger.js';
+import { stderrLogger } from '../../global/log/create-logger.js';
 import type { Logger } from '../../global/log/logger.js';
-import { useInheritedLogFd } from '../../global/log/sinks.js';
 import { loadConfig } from '../../global/params/config.js';
+import { workerLogger } from './worker-logger.js';
 import { ServiceHost } from '../../global/service/service-host.js';
 import { CLEANUP_SERVICE } from '../../global/queue/service-keys.js';
 import { deliveryLink } from '../delivery/core-link.js';
 import { CleanupLink, serveCleanup } from '../smtpd-worker/cleanup-link.js';
-import {
-  decodeMasterMessage,
-  ENV_MAILLOG_FD,
-  ENV_MAILLOG_FILE,
-  fromWire,
-  type MasterToWorker,
-  type WorkerToMaster,
-} from './ipc.js';
+import { decodeMasterMessage, fromWire, type MasterToWorker, type WorkerToMaster } from './ipc.js';
 
 let log: Logger = stderrLogger('postfix/master');
 let host: ServiceHost | undefined;
@@ -36,16 +29,7 @@ function send(msg: WorkerToMaster): void {
 
 async function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): Promise<void> {
   const config = loadConfig(msg.configDir);
-  const fd = Number(process.env[ENV_MAILLOG_FD]);
-  const file = config.get('maillog_file');
-  // master opened maillog_file for us (it may not be writable by mail_owner), as postlogd(8) would.
-  // After a reload that names another file the worker opens that itself (keeping the old log if it cannot).
-  if (file && file === process.env[ENV_MAILLOG_FILE] && Number.isInteger(fd) && fd > 2) useInheritedLogFd(file, fd);
-  try {
-    log = createLogger(config, 'master');
-  } catch (e) {
-    log.warning(`${(e as Error).message}`);
-  }
+  log = workerLogger(config, log);
   if (!host) {
     host = new ServiceHost(log);
     if (cleanupLink) host.directory.provide(CLEANUP_SERVICE, cleanupLink);
