@@ -38,8 +38,8 @@ export function realPostconf(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   return run(REAL_POSTCONF, args, env);
 }
 
-/** Names whose value differs by design (hardened.ts) or by host/process (pid). */
-const VARYING = /^(process_id|debugger_command|smtpd_forbid_bare_newline|smtpd_forbid_unauth_pipelining) =/;
+/** Names whose value differs by design (hardened.ts, Postern's own postern_*) or by host/process (pid). */
+const VARYING = /^(process_id|debugger_command|smtpd_forbid_bare_newline|smtpd_forbid_unauth_pipelining|postern_\w+) =/;
 
 /** Make a postconf stdout comparable: drop pid-dependent and hardened lines, Postern → Postfix. */
 export function normaliseStdout(text: string): string {

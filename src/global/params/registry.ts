@@ -4,13 +4,17 @@
 // service-params.ts.
 import { HARDENED_DEFAULTS } from './hardened.js';
 import { installDefaults } from './install-defaults.js';
+import { POSTERN_PARAMS } from './postern-params.js';
 import { PARAMS } from './registry-table.js';
 import type { ParamSpec } from './types.js';
 
-const table: ParamSpec[] = PARAMS.map((p) => {
-  const h = HARDENED_DEFAULTS.find((d) => d.name === p.name);
-  return h ? { ...p, def: h.postern } : p;
-});
+const table: ParamSpec[] = [
+  ...PARAMS.map((p) => {
+    const h = HARDENED_DEFAULTS.find((d) => d.name === p.name);
+    return h ? { ...p, def: h.postern } : p;
+  }),
+  ...POSTERN_PARAMS,
+].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 const byName = new Map<string, ParamSpec>(table.map((p) => [p.name, p]));
 let installed = false;
 

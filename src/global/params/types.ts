@@ -4,7 +4,8 @@
 export type ParamType = 'string' | 'bool' | 'int' | 'size' | 'time' | 'list';
 
 /** Where a default comes from when it is not a constant text. */
-export type ParamOrigin = 'host' | 'build';
+/** host: computed on this machine; build: fixed at install time; postern: a Postern-only parameter. */
+export type ParamOrigin = 'host' | 'build' | 'postern';
 
 export interface ParamSpec {
   readonly name: string;

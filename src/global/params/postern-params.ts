@@ -1,0 +1,9 @@
+// Postern's own parameters: settings Postfix does not have, for what Postern
+// does beyond it. Kept apart from the 3.7 table so the comparison with Postfix's
+// parameter set stays exact; every name starts with `postern_`.
+import type { ParamSpec } from './types.js';
+
+export const POSTERN_PARAMS: readonly ParamSpec[] = [
+  // 0: smtpd sessions in the core worker; 1: in a second process (docs/ARCHITECTURE.md "smtpd worker process").
+  { name: 'postern_smtpd_workers', def: '0', type: 'int', component: 'master', origin: 'postern' },
+];
