@@ -9,6 +9,7 @@
 // when an address in it changed, and then as Postfix rebuilds it (spacing
 // normalised, refolded); an unchanged header keeps its exact bytes.
 import { externalAddress, internalAddress, splitAddress } from '../../global/addr/address.js';
+import { tokenize, type Token } from './address-tokens.js';
 import type { LogicalHeader } from './header-parse.js';
 
 const SENDER_HEADERS: ReadonlySet<string> = new Set([
@@ -36,56 +37,10 @@ export type HeaderAddressKind = 'sender' | 'recipient';
 /** One address's new internal form (trivial-rewrite, canonical, masquerade). */
 export type HeaderAddressRewriter = (address: string, kind: HeaderAddressKind) => Promise<string>;
 
-interface Token {
-  readonly type: 'atom' | 'qstring' | 'comment' | 'domlit' | 'op';
-  readonly text: string;
-  readonly start: number;
-  readonly end: number;
-}
-
 /** An element of the rebuilt header: a whole address, or one token around addresses. */
 type Item =
   | { readonly kind: 'addr'; readonly text: string; readonly start: number; readonly end: number; out: string }
   | { readonly kind: 'tok'; readonly tok: Token; readonly group?: boolean };
-
-const SPECIALS = '()<>@,;:\\".[]';
-
-/** RFC 5322 tokens of a header value, at most `limit` (header_address_token_limit). */
-function tokenize(value: string, limit: number): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  const n = value.length;
-  while (i < n && out.length < limit) {
-    const c = value.charAt(i);
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
-      i++;
-      continue;
-    }
-    const start = i;
-    if (c === '"' || c === '(' || c === '[') {
-      const close = c === '"' ? '"' : c === '(' ? ')' : ']';
-      let depth = 1;
-      i++;
-      while (i < n && depth > 0) {
-        const d = value.charAt(i);
-        if (d === '\\') i++;
-        else if (c === '(' && d === '(') depth++;
-        else if (d === close) depth--;
-        i++;
-      }
-      i = Math.min(i, n);
-      const type = c === '"' ? 'qstring' : c === '(' ? 'comment' : 'domlit';
-      out.push({ type, text: value.slice(start, i), start, end: i });
-    } else if (SPECIALS.includes(c)) {
-      i++;
-      out.push({ type: 'op', text: c, start, end: i });
-    } else {
-      while (i < n && !SPECIALS.includes(value.charAt(i)) && !/[ \t\r\n]/.test(value.charAt(i))) i++;
-      out.push({ type: 'atom', text: value.slice(start, i), start, end: i });
-    }
-  }
-  return out;
-}
 
 function addrItem(toks: readonly Token[]): Item | undefined {
   const first = toks[0];
