@@ -2,6 +2,7 @@
 // multipart/report with the human-readable text, the message/delivery-status
 // part (Reporting-MTA, X-Postfix-Queue-ID kept for tool compatibility,
 // per-recipient blocks) and the returned message or its headers (RFC 3462).
+import { mailDate } from '../../global/mail-date.js';
 import { NOTICE_TEXTS, type NoticeKind } from './notice-text.js';
 
 export interface NoticeRecipient {
@@ -40,22 +41,6 @@ export interface NoticeInput {
   readonly retryUntil?: number;
 }
 
-/** RFC 5322 date-time in local time, with the zone name comment Postfix adds for UTC. */
-export function rfc5322Date(ms: number): string {
-  const d = new Date(ms);
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const off = -d.getTimezoneOffset();
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off);
-  const p2 = (n: number): string => String(n).padStart(2, '0');
-  const zone = `${sign}${p2(Math.floor(abs / 60))}${p2(abs % 60)}`;
-  return (
-    `${days[d.getDay()]}, ${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()} ` +
-    `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${zone}${off === 0 ? ' (UTC)' : ''}`
-  );
-}
-
 /** `mx.example.com[192.0.2.1]:25` → `mx.example.com`; `none`/`local` are not remote MTAs. */
 export function remoteMtaName(relay: string): string | undefined {
   const name = relay.replace(/\[.*$/, '');
@@ -78,7 +63,7 @@ function deliveryStatus(n: NoticeInput): string[] {
   const out = [`Reporting-MTA: dns; ${n.myhostname}`, `X-Postfix-Queue-ID: ${n.queueId}`];
   out.push(`X-Postfix-Sender: rfc822; ${oneLine(n.sender)}`);
   if (n.envid) out.push(`Original-Envelope-Id: ${oneLine(n.envid)}`);
-  out.push(`Arrival-Date: ${rfc5322Date(n.arrivalTime)}`);
+  out.push(`Arrival-Date: ${mailDate(n.arrivalTime)}`);
   for (const r of n.recipients) {
     out.push('', `Final-Recipient: rfc822; ${oneLine(r.address)}`);
     if (r.orcpt) out.push(`Original-Recipient: ${oneLine(r.orcpt)}`);
@@ -91,7 +76,7 @@ function deliveryStatus(n: NoticeInput): string[] {
         ? `Diagnostic-Code: smtp; ${oneLine(r.remoteReply)}`
         : `Diagnostic-Code: X-Postfix; ${oneLine(r.reason)}`,
     );
-    if (n.retryUntil !== undefined) out.push(`Will-Retry-Until: ${rfc5322Date(n.retryUntil)}`);
+    if (n.retryUntil !== undefined) out.push(`Will-Retry-Until: ${mailDate(n.retryUntil)}`);
   }
   return out;
 }
@@ -108,7 +93,7 @@ export function buildNotice(n: NoticeInput): Buffer {
   const text = NOTICE_TEXTS[n.kind];
   const boundary = `${n.queueId}.${Math.floor(n.now / 1000)}/${n.myhostname}`;
   const head = [
-    `Date: ${rfc5322Date(n.now)}`,
+    `Date: ${mailDate(n.now)}`,
     `From: MAILER-DAEMON@${n.myhostname} (Mail Delivery System)`,
     `Subject: ${text.subject}`,
     `To: ${oneLine(n.to)}`,

@@ -8,7 +8,7 @@ import type { SmtpReply } from '../../global/smtp/reply.js';
 import { ADDRESS_HEADERS, tokenLimitCut } from './address-tokens.js';
 import { headerText, headerValue, limitHeader, type LogicalHeader } from './header-parse.js';
 import type { CleanupContentChecks, RewriteContext } from './hooks.js';
-import { mailDate, messageIdStamp } from './mail-date.js';
+import { mailDate, messageIdStamp } from '../../global/mail-date.js';
 
 export interface HeaderRulesInput {
   readonly queueId: string;

@@ -3,6 +3,7 @@
 // verified client name and address, our host, mail_name, the protocol
 // (SMTP/ESMTP/ESMTPS/ESMTPA/ESMTPSA or the UTF8SMTP forms) and queue ID, and a
 // `for` clause only when the message has exactly one recipient.
+import { mailDate } from '../../global/mail-date.js';
 
 export interface ReceivedFacts {
   readonly helo: string | undefined;
@@ -19,48 +20,6 @@ export interface ReceivedFacts {
   readonly comments?: readonly string[];
 }
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-function two(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-// Building an Intl.DateTimeFormat costs more than the rest of the Received:
-// header; the zone name can only change on a minute boundary (DST), so one
-// formatter and the last minute's answer serve every message.
-let zoneFormat: Intl.DateTimeFormat | undefined;
-let zoneMemo = { minute: NaN, offset: NaN, name: '' };
-
-function zoneName(d: Date): string {
-  const minute = Math.floor(d.getTime() / 60_000);
-  const offset = d.getTimezoneOffset();
-  if (zoneMemo.minute === minute && zoneMemo.offset === offset) return zoneMemo.name;
-  let name = '';
-  try {
-    zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
-    const v = zoneFormat.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? '';
-    name = /^[A-Z]{2,5}$/.test(v) ? v : '';
-  } catch {
-    name = '';
-  }
-  zoneMemo = { minute, offset, name };
-  return name;
-}
-
-/** RFC 5322 date in local time as Postfix's mail_date() writes it: `Thu, 26 Nov 2026 00:58:33 +0000 (UTC)`. */
-export function mailDate(d: Date): string {
-  const off = -d.getTimezoneOffset();
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off);
-  const zone = zoneName(d);
-  return (
-    `${DAYS[d.getDay()] ?? ''}, ${d.getDate()} ${MONTHS[d.getMonth()] ?? ''} ${d.getFullYear()} ` +
-    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${sign}${two(Math.floor(abs / 60))}${two(abs % 60)}` +
-    (zone ? ` (${zone})` : '')
-  );
-}
-
 /** The header as CRLF-terminated lines, ready for the queue file. */
 export function receivedHeader(f: ReceivedFacts): string {
   const lines = [`Received: from ${f.helo ?? f.clientName} (${f.clientName} [${f.rfcAddr}])`];
@@ -68,9 +27,9 @@ export function receivedHeader(f: ReceivedFacts): string {
   const by = `\tby ${f.myhostname} (${f.mailName}) with ${f.protocol} id ${f.queueId}`;
   const only = f.recipients.length === 1 ? f.recipients[0] : undefined;
   if (only !== undefined) {
-    lines.push(by, `\tfor <${only}>; ${mailDate(f.date)}`);
+    lines.push(by, `\tfor <${only}>; ${mailDate(f.date.getTime())}`);
   } else {
-    lines.push(`${by};`, `\t${mailDate(f.date)}`);
+    lines.push(`${by};`, `\t${mailDate(f.date.getTime())}`);
   }
   return lines.map((l) => `${l}\r\n`).join('');
 }
