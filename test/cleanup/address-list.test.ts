@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddressList } from '../../src/daemons/cleanup/address-list.js';
-import { tokenLimitCut } from '../../src/daemons/cleanup/address-tokens.js';
+import { tokenLimitCut } from '../../src/global/addr/header-tokens.js';
 
 test('address lists reduce to internal-form addresses', () => {
   assert.deepEqual(parseAddressList('a@example.org'), ['a@example.org']);

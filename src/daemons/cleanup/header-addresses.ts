@@ -9,7 +9,7 @@
 // when an address in it changed, and then as Postfix rebuilds it (spacing
 // normalised, refolded); an unchanged header keeps its exact bytes.
 import { externalAddress, internalAddress, splitAddress } from '../../global/addr/address.js';
-import { tokenize, type Token } from './address-tokens.js';
+import { tokenize, type Token } from '../../global/addr/header-tokens.js';
 import type { LogicalHeader } from './header-parse.js';
 
 const SENDER_HEADERS: ReadonlySet<string> = new Set([

@@ -5,7 +5,7 @@
 // always_add_missing_headers says so. Produces the header section to store and
 // the `message-id=` log text.
 import type { SmtpReply } from '../../global/smtp/reply.js';
-import { ADDRESS_HEADERS, tokenLimitCut } from './address-tokens.js';
+import { ADDRESS_HEADERS, tokenLimitCut } from '../../global/addr/header-tokens.js';
 import { headerText, headerValue, limitHeader, type LogicalHeader } from './header-parse.js';
 import type { CleanupContentChecks, RewriteContext } from './hooks.js';
 import { mailDate, messageIdStamp } from '../../global/mail-date.js';

@@ -4,6 +4,8 @@
 // route, or standing alone) is reported with its byte span, so a rewrite can
 // replace just that span and leave display names, comments and folding as
 // they were. Group syntax (`name: a, b;`) and empty groups are understood.
+// The tokens come from the one RFC 5322 tokenizer cleanup uses too.
+import { tokenize as headerTokens } from '../../global/addr/header-tokens.js';
 
 /** One addr-spec found in a header value. */
 export interface AddressSpan {
@@ -18,63 +20,30 @@ export interface AddressSpan {
 type TokenKind = 'atom' | 'quoted' | 'literal' | 'special';
 interface Token {
   readonly kind: TokenKind;
+  /** Quoted strings and domain literals with their quoting undone: `"a b"` → `a b`. */
   readonly text: string;
   readonly start: number;
   readonly end: number;
 }
 
-const SPECIALS = '()<>@,;:\\".[]';
-const WS = ' \t\r\n';
-
 /** At most this many tokens are considered: a header is bounded by header_size_limit anyway. */
 const TOKEN_LIMIT = 20000;
 
-/** Tokens of a header value; comments are dropped (they never belong to an address). */
+/** The inside of a quoted string or domain literal, backslash escapes undone (an unclosed one runs to the end). */
+function unquote(raw: string, close: string): string {
+  const inner = raw.endsWith(close) && raw.length > 1 ? raw.slice(1, -1) : raw.slice(1);
+  return inner.replace(/\\(.)/gs, '$1');
+}
+
+/** The shared RFC 5322 tokens of a header value in the form address matching wants: comments dropped, quotes undone. */
 function tokenize(value: string): Token[] {
   const out: Token[] = [];
-  const n = value.length;
-  let i = 0;
-  while (i < n && out.length < TOKEN_LIMIT) {
-    const c = value.charAt(i);
-    if (WS.includes(c)) {
-      i++;
-      continue;
-    }
-    const start = i;
-    if (c === '(') {
-      let depth = 1;
-      i++;
-      while (i < n && depth > 0) {
-        const d = value.charAt(i);
-        if (d === '\\') i++;
-        else if (d === '(') depth++;
-        else if (d === ')') depth--;
-        i++;
-      }
-      continue;
-    }
-    if (c === '"' || c === '[') {
-      const close = c === '"' ? '"' : ']';
-      i++;
-      let text = '';
-      while (i < n && value.charAt(i) !== close) {
-        if (value.charAt(i) === '\\' && i + 1 < n) i++;
-        text += value.charAt(i);
-        i++;
-      }
-      i = Math.min(n, i + 1);
-      out.push(
-        c === '"' ? { kind: 'quoted', text, start, end: i } : { kind: 'literal', text: `[${text}]`, start, end: i },
-      );
-      continue;
-    }
-    if (SPECIALS.includes(c)) {
-      out.push({ kind: 'special', text: c, start, end: i + 1 });
-      i++;
-      continue;
-    }
-    while (i < n && !SPECIALS.includes(value.charAt(i)) && !WS.includes(value.charAt(i))) i++;
-    out.push({ kind: 'atom', text: value.slice(start, i), start, end: i });
+  for (const t of headerTokens(value, TOKEN_LIMIT)) {
+    const { start, end } = t;
+    if (t.type === 'comment') continue;
+    if (t.type === 'qstring') out.push({ kind: 'quoted', text: unquote(t.text, '"'), start, end });
+    else if (t.type === 'domlit') out.push({ kind: 'literal', text: `[${unquote(t.text, ']')}]`, start, end });
+    else out.push({ kind: t.type === 'op' ? 'special' : 'atom', text: t.text, start, end });
   }
   return out;
 }
