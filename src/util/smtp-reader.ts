@@ -178,8 +178,9 @@ export class SmtpReader {
   }
 
   /**
-   * DATA content up to the End-of-DATA line. `sink` receives dot-unstuffed
-   * lines, each ending in CRLF (pieces of over-long lines without one).
+   * DATA content up to the End-of-DATA line. `sink` receives the content
+   * dot-unstuffed with CRLF line ends, in slices of one or more whole lines
+   * (pieces of over-long lines without a line end).
    * Only "." between two CRLFs ends the content, unless `mode` is `no`.
    */
   async readData(
@@ -193,6 +194,14 @@ export class SmtpReader {
     let prevCrlf = afterCrlf;
     let atLineStart = true;
     for (;;) {
+      // Ordinary lines pass through unchanged, so a run of them goes to the sink as one slice.
+      const run = atLineStart ? this.plainRun(limit) : 0;
+      if (run > 0) {
+        bytes += run;
+        sink(this.take(run));
+        prevCrlf = true;
+        continue;
+      }
       const line = this.nextLine(limit);
       if (line === undefined) {
         await this.waitForInput();
@@ -210,6 +219,23 @@ export class SmtpReader {
       atLineStart = line.ending !== 'piece';
       if (line.ending !== 'piece') prevCrlf = line.ending === 'crlf';
     }
+  }
+
+  /**
+   * Length of the complete lines at the start of the buffer that DATA passes
+   * on byte for byte: CRLF-terminated, within the line length limit (as
+   * nextLine would return them whole) and not starting with a dot (which is
+   * unstuffed, or ends the content). Anything else is left to nextLine.
+   */
+  private plainRun(limit: number): number {
+    const buf = this.buf;
+    let pos = 0;
+    while (pos < buf.length && buf[pos] !== DOT) {
+      const lf = buf.indexOf(LF, pos);
+      if (lf <= pos || lf - pos >= limit + 2 || buf[lf - 1] !== CR) break;
+      pos = lf + 1;
+    }
+    return pos;
   }
 
   /**
