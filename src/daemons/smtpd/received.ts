@@ -48,8 +48,19 @@ function zoneName(d: Date): string {
   return name;
 }
 
+// Every message of the same second gets the same text (an offset change, DST, falls on a second boundary).
+let dateMemo = { second: NaN, text: '' };
+
 /** RFC 5322 date in local time as Postfix's mail_date() writes it: `Thu, 26 Nov 2026 00:58:33 +0000 (UTC)`. */
 export function mailDate(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (dateMemo.second === second) return dateMemo.text;
+  const text = formatMailDate(d);
+  dateMemo = { second, text };
+  return text;
+}
+
+function formatMailDate(d: Date): string {
   const off = -d.getTimezoneOffset();
   const sign = off < 0 ? '-' : '+';
   const abs = Math.abs(off);

@@ -263,7 +263,8 @@ export class SegmentStore implements QueueStore {
 
   private async appendMessage(env: EnvelopeImage, content: readonly Buffer[], size: number): Promise<void> {
     const group = encodeMessage(env, content);
-    const lead = (group[0]?.length ?? 0) + (group[1]?.length ?? 0);
+    // encodeMessage's first buffer is everything before the content.
+    const lead = group[0]?.length ?? 0;
     const r = await this.writer.append([group]);
     this.index.placeMessage(env, r.segment, (r.offsets[0] ?? 0) + lead, size);
   }
