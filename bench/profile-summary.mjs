@@ -4,18 +4,25 @@
 // without a flame-graph viewer. Usage: node bench/profile-summary.mjs FILE.cpuprofile [top]
 import { readFileSync } from 'node:fs';
 
-const [file, topArg] = process.argv.slice(2);
+// --samples: weigh every sample alike (the median interval) instead of by the
+// wall time since the previous one. On a loaded machine a descheduled worker's
+// next sample otherwise carries the whole time it waited for a CPU.
+const argv = process.argv.slice(2);
+const bySamples = argv.includes('--samples');
+const [file, topArg] = argv.filter((a) => a !== '--samples');
 if (!file) {
-  console.error('usage: node bench/profile-summary.mjs FILE.cpuprofile [top]');
+  console.error('usage: node bench/profile-summary.mjs [--samples] FILE.cpuprofile [top]');
   process.exit(2);
 }
 const top = Number(topArg ?? 40);
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const sorted = [...prof.timeDeltas].sort((a, b) => a - b);
+const nominal = sorted[Math.floor(sorted.length / 2)] ?? 0;
 const dt = new Map();
 for (let i = 0; i < prof.samples.length; i++) {
   const id = prof.samples[i];
-  dt.set(id, (dt.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  dt.set(id, (dt.get(id) ?? 0) + (bySamples ? nominal : (prof.timeDeltas[i] ?? 0)));
 }
 const total = [...dt.values()].reduce((a, b) => a + b, 0);
 const short = (url) => url.replace(/^file:\/\/.*?\/(dist|node_modules)\//, '$1/').replace(/^node:/, 'node:');

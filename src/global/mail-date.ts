@@ -31,7 +31,18 @@ function zoneName(d: Date): string {
   return name;
 }
 
+// Every message of the same second gets the same text (an offset change, DST, falls on a second boundary).
+let dateMemo = { second: NaN, text: '' };
+
 export function mailDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (dateMemo.second === second) return dateMemo.text;
+  const text = formatMailDate(ms);
+  dateMemo = { second, text };
+  return text;
+}
+
+function formatMailDate(ms: number): string {
   const d = new Date(ms);
   const zone = zoneName(d);
   const off = -d.getTimezoneOffset();

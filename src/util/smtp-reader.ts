@@ -38,7 +38,15 @@ const LF = 0x0a;
 const DOT = 0x2e;
 
 export class SmtpReader {
+  /** Unread bytes; empty only when `more` is empty too. */
   private buf: Buffer = Buffer.alloc(0);
+  /**
+   * Chunks that arrived while `buf` still held unread bytes, in order. They
+   * are not appended to `buf` (a copy of every chunk of a large message):
+   * only a line that straddles the boundary is joined (nextLine).
+   */
+  private more: Buffer[] = [];
+  private moreBytes = 0;
   private ended: 'eof' | 'timeout' | 'error' | undefined;
   private wake: (() => void) | undefined;
   /** Skipping the rest of an over-long command line. */
@@ -63,6 +71,8 @@ export class SmtpReader {
     this.stream.removeAllListeners('data');
     this.stream = stream;
     this.buf = Buffer.alloc(0);
+    this.more = [];
+    this.moreBytes = 0;
     this.skipping = false;
     this.attach(stream);
   }
@@ -71,8 +81,12 @@ export class SmtpReader {
     stream.on('data', (chunk: Buffer) => {
       this.received += chunk.length;
       this.arrivals++;
-      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-      if (this.buf.length >= this.bufferLimit && !this.paused) {
+      if (this.buf.length === 0) this.buf = chunk;
+      else {
+        this.more.push(chunk);
+        this.moreBytes += chunk.length;
+      }
+      if (this.pending() >= this.bufferLimit && !this.paused) {
         this.paused = true;
         stream.pause();
       }
@@ -90,12 +104,13 @@ export class SmtpReader {
 
   /** Unread bytes already received: non-zero means the client pipelined. */
   pending(): number {
-    return this.buf.length;
+    return this.buf.length + this.moreBytes;
   }
 
   /** Up to `max` unread bytes, for the improper-pipelining log line. */
   peek(max: number): Buffer {
-    return this.buf.subarray(0, max);
+    if (this.buf.length >= max || this.more.length === 0) return this.buf.subarray(0, max);
+    return Buffer.concat([this.buf, ...this.more]).subarray(0, max);
   }
 
   close(reason: 'eof' | 'timeout' | 'error'): void {
@@ -127,7 +142,8 @@ export class SmtpReader {
   private take(n: number): Buffer {
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
-    if (this.paused && this.buf.length < this.bufferLimit / 2) {
+    if (this.buf.length === 0) this.shiftMore();
+    if (this.paused && this.pending() < this.bufferLimit / 2) {
       this.paused = false;
       this.stream.resume();
     }
@@ -139,18 +155,42 @@ export class SmtpReader {
    * Returns undefined when more input is needed.
    */
   private nextLine(limit: number): RawLine | undefined {
-    const scan = Math.min(this.buf.length, limit + 2);
-    const lf = this.buf.subarray(0, scan).indexOf(LF);
-    if (lf >= 0) {
-      const raw = this.take(lf + 1);
-      if (lf > 0 && raw[lf - 1] === CR) return { bytes: raw.subarray(0, lf - 1), ending: 'crlf' };
-      return { bytes: raw.subarray(0, lf), ending: 'lf' };
+    for (;;) {
+      const scan = Math.min(this.buf.length, limit + 2);
+      const lf = this.buf.subarray(0, scan).indexOf(LF);
+      if (lf >= 0) {
+        const raw = this.take(lf + 1);
+        if (lf > 0 && raw[lf - 1] === CR) return { bytes: raw.subarray(0, lf - 1), ending: 'crlf' };
+        return { bytes: raw.subarray(0, lf), ending: 'lf' };
+      }
+      // Decide on the same bytes as if every chunk had been appended to buf.
+      if (this.buf.length >= limit + 2 || this.more.length === 0) break;
+      this.joinMore(limit + 2 - this.buf.length);
     }
     if (this.buf.length < limit) return undefined;
     // Keep a trailing CR back so that a CRLF split across pieces stays one line end.
     let n = limit;
     if (this.buf[n - 1] === CR) n--;
     return { bytes: this.take(n), ending: 'piece' };
+  }
+
+  private shiftMore(): void {
+    const next = this.more.shift();
+    if (next === undefined) return;
+    this.moreBytes -= next.length;
+    this.buf = next;
+  }
+
+  /** Append to buf the next queued bytes up to and including a line end, at most `want` of them. */
+  private joinMore(want: number): void {
+    const next = this.more[0];
+    if (next === undefined) return;
+    const lf = next.subarray(0, want).indexOf(LF);
+    const cut = lf >= 0 ? lf + 1 : Math.min(next.length, want);
+    this.buf = Buffer.concat([this.buf, next.subarray(0, cut)]);
+    this.moreBytes -= cut;
+    if (cut === next.length) this.more.shift();
+    else this.more[0] = next.subarray(cut);
   }
 
   /**
@@ -178,8 +218,9 @@ export class SmtpReader {
   }
 
   /**
-   * DATA content up to the End-of-DATA line. `sink` receives dot-unstuffed
-   * lines, each ending in CRLF (pieces of over-long lines without one).
+   * DATA content up to the End-of-DATA line. `sink` receives the content
+   * dot-unstuffed with CRLF line ends, in slices of one or more whole lines
+   * (pieces of over-long lines without a line end).
    * Only "." between two CRLFs ends the content, unless `mode` is `no`.
    */
   async readData(
@@ -193,6 +234,14 @@ export class SmtpReader {
     let prevCrlf = afterCrlf;
     let atLineStart = true;
     for (;;) {
+      // Ordinary lines pass through unchanged, so a run of them goes to the sink as one slice.
+      const run = atLineStart ? this.plainRun(limit) : 0;
+      if (run > 0) {
+        bytes += run;
+        sink(this.take(run));
+        prevCrlf = true;
+        continue;
+      }
       const line = this.nextLine(limit);
       if (line === undefined) {
         await this.waitForInput();
@@ -213,12 +262,35 @@ export class SmtpReader {
   }
 
   /**
+   * Length of the complete lines at the start of the buffer that DATA passes
+   * on byte for byte: CRLF-terminated, within the line length limit (as
+   * nextLine would return them whole) and not starting with a dot (which is
+   * unstuffed, or ends the content). Anything else is left to nextLine.
+   */
+  private plainRun(limit: number): number {
+    const buf = this.buf;
+    let pos = 0;
+    while (pos < buf.length && buf[pos] !== DOT) {
+      const lf = buf.indexOf(LF, pos);
+      if (lf <= pos || lf - pos >= limit + 2 || buf[lf - 1] !== CR) break;
+      pos = lf + 1;
+    }
+    return pos;
+  }
+
+  /**
    * A header that precedes the SMTP dialogue (the PROXY protocol): `frame`
    * looks at the bytes received so far and returns how many of them to take
    * with its result, or undefined to wait for more.
    */
   async readFrame<T>(frame: (buf: Buffer) => { readonly take: number; readonly value: T } | undefined): Promise<T> {
     for (;;) {
+      // A header before the dialogue is small and rare: look at everything received as one buffer.
+      if (this.more.length > 0) {
+        this.buf = Buffer.concat([this.buf, ...this.more]);
+        this.more = [];
+        this.moreBytes = 0;
+      }
       const r = frame(this.buf);
       if (r !== undefined) {
         this.take(r.take);

@@ -23,16 +23,19 @@ async function readDataThenCommand(
   input: Buffer,
   mode: BareNewlineMode,
   rand: () => number,
+  /** Write every chunk before the reader looks (many chunks queued at once), instead of one per turn. */
+  burst = false,
 ): Promise<{ body: string; next: string }> {
   const stream = new PassThrough();
   const reader = new SmtpReader(stream, 1 << 20, () => Promise.resolve());
   let off = 0;
   const feed = (): void => {
     if (off >= input.length) return;
-    const n = 1 + Math.floor(rand() * 7);
+    const n = 1 + Math.floor(rand() * (burst ? 90 : 7));
     stream.write(input.subarray(off, off + n));
     off += n;
-    setImmediate(feed);
+    if (burst) feed();
+    else setImmediate(feed);
   };
   feed();
   const parts: Buffer[] = [];
@@ -60,6 +63,47 @@ test('End-of-DATA does not depend on how the bytes were split', async () => {
       assert.equal(r.body, c.body, JSON.stringify(c.input));
       assert.equal(r.next, c.next, JSON.stringify(c.input));
     }
+  }
+});
+
+/**
+ * DATA's meaning written out line by line on the whole input: the End-of-DATA
+ * rule, dot-unstuffing and bare <LF> made CRLF. The reader hands out runs of
+ * ordinary lines as one slice; it must agree with this for any input.
+ */
+function referenceData(input: string, mode: BareNewlineMode): { body: string; rest: string } {
+  let body = '';
+  let prevCrlf = true;
+  let pos = 0;
+  for (;;) {
+    const lf = input.indexOf('\n', pos);
+    assert.ok(lf >= 0, 'test input must contain its End-of-DATA');
+    let line = input.slice(pos, lf);
+    pos = lf + 1;
+    const crlf = line.endsWith('\r');
+    if (crlf) line = line.slice(0, -1);
+    if (line === '.' && (mode === 'no' || (prevCrlf && crlf))) return { body, rest: input.slice(pos) };
+    if (line.startsWith('.')) line = line.slice(1);
+    body += `${line}\r\n`;
+    prevCrlf = crlf;
+  }
+}
+
+test('DATA content matches the line-by-line rules for random input and random splits', async () => {
+  const rand = rng(11);
+  const pieces = ['a', 'bc', '.', '..', '\r', '\n', '\r\n', '\r\n.', '\n.', 'x'.repeat(70), '\r\n\r\n'];
+  for (let round = 0; round < 300; round++) {
+    let text = '';
+    const n = 1 + Math.floor(rand() * 40);
+    for (let i = 0; i < n; i++) text += pieces[Math.floor(rand() * pieces.length)] ?? '';
+    const mode: BareNewlineMode = rand() < 0.5 ? 'normalize' : 'no';
+    const input = `${text}\r\n.\r\nNOOP\r\n`;
+    const want = referenceData(input, mode);
+    const got = await readDataThenCommand(Buffer.from(input, 'latin1'), mode, rand, round % 2 === 1);
+    assert.equal(got.body, want.body, JSON.stringify({ input, mode }));
+    // The command after the content (text may hold a terminator of its own); long ones are cut at 64.
+    const next = want.rest.slice(0, want.rest.indexOf('\n')).replace(/\r$/, '');
+    if (next.length <= 64) assert.equal(got.next, next, JSON.stringify({ input, mode }));
   }
 });
 

@@ -60,6 +60,26 @@ function interfaceAddresses(): BlockList {
   return list;
 }
 
+// BlockList.check builds a SocketAddress per call and runs twice per message;
+// the answers are kept per list (a new interface list every 10 s starts afresh).
+const checked = new WeakMap<BlockList, Map<string, boolean>>();
+const CHECKED_MAX = 1000;
+
+function inList(list: BlockList, addr: { addr: string; type: 'ipv4' | 'ipv6' }): boolean {
+  let seen = checked.get(list);
+  if (!seen) {
+    seen = new Map();
+    checked.set(list, seen);
+  }
+  let hit = seen.get(addr.addr);
+  if (hit === undefined) {
+    hit = list.check(addr.addr, addr.type);
+    if (seen.size >= CHECKED_MAX) seen.clear();
+    seen.set(addr.addr, hit);
+  }
+  return hit;
+}
+
 export function isLocalRewriteClient(cfg: ParamReader, client: ClientInfo | undefined): boolean {
   if (!client) return true;
   const addr = normalize(client.addr);
@@ -71,10 +91,10 @@ export function isLocalRewriteClient(cfg: ParamReader, client: ClientInfo | unde
         if (client.saslUsername) return true;
         break;
       case 'permit_inet_interfaces':
-        if (addr && interfaceAddresses().check(addr.addr, addr.type)) return true;
+        if (addr && inList(interfaceAddresses(), addr)) return true;
         break;
       case 'permit_mynetworks':
-        if (addr && cachedNetworkList(cfg.list('mynetworks')).check(addr.addr, addr.type)) return true;
+        if (addr && inList(cachedNetworkList(cfg.list('mynetworks')), addr)) return true;
         break;
       default:
         break;

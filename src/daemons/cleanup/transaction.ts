@@ -222,6 +222,8 @@ export class Transaction implements CleanupTransaction {
           ...(filter !== undefined ? { filter } : contentFilter !== '' ? { filter: contentFilter } : {}),
         },
         content,
+        // Built here for this message alone and dropped after commit.
+        true,
       );
     } catch (err) {
       if (!(err instanceof QueueStorageError)) throw err;

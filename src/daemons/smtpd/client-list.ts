@@ -72,9 +72,13 @@ function parseItem(raw: string): Item {
   return { negate, kind: 'name', text, domain: text.startsWith('.') ? text.slice(1) : text };
 }
 
+/** Answers kept per list: sessions ask the same few lists about the same clients several times each. */
+const MEMO_MAX = 1000;
+
 export class ClientList {
   private readonly warned = new Set<string>();
   private readonly parsed: readonly Item[];
+  private readonly memo = new Map<string, boolean>();
   constructor(
     items: readonly string[],
     private readonly warn: (text: string) => void = () => undefined,
@@ -83,6 +87,18 @@ export class ClientList {
   }
 
   matches(client: ClientIdentity): boolean {
+    if (this.parsed.length === 0) return false;
+    const key = `${client.addr}\0${client.name}`;
+    let hit = this.memo.get(key);
+    if (hit === undefined) {
+      hit = this.evaluate(client);
+      if (this.memo.size >= MEMO_MAX) this.memo.clear();
+      this.memo.set(key, hit);
+    }
+    return hit;
+  }
+
+  private evaluate(client: ClientIdentity): boolean {
     const addr = ipBytes(normalizeAddr(client.addr));
     const name = client.name.toLowerCase();
     for (const item of this.parsed) {

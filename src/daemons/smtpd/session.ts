@@ -5,6 +5,7 @@
 // helpers (policy checks, cleanup hand-off) live in transaction.ts.
 // Touches: one client socket. Never runs as root (the listener is inherited).
 import type { Duplex } from 'node:stream';
+import { isAscii } from 'node:buffer';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
@@ -50,6 +51,9 @@ export interface ClientState {
 
 /** Bytes of unread client input held before the socket is paused. */
 const READ_BUFFER_LIMIT = 256 * 1024;
+
+/** Strict UTF-8 for command lines; stateless without `stream`, so one serves every session. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Commands allowed before STARTTLS when TLS is required (Postfix's PRE_TLS flag). */
 const PRE_TLS = new Set(['HELO', 'EHLO', 'STARTTLS', 'NOOP', 'QUIT']);
@@ -369,7 +373,6 @@ export class Session {
 
   private async loop(): Promise<void> {
     const s = this.settings;
-    const decoder = new TextDecoder('utf-8', { fatal: true });
     while (!this.closing) {
       if (this.errorCount >= s.hardErrorLimit) {
         this.logger.info(`too many errors after ${this.where} from ${this.namaddr}`);
@@ -384,7 +387,8 @@ export class Session {
       }
       let text: string;
       try {
-        text = decoder.decode(line.bytes);
+        // Nearly every command is ASCII, which needs no decoding.
+        text = isAscii(line.bytes) ? line.bytes.toString('latin1') : UTF8.decode(line.bytes);
       } catch {
         this.count('unknown', false);
         this.reply(500, '5.5.2', 'Error: bad UTF-8 syntax');

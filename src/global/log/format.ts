@@ -10,10 +10,19 @@ export const MAX_LOG_TEXT = 4096;
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
+// A busy daemon logs many lines per second; the local-time fields are worked
+// out once per second (the zone cannot change within one second of the same process).
+let fileStampSecond = NaN;
+let fileStamp = '';
+
 /** `Nov 26 00:59:19` in local time, as Postfix's maillog_file writer prints it. */
 export function fileTimestamp(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (second === fileStampSecond) return fileStamp;
   const month = MONTHS[d.getMonth()] ?? 'Jan';
-  return `${month} ${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  fileStamp = `${month} ${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  fileStampSecond = second;
+  return fileStamp;
 }
 
 /** RFC 3164 TIMESTAMP: the day of month is space-padded (`Nov  6`). */

@@ -38,7 +38,7 @@ export class QueueIdGenerator {
     const nowMs = this.clock();
     // Sub-millisecond digits are not available portably; a hrtime-derived
     // value keeps the microsecond field moving between calls.
-    const usec = (nowMs % 1000) * 1000 + Number(process.hrtime.bigint() % 1000n);
+    const usec = (nowMs % 1000) * 1000 + (Math.floor(performance.now() * 1000) % 1000);
     if (!this.long) {
       return usec.toString(16).toUpperCase().padStart(5, '0') + this.serial.toString(16).toUpperCase();
     }

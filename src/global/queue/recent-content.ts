@@ -4,11 +4,16 @@
 // it was just written to. Through libuv's thread pool that open/read/close
 // cost a third of the relay path's CPU (bench/RESULTS.md). Postfix's qmgr
 // and delivery agents reread the queue file from the page cache; this is
-// the same bytes without the system calls. Content is immutable once
-// committed, so the copy here is always what segments/ holds.
+// the same bytes without the system calls. What is kept is a copy, or the
+// caller's own pieces when it hands them over (cleanup never touches them
+// again), so it is always what segments/ holds; pieces are joined into one
+// buffer only when a delivery asks, which discarded mail never does.
 
 export class RecentContent {
-  private readonly items = new Map<string, Buffer>();
+  private readonly items = new Map<
+    string,
+    { pieces: readonly Buffer[] | undefined; joined: Buffer | undefined; size: number }
+  >();
   private bytes = 0;
 
   /**
@@ -20,14 +25,20 @@ export class RecentContent {
     private readonly maxItemBytes = 256 * 1024,
   ) {}
 
-  /** Keep a copy of `pieces` (`size` bytes in all) for `queueId`. */
-  put(queueId: string, pieces: readonly Buffer[], size: number): void {
+  /**
+   * Keep `pieces` (`size` bytes in all) for `queueId`: a copy, unless the
+   * caller `handedOver` buffers it will never change again.
+   */
+  put(queueId: string, pieces: readonly Buffer[], size: number, handedOver = false): void {
     if (size > this.maxItemBytes || size > this.maxBytes) return;
     this.drop(queueId);
-    // A copy: the caller's buffers are not ours to keep unchanged.
-    const copy = Buffer.concat(pieces, size);
-    this.items.set(queueId, copy);
-    this.bytes += copy.length;
+    this.items.set(
+      queueId,
+      handedOver
+        ? { pieces: [...pieces], joined: undefined, size }
+        : { pieces: undefined, joined: Buffer.concat(pieces, size), size },
+    );
+    this.bytes += size;
     while (this.bytes > this.maxBytes) {
       const oldest = this.items.keys().next();
       if (oldest.done) break;
@@ -36,14 +47,20 @@ export class RecentContent {
   }
 
   get(queueId: string): Buffer | undefined {
-    return this.items.get(queueId);
+    const item = this.items.get(queueId);
+    if (!item) return undefined;
+    if (item.joined === undefined) {
+      item.joined = Buffer.concat(item.pieces ?? [], item.size);
+      item.pieces = undefined;
+    }
+    return item.joined;
   }
 
   drop(queueId: string): void {
-    const b = this.items.get(queueId);
-    if (!b) return;
+    const item = this.items.get(queueId);
+    if (!item) return;
     this.items.delete(queueId);
-    this.bytes -= b.length;
+    this.bytes -= item.size;
   }
 
   /** Bytes held now (tests, stats). */

@@ -109,13 +109,29 @@ function frame(type: RecordType, meta: Buffer, content: readonly Buffer[] = []):
   return [lead, meta, ...content];
 }
 
-/** A MESSAGE record; the content may come in pieces (headers, body) to avoid copying it. */
+/**
+ * A MESSAGE record; the content may come in pieces (headers, body) to avoid
+ * copying it. The same bytes as frame() would give, but the first buffer
+ * holds everything before the content (record header, type, metadata): one
+ * allocation per message, and the caller finds where the content starts.
+ */
 export function encodeMessage(env: EnvelopeImage, content: readonly Buffer[]): Buffer[] {
-  const json = Buffer.from(JSON.stringify(env), 'utf8');
-  const meta = Buffer.alloc(4 + json.length);
-  meta.writeUInt32BE(json.length, 0);
-  json.copy(meta, 4);
-  return frame(RecordType.Message, meta, content);
+  const json = JSON.stringify(env);
+  const jsonLength = Buffer.byteLength(json, 'utf8');
+  const metaStart = RECORD_HEADER_SIZE + 1;
+  const lead = Buffer.allocUnsafe(metaStart + 4 + jsonLength);
+  let payloadLength = 1 + 4 + jsonLength;
+  for (const c of content) payloadLength += c.length;
+  lead.writeUInt32BE(RECORD_MAGIC, 0);
+  lead.writeUInt32BE(payloadLength, 4);
+  lead.writeUInt8(RecordType.Message, RECORD_HEADER_SIZE);
+  lead.writeUInt32BE(jsonLength, metaStart);
+  lead.write(json, metaStart + 4, 'utf8');
+  let crc = crc32(lead.subarray(4, 8));
+  crc = crc32(lead.subarray(RECORD_HEADER_SIZE), crc);
+  for (const c of content) crc = crc32(c, crc);
+  lead.writeUInt32BE(crc, 8);
+  return [lead, ...content];
 }
 
 export function encodeState(s: StateImage): Buffer[] {

@@ -216,8 +216,10 @@ export class SegmentStore implements QueueStore {
   /**
    * Store a new message; resolves once envelope and content are on stable
    * storage. Rejects with QueueStorageError (nothing stored) otherwise.
+   * `handOver`: the caller never changes `content` again, so the store may
+   * keep those buffers for the first delivery instead of a copy.
    */
-  async enqueue(msg: NewMessage, content: Buffer | readonly Buffer[]): Promise<void> {
+  async enqueue(msg: NewMessage, content: Buffer | readonly Buffer[], handOver = false): Promise<void> {
     const pieces = Buffer.isBuffer(content) ? [content] : content;
     let size = 0;
     for (const p of pieces) size += p.length;
@@ -251,7 +253,7 @@ export class SegmentStore implements QueueStore {
     }
     // Held mail waits for postsuper -H; only incoming mail is news for qmgr.
     if ((msg.state ?? 'incoming') !== 'incoming') return;
-    this.recent.put(msg.queueId, pieces, size);
+    this.recent.put(msg.queueId, pieces, size, handOver);
     for (const l of this.listeners) {
       try {
         l(msg.queueId);
@@ -263,7 +265,8 @@ export class SegmentStore implements QueueStore {
 
   private async appendMessage(env: EnvelopeImage, content: readonly Buffer[], size: number): Promise<void> {
     const group = encodeMessage(env, content);
-    const lead = (group[0]?.length ?? 0) + (group[1]?.length ?? 0);
+    // encodeMessage's first buffer is everything before the content.
+    const lead = group[0]?.length ?? 0;
     const r = await this.writer.append([group]);
     this.index.placeMessage(env, r.segment, (r.offsets[0] ?? 0) + lead, size);
   }

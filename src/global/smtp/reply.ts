@@ -19,7 +19,8 @@ export function isTemporary(r: SmtpReply): boolean {
 
 /** Wire form, multi-line when `text` contains newlines. */
 export function formatReply(r: SmtpReply, withDsn = true): string {
-  const lines = r.text.split('\n');
   const prefix = withDsn && r.dsn ? `${r.dsn} ` : '';
+  if (!r.text.includes('\n')) return `${r.code} ${prefix}${r.text}\r\n`;
+  const lines = r.text.split('\n');
   return lines.map((l, i) => `${r.code}${i < lines.length - 1 ? '-' : ' '}${prefix}${l}\r\n`).join('');
 }
