@@ -33,6 +33,8 @@ const DATA_FRAME_BYTES = 64 * 1024;
 /** Queue IDs asked for at a time, and the stock below which more are asked for. */
 const ID_BATCH = 64;
 const ID_LOW = 16;
+/** Recipients per BEGIN or RCPT frame: keeps frames far below the core's limit whatever smtpd_recipient_limit says. */
+const RCPTS_PER_FRAME = 1000;
 
 interface Verdict {
   resolve(v: CleanupVerdict): void;
@@ -79,9 +81,12 @@ class LinkTransaction implements CleanupTransaction {
     this.usable();
     if (this.used + lines.length > DATA_FRAME_BYTES + HEADER_BYTES) this.flush();
     if (lines.length > DATA_FRAME_BYTES) {
-      // A single huge chunk goes on its own (smtpd's lines are bounded, BDAT chunks need not be).
+      // A huge chunk (smtpd's lines are bounded, a BDAT chunk need not be) goes on in frame-sized pieces;
+      // cleanup joins the pieces again, so where they are cut does not matter.
       this.begin();
-      this.out.send(F.DATA, this.id, lines);
+      this.sendRecipients();
+      for (let off = 0; off < lines.length; off += DATA_FRAME_BYTES)
+        this.out.send(F.DATA, this.id, lines.subarray(off, off + DATA_FRAME_BYTES));
       return;
     }
     if (!this.buf || this.used + lines.length > this.buf.length) {
@@ -101,15 +106,13 @@ class LinkTransaction implements CleanupTransaction {
   private begin(): void {
     if (this.begun) return;
     this.begun = true;
-    const body = JSON.stringify({ req: this.req, rcpts: this.rcpts });
-    this.rcpts = [];
-    this.out.send(F.BEGIN, this.id, body);
+    const first = this.rcpts.splice(0, RCPTS_PER_FRAME);
+    this.out.send(F.BEGIN, this.id, JSON.stringify({ req: this.req, rcpts: first }));
+    this.sendRecipients();
   }
 
   private sendRecipients(): void {
-    if (this.rcpts.length === 0) return;
-    this.out.send(F.RCPT, this.id, JSON.stringify(this.rcpts));
-    this.rcpts = [];
+    while (this.rcpts.length > 0) this.out.send(F.RCPT, this.id, JSON.stringify(this.rcpts.splice(0, RCPTS_PER_FRAME)));
   }
 
   /** Send what has collected; the buffer goes with the frame (the socket holds it until written). */

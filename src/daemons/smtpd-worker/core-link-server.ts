@@ -19,8 +19,8 @@ import type {
 import type { QueueFlusher } from '../../global/queue/service-keys.js';
 import { CorkedWriter, F, readLinkFrames, type LinkFrame } from './link-frame.js';
 
-/** smtpd → core frames carry content (at most one DATA_FRAME_BYTES chunk, or one BDAT chunk). */
-export const MAX_FRAME_TO_CORE = 64 * 1024 * 1024;
+/** smtpd → core frames carry at most 64 KiB of content; BEGIN carries the envelope (recipients are bounded by smtpd). */
+export const MAX_FRAME_TO_CORE = 16 * 1024 * 1024;
 /** Queue IDs one peer may hold unused; a peer asking beyond this gets none. */
 const MAX_HANDED_IDS = 4096;
 
