@@ -32,8 +32,9 @@ relayhost = [127.0.0.1]:${receiver.port}`,
       const id = await swaks(sys.port, 'alice@example.test', 'bob@remote.test');
       // The smtp client is connected to a server that never greets: the message is in flight.
       await receiver.waitForConnections(1);
-      const log = await sys.waitForLog(new RegExp(`postfix/smtpd\\[(\\d+)\\]: ${id}: client=`));
-      const workerPid = Number(new RegExp(`postfix/smtpd\\[(\\d+)\\]: ${id}: client=`).exec(log)?.[1]);
+      // the core worker is the process that wrote the queue file (smtpd may run in a process of its own)
+      const log = await sys.waitForLog(new RegExp(`postfix/cleanup\\[(\\d+)\\]: ${id}: message-id=`));
+      const workerPid = Number(new RegExp(`postfix/cleanup\\[(\\d+)\\]: ${id}: message-id=`).exec(log)?.[1]);
       assert.ok(workerPid > 0 && workerPid !== process.pid);
       process.kill(workerPid, 'SIGKILL');
       await sys.waitForLog(

@@ -50,8 +50,9 @@ queue_run_delay = 1s`,
       const ids: string[] = [];
       for (let i = 0; i < COUNT; i++)
         ids.push(await swaks(sys.port, 'alice@example.test', 'bob@remote.test', ['--header', `Subject: crash ${i}`]));
-      const first = await sys.waitForLog(new RegExp(`postfix/smtpd\\[(\\d+)\\]: ${ids[0]}: client=`));
-      const worker1 = Number(new RegExp(`postfix/smtpd\\[(\\d+)\\]: ${ids[0]}: client=`).exec(first)?.[1]);
+      // the core worker is the process that wrote the queue file (smtpd may run in a process of its own)
+      const first = await sys.waitForLog(new RegExp(`postfix/cleanup\\[(\\d+)\\]: ${ids[0]}: message-id=`));
+      const worker1 = Number(new RegExp(`postfix/cleanup\\[(\\d+)\\]: ${ids[0]}: message-id=`).exec(first)?.[1]);
       for (const id of ids)
         await sys.waitForLog(new RegExp(`\\[${worker1}\\]: ${id}: from=<alice@example\\.test>, .*\\(queue active\\)`));
       await receiver.waitForConnections(1);

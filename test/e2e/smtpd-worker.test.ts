@@ -93,3 +93,28 @@ relayhost = [127.0.0.1]:${receiver.port}`,
     }
   },
 );
+
+test(
+  'postern_smtpd_workers = 0: sessions stay in the core worker, next to cleanup',
+  { skip: e2eSkip('swaks') },
+  async () => {
+    const receiver = await RecordingReceiver.start();
+    const sys = await startMailSystem({
+      mainCf: `myhostname = mx.example.test
+mydestination =
+postern_smtpd_workers = 0
+relayhost = [127.0.0.1]:${receiver.port}`,
+    });
+    try {
+      const id = await swaks(sys.port, 'alice@example.test', 'bob@remote.test');
+      const log = await sys.waitForLog(new RegExp(`postfix/cleanup\\[\\d+\\]: ${id}: message-id=`));
+      const smtpdPid = pidOf(log, new RegExp(`postfix/smtpd\\[(\\d+)\\]: ${id}: client=`));
+      assert.equal(smtpdPid, pidOf(log, new RegExp(`postfix/cleanup\\[(\\d+)\\]: ${id}: message-id=`)), log);
+      const [msg] = await receiver.waitFor(1, 30_000);
+      assert.deepEqual(msg?.rcptTo, ['bob@remote.test']);
+    } finally {
+      await sys.cleanup();
+      await receiver.close();
+    }
+  },
+);

@@ -3,7 +3,7 @@
 // this kind of target and get identical main.cf/master.cf files. The whole
 // process tree runs inside the run's cgroup (see meter.mjs).
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LogCounter } from '../log-counter.mjs';
@@ -36,6 +36,9 @@ function makeTarget({ name, label, bin, sendmail, notes }) {
         smtpdMaxproc: scn.smtpdMaxproc?.[label],
         owner: env.mailOwner,
       });
+      // A/B runs of Postern's own settings (e.g. POSTERN_MAIN_CF='postern_smtpd_workers = 1'); Postfix's files stay identical.
+      if (label === 'postern' && process.env.POSTERN_MAIN_CF)
+        await appendFile(join(dir, 'main.cf'), `\n${process.env.POSTERN_MAIN_CF.replace(/\\n/g, '\n')}\n`);
       // The queue directory is created by `postfix start` itself (postfix-script / Postern's check).
       await chmod(dir, 0o755);
       if (scn.lookup) {

@@ -51,4 +51,14 @@ export class CleanupServer implements CleanupService {
       ),
     );
   }
+
+  reserveQueueIds(count: number): string[] {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) ids.push(this.opts.store.newQueueId());
+    return ids;
+  }
+
+  releaseQueueIds(ids: readonly string[]): void {
+    for (const id of ids) this.opts.store.releaseQueueId(id);
+  }
 }

@@ -73,6 +73,14 @@ class TrackingCleanup implements CleanupService {
     };
   }
 
+  reserveQueueIds(count: number): string[] {
+    return this.server.reserveQueueIds(count);
+  }
+
+  releaseQueueIds(ids: readonly string[]): void {
+    this.server.releaseQueueIds(ids);
+  }
+
   drain(limitMs: number): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {

@@ -61,7 +61,8 @@ export class Transaction implements CleanupTransaction {
     private readonly deps: TransactionDeps,
     private readonly req: CleanupOpenRequest,
   ) {
-    this.queueId = deps.store.newQueueId();
+    // An ID reserved earlier (reserveQueueIds) is taken over; finish() releases it either way.
+    this.queueId = req.queueId ?? deps.store.newQueueId();
     this.sizeLimit = deps.cfg.size('message_size_limit');
     this.arrivalTime = req.arrivalTime ?? Date.now();
   }

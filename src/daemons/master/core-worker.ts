@@ -9,9 +9,10 @@ import type { Logger } from '../../global/log/logger.js';
 import { loadConfig } from '../../global/params/config.js';
 import { workerLogger } from './worker-logger.js';
 import { ServiceHost } from '../../global/service/service-host.js';
-import { CLEANUP_SERVICE } from '../../global/queue/service-keys.js';
+import { CLEANUP_SERVICE, QUEUE_FLUSHER } from '../../global/queue/service-keys.js';
 import { deliveryLink } from '../delivery/core-link.js';
-import { CleanupLink, serveCleanup } from '../smtpd-worker/cleanup-link.js';
+import { CleanupLink } from '../smtpd-worker/cleanup-link.js';
+import { serveSmtpdLink } from '../smtpd-worker/core-link-server.js';
 import { decodeMasterMessage, fromWire, type MasterToWorker, type WorkerToMaster } from './ipc.js';
 
 let log: Logger = stderrLogger('postfix/master');
@@ -22,6 +23,13 @@ let stopping = false;
 /** `smtpd`: this process hosts only smtpd services and reaches cleanup in the core worker over a channel. */
 const role = process.argv[2] === 'smtpd' ? 'smtpd' : 'core';
 const cleanupLink = role === 'smtpd' ? new CleanupLink(stderrLogger('postfix/smtpd')) : undefined;
+/** ETRN reaches qmgr over the link: offered to smtpd only while the link is up. */
+function offerFlusher(): void {
+  if (!host || !cleanupLink) return;
+  if (cleanupLink.connected) host.directory.provide(QUEUE_FLUSHER, cleanupLink);
+  else host.directory.withdraw(QUEUE_FLUSHER, cleanupLink);
+}
+if (cleanupLink) cleanupLink.onState = offerFlusher;
 
 function send(msg: WorkerToMaster): void {
   if (process.connected) process.send?.(msg);
@@ -30,9 +38,12 @@ function send(msg: WorkerToMaster): void {
 async function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): Promise<void> {
   const config = loadConfig(msg.configDir);
   log = workerLogger(config, log);
+  // channel warnings go to the mail log, as smtpd's (the link is smtpd's view of cleanup)
+  cleanupLink?.setLogger(log.child('smtpd'));
   if (!host) {
     host = new ServiceHost(log);
     if (cleanupLink) host.directory.provide(CLEANUP_SERVICE, cleanupLink);
+    offerFlusher();
   }
   const listeners = new Map(pendingListeners);
   pendingListeners.clear();
@@ -70,7 +81,12 @@ function onMessage(raw: unknown, handle: unknown): void {
     }
     if (!msg.peer) deliveryLink.setChannel(socket, log);
     else if (cleanupLink) cleanupLink.setChannel(socket);
-    else serveCleanup(socket, () => host?.directory.get(CLEANUP_SERVICE), log);
+    else
+      serveSmtpdLink(socket, {
+        cleanup: () => host?.directory.get(CLEANUP_SERVICE),
+        flusher: () => host?.directory.get(QUEUE_FLUSHER),
+        log: log.child('cleanup'),
+      });
     return;
   }
   if (msg.type === 'listener') {

@@ -21,6 +21,7 @@ import { readMasterCf } from './master-cf.js';
 import { prepareQueueDirs } from './queue-dirs.js';
 import { acquirePidFile, AlreadyRunningError, pidFilePath, releasePidFile } from './pid-file.js';
 import { unreachableBy, workerIdentity, type WorkerIdentity } from './privilege.js';
+import { smtpdWorkers } from './smtpd-workers.js';
 import { socketPair } from './socket-pair.js';
 import { DELIVERY_PATH, WORKER_PATH, WorkerProcess } from './worker-process.js';
 
@@ -45,7 +46,7 @@ export class Master {
   private held = new Map<string, string[]>();
   private worker: WorkerProcess | undefined;
   private delivery: WorkerProcess | undefined;
-  /** The smtpd worker (postern_smtpd_workers = 1): hosts the smtpd inet services and anvil. */
+  /** The smtpd worker (postern_smtpd_workers, smtpd-workers.ts): hosts the smtpd inet services and anvil. */
   private smtpd: WorkerProcess | undefined;
   /** Fixed at start: moving services between processes needs `postfix stop; postfix start`. */
   private split = false;
@@ -96,10 +97,9 @@ export class Master {
     this.log = createLogger(config, 'master');
     for (const w of warnings) this.log.warning(w);
     this.identity = workerIdentity(config);
-    this.split = smtpdWorkers(config) === 1;
-    const asked = config.get('postern_smtpd_workers').trim();
-    if (!['', '0', '1'].includes(asked))
-      this.log.warning(`${config.source}: postern_smtpd_workers = ${asked}: only 0 or 1 is supported; using 0`);
+    const choice = smtpdWorkers(config);
+    this.split = choice.workers === 1;
+    if (choice.warning) this.log.warning(`${config.source}: ${choice.warning}`);
     const queueDir = config.get('queue_directory');
     mkdirSync(`${queueDir}/${config.get('process_id_directory')}`, { recursive: true, mode: 0o755 });
     // The worker reads main.cf, loads its code and starts in the queue as mail_owner.
@@ -339,7 +339,7 @@ export class Master {
     }
     this.log.info(`reload -- version ${this.config.get('mail_version')}, configuration ${this.configDir}`);
     for (const w of loaded.warnings) this.log.warning(w);
-    if ((smtpdWorkers(this.config) === 1) !== this.split)
+    if ((smtpdWorkers(this.config).workers === 1) !== this.split)
       this.log.warning('reload: a new postern_smtpd_workers value takes effect at the next postfix start');
     // a process that is down picks the new configuration up when its pending restart runs
     if (this.delivery?.alive) await this.startDelivery(true);
@@ -363,16 +363,6 @@ export class Master {
       this.done(0);
     }
   }
-}
-
-/**
- * Postern's own parameter (not Postfix's): 0 (default) runs smtpd sessions in
- * the core worker next to the queue; 1 runs them in a separate smtpd worker
- * process, so that SMTP and the queue use two cores (docs/ARCHITECTURE.md).
- */
-export function smtpdWorkers(config: Config): number {
-  const v = config.get('postern_smtpd_workers').trim();
-  return v === '1' ? 1 : 0;
 }
 
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };

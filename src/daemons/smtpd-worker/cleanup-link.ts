@@ -1,11 +1,17 @@
-// cleanup(8) across a process boundary: when smtpd sessions run in their own
-// worker process (next to the core worker that owns the queue), smtpd reaches
-// cleanup through this link instead of the in-process ServiceDirectory. The
-// smtpd side is a CleanupService proxy; the core side serves it with the real
-// cleanup service. Framing is the delivery channel's (u32 length, JSON
-// header, raw bytes), so message content travels as bytes. Durability is the
-// core's: commit() resolves on the smtpd side only after the core's commit()
-// resolved, so smtpd's 250 still means "on stable storage".
+// cleanup(8) across a process boundary, smtpd's side: when smtpd sessions run
+// in their own worker process (postern_smtpd_workers), this CleanupService
+// proxy stands where the in-process cleanup would be, and the core worker
+// serves it (core-link-server.ts) over a socket pair made by master.
+//
+// Cost per message is what matters here, so a transaction costs one round
+// trip, the one smtpd must wait for anyway: commit → durable verdict. Open
+// needs none: the core hands out reserved queue IDs in advance (IDS), so
+// open() names the message at once (smtpd logs `client=` and writes
+// Received: with it); recipients and content collect here and travel with
+// the first content frame or the commit (BEGIN, DATA, COMMIT in one writev).
+// A transaction aborted before that never reaches the core beyond giving its
+// queue ID back. If the link drops, transactions in progress fail (smtpd
+// answers 451) and the core aborts its side: nothing is half-queued.
 import type { Socket } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
 import type {
@@ -16,156 +22,181 @@ import type {
   CleanupVerdict,
   EnvelopeRecipient,
 } from '../../global/queue/cleanup-api.js';
-import { encodeFrame, readFrames, type Frame } from '../delivery/frame.js';
+import type { QueueFlusher } from '../../global/queue/service-keys.js';
+import type { SmtpReply } from '../../global/smtp/reply.js';
+import { CorkedWriter, encode, F, HEADER_BYTES, readLinkFrames, writeHeader, type LinkFrame } from './link-frame.js';
 
-/** smtpd → core frames carry content; core → smtpd frames only verdicts. */
-const MAX_FRAME_TO_CORE = 4 * 1024 * 1024;
-const MAX_FRAME_TO_SMTPD = 256 * 1024;
-/** Content is sent on once this much is buffered (or at the end of the event-loop turn). */
-const WRITE_FRAME_BYTES = 64 * 1024;
+/** core → smtpd frames are verdicts and queue-ID lists only. */
+export const MAX_FRAME_TO_SMTPD = 256 * 1024;
+/** Content is sent on once this much is buffered (and at commit). */
+const DATA_FRAME_BYTES = 64 * 1024;
+/** Queue IDs asked for at a time, and the stock below which more are asked for. */
+const ID_BATCH = 64;
+const ID_LOW = 16;
+/** Recipients per BEGIN or RCPT frame: keeps frames far below the core's limit whatever smtpd_recipient_limit says. */
+const RCPTS_PER_FRAME = 1000;
 
-type ToCore =
-  | { t: 'open'; id: number; req: CleanupOpenRequest }
-  | { t: 'rcpt'; id: number; rcpt: EnvelopeRecipient }
-  | { t: 'write'; id: number }
-  | { t: 'commit'; id: number; actions?: CleanupPolicyActions }
-  | { t: 'abort'; id: number };
-
-type ToSmtpd =
-  | { t: 'opened'; id: number; queueId: string }
-  | { t: 'verdict'; id: number; verdict: CleanupVerdict }
-  | { t: 'aborted'; id: number }
-  | { t: 'failed'; id: number; error: string };
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
-/** Writes frames, coalescing those of one event-loop turn into one writev. */
-class FrameWriter {
-  private corked = false;
-  constructor(private readonly socket: Socket) {}
-  send(header: unknown, data?: Buffer): void {
-    if (this.socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(encodeFrame(header, data));
-  }
-}
-
-// ---------------------------------------------------------------- core side
-
-/** Serve cleanup requests from an smtpd worker on `socket` with `cleanup()` (looked up per open). */
-export function serveCleanup(socket: Socket, cleanup: () => CleanupService | undefined, log: Logger): void {
-  const out = new FrameWriter(socket);
-  /** Operations of one transaction run in order; open is asynchronous. */
-  const txs = new Map<number, { tx: Promise<CleanupTransaction | undefined> }>();
-  const fail = (id: number, e: unknown): void => {
-    txs.delete(id);
-    out.send({ t: 'failed', id, error: (e as Error).message } satisfies ToSmtpd);
-  };
-  const onFrame = (f: Frame): void => {
-    const h = f.header;
-    if (!isObj(h) || typeof h.id !== 'number' || typeof h.t !== 'string') {
-      log.warning('smtpd channel: malformed frame; closing the channel');
-      socket.destroy();
-      return;
-    }
-    const m = h as ToCore;
-    const id = m.id;
-    if (m.t === 'open') {
-      const svc = cleanup();
-      const tx = svc ? svc.open(m.req) : Promise.reject(new Error('cleanup service is not running'));
-      const entry = { tx: tx.then(undefined, () => undefined) };
-      txs.set(id, entry);
-      tx.then(
-        (t) => out.send({ t: 'opened', id, queueId: t.queueId } satisfies ToSmtpd),
-        (e: unknown) => fail(id, e),
-      );
-      return;
-    }
-    const entry = txs.get(id);
-    if (!entry) return; // already failed or finished: the peer learns from the 'failed' frame
-    entry.tx = entry.tx.then(async (tx) => {
-      if (!tx) return undefined;
-      try {
-        switch (m.t) {
-          case 'rcpt':
-            tx.addRecipient(m.rcpt);
-            return tx;
-          case 'write':
-            tx.write(f.data);
-            return tx;
-          case 'commit': {
-            txs.delete(id);
-            const verdict = await tx.commit(m.actions);
-            out.send({ t: 'verdict', id, verdict } satisfies ToSmtpd);
-            return undefined;
-          }
-          case 'abort':
-            txs.delete(id);
-            await tx.abort();
-            out.send({ t: 'aborted', id } satisfies ToSmtpd);
-            return undefined;
-          default:
-            return tx;
-        }
-      } catch (e) {
-        fail(id, e);
-        await tx.abort().catch(() => undefined);
-        return undefined;
-      }
-    });
-  };
-  readFrames(socket, MAX_FRAME_TO_CORE, onFrame, (e) => log.warning(`smtpd channel: ${e.message}`));
-  // The smtpd worker went away: its open transactions can never commit.
-  socket.on('close', () => {
-    for (const entry of txs.values()) void entry.tx.then((tx) => tx?.abort()).catch(() => undefined);
-    txs.clear();
-  });
-  socket.on('error', () => undefined);
-  socket.resume();
-}
-
-// --------------------------------------------------------------- smtpd side
-
-interface Waiter {
-  resolve(v: ToSmtpd): void;
+interface Verdict {
+  resolve(v: CleanupVerdict): void;
   reject(e: Error): void;
 }
 
-/** The CleanupService an smtpd worker gives its sessions. */
-export class CleanupLink implements CleanupService {
-  private socket: Socket | undefined;
-  private out: FrameWriter | undefined;
-  private nextId = 1;
-  /** Per transaction, the answers awaited in order: `opened`, then the verdict. */
-  private readonly waiters = new Map<number, Waiter[]>();
+/** One smtpd transaction as the link sees it. */
+class LinkTransaction implements CleanupTransaction {
+  private begun = false;
+  private finished = false;
+  private rcpts: EnvelopeRecipient[] = [];
+  /** Content not sent yet, behind room for the frame header. */
+  private buf: Buffer | undefined;
+  private used = HEADER_BYTES;
+  /** Set when the core reported a failure before the commit. */
+  failure: string | undefined;
+  verdict: Verdict | undefined;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly link: CleanupLink,
+    private readonly out: CorkedWriter,
+    readonly id: number,
+    private readonly req: CleanupOpenRequest & { queueId: string },
+  ) {}
+
+  get queueId(): string {
+    return this.req.queueId;
+  }
+
+  private usable(): void {
+    if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
+    if (this.failure !== undefined) throw new Error(this.failure);
+    if (!this.out.open) throw new Error('cleanup channel closed');
+  }
+
+  addRecipient(rcpt: EnvelopeRecipient): void {
+    this.usable();
+    if (rcpt.address === '') throw new Error(`${this.queueId}: empty recipient address`);
+    this.rcpts.push(rcpt);
+    if (this.begun) this.sendRecipients();
+  }
+
+  write(lines: Buffer): void {
+    this.usable();
+    if (this.used + lines.length > DATA_FRAME_BYTES + HEADER_BYTES) this.flush();
+    if (lines.length > DATA_FRAME_BYTES) {
+      // A huge chunk (smtpd's lines are bounded, a BDAT chunk need not be) goes on in frame-sized pieces;
+      // cleanup joins the pieces again, so where they are cut does not matter.
+      this.begin();
+      this.sendRecipients();
+      for (let off = 0; off < lines.length; off += DATA_FRAME_BYTES)
+        this.out.send(F.DATA, this.id, lines.subarray(off, off + DATA_FRAME_BYTES));
+      return;
+    }
+    if (!this.buf || this.used + lines.length > this.buf.length) {
+      // Start small (most messages are a few KiB) and double up to the frame size.
+      const size = Math.min(
+        Math.max((this.buf?.length ?? 2048) * 2, this.used + lines.length),
+        DATA_FRAME_BYTES + HEADER_BYTES,
+      );
+      const bigger = Buffer.allocUnsafe(size);
+      this.buf?.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    lines.copy(this.buf, this.used);
+    this.used += lines.length;
+  }
+
+  private begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    const first = this.rcpts.splice(0, RCPTS_PER_FRAME);
+    this.out.send(F.BEGIN, this.id, JSON.stringify({ req: this.req, rcpts: first }));
+    this.sendRecipients();
+  }
+
+  private sendRecipients(): void {
+    while (this.rcpts.length > 0) this.out.send(F.RCPT, this.id, JSON.stringify(this.rcpts.splice(0, RCPTS_PER_FRAME)));
+  }
+
+  /** Send what has collected; the buffer goes with the frame (the socket holds it until written). */
+  private flush(): void {
+    this.begin();
+    this.sendRecipients();
+    if (!this.buf || this.used === HEADER_BYTES) return;
+    writeHeader(this.buf, F.DATA, this.id, this.used - HEADER_BYTES);
+    this.out.write(this.buf.subarray(0, this.used));
+    this.buf = undefined;
+    this.used = HEADER_BYTES;
+  }
+
+  commit(actions?: CleanupPolicyActions): Promise<CleanupVerdict> {
+    try {
+      this.usable();
+    } catch (e) {
+      this.finished = true;
+      this.link.forget(this);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    this.finished = true;
+    this.flush();
+    const payload = actions && Object.keys(actions).length > 0 ? JSON.stringify(actions) : undefined;
+    const answer = new Promise<CleanupVerdict>((resolve, reject) => (this.verdict = { resolve, reject }));
+    this.out.send(F.COMMIT, this.id, payload);
+    return answer;
+  }
+
+  abort(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    this.finished = true;
+    this.buf = undefined;
+    this.link.forget(this);
+    if (this.begun) this.out.send(F.ABORT, this.id);
+    else this.out.send(F.RELEASE, 0, this.queueId);
+    return Promise.resolve();
+  }
+}
+
+/** The CleanupService (and, for ETRN, the QueueFlusher) an smtpd worker gives its sessions. */
+export class CleanupLink implements CleanupService, QueueFlusher {
+  private socket: Socket | undefined;
+  private out: CorkedWriter | undefined;
+  private nextId = 1;
+  /** Transactions that may still hear from the core. */
+  private readonly live = new Map<number, LinkTransaction>();
+  private ids: string[] = [];
+  private asked = false;
+  private idWaiters: { resolve(id: string): void; reject(e: Error): void }[] = [];
+  /** Told when the link comes up or goes down (ETRN is offered only while it is up). */
+  onState: ((up: boolean) => void) | undefined;
+
+  constructor(private log: Logger) {}
+
+  setLogger(log: Logger): void {
+    this.log = log;
+  }
+
+  get connected(): boolean {
+    return this.out?.open === true;
+  }
 
   setChannel(socket: Socket): void {
     this.close();
     this.socket = socket;
-    this.out = new FrameWriter(socket);
-    readFrames(
+    const out = new CorkedWriter(socket);
+    this.out = out;
+    readLinkFrames(
       socket,
       MAX_FRAME_TO_SMTPD,
       (f) => this.onFrame(f),
-      (e) => this.log.warning(`cleanup channel: ${e.message}`),
+      (e) => this.log.warning(`cleanup channel: ${e.message}; closing it`),
     );
     socket.on('close', () => {
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.out = undefined;
       this.failAll('cleanup channel closed');
+      this.onState?.(false);
     });
-    socket.on('error', () => undefined);
+    socket.on('error', (e) => this.log.warning(`cleanup channel: ${e.message}`));
     socket.resume();
+    this.onState?.(true);
   }
 
   close(): void {
@@ -173,88 +204,100 @@ export class CleanupLink implements CleanupService {
   }
 
   private failAll(why: string): void {
-    for (const list of this.waiters.values()) for (const w of list) w.reject(new Error(why));
-    this.waiters.clear();
+    this.ids = [];
+    this.asked = false;
+    for (const w of this.idWaiters.splice(0)) w.reject(new Error(why));
+    for (const tx of this.live.values()) {
+      tx.failure = why;
+      tx.verdict?.reject(new Error(why));
+    }
+    this.live.clear();
   }
 
-  private onFrame(f: Frame): void {
-    const h = f.header;
-    if (!isObj(h) || typeof h.id !== 'number') return;
-    const list = this.waiters.get(h.id);
-    if (!list) return;
-    const m = h as ToSmtpd;
-    if (m.t === 'failed') {
-      this.waiters.delete(h.id);
-      for (const w of list) w.reject(new Error(m.error));
+  forget(tx: LinkTransaction): void {
+    this.live.delete(tx.id);
+  }
+
+  private onFrame(f: LinkFrame): void {
+    if (f.type === F.IDS) {
+      this.asked = false;
+      const text = f.payload.toString('latin1');
+      if (text === '') {
+        for (const w of this.idWaiters.splice(0)) w.reject(new Error('cleanup service is not running'));
+        return;
+      }
+      this.ids.push(...text.split(' '));
+      while (this.idWaiters.length > 0 && this.ids.length > 0) this.idWaiters.shift()?.resolve(this.ids.shift() ?? '');
+      this.refill();
       return;
     }
-    list.shift()?.resolve(m);
-    if (list.length === 0) this.waiters.delete(h.id);
+    const tx = this.live.get(f.id);
+    if (!tx) return; // aborted here meanwhile, or the link's earlier life
+    let verdict: CleanupVerdict;
+    switch (f.type) {
+      case F.QUEUED:
+        verdict = { status: 'queued', queueId: tx.queueId };
+        break;
+      case F.DISCARDED:
+        verdict = { status: 'discarded', queueId: tx.queueId };
+        break;
+      case F.REJECTED:
+        verdict = { status: 'rejected', reply: parseReply(f.payload) };
+        break;
+      case F.FAILED: {
+        const why = f.payload.toString('utf8');
+        this.live.delete(f.id);
+        tx.failure = why;
+        tx.verdict?.reject(new Error(why));
+        return;
+      }
+      default:
+        this.log.warning(`cleanup channel: unexpected frame type ${f.type}; closing it`);
+        this.close();
+        return;
+    }
+    this.live.delete(f.id);
+    if (tx.verdict) tx.verdict.resolve(verdict);
   }
 
-  private send(m: ToCore, data?: Buffer): void {
-    if (!this.out) throw new Error('cleanup channel is not connected');
-    this.out.send(m, data);
+  private refill(): void {
+    if (this.asked || !this.out || this.ids.length >= ID_LOW) return;
+    this.asked = true;
+    this.out.send(F.WANT, ID_BATCH);
   }
 
-  private reply(id: number): Promise<ToSmtpd> {
-    return new Promise((resolve, reject) => {
-      if (!this.out) return reject(new Error('cleanup channel is not connected'));
-      const list = this.waiters.get(id);
-      if (list) list.push({ resolve, reject });
-      else this.waiters.set(id, [{ resolve, reject }]);
-    });
+  private async queueId(): Promise<string> {
+    const id = this.ids.shift();
+    this.refill();
+    if (id !== undefined) return id;
+    return new Promise((resolve, reject) => this.idWaiters.push({ resolve, reject }));
   }
 
   async open(req: CleanupOpenRequest): Promise<CleanupTransaction> {
-    const id = this.nextId++;
-    const answer = this.reply(id);
-    // Registered now, so that a failure arriving right behind `opened` is not lost; it reaches commit() or abort().
-    let done: Promise<ToSmtpd> = this.reply(id);
-    done.catch(() => undefined);
-    this.send({ t: 'open', id, req });
-    const opened = await answer;
-    if (opened.t !== 'opened') throw new Error('cleanup channel: unexpected answer to open');
-    const link = this.out;
-    // smtpd writes line by line: lines of one event-loop turn (one socket read) travel as one frame.
-    let lines: Buffer[] = [];
-    let bytes = 0;
-    let scheduled = false;
-    const flush = (): void => {
-      scheduled = false;
-      if (lines.length === 0) return;
-      const data = lines.length === 1 ? (lines[0] as Buffer) : Buffer.concat(lines, bytes);
-      lines = [];
-      bytes = 0;
-      if (this.out === link) this.send({ t: 'write', id }, data);
-    };
-    const send = (m: ToCore, data?: Buffer): void => {
-      flush();
-      if (this.out === link) this.send(m, data);
-    };
-    return {
-      queueId: opened.queueId,
-      addRecipient: (rcpt) => send({ t: 'rcpt', id, rcpt }),
-      write: (chunk) => {
-        lines.push(chunk);
-        bytes += chunk.length;
-        if (bytes >= WRITE_FRAME_BYTES) flush();
-        else if (!scheduled) {
-          scheduled = true;
-          process.nextTick(flush);
-        }
-      },
-      commit: async (actions) => {
-        send(actions ? { t: 'commit', id, actions } : { t: 'commit', id });
-        const v = await done;
-        if (v.t !== 'verdict') throw new Error('cleanup channel: unexpected answer to commit');
-        return v.verdict;
-      },
-      abort: async () => {
-        send({ t: 'abort', id });
-        done = done.catch(() => ({ t: 'aborted', id }) as const);
-        await done;
-      },
-    };
+    const out = this.out;
+    if (!out) throw new Error('cleanup channel is not connected');
+    const queueId = await this.queueId();
+    if (this.out !== out) throw new Error('cleanup channel closed');
+    const tx = new LinkTransaction(this, out, this.nextId++ >>> 0, { ...req, queueId });
+    if (this.nextId > 0xffffffff) this.nextId = 1;
+    this.live.set(tx.id, tx);
+    return tx;
   }
+
+  /** ETRN: the core's qmgr retries the site's deferred mail. */
+  flush(site?: string): void {
+    if (!this.out) throw new Error('cleanup channel is not connected');
+    this.out.write(encode(F.FLUSH, 0, site ?? ''));
+  }
+}
+
+function parseReply(payload: Buffer): SmtpReply {
+  try {
+    const v = JSON.parse(payload.toString('utf8')) as Partial<SmtpReply>;
+    if (typeof v.code === 'number' && typeof v.text === 'string')
+      return { code: v.code, dsn: typeof v.dsn === 'string' ? v.dsn : '', text: v.text };
+  } catch {
+    // fall through
+  }
+  return { code: 451, dsn: '4.3.0', text: 'Error: queue file write error' };
 }

@@ -66,6 +66,12 @@ export interface CleanupOpenRequest extends CleanupPolicyActions {
   readonly extractRecipients?: boolean;
   /** `sendmail -bv`: the message is queued only to find out what would happen to it (never delivered). */
   readonly verifyOnly?: boolean;
+  /**
+   * A queue ID from this service's reserveQueueIds(): the transaction takes
+   * it over (and releases it when it ends). Lets a source in another process
+   * name the message before cleanup has seen it (smtpd-worker/cleanup-link.ts).
+   */
+  readonly queueId?: string;
 }
 
 export type CleanupVerdict =
@@ -95,4 +101,7 @@ export interface CleanupTransaction {
 
 export interface CleanupService {
   open(req: CleanupOpenRequest): Promise<CleanupTransaction>;
+  /** Queue IDs no live or in-flight message uses, kept from reuse until an open() takes each or they are released. */
+  reserveQueueIds?(count: number): string[];
+  releaseQueueIds?(ids: readonly string[]): void;
 }
