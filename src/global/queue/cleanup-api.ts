@@ -66,6 +66,12 @@ export interface CleanupOpenRequest extends CleanupPolicyActions {
   readonly extractRecipients?: boolean;
   /** `sendmail -bv`: the message is queued only to find out what would happen to it (never delivered). */
   readonly verifyOnly?: boolean;
+  /**
+   * An address verification probe from verify(8) (with `verifyOnly`): the
+   * answers go back to the verify service, never to the sender, and qmgr
+   * routes it with the address_verify_* overrides.
+   */
+  readonly verifyProbe?: boolean;
 }
 
 export type CleanupVerdict =
