@@ -65,6 +65,8 @@ export class Qmgr {
   private readonly ready = new Map<string, Set<Destination>>();
   private readonly busy = new Map<string, number>();
   private activeRecipients = 0;
+  /** verify(8) probes being delivered now (address_verify_pending_request_limit). */
+  private readonly probeSlots = new Set<string>();
   private tasks = 0;
   private idleWaiters: (() => void)[] = [];
   private cancelScan: (() => void) | undefined;
@@ -133,12 +135,6 @@ export class Qmgr {
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private probesActive(): number {
-    let n = 0;
-    for (const a of this.active.values()) if (a.msg.verifyProbe === true) n++;
-    return n;
   }
 
   private isIdle(): boolean {
@@ -240,6 +236,7 @@ export class Qmgr {
       await this.activate(am);
     } catch (e) {
       this.log.warning(`${am.msg.queueId}: cannot activate: ${(e as Error).message}`);
+      this.probeSlots.delete(am.msg.queueId);
       if (am.batchesLeft > 0) return; // deliveries already queued will finish it
       this.active.delete(am.msg.queueId);
       this.activeRecipients -= am.msg.recipients.length;
@@ -262,11 +259,14 @@ export class Qmgr {
       await this.finish(am);
       return;
     }
-    if (msg.verifyProbe === true && this.probesActive() > this.s.verifyPendingLimit) {
-      // address_verify_pending_request_limit: the probe is answered "deferred" without an attempt.
-      for (const r of todo) this.immediate(am, r, 'deferred', '4.3.2', 'Too many Verify requests');
-      await this.finish(am);
-      return;
+    if (msg.verifyProbe === true) {
+      if (this.probeSlots.size >= this.s.verifyPendingLimit) {
+        // address_verify_pending_request_limit: the probe is answered "deferred" without an attempt.
+        for (const r of todo) this.immediate(am, r, 'deferred', '4.3.2', 'Too many Verify requests');
+        await this.finish(am);
+        return;
+      }
+      this.probeSlots.add(msg.queueId);
     }
     const filter = msg.filter !== undefined ? parseFilter(msg.filter) : undefined;
     if (msg.filter !== undefined && !filter) {
@@ -517,6 +517,7 @@ export class Qmgr {
     const now = this.clock.now();
     if (!this.o.store.get(msg.queueId)) {
       // Deleted while active (postsuper -d): nothing left to update.
+      this.probeSlots.delete(msg.queueId);
       this.active.delete(msg.queueId);
       this.activeRecipients -= msg.recipients.length;
       return;
@@ -611,6 +612,7 @@ export class Qmgr {
       this.log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
       await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt() }).catch(() => undefined);
     } finally {
+      this.probeSlots.delete(msg.queueId);
       this.active.delete(msg.queueId);
       this.activeRecipients -= msg.recipients.length;
     }
