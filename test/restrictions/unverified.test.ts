@@ -186,12 +186,12 @@ test('no verify service: 450 "address verification problem" and a warning', asyn
 test('mail to our own probe sender passes every restriction; no start-up warning for the restrictions', async () => {
   const v = new FakeVerifier({});
   const { p, logger } = policy('smtpd_recipient_restrictions = reject_unverified_recipient, reject\n', v);
-  assert.equal((await p.check('rcpt', facts({ recipient: 'double-bounce@mail.example.com' }))).action, 'permit');
+  assert.equal((await p.check('rcpt', facts({ recipient: 'double-bounce@mail.example.com' }))).action, 'dunno');
   assert.equal(
     (await p.check('mail', facts({ sender: 'x@example.org', recipient: 'Double-Bounce@mail.example.com' }))).action,
-    'permit',
+    'dunno',
   );
-  assert.notEqual((await p.check('rcpt', facts({ recipient: 'double-bounce@example.com' }))).action, 'permit');
+  assert.equal((await p.check('rcpt', facts({ recipient: 'double-bounce@example.com' }))).action, 'reject');
   assert.deepEqual(v.queries, []);
   assert.deepEqual(
     logger.lines.filter((l) => l.severity === 'warning').map((l) => l.text),

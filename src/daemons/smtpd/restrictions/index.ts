@@ -88,14 +88,14 @@ export function createSmtpdPolicy(deps: SmtpdPolicyDeps): SmtpdPolicy {
 
   return {
     async check(stage: RestrictionStage, facts: SessionFacts): Promise<PolicyVerdict> {
-      // Mail to our own probe sender (a remote site verifying it) passes every restriction, as in Postfix,
+      // Mail to our own probe sender (a remote site verifying it) skips every restriction, as in Postfix,
       // so that two sites probing each other can never cache each other as undeliverable.
       if (
         RCPT_TIME.has(stage) &&
         facts.recipient !== undefined &&
         isProbeSender(probeSender, replyAddress(facts.recipient), Date.now() / 1000)
       )
-        return { action: 'permit' };
+        return { action: 'dunno' };
       const state: EvalState = {
         stage,
         facts,
