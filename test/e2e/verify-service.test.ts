@@ -158,3 +158,38 @@ address_verify_map = btree:${data}/verify_cache
     assert.doesNotMatch(await sys.log(), /postfix\/verify\[\d+\]: warning/);
   },
 );
+
+test('smtpd in its own worker process: the verdict arrives within the poll window', { skip }, async (t) => {
+  const receiver = await RecordingReceiver.start({ rejectRcpt: /^bob@/ });
+  const running: { sys?: E2eSystem } = {};
+  t.after(async () => {
+    await running.sys?.cleanup();
+    await receiver.close();
+  });
+  const sys = await startMailSystem({
+    mainCf: `myhostname = mx.example.test
+mydestination = localhost
+relay_domains = example.net
+relayhost = [127.0.0.1]:${receiver.port}
+postern_smtpd_workers = 1
+smtpd_recipient_restrictions = reject_unauth_destination, reject_unverified_recipient
+address_verify_map =
+address_verify_poll_delay = 20s
+`,
+  });
+  running.sys = sys;
+  // Default poll count (3): the probes answer while smtpd waits, so the first RCPT already gets the verdict.
+  const r = await dialogue(sys.port, [
+    'EHLO client.example.org',
+    'MAIL FROM:<sender@example.org>',
+    'RCPT TO:<bob@example.net>',
+    'RCPT TO:<alice@example.net>',
+    'QUIT',
+  ]);
+  assert.match(
+    r[3] ?? '',
+    /^450 4\.1\.1 <bob@example\.net>: Recipient address rejected: unverified address: host 127\.0\.0\.1\[127\.0\.0\.1\] said: 550 5\.1\.1 /,
+  );
+  assert.equal(r[4], '250 2.1.5 Ok');
+  assert.equal(receiver.messages.length, 0);
+});

@@ -12,6 +12,7 @@ import { ServiceHost } from '../../global/service/service-host.js';
 import { CLEANUP_SERVICE } from '../../global/queue/service-keys.js';
 import { deliveryLink } from '../delivery/core-link.js';
 import { CleanupLink, serveCleanup } from '../smtpd-worker/cleanup-link.js';
+import { VERIFY_SERVICE } from '../verify/verify-api.js';
 import { decodeMasterMessage, fromWire, type MasterToWorker, type WorkerToMaster } from './ipc.js';
 
 let log: Logger = stderrLogger('postfix/master');
@@ -32,7 +33,10 @@ async function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): P
   log = workerLogger(config, log);
   if (!host) {
     host = new ServiceHost(log);
-    if (cleanupLink) host.directory.provide(CLEANUP_SERVICE, cleanupLink);
+    if (cleanupLink) {
+      host.directory.provide(CLEANUP_SERVICE, cleanupLink);
+      host.directory.provide(VERIFY_SERVICE, cleanupLink.verifier);
+    }
   }
   const listeners = new Map(pendingListeners);
   pendingListeners.clear();
@@ -70,7 +74,13 @@ function onMessage(raw: unknown, handle: unknown): void {
     }
     if (!msg.peer) deliveryLink.setChannel(socket, log);
     else if (cleanupLink) cleanupLink.setChannel(socket);
-    else serveCleanup(socket, () => host?.directory.get(CLEANUP_SERVICE), log);
+    else
+      serveCleanup(
+        socket,
+        () => host?.directory.get(CLEANUP_SERVICE),
+        log,
+        () => host?.directory.get(VERIFY_SERVICE),
+      );
     return;
   }
   if (msg.type === 'listener') {

@@ -6,6 +6,8 @@
 // header, raw bytes), so message content travels as bytes. Durability is the
 // core's: commit() resolves on the smtpd side only after the core's commit()
 // resolved, so smtpd's 250 still means "on stable storage".
+// The same channel carries smtpd's questions to verify(8) (reject_unverified_*:
+// query, and wait for an update), answered by the core's verify service.
 import type { Socket } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
 import type {
@@ -17,6 +19,7 @@ import type {
   EnvelopeRecipient,
 } from '../../global/queue/cleanup-api.js';
 import { encodeFrame, readFrames, type Frame } from '../delivery/frame.js';
+import type { AddressVerifier, VerifyAnswer, VerifyStatus } from '../verify/verify-api.js';
 
 /** smtpd → core frames carry content; core → smtpd frames only verdicts. */
 const MAX_FRAME_TO_CORE = 4 * 1024 * 1024;
@@ -29,13 +32,22 @@ type ToCore =
   | { t: 'rcpt'; id: number; rcpt: EnvelopeRecipient }
   | { t: 'write'; id: number }
   | { t: 'commit'; id: number; actions?: CleanupPolicyActions }
-  | { t: 'abort'; id: number };
+  | { t: 'abort'; id: number }
+  | { t: 'vquery'; id: number; address: string }
+  | { t: 'vwait'; id: number; address: string; ms: number };
 
 type ToSmtpd =
   | { t: 'opened'; id: number; queueId: string }
   | { t: 'verdict'; id: number; verdict: CleanupVerdict }
   | { t: 'aborted'; id: number }
-  | { t: 'failed'; id: number; error: string };
+  | { t: 'failed'; id: number; error: string }
+  | { t: 'vanswer'; id: number; answer: VerifyAnswer }
+  | { t: 'vsettled'; id: number };
+
+/** Bounds on verify requests from the smtpd worker (an address, a poll delay). */
+const MAX_VERIFY_ADDRESS = 2048;
+const MAX_VERIFY_WAIT_MS = 60_000;
+const VERIFY_STATUSES: ReadonlySet<string> = new Set<VerifyStatus>(['ok', 'defer', 'bounce', 'todo']);
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
@@ -59,8 +71,16 @@ class FrameWriter {
 
 // ---------------------------------------------------------------- core side
 
-/** Serve cleanup requests from an smtpd worker on `socket` with `cleanup()` (looked up per open). */
-export function serveCleanup(socket: Socket, cleanup: () => CleanupService | undefined, log: Logger): void {
+/**
+ * Serve cleanup requests from an smtpd worker on `socket` with `cleanup()`
+ * (looked up per open), and its verify(8) questions with `verify()`.
+ */
+export function serveCleanup(
+  socket: Socket,
+  cleanup: () => CleanupService | undefined,
+  log: Logger,
+  verify: () => AddressVerifier | undefined = () => undefined,
+): void {
   const out = new FrameWriter(socket);
   /** Operations of one transaction run in order; open is asynchronous. */
   const txs = new Map<number, { tx: Promise<CleanupTransaction | undefined> }>();
@@ -77,6 +97,10 @@ export function serveCleanup(socket: Socket, cleanup: () => CleanupService | und
     }
     const m = h as ToCore;
     const id = m.id;
+    if (m.t === 'vquery' || m.t === 'vwait') {
+      serveVerify(m, verify(), out);
+      return;
+    }
     if (m.t === 'open') {
       const svc = cleanup();
       const tx = svc ? svc.open(m.req) : Promise.reject(new Error('cleanup service is not running'));
@@ -131,6 +155,23 @@ export function serveCleanup(socket: Socket, cleanup: () => CleanupService | und
   socket.resume();
 }
 
+function serveVerify(
+  m: Extract<ToCore, { t: 'vquery' | 'vwait' }>,
+  v: AddressVerifier | undefined,
+  out: FrameWriter,
+): void {
+  const id = m.id;
+  const failed = (e: unknown): void => out.send({ t: 'failed', id, error: (e as Error).message } satisfies ToSmtpd);
+  if (typeof m.address !== 'string' || m.address.length > MAX_VERIFY_ADDRESS) return failed(new Error('bad address'));
+  if (!v) return failed(new Error('verify service is not running'));
+  if (m.t === 'vquery') {
+    v.query(m.address).then((answer) => out.send({ t: 'vanswer', id, answer } satisfies ToSmtpd), failed);
+    return;
+  }
+  const ms = typeof m.ms === 'number' && m.ms >= 0 ? Math.min(m.ms, MAX_VERIFY_WAIT_MS) : 0;
+  v.settled(m.address, ms).then(() => out.send({ t: 'vsettled', id } satisfies ToSmtpd), failed);
+}
+
 // --------------------------------------------------------------- smtpd side
 
 interface Waiter {
@@ -147,6 +188,32 @@ export class CleanupLink implements CleanupService {
   private readonly waiters = new Map<number, Waiter[]>();
 
   constructor(private readonly log: Logger) {}
+
+  /**
+   * verify(8) as the smtpd worker sees it: queries and waits go to the core's
+   * verify service; updates come only from qmgr, in the core.
+   */
+  readonly verifier: AddressVerifier = {
+    negativeCache: true,
+    query: async (address) => {
+      const id = this.nextId++;
+      const answer = this.reply(id);
+      answer.catch(() => undefined); // when the send below throws, its error is the one reported
+      this.send({ t: 'vquery', id, address });
+      const m = await answer;
+      if (m.t !== 'vanswer' || !isAnswer(m.answer))
+        throw new Error('cleanup channel: unexpected answer to a verify query');
+      return { status: m.answer.status, text: m.answer.text };
+    },
+    settled: async (address, ms) => {
+      const id = this.nextId++;
+      const answer = this.reply(id);
+      answer.catch(() => undefined); // when the send below throws, its error is the one reported
+      this.send({ t: 'vwait', id, address, ms });
+      await answer;
+    },
+    update: () => Promise.reject(new Error('verify updates are not accepted from the smtpd worker')),
+  };
 
   setChannel(socket: Socket): void {
     this.close();
@@ -257,4 +324,14 @@ export class CleanupLink implements CleanupService {
       },
     };
   }
+}
+
+function isAnswer(a: unknown): a is VerifyAnswer {
+  return (
+    isObj(a) &&
+    typeof a.status === 'string' &&
+    VERIFY_STATUSES.has(a.status) &&
+    typeof a.text === 'string' &&
+    a.text.length <= MAX_FRAME_TO_SMTPD
+  );
 }
