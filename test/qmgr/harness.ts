@@ -9,6 +9,7 @@ import { createDiscardAgent } from '../../src/daemons/discard/discard.js';
 import { Qmgr } from '../../src/daemons/qmgr/qmgr.js';
 import type { DeliveryAgent } from '../../src/global/queue/delivery-api.js';
 import type { Dict } from '../../src/global/dict/dict-api.js';
+import type { AddressVerifier } from '../../src/daemons/verify/verify-api.js';
 import { tableOpener } from '../trivial-rewrite/map-dict.js';
 import { CapturingCleanup, FakeClock, ScriptedAgent } from './fakes.js';
 import { MemoryStore } from './memory-store.js';
@@ -36,6 +37,8 @@ export async function harness(
     maxproc?: (t: string) => number | undefined;
     start?: boolean;
     setup?: (s: MemoryStore) => void;
+    /** The verify(8) service qmgr reports probe results to. */
+    verify?: () => AddressVerifier | undefined;
   } = {},
 ): Promise<Harness> {
   const config = Config.fromText(BASE_CF + extraCf);
@@ -66,12 +69,13 @@ export async function harness(
   const qmgr = new Qmgr({
     config,
     store,
-    resolve: (a, s) => rewriter.resolve(a, s),
+    resolve: (a, s, mode) => rewriter.resolve(a, s, mode),
     agentFor: (t) => agents.get(t),
     bounce: createBounceService({ config, cleanup, logger: logger.child('bounce'), now: () => clock.now() }),
     logger,
     clock,
     ...(opts.maxproc ? { maxproc: opts.maxproc } : {}),
+    ...(opts.verify ? { verify: opts.verify } : {}),
   });
   opts.setup?.(store);
   if (opts.start !== false) await qmgr.start();

@@ -17,6 +17,7 @@ export interface NewMessage {
   nextAttempt?: number;
   filter?: string;
   verifyOnly?: boolean;
+  verifyProbe?: boolean;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -59,6 +60,7 @@ export class MemoryStore implements QueueStore {
       ...(m.nextAttempt !== undefined ? { nextAttempt: m.nextAttempt } : {}),
       ...(m.filter !== undefined ? { filter: m.filter } : {}),
       ...(m.verifyOnly === true ? { verifyOnly: true } : {}),
+      ...(m.verifyProbe === true ? { verifyOnly: true, verifyProbe: true } : {}),
     });
     this.contents.set(id, Buffer.from(content));
     if (announce && (m.state ?? 'incoming') === 'incoming') for (const l of this.listeners) l(id);

@@ -208,6 +208,7 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.body !== undefined ? { body: this.req.body } : {}),
           ...(this.req.smtputf8 !== undefined ? { smtputf8: this.req.smtputf8 } : {}),
           ...(this.req.verifyOnly === true ? { verifyOnly: true } : {}),
+          ...(this.req.verifyProbe === true ? { verifyOnly: true, verifyProbe: true } : {}),
           ...(this.req.client
             ? {
                 client: {

@@ -13,6 +13,7 @@ import { CLEANUP_SERVICE, QUEUE_FLUSHER } from '../../global/queue/service-keys.
 import { deliveryLink } from '../delivery/core-link.js';
 import { CleanupLink } from '../smtpd-worker/cleanup-link.js';
 import { serveSmtpdLink } from '../smtpd-worker/core-link-server.js';
+import { VERIFY_SERVICE } from '../verify/verify-api.js';
 import { decodeMasterMessage, fromWire, type MasterToWorker, type WorkerToMaster } from './ipc.js';
 
 let log: Logger = stderrLogger('postfix/master');
@@ -42,7 +43,10 @@ async function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): P
   cleanupLink?.setLogger(log.child('smtpd'));
   if (!host) {
     host = new ServiceHost(log);
-    if (cleanupLink) host.directory.provide(CLEANUP_SERVICE, cleanupLink);
+    if (cleanupLink) {
+      host.directory.provide(CLEANUP_SERVICE, cleanupLink);
+      host.directory.provide(VERIFY_SERVICE, cleanupLink.verifier);
+    }
     offerFlusher();
   }
   const listeners = new Map(pendingListeners);
@@ -85,6 +89,7 @@ function onMessage(raw: unknown, handle: unknown): void {
       serveSmtpdLink(socket, {
         cleanup: () => host?.directory.get(CLEANUP_SERVICE),
         flusher: () => host?.directory.get(QUEUE_FLUSHER),
+        verify: () => host?.directory.get(VERIFY_SERVICE),
         log: log.child('cleanup'),
       });
     return;

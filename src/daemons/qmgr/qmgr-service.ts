@@ -15,6 +15,7 @@ import type { ServiceDirectory } from '../../global/service/directory.js';
 import type { RunningService, ServiceContext, ServiceModule } from '../../global/service/service-api.js';
 import { directoryBounce } from '../bounce/service.js';
 import { directoryRewriter } from '../trivial-rewrite/service.js';
+import { VERIFY_SERVICE } from '../verify/verify-api.js';
 import { Qmgr } from './qmgr.js';
 
 async function startQmgr(
@@ -27,10 +28,11 @@ async function startQmgr(
   const qmgr = new Qmgr({
     config,
     store,
-    resolve: (addr, sender) => rewriter.resolve(addr, sender),
+    resolve: (addr, sender, mode) => rewriter.resolve(addr, sender, mode),
     agentFor: (transport) => directory.get(transportKey(transport))?.agent,
     maxproc: (transport) => directory.get(transportKey(transport))?.maxproc,
     bounce: directoryBounce(directory),
+    verify: () => directory.get(VERIFY_SERVICE),
     logger,
   });
   await qmgr.start();

@@ -10,7 +10,8 @@ import type { ParamReader } from '../../global/params/types.js';
 import type { DeliveryAgent, DeliveryRecipient, RecipientOutcome } from '../../global/queue/delivery-api.js';
 import type { QueuedMessage, QueueStore, StoredRecipient } from '../../global/queue/store-api.js';
 import type { BounceService } from '../bounce/bounce.js';
-import type { ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
+import type { ResolveMode, ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
+import type { AddressVerifier } from '../verify/verify-api.js';
 import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import { filterRoute, parseFilter } from './content-filter.js';
@@ -18,12 +19,13 @@ import { Destination, type Batch } from './destination.js';
 import { expiredLine, forceExpiredLine, recipientLogLine, removedLine } from './log-lines.js';
 import { noticeRcpt } from './notice-recipient.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
-import { settleVerify } from './verify-report.js';
+import { settleProbe, settleVerify } from './verify-report.js';
 
 export interface QmgrOptions {
   readonly config: ParamReader;
   readonly store: QueueStore;
-  readonly resolve: (addr: string, sender: string) => Promise<ResolveResult>;
+  /** `verify` for verify(8)'s probes: the address_verify_* routing overrides. */
+  readonly resolve: (addr: string, sender: string, mode?: ResolveMode) => Promise<ResolveResult>;
   /** The agent serving a master.cf transport name, or undefined when there is none. */
   readonly agentFor: (transport: string) => DeliveryAgent | undefined;
   readonly bounce: BounceService;
@@ -31,6 +33,8 @@ export interface QmgrOptions {
   readonly clock?: Clock;
   /** master.cf maxproc per transport; default_process_limit otherwise. */
   readonly maxproc?: (transport: string) => number | undefined;
+  /** The verify(8) service running now, which takes the answers of address verification probes. */
+  readonly verify?: () => AddressVerifier | undefined;
 }
 
 interface ActiveMessage {
@@ -61,6 +65,8 @@ export class Qmgr {
   private readonly ready = new Map<string, Set<Destination>>();
   private readonly busy = new Map<string, number>();
   private activeRecipients = 0;
+  /** verify(8) probes being delivered now (address_verify_pending_request_limit). */
+  private readonly probeSlots = new Set<string>();
   private tasks = 0;
   private idleWaiters: (() => void)[] = [];
   private cancelScan: (() => void) | undefined;
@@ -230,6 +236,7 @@ export class Qmgr {
       await this.activate(am);
     } catch (e) {
       this.log.warning(`${am.msg.queueId}: cannot activate: ${(e as Error).message}`);
+      this.probeSlots.delete(am.msg.queueId);
       if (am.batchesLeft > 0) return; // deliveries already queued will finish it
       this.active.delete(am.msg.queueId);
       this.activeRecipients -= am.msg.recipients.length;
@@ -252,6 +259,15 @@ export class Qmgr {
       await this.finish(am);
       return;
     }
+    if (msg.verifyProbe === true) {
+      if (this.probeSlots.size >= this.s.verifyPendingLimit) {
+        // address_verify_pending_request_limit: the probe is answered "deferred" without an attempt.
+        for (const r of todo) this.immediate(am, r, 'deferred', '4.3.2', 'Too many Verify requests');
+        await this.finish(am);
+        return;
+      }
+      this.probeSlots.add(msg.queueId);
+    }
     const filter = msg.filter !== undefined ? parseFilter(msg.filter) : undefined;
     if (msg.filter !== undefined && !filter) {
       this.log.warning(`${msg.queueId}: ignoring bad content filter request: ${msg.filter}`);
@@ -260,7 +276,7 @@ export class Qmgr {
     for (const r of todo) {
       let res: ResolveResult;
       try {
-        res = await this.o.resolve(r.address, msg.sender);
+        res = await this.o.resolve(r.address, msg.sender, msg.verifyProbe === true ? 'verify' : 'normal');
       } catch (e) {
         this.immediate(am, r, 'deferred', '4.3.0', `address resolver failure: ${(e as Error).message}`);
         continue;
@@ -501,6 +517,7 @@ export class Qmgr {
     const now = this.clock.now();
     if (!this.o.store.get(msg.queueId)) {
       // Deleted while active (postsuper -d): nothing left to update.
+      this.probeSlots.delete(msg.queueId);
       this.active.delete(msg.queueId);
       this.activeRecipients -= msg.recipients.length;
       return;
@@ -582,18 +599,20 @@ export class Qmgr {
   ): Promise<void> {
     const { msg } = am;
     const retryAt = (): number => this.clock.now() + this.s.retry.minBackoff * 1000;
+    const answered = (index: number): boolean => am.outcomes.has(index);
     try {
-      await settleVerify(
-        { store: this.o.store, bounce: this.o.bounce, log: this.log, retryAt },
-        msg,
-        this.noticeMessage(msg),
-        results,
-        (index) => am.outcomes.has(index),
-      );
+      if (msg.verifyProbe === true) {
+        const deps = { store: this.o.store, verifier: this.o.verify?.(), log: this.log, retryAt };
+        await settleProbe(deps, msg, results, answered);
+      } else {
+        const deps = { store: this.o.store, bounce: this.o.bounce, log: this.log, retryAt };
+        await settleVerify(deps, msg, this.noticeMessage(msg), results, answered);
+      }
     } catch (e) {
       this.log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
       await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt() }).catch(() => undefined);
     } finally {
+      this.probeSlots.delete(msg.queueId);
       this.active.delete(msg.queueId);
       this.activeRecipients -= msg.recipients.length;
     }

@@ -45,7 +45,7 @@ export async function startQueueManager(deps: QueueManagerDeps): Promise<Running
   const qmgr = new Qmgr({
     config: deps.config,
     store: deps.store,
-    resolve: (addr, sender) => rewriter.resolve(addr, sender),
+    resolve: (addr, sender, mode) => rewriter.resolve(addr, sender, mode),
     agentFor,
     bounce: createBounceService({ config: deps.config, cleanup: deps.cleanup, logger: deps.logger.child('bounce') }),
     logger: deps.logger.child('qmgr'),

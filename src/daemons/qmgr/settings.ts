@@ -17,6 +17,8 @@ export interface QmgrSettings {
   readonly concurrency: (transport: string) => ConcurrencyPolicy;
   readonly destinationRecipientLimit: (transport: string) => number;
   readonly processLimit: (transport: string) => number;
+  /** address_verify_pending_request_limit: verify probes allowed in the active queue at once. */
+  readonly verifyPendingLimit: number;
 }
 
 /** `<transport>_<suffix>` when main.cf or the registry knows it, else `default_<suffix>`. */
@@ -82,5 +84,6 @@ export function qmgrSettings(config: ParamReader, maxproc?: (transport: string) 
       Math.max(1, intOf(perTransport(config, transport, 'destination_recipient_limit'), 50)),
     ),
     processLimit: memo((transport) => Math.max(1, maxproc?.(transport) ?? config.int('default_process_limit'))),
+    verifyPendingLimit: Math.max(1, config.int('address_verify_pending_request_limit')),
   };
 }

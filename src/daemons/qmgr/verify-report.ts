@@ -4,10 +4,13 @@
 // undeliverable, whatever the recipients' NOTIFY), every answer is recorded
 // as final — a temporary failure is reported, never retried — and the
 // message goes. Nothing here delivers anything; the agents only looked.
+// verify(8)'s probes end here too (settleProbe), reporting to the verify
+// service instead of to a sender.
 import type { Logger } from '../../global/log/logger.js';
 import type { RecipientOutcome } from '../../global/queue/delivery-api.js';
 import type { QueuedMessage, QueueStore, StoredRecipient } from '../../global/queue/store-api.js';
 import type { BounceService, NoticeMessage } from '../bounce/bounce.js';
+import type { AddressVerifier } from '../verify/verify-api.js';
 import { removedLine } from './log-lines.js';
 import { noticeRcpt } from './notice-recipient.js';
 
@@ -34,6 +37,53 @@ export async function settleVerify(
       recipients: results.map((x) => noticeRcpt(x.outcome.status === 'sent' ? 'deliverable' : 'undeliverable')(x)),
     });
     // Only once the report is queued: a deferral recorded as bounced is done, never tried again.
+    await deps.store.recordOutcomes(
+      msg.queueId,
+      results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' as const } : x.outcome)),
+    );
+  }
+  if (msg.recipients.some((r) => !r.done && !answered(r.index))) {
+    await deps.store.setState(msg.queueId, 'deferred', { nextAttempt: deps.retryAt() });
+    return;
+  }
+  await deps.store.remove(msg.queueId);
+  deps.log.info(removedLine(msg.queueId));
+}
+
+export interface ProbeDeps {
+  readonly store: QueueStore;
+  /** undefined when no verify service runs: the probe is then kept and tried again later. */
+  readonly verifier: AddressVerifier | undefined;
+  readonly log: Logger;
+  readonly retryAt: () => number;
+}
+
+const PROBE_STATUS = { sent: 'ok', bounced: 'bounce', deferred: 'defer' } as const;
+
+/**
+ * verify(8)'s probe: each answer goes to the verify service (under the
+ * address the probe was sent to and, when rewriting changed it, the final
+ * address too), never to the sender; every answer is final, so the probe is
+ * discarded after one attempt. With address_verify_negative_cache = no
+ * failures are not reported (the next query probes again). Throws when the
+ * verify service is missing or fails; the caller then keeps the probe.
+ */
+export async function settleProbe(
+  deps: ProbeDeps,
+  msg: QueuedMessage,
+  results: readonly { rcpt: StoredRecipient; outcome: RecipientOutcome }[],
+  answered: (index: number) => boolean,
+): Promise<void> {
+  if (results.length > 0) {
+    const v = deps.verifier;
+    if (!v) throw new Error('verify service is not running');
+    for (const { rcpt, outcome } of results) {
+      const status = PROBE_STATUS[outcome.status];
+      if (status !== 'ok' && !v.negativeCache) continue;
+      await v.update(rcpt.original, status, outcome.reason);
+      if (rcpt.address.toLowerCase() !== rcpt.original.toLowerCase())
+        await v.update(rcpt.address, status, outcome.reason);
+    }
     await deps.store.recordOutcomes(
       msg.queueId,
       results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' as const } : x.outcome)),

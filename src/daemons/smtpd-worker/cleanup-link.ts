@@ -25,6 +25,7 @@ import type {
 import type { QueueFlusher } from '../../global/queue/service-keys.js';
 import type { SmtpReply } from '../../global/smtp/reply.js';
 import { CorkedWriter, encode, F, HEADER_BYTES, readLinkFrames, writeHeader, type LinkFrame } from './link-frame.js';
+import { VerifyLinkClient } from './verify-link.js';
 
 /** core → smtpd frames are verdicts and queue-ID lists only. */
 export const MAX_FRAME_TO_SMTPD = 256 * 1024;
@@ -165,6 +166,11 @@ export class CleanupLink implements CleanupService, QueueFlusher {
   private idWaiters: { resolve(id: string): void; reject(e: Error): void }[] = [];
   /** Told when the link comes up or goes down (ETRN is offered only while it is up). */
   onState: ((up: boolean) => void) | undefined;
+  /** verify(8) as smtpd sessions in this process see it: questions to the core's service. */
+  readonly verifier = new VerifyLinkClient(
+    () => this.out,
+    () => this.log,
+  );
 
   constructor(private log: Logger) {}
 
@@ -207,6 +213,7 @@ export class CleanupLink implements CleanupService, QueueFlusher {
     this.ids = [];
     this.asked = false;
     for (const w of this.idWaiters.splice(0)) w.reject(new Error(why));
+    this.verifier.failAll(why);
     for (const tx of this.live.values()) {
       tx.failure = why;
       tx.verdict?.reject(new Error(why));
@@ -229,6 +236,10 @@ export class CleanupLink implements CleanupService, QueueFlusher {
       this.ids.push(...text.split(' '));
       while (this.idWaiters.length > 0 && this.ids.length > 0) this.idWaiters.shift()?.resolve(this.ids.shift() ?? '');
       this.refill();
+      return;
+    }
+    if (f.type === F.VANSWER || f.type === F.VSETTLED || f.type === F.VFAILED) {
+      this.verifier.onFrame(f);
       return;
     }
     const tx = this.live.get(f.id);

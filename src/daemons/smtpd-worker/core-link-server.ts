@@ -2,7 +2,7 @@
 // other end): what Postfix's cleanup(8) and flush(8) servers do for smtpd
 // processes. Transactions run on the core's real cleanup service; queue IDs
 // are reserved for the peer in batches and taken over by the transaction
-// that names one; ETRN reaches qmgr. When the link closes (the smtpd worker
+// that names one; ETRN reaches qmgr, reject_unverified_* verify(8). When the link closes (the smtpd worker
 // died or was stopped), every transaction it had not committed is aborted
 // and its unused queue IDs are released: an unacknowledged message is never
 // left half-queued.
@@ -17,7 +17,9 @@ import type {
   EnvelopeRecipient,
 } from '../../global/queue/cleanup-api.js';
 import type { QueueFlusher } from '../../global/queue/service-keys.js';
+import type { AddressVerifier } from '../verify/verify-api.js';
 import { CorkedWriter, F, readLinkFrames, type LinkFrame } from './link-frame.js';
+import { serveVerifyFrame } from './verify-link.js';
 
 /** smtpd → core frames carry at most 64 KiB of content; BEGIN carries the envelope (recipients are bounded by smtpd). */
 export const MAX_FRAME_TO_CORE = 16 * 1024 * 1024;
@@ -28,6 +30,8 @@ export interface CoreLinkDeps {
   /** Looked up per use: cleanup may restart under `postfix reload`. */
   readonly cleanup: () => CleanupService | undefined;
   readonly flusher: () => QueueFlusher | undefined;
+  /** verify(8), for reject_unverified_* in the smtpd worker. */
+  readonly verify: () => AddressVerifier | undefined;
   readonly log: Logger;
 }
 
@@ -214,6 +218,10 @@ export function serveSmtpdLink(socket: Socket, deps: CoreLinkDeps): void {
         else log.warning('ETRN from the smtpd process: the queue manager is not running');
         return;
       }
+      case F.VQUERY:
+      case F.VWAIT:
+        serveVerifyFrame(f, deps.verify(), out);
+        return;
       default:
         throw new Error(`unexpected frame type ${f.type}`);
     }

@@ -29,6 +29,10 @@ export const F = {
   WANT: 7,
   /** ETRN: retry deferred mail for the site in the payload (text). */
   FLUSH: 8,
+  /** verify(8) query for the address in the payload (text); answered with VANSWER or VFAILED. */
+  VQUERY: 9,
+  /** Wait until verify(8) has news for an address or a time passed: JSON {address, ms}; answered with VSETTLED. */
+  VWAIT: 10,
   /** Queue IDs reserved for this peer: space-separated text; empty when cleanup is not running. */
   IDS: 20,
   QUEUED: 21,
@@ -37,6 +41,11 @@ export const F = {
   REJECTED: 23,
   /** The transaction failed in the core: error text. */
   FAILED: 24,
+  /** JSON VerifyAnswer. */
+  VANSWER: 25,
+  VSETTLED: 26,
+  /** A verify request failed in the core: error text. */
+  VFAILED: 27,
 } as const;
 export type FrameType = (typeof F)[keyof typeof F];
 

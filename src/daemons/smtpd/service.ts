@@ -21,6 +21,7 @@ import { createSmtpdPolicy } from './restrictions/index.js';
 import { createSmtpdAuth } from './sasl/server-auth.js';
 import { createSmtpd, type SmtpdServer } from './smtpd.js';
 import { createSmtpdTls } from './tls/server-tls.js';
+import { VERIFY_SERVICE } from '../verify/verify-api.js';
 
 async function build(
   ctx: ServiceContext,
@@ -39,7 +40,13 @@ async function build(
     config,
     logger,
     cleanup,
-    policy: createSmtpdPolicy({ config, openDict, resolver: dnsPolicyResolver(), logger }),
+    policy: createSmtpdPolicy({
+      config,
+      openDict,
+      resolver: dnsPolicyResolver(),
+      logger,
+      verifier: () => ctx.directory.get(VERIFY_SERVICE),
+    }),
     service: ctx.entry.name,
     tls,
     etrn: createEtrnFlush(config, openDict, logger, () => ctx.directory.get(QUEUE_FLUSHER)),

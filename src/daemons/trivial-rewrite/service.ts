@@ -28,7 +28,7 @@ export function directoryRewriter(directory: ServiceDirectory): Rewriter {
   };
   return {
     rewrite: (addr, context) => current().rewrite(addr, context),
-    resolve: async (addr, sender) => current().resolve(addr, sender),
+    resolve: async (addr, sender, mode) => current().resolve(addr, sender, mode),
     isLocalDomain: async (domain) => current().isLocalDomain(domain),
   };
 }

@@ -1,6 +1,9 @@
 // trivial-rewrite(8) as a service module: `createRewriter({config, openDict})`
 // gives cleanup its `rewrite` (canonical form) and qmgr/smtpd their `resolve`
 // (address class, transport, next hop). Lookup tables open lazily on first use.
+// `resolve(addr, sender, 'verify')` is Postfix's resolve_verify: the same
+// classes, with the address_verify_* transports, relayhost and maps, for
+// verify(8)'s probes (ADDRESS_VERIFICATION_README, "Controlling the routing").
 import type { ParamReader } from '../../global/params/types.js';
 import { DomainList, LazyDicts, type OpenDict } from './domain-list.js';
 import { localInterfaceAddresses } from './interfaces.js';
@@ -18,9 +21,12 @@ export interface RewriterOptions {
   readonly interfaceAddresses?: ReadonlySet<string>;
 }
 
+/** `normal` mail, or a `verify` probe routed by the address_verify_* overrides. */
+export type ResolveMode = 'normal' | 'verify';
+
 export interface Rewriter {
   rewrite(addr: string, context?: RewriteContext): string;
-  resolve(addr: string, sender: string): Promise<ResolveResult>;
+  resolve(addr: string, sender: string, mode?: ResolveMode): Promise<ResolveResult>;
   /** `$mydestination` or one of our interface literals (`[192.0.2.1]`). */
   isLocalDomain(domain: string): Promise<boolean>;
 }
@@ -30,6 +36,13 @@ export function createRewriter(opts: RewriterOptions): Rewriter {
   const parent = config.list('parent_domain_matches_subdomains');
   const list = (name: string): DomainList => new DomainList(name, config.get(name), parent.includes(name), openDict);
   const rw = rewriteSettings(config);
+  const transportMaps = (name: string): TransportTable =>
+    new TransportTable(
+      config.list(name),
+      config.get('recipient_delimiter'),
+      parent.includes('transport_maps'),
+      openDict,
+    );
   const settings: ResolveSettings = {
     rewrite: rw,
     myhostname: config.get('myhostname'),
@@ -52,18 +65,28 @@ export function createRewriter(opts: RewriterOptions): Rewriter {
     virtualAliasDomains: list('virtual_alias_domains'),
     virtualMailboxDomains: list('virtual_mailbox_domains'),
     relayDomains: list('relay_domains'),
-    transportMaps: new TransportTable(
-      config.list('transport_maps'),
-      config.get('recipient_delimiter'),
-      parent.includes('transport_maps'),
-      openDict,
-    ),
+    transportMaps: transportMaps('transport_maps'),
     senderRelayhost: new LazyDicts(config.list('sender_dependent_relayhost_maps'), openDict),
     senderTransport: new LazyDicts(config.list('sender_dependent_default_transport_maps'), openDict),
   };
+  // Built on the first probe: most configurations never verify an address.
+  let verifySettings: ResolveSettings | undefined;
+  const forVerify = (): ResolveSettings =>
+    (verifySettings ??= {
+      ...settings,
+      localTransport: config.get('address_verify_local_transport'),
+      virtualTransport: config.get('address_verify_virtual_transport'),
+      relayTransport: config.get('address_verify_relay_transport'),
+      defaultTransport: config.get('address_verify_default_transport'),
+      relayhost: config.list('address_verify_relayhost').join(', '),
+      transportMaps: transportMaps('address_verify_transport_maps'),
+      senderRelayhost: new LazyDicts(config.list('address_verify_sender_dependent_relayhost_maps'), openDict),
+      senderTransport: new LazyDicts(config.list('address_verify_sender_dependent_default_transport_maps'), openDict),
+    });
   return {
     rewrite: (addr, context = 'local') => rewriteAddress(addr, rw, context),
-    resolve: (addr, sender) => resolveAddress(addr, sender, settings),
+    resolve: (addr, sender, mode = 'normal') =>
+      resolveAddress(addr, sender, mode === 'verify' ? forVerify() : settings),
     isLocalDomain: (domain) => isLocalDomain(domain, settings),
   };
 }

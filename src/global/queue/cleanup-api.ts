@@ -72,6 +72,12 @@ export interface CleanupOpenRequest extends CleanupPolicyActions {
    * name the message before cleanup has seen it (smtpd-worker/cleanup-link.ts).
    */
   readonly queueId?: string;
+  /**
+   * An address verification probe from verify(8) (with `verifyOnly`): the
+   * answers go back to the verify service, never to the sender, and qmgr
+   * routes it with the address_verify_* overrides.
+   */
+  readonly verifyProbe?: boolean;
 }
 
 export type CleanupVerdict =

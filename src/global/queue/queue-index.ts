@@ -155,5 +155,6 @@ function toView(e: IndexEntry): QueuedMessage {
   if (env.client !== undefined) v.client = { ...env.client };
   if (env.filter !== undefined) v.filter = env.filter;
   if (env.verifyOnly !== undefined) v.verifyOnly = env.verifyOnly;
+  if (env.verifyProbe !== undefined) v.verifyProbe = env.verifyProbe;
   return Object.freeze(v);
 }

@@ -56,6 +56,8 @@ export interface EnvelopeImage {
   filter?: string;
   /** sendmail -bv: verify the recipients, report to the sender, deliver nothing. */
   verifyOnly?: boolean;
+  /** verify(8)'s probe: results go to the verify service, not to the sender. */
+  verifyProbe?: boolean;
 }
 
 export interface StateImage {
@@ -262,6 +264,7 @@ function decodeEnvelope(v: unknown): EnvelopeImage {
     client,
     filter: optStr(o, 'filter'),
     verifyOnly: optBool(o, 'verifyOnly'),
+    verifyProbe: optBool(o, 'verifyProbe'),
   });
 }
 

@@ -71,6 +71,8 @@ export interface NewMessage {
   readonly filter?: string;
   /** sendmail -bv: delivery agents only report what they would do. */
   readonly verifyOnly?: boolean;
+  /** verify(8)'s probe (with verifyOnly): results go to the verify service. */
+  readonly verifyProbe?: boolean;
 }
 
 export interface StoreStats extends WriterStats {
@@ -247,6 +249,7 @@ export class SegmentStore implements QueueStore {
       if (msg.client !== undefined) env.client = { ...msg.client };
       if (msg.filter !== undefined) env.filter = msg.filter;
       if (msg.verifyOnly === true) env.verifyOnly = true;
+      if (msg.verifyProbe === true) env.verifyProbe = true;
       await this.appendMessage(env, pieces, size);
     } finally {
       this.reserved.delete(msg.queueId);

@@ -54,6 +54,8 @@ export interface QueuedMessage {
   readonly filter?: string;
   /** `sendmail -bv`: agents only decide what would happen; the sender gets a delivery status report. */
   readonly verifyOnly?: boolean;
+  /** verify(8)'s probe (with verifyOnly): answers go to the verify service, never to the sender. */
+  readonly verifyProbe?: boolean;
 }
 
 export interface QueueStore {

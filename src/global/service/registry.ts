@@ -26,6 +26,7 @@ const LOADERS: ReadonlyMap<string, ServiceLoader> = new Map<string, ServiceLoade
   ['smtp', async () => (await import('../../daemons/smtp/service.js')).default],
   ['smtpd', async () => (await import('../../daemons/smtpd/service.js')).default],
   ['trivial-rewrite', async () => (await import('../../daemons/trivial-rewrite/service.js')).default],
+  ['verify', async () => (await import('../../daemons/verify/service.js')).default],
   ['virtual', async () => (await import('../../daemons/delivery/proxy-service.js')).default],
 ]);
 

@@ -8,6 +8,7 @@ import type { Logger } from '../../../global/log/logger.js';
 import { MatchList, parentDomainMatcher } from '../../../global/match/match-list.js';
 import type { ParamReader } from '../../../global/params/types.js';
 import { reply, type SmtpReply } from '../../../global/smtp/reply.js';
+import type { AddressVerifier } from '../../verify/verify-api.js';
 import { AddressResolver } from './resolve-class.js';
 import { fixDsnClass, logLine, printable, replyText } from './replies.js';
 import {
@@ -61,6 +62,11 @@ export class PolicyContext {
       this.lists.set(param, l);
     }
     return l;
+  }
+
+  /** The verify(8) service now, if any (reject_unverified_sender/_recipient). */
+  verifier(): AddressVerifier | undefined {
+    return this.deps.verifier?.();
   }
 
   resolverFor(): Promise<AddressResolver> {

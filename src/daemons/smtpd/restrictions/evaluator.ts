@@ -26,6 +26,7 @@ import { permitMxBackup } from './mx-backup.js';
 import { policyAction } from './policy-service.js';
 import { permitTlsAllClientcerts, permitTlsClientcerts, senderLoginMismatch } from './tls-sasl-checks.js';
 import { checkUnlisted } from './recipient-maps.js';
+import { rejectUnverified } from './verify-checks.js';
 import { CLASS, namaddr, replyAddress, stageSubject } from './replies.js';
 import { DUNNO, OK, type EvalState, type StepResult } from './types.js';
 
@@ -233,10 +234,8 @@ export class Evaluator {
     );
     h.set('reject_unlisted_sender', (s) => this.unlisted(s, 'sender'));
     h.set('reject_unlisted_recipient', (s) => this.unlisted(s, 'recipient'));
-    h.set(
-      'reject_unverified_recipient',
-      sync(() => DUNNO),
-    );
+    h.set('reject_unverified_sender', (s) => rejectUnverified(ctx, s, 'sender'));
+    h.set('reject_unverified_recipient', (s) => rejectUnverified(ctx, s, 'recipient'));
     h.set(
       'reject_multi_recipient_bounce',
       sync((s) => {
@@ -484,9 +483,6 @@ export class Evaluator {
 }
 
 const MODIFIERS = new Set(['warn_if_reject']);
-
-/** Restrictions that need a service Postern does not have yet; they never decide anything. */
-export const UNAVAILABLE: readonly string[] = ['reject_unverified_recipient', 'reject_unverified_sender'];
 
 /** Split a restriction parameter's value (exported for the start-up sanity check). */
 export { splitRestrictions };

@@ -6,8 +6,10 @@
 import type { PolicyVerdict, RestrictionStage, SessionFacts, SmtpdPolicy } from '../policy-api.js';
 import { splitRestrictions } from './access-actions.js';
 import { PolicyContext } from './context.js';
-import { Evaluator, UNAVAILABLE } from './evaluator.js';
+import { Evaluator } from './evaluator.js';
 import { checkUnlisted } from './recipient-maps.js';
+import { replyAddress } from './replies.js';
+import { isProbeSender, probeSenderSettings } from '../../verify/probe-sender.js';
 import { DUNNO, type EvalState, type SmtpdPolicyDeps, type StepResult } from './types.js';
 
 export type { DnsAnswer, DnsType, PolicyResolver, SmtpdPolicyDeps, DictOpener } from './types.js';
@@ -22,6 +24,9 @@ const RELAY_REQUIRED = [
   'defer_if_permit',
   'check_relay_domains',
 ];
+
+/** The stages evaluated for a RCPT command (all of them with smtpd_delay_reject = yes). */
+const RCPT_TIME: ReadonlySet<RestrictionStage> = new Set(['connect', 'helo', 'mail', 'rcpt']);
 
 const STAGE_LISTS: Record<Exclude<RestrictionStage, 'rcpt' | 'vrfy'>, string> = {
   connect: 'smtpd_client_restrictions',
@@ -73,17 +78,24 @@ export function createSmtpdPolicy(deps: SmtpdPolicyDeps): SmtpdPolicy {
     for (let i = 0; i < list.length; i++) {
       const r = list[i] ?? '';
       if (evaluator.takesArgument(r.toLowerCase())) i++;
-      else if (UNAVAILABLE.includes(r.toLowerCase()))
-        logger.warning(`${param}: ${r} is not supported yet (no address verification service); ignored`);
       else if (!evaluator.isKnown(r.toLowerCase()) && !classes.has(r))
         logger.warning(`${param}: unknown smtpd restriction: "${r}"`);
     }
   }
 
   const relayFirst = (): boolean => ctx.boolParam('smtpd_relay_before_recipient_restrictions');
+  const probeSender = probeSenderSettings(config);
 
   return {
     async check(stage: RestrictionStage, facts: SessionFacts): Promise<PolicyVerdict> {
+      // Mail to our own probe sender (a remote site verifying it) skips every restriction, as in Postfix,
+      // so that two sites probing each other can never cache each other as undeliverable.
+      if (
+        RCPT_TIME.has(stage) &&
+        facts.recipient !== undefined &&
+        isProbeSender(probeSender, replyAddress(facts.recipient), Date.now() / 1000)
+      )
+        return { action: 'dunno' };
       const state: EvalState = {
         stage,
         facts,

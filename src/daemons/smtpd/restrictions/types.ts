@@ -5,6 +5,7 @@ import type { Dict } from '../../../global/dict/dict-api.js';
 import type { Logger } from '../../../global/log/logger.js';
 import type { ParamReader } from '../../../global/params/types.js';
 import type { SmtpReply } from '../../../global/smtp/reply.js';
+import type { AddressVerifier } from '../../verify/verify-api.js';
 import type { PolicyEffect, RestrictionStage, SessionFacts } from '../policy-api.js';
 
 export type DnsType = 'A' | 'AAAA' | 'MX' | 'NS' | 'TXT' | 'PTR';
@@ -37,6 +38,8 @@ export interface SmtpdPolicyDeps {
   readonly logger: Logger;
   /** This host's interface addresses, for `inet_interfaces = all` and address literals; defaults to os.networkInterfaces(). */
   readonly localAddresses?: readonly string[];
+  /** The verify(8) service at the time of a reject_unverified_* check; none → "address verification problem". */
+  readonly verifier?: () => AddressVerifier | undefined;
 }
 
 /** The outcome of one restriction: stop with permit, keep going, or stop with a reply. */
