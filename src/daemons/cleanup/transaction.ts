@@ -6,6 +6,7 @@
 import type { Logger } from '../../global/log/logger.js';
 import type {
   CleanupOpenRequest,
+  CleanupMilterEdits,
   CleanupPolicyActions,
   CleanupTransaction,
   CleanupVerdict,
@@ -100,11 +101,25 @@ export class Transaction implements CleanupTransaction {
     if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
     this.finished = true;
     try {
+      if (actions.milter) this.applyMilterEdits(actions.milter);
       return await this.process(mergeActions(this.req, actions));
     } finally {
       this.chunks.length = 0;
       this.deps.store.releaseQueueId(this.queueId);
     }
+  }
+
+  /** The envelope sender as received, or as a milter changed it. */
+  private envelopeSender: string | undefined;
+
+  /** smtpd_milters' envelope edits: they see the addresses as received, before any rewriting. */
+  private applyMilterEdits(edits: CleanupMilterEdits): void {
+    if (edits.sender !== undefined) this.envelopeSender = edits.sender;
+    const drop = new Set(edits.deleteRecipients ?? []);
+    if (drop.size === 0) return;
+    const kept = this.recipients.filter((r) => !drop.has(r.address));
+    this.recipients.length = 0;
+    this.recipients.push(...kept);
   }
 
   private async process(policy: CleanupPolicyActions): Promise<CleanupVerdict> {
@@ -126,7 +141,7 @@ export class Transaction implements CleanupTransaction {
     const contentFilter = FILTERED_ORIGINS.has(this.req.origin) ? source.get('content_filter').trim() : '';
     // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
     if (policy.discard) return { status: 'discarded', queueId: id };
-    const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
+    const sender = await this.deps.rewriter.sender(this.envelopeSender ?? this.req.sender, ctx);
     const received = Buffer.concat(this.chunks);
     this.chunks.length = 0;
     const parsed = parseContent(received);
