@@ -4,6 +4,9 @@
 // discard, tempfail, and a milter that is down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { content, eventually, RawClient, startSmtpd, type Harness } from '../smtpd/harness.js';
 import { freePort } from '../master/harness.js';
 import { milterSkip, startMilter, type TestMilter } from './harness.js';
@@ -192,3 +195,46 @@ test('a milter rejecting the connection: 554 greeting, then every MAIL refused',
     assert.equal(r.mail, '550 5.7.1 Command rejected');
   }),
 );
+
+test('milter_header_checks see the headers a milter adds', { skip: milterSkip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'postern-mhc-'));
+  const table = join(dir, 'milter_header_checks');
+  await writeFile(
+    table,
+    '/^X-Milter: spam/ REJECT 5.7.1 milter said spam\n/^X-Milter: held/ HOLD\n/^X-Milter: drop/ IGNORE\n',
+  );
+  try {
+    await withMilter(
+      ['addheader=spam'],
+      async (h) => {
+        const r = await session(h, ['bob@example.test']);
+        assert.equal(r.end, '550 5.7.1 milter said spam');
+        assert.equal(h.cleanup.committed().length, 0);
+        assert.ok(
+          h
+            .logs()
+            .some((l) =>
+              /: reject: header X-Milter: spam from localhost\[127\.0\.0\.1\]; from=<alice@example\.test> proto=ESMTP helo=<client\.example\.test>: 5\.7\.1 milter said spam$/.test(
+                l,
+              ),
+            ),
+          h.logs().join('\n'),
+        );
+      },
+      `milter_header_checks = regexp:${table}`,
+    );
+    await withMilter(
+      ['addheader=drop'],
+      async (h) => {
+        const r = await session(h, ['bob@example.test']);
+        assert.match(r.end, /^250 /);
+        const [msg] = h.cleanup.committed();
+        assert.ok(msg);
+        assert.doesNotMatch(content(msg), /X-Milter/);
+      },
+      `milter_header_checks = regexp:${table}`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -13,6 +13,7 @@ import { MilterMessage } from '../../global/milter/message.js';
 import { Milters } from '../../global/milter/milters.js';
 import type { MilterVerdict } from '../../global/milter/reply.js';
 import { readMilterSettings } from '../../global/milter/settings.js';
+import { milterHeaderChecks } from '../../global/milter/header-checks.js';
 import { receiveOverrides } from '../../global/queue/receive-overrides.js';
 import { printable } from './header-rules.js';
 
@@ -45,7 +46,7 @@ export function nonSmtpdMiltersApply(cfg: ParamReader, source: ParamReader): boo
 
 export async function runNonSmtpdMilters(input: MilterPhaseInput): Promise<MilterPhaseResult> {
   const { cfg, log, queueId } = input;
-  const settings = readMilterSettings(cfg, 'non_smtpd_milters');
+  const settings = readMilterSettings(cfg, 'non_smtpd_milters', (t) => log.warning(t));
   const milters = new Milters(settings, log);
   const first = input.recipients[0]?.address;
   const macros = (recipient?: string): MacroLookup =>
@@ -115,6 +116,18 @@ export async function runNonSmtpdMilters(input: MilterPhaseInput): Promise<Milte
     milters.abort();
     milters.quit();
   }
+  const checked = await milterHeaderChecks(
+    msg,
+    await milters.headerChecks(),
+    (action, header, detail) =>
+      log.info(
+        `${queueId}: ${action}: header ${printable(header)} from local; from=<${printable(input.sender)}>: ${printable(detail)}`,
+      ),
+    (t) => log.warning(t),
+  );
+  if (checked.reject) return { status: 'reject', reply: checked.reject };
+  if (checked.hold) hold = true;
+  if (checked.discard) discard = true;
   for (const a of msg.ignoredArgs)
     log.warning(`${queueId}: ${a.what}: ignoring ESMTP arguments "${printable(a.args)}"`);
   const { deleted, added } = msg.recipientEdits(input.recipients.map((r) => r.address));

@@ -10,6 +10,7 @@ import type { CleanupMilterEdits } from '../../global/queue/cleanup-api.js';
 import type { SmtpReply } from '../../global/smtp/reply.js';
 import { sessionMacros, type MacroLookup } from '../../global/milter/macros.js';
 import { MilterMessage } from '../../global/milter/message.js';
+import { milterHeaderChecks } from '../../global/milter/header-checks.js';
 import type { MilterVerdict } from '../../global/milter/reply.js';
 import { printableText } from './printable.js';
 import type { Session } from './session.js';
@@ -198,6 +199,21 @@ export async function milterEndOfMessage(s: Session, tx: MailTransaction): Promi
       const r = milterReply(s, v, { from: tx.sender, ...(tx.recipients[0] ? { to: tx.recipients[0].address } : {}) });
       if (r) return { reply: r };
     }
+    const checked = await milterHeaderChecks(
+      msg,
+      await milters.headerChecks(),
+      (action, header, detail) =>
+        s.logger.info(
+          `${cleanup.queueId}: ${action}: header ${printableText(header)} from ${s.namaddr}; from=<${printableText(tx.sender)}> proto=${s.protocol(tx.smtputf8)}${s.helo !== undefined ? ` helo=<${s.helo}>` : ''}: ${printableText(detail)}`,
+        ),
+      (t) => s.logger.warning(t),
+    );
+    if (checked.reject) return { reply: checked.reject };
+    if (checked.hold) tx.effects.push({ kind: 'hold', reason: 'milter_header_checks' });
+    if (checked.discard) tx.effects.push({ kind: 'discard', reason: 'milter_header_checks' });
+    if (checked.filter !== undefined) tx.effects.push({ kind: 'filter', transport: checked.filter });
+    if (checked.redirect !== undefined) tx.effects.push({ kind: 'redirect', address: checked.redirect });
+    for (const address of checked.bcc) tx.effects.push({ kind: 'bcc', address });
     for (const a of msg.ignoredArgs) {
       s.logger.warning(`${cleanup.queueId}: ${a.what}: ignoring ESMTP arguments "${printableText(a.args, 100)}"`);
     }

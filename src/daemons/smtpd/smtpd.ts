@@ -72,7 +72,7 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     // receive_override_options = no_milters (e.g. a content filter's re-injection port) turns them off.
     ...(receiveOverrides(deps.config).has('no_milters')
       ? {}
-      : { milters: readMilterSettings(deps.config, 'smtpd_milters') }),
+      : { milters: readMilterSettings(deps.config, 'smtpd_milters', warn) }),
   };
   let open = 0;
 

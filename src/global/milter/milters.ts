@@ -4,6 +4,7 @@
 // end of message each milter in turn sees the message as the milters before
 // it left it. This is the interface smtpd and cleanup call.
 import type { Logger } from '../log/logger.js';
+import type { Dict } from '../dict/dict-api.js';
 import type { MacroLookup } from './macros.js';
 import type { MilterMessage } from './message.js';
 import { Milter8 } from './milter8.js';
@@ -20,8 +21,16 @@ export interface ConnectInfo {
 export class Milters {
   private readonly list: Milter8[];
 
-  constructor(settings: MilterSettings, log: Logger) {
+  constructor(
+    private readonly settings: MilterSettings,
+    log: Logger,
+  ) {
     this.list = settings.milters.map((spec) => new Milter8(spec, settings.macros, log));
+  }
+
+  /** milter_header_checks tables for the headers these milters add or change. */
+  headerChecks(): Promise<readonly Dict[]> {
+    return this.settings.headerChecks();
   }
 
   get size(): number {

@@ -5,6 +5,8 @@
 // protocol for that one milter; plus the shared milter_* parameters (macro
 // lists, daemon name, `v`, macro defaults).
 import type { ParamReader } from '../params/types.js';
+import type { Dict } from '../dict/dict-api.js';
+import { openDict } from '../dict/open.js';
 import { splitList } from '../params/config.js';
 import { MACRO_STAGES, type MacroStage } from './protocol.js';
 
@@ -34,6 +36,8 @@ export interface MilterMacroSettings {
 export interface MilterSettings {
   readonly milters: readonly MilterSpec[];
   readonly macros: MilterMacroSettings;
+  /** milter_header_checks: opens (once per process, cached) the tables; empty when none. */
+  readonly headerChecks: () => Promise<readonly Dict[]>;
 }
 
 const MACRO_PARAMS: Record<MacroStage, string> = {
@@ -116,7 +120,11 @@ export function macroKey(name: string): string {
 }
 
 /** Everything a milter client needs from main.cf (and the service's -o) for `param`. */
-export function readMilterSettings(config: ParamReader, param: 'smtpd_milters' | 'non_smtpd_milters'): MilterSettings {
+export function readMilterSettings(
+  config: ParamReader,
+  param: 'smtpd_milters' | 'non_smtpd_milters',
+  warn: (text: string) => void = () => undefined,
+): MilterSettings {
   const base = {
     connectTimeoutMs: config.time('milter_connect_timeout') * 1000,
     commandTimeoutMs: config.time('milter_command_timeout') * 1000,
@@ -128,6 +136,10 @@ export function readMilterSettings(config: ParamReader, param: 'smtpd_milters' |
   for (const stage of [...MACRO_STAGES, 'unknown'] as const) lists[stage] = splitList(config.get(MACRO_PARAMS[stage]));
   return {
     milters: parseMilterList(config.get(param), base),
+    headerChecks: () => {
+      const specs = config.list('milter_header_checks');
+      return Promise.all(specs.map((spec) => openDict(spec, { config, warn })));
+    },
     macros: {
       lists,
       defaults: macroDefaults(config.get('milter_macro_defaults')),
