@@ -10,7 +10,7 @@ import { Milters } from '../../src/global/milter/milters.js';
 import { sessionMacros } from '../../src/global/milter/macros.js';
 import { readMilterSettings } from '../../src/global/milter/settings.js';
 import { freePort } from '../master/harness.js';
-import { milterSkip, startMilter } from './harness.js';
+import { milterSkip, startMilter, startUnixMilter } from './harness.js';
 
 function milters(list: string, extra = ''): { m: Milters; log: MemoryLogger } {
   const config = Config.fromText(`myhostname = mx.example.test\nsmtpd_milters = ${list}\n${extra}\n`);
@@ -133,6 +133,30 @@ test('a milter slower than milter_command_timeout is given up', { skip: milterSk
       log.texts().join('\n'),
     );
     m.quit();
+  } finally {
+    await f.stop();
+  }
+});
+
+test('unix: sockets, and protocol version 2 negotiated with a version 6 filter', { skip: milterSkip }, async () => {
+  const f = await startUnixMilter('addheader=v2');
+  try {
+    const { m, log } = milters(`{ ${f.spec}, protocol=2 }`);
+    assert.equal(await m.connect({ name: 'unknown', addr: '192.0.2.1', port: 25 }, macros), undefined);
+    assert.equal(await m.helo('h', macros), undefined);
+    assert.equal(await m.mail(['<a@b>'], macros), undefined);
+    assert.equal(await m.rcpt(['<c@d>'], macros), undefined);
+    // Version 2 has no DATA and no UNKNOWN event: they are not sent.
+    assert.equal(await m.data(macros), undefined);
+    assert.equal(await m.unknown('XYZZY', macros), undefined);
+    const msg = new MilterMessage(Buffer.from('Subject: x\r\n\r\nb\r\n'));
+    assert.equal(await m.message(msg, { eoh: macros, eom: macros }), undefined);
+    assert.match(msg.content().toString(), /X-Milter: v2\r\n/);
+    m.quit();
+    const ev = await f.waitFor('close');
+    assert.equal(ev.find((e) => e.event === 'connect')?.['hostname'], '[192.0.2.1]');
+    assert.ok(!ev.some((e) => e.event === 'data'));
+    assert.deepEqual(log.texts(), []);
   } finally {
     await f.stop();
   }

@@ -4,7 +4,7 @@
 // a clear reason when python3-milter is missing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../master/harness.js';
@@ -50,23 +50,38 @@ function listening(port: number): boolean {
   return false;
 }
 
-/** Start the fixture milter with these actions (see the script's header). */
-export async function startMilter(...actions: string[]): Promise<TestMilter> {
+/** Start the fixture milter with these actions (see the script's header) on a loopback port. */
+export function startMilter(...actions: string[]): Promise<TestMilter> {
+  return launch(false, actions);
+}
+
+/** The same on a unix-domain socket in a temporary directory (`unix:/tmp/.../milter.sock`). */
+export function startUnixMilter(...actions: string[]): Promise<TestMilter> {
+  return launch(true, actions);
+}
+
+async function launch(unix: boolean, actions: string[]): Promise<TestMilter> {
   const dir = await mkdtemp(join(tmpdir(), 'postern-milter-'));
   const log = join(dir, 'events.jsonl');
-  const port = await freePort();
-  const child: ChildProcess = spawn(PYTHON, [SCRIPT, `inet:${port}@127.0.0.1`, log, ...actions], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const port = unix ? 0 : await freePort();
+  const sock = join(dir, 'milter.sock');
+  const child: ChildProcess = spawn(
+    PYTHON,
+    [SCRIPT, unix ? `unix:${sock}` : `inet:${port}@127.0.0.1`, log, ...actions],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-  for (let i = 0; i < 400 && !listening(port); i++) {
+  const up = (): boolean => (unix ? existsSync(sock) : listening(port));
+  for (let i = 0; i < 400 && !up(); i++) {
     if (child.exitCode !== null) throw new Error(`test milter exited: ${stderr}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-  if (!listening(port)) {
+  if (!up()) {
     child.kill('SIGKILL');
-    throw new Error(`test milter did not listen on ${port}: ${stderr}`);
+    throw new Error(`test milter did not listen: ${stderr}`);
   }
   const events = async (): Promise<MilterEvent[]> => {
     const text = await readFile(log, 'utf8').catch(() => '');
@@ -76,7 +91,7 @@ export async function startMilter(...actions: string[]): Promise<TestMilter> {
       .map((l) => JSON.parse(l) as MilterEvent);
   };
   return {
-    spec: `inet:127.0.0.1:${port}`,
+    spec: unix ? `unix:${sock}` : `inet:127.0.0.1:${port}`,
     port,
     events,
     async waitFor(event, timeoutMs = 15_000) {

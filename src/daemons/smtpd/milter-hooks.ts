@@ -163,6 +163,22 @@ export async function milterData(s: Session): Promise<SmtpReply | undefined> {
   return v === undefined ? undefined : milterReply(s, v, { from: s.tx?.sender ?? '' });
 }
 
+/**
+ * VRFY and ETRN are not milter events, but a connection-level milter
+ * rejection (at CONNECT or HELO) answers them too, as in Postfix.
+ */
+export function milterOther(s: Session): SmtpReply | undefined {
+  const v = s.milters?.other();
+  return v?.kind === 'reply' ? v.reply : undefined;
+}
+
+/** A recipient the restrictions refused, for milters that asked to see those (SMFIP_RCPT_REJ). */
+export async function milterRejectedRcpt(s: Session, recipient: string, params: readonly string[]): Promise<void> {
+  const milters = s.milters;
+  if (!milters || !miltersActive(s)) return;
+  await milters.rcpt([`<${recipient}>`, ...params], milterMacros(s, { recipient }), true);
+}
+
 /** An unrecognised command: a milter may answer it instead of `502`. */
 export async function milterUnknown(s: Session, verb: string): Promise<SmtpReply | undefined> {
   const milters = s.milters;

@@ -280,6 +280,14 @@ export class Session {
     this.pendingEffects = [];
     this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
     await this.checkClientEarly();
+    // The milters meet the new client as a new connection.
+    this.milters?.quit();
+    const milterGreeting = this.connectReject ? undefined : await milterConnect(this);
+    if (milterGreeting) {
+      this.sendReply(milterGreeting);
+      if (milterGreeting.code === 421) this.hangup();
+      return;
+    }
     this.greet();
   }
 
