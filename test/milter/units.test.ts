@@ -10,6 +10,8 @@ import { parseReplyText } from '../../src/global/milter/reply.js';
 import { MilterMessage } from '../../src/global/milter/message.js';
 import { macroPairs, sessionMacros } from '../../src/global/milter/macros.js';
 import fc from 'fast-check';
+import { MemoryLogger } from '../../src/global/log/memory-logger.js';
+import { createSmtpd } from '../../src/daemons/smtpd/smtpd.js';
 
 test('smtpd_milters: bare endpoints and the { endpoint, name=value } form', () => {
   const c = Config.fromText(
@@ -130,4 +132,17 @@ test('recipient edits in order: delete then re-add keeps the recipient', () => {
   e.deleteRecipient('<unknown@x>');
   assert.deepEqual(msg.recipientEdits(['a@x', 'c@x']), { deleted: ['c@x'], added: ['b@x'] });
   assert.deepEqual(msg.ignoredArgs, [{ what: 'cleanup_add_rcpt', args: 'NOTIFY=NEVER' }]);
+});
+
+test('a malformed smtpd_milters entry stops smtpd from starting, naming the parameter', () => {
+  assert.throws(
+    () =>
+      createSmtpd({
+        config: Config.fromText('smtpd_milters = { inet:127.0.0.1:1, bogus=1 }\n'),
+        logger: new MemoryLogger('postfix/smtpd'),
+        cleanup: { open: () => Promise.reject(new Error('unused')) },
+        policy: { check: () => Promise.resolve({ action: 'dunno' }) },
+      }),
+    /^MilterConfigError: smtpd_milters: bad milter attribute "bogus=1" in "\{ inet:127\.0\.0\.1:1, bogus=1 \}"$/,
+  );
 });

@@ -46,7 +46,17 @@ export function nonSmtpdMiltersApply(cfg: ParamReader, source: ParamReader): boo
 
 export async function runNonSmtpdMilters(input: MilterPhaseInput): Promise<MilterPhaseResult> {
   const { cfg, log, queueId } = input;
-  const settings = readMilterSettings(cfg, 'non_smtpd_milters', (t) => log.warning(t));
+  let settings;
+  try {
+    settings = readMilterSettings(cfg, 'non_smtpd_milters', (t) => log.warning(t));
+  } catch (e) {
+    // As with a milter that breaks the protocol: the mail waits until the configuration is fixed.
+    log.warning(`${queueId}: ${(e as Error).message}`);
+    return {
+      status: 'reject',
+      reply: { code: 451, dsn: '4.3.5', text: 'Server configuration problem - try again later' },
+    };
+  }
   const milters = new Milters(settings, log);
   const first = input.recipients[0]?.address;
   const macros = (recipient?: string): MacroLookup =>

@@ -134,8 +134,15 @@ export function readMilterSettings(
   };
   const lists = {} as Record<MacroStage, readonly string[]>;
   for (const stage of [...MACRO_STAGES, 'unknown'] as const) lists[stage] = splitList(config.get(MACRO_PARAMS[stage]));
+  let milters: MilterSpec[];
+  try {
+    milters = parseMilterList(config.get(param), base);
+  } catch (e) {
+    // Name the parameter: the text alone does not say which list is wrong.
+    throw e instanceof MilterConfigError ? new MilterConfigError(`${param}: ${e.message}`) : e;
+  }
   return {
-    milters: parseMilterList(config.get(param), base),
+    milters,
     headerChecks: () => {
       const specs = config.list('milter_header_checks');
       return Promise.all(specs.map((spec) => openDict(spec, { config, warn })));
