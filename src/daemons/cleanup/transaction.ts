@@ -6,6 +6,7 @@
 import type { Logger } from '../../global/log/logger.js';
 import type {
   CleanupOpenRequest,
+  CleanupMilterEdits,
   CleanupPolicyActions,
   CleanupTransaction,
   CleanupVerdict,
@@ -22,6 +23,7 @@ import { rewriteHeaderAddresses } from './header-addresses.js';
 import { applyHeaderRules, printable } from './header-rules.js';
 import type { CleanupAddressRewriter, CleanupContentChecks, ContentInspection, RewriteContext } from './hooks.js';
 import { isLocalRewriteClient } from './local-clients.js';
+import { nonSmtpdMiltersApply, runNonSmtpdMilters, type MilterPhaseResult } from './milter-phase.js';
 import { NO_RECIPIENTS, NO_SPACE, TOO_BIG, TOO_MANY_HOPS, WRITE_ERROR } from './replies.js';
 
 export interface TransactionDeps {
@@ -43,6 +45,9 @@ const INTERNAL_ORIGINS: ReadonlySet<CleanupOpenRequest['origin']> = new Set(['bo
 
 /** Mail sources whose content_filter is stamped on the message (not bounces or local forwarding). */
 const FILTERED_ORIGINS: ReadonlySet<CleanupOpenRequest['origin']> = new Set(['smtpd', 'pickup', 'sendmail']);
+
+/** Mail without an SMTP session, for which cleanup plays one to non_smtpd_milters. */
+const LOCAL_ORIGINS: ReadonlySet<CleanupOpenRequest['origin']> = new Set(['pickup', 'sendmail']);
 
 /** Recipients beyond this many per message are refused outright (memory bound). */
 const MAX_RECIPIENTS = 100_000;
@@ -101,11 +106,59 @@ export class Transaction implements CleanupTransaction {
     if (this.finished) throw new Error(`${this.queueId}: transaction already finished`);
     this.finished = true;
     try {
-      return await this.process(mergeActions(this.req, actions));
+      if (actions.milter) this.applyMilterEdits(actions.milter);
+      const local = await this.localMilters();
+      if (local?.status === 'reject') return { status: 'rejected', reply: local.reply };
+      const merged = mergeActions(this.req, actions);
+      return await this.process(
+        local
+          ? { ...merged, hold: merged.hold === true || local.hold, discard: merged.discard === true || local.discard }
+          : merged,
+      );
     } finally {
       this.chunks.length = 0;
       this.deps.store.releaseQueueId(this.queueId);
     }
+  }
+
+  /**
+   * non_smtpd_milters for mail from sendmail/pickup: they may refuse it or
+   * change it; the changed content, sender and recipients replace ours.
+   */
+  private async localMilters(): Promise<MilterPhaseResult | undefined> {
+    const { cfg, log } = this.deps;
+    const source = this.deps.source ?? cfg;
+    if (this.tooBig || !LOCAL_ORIGINS.has(this.req.origin) || !nonSmtpdMiltersApply(cfg, source)) return undefined;
+    const r = await runNonSmtpdMilters({
+      cfg,
+      source,
+      log,
+      queueId: this.queueId,
+      sender: this.envelopeSender ?? this.req.sender,
+      recipients: this.recipients,
+      content: Buffer.concat(this.chunks),
+    });
+    if (r.status === 'accept') {
+      this.chunks.length = 0;
+      this.chunks.push(r.content);
+      this.recipients.length = 0;
+      this.recipients.push(...r.recipients);
+      this.envelopeSender = r.sender;
+    }
+    return r;
+  }
+
+  /** The envelope sender as received, or as a milter changed it. */
+  private envelopeSender: string | undefined;
+
+  /** smtpd_milters' envelope edits: they see the addresses as received, before any rewriting. */
+  private applyMilterEdits(edits: CleanupMilterEdits): void {
+    if (edits.sender !== undefined) this.envelopeSender = edits.sender;
+    const drop = new Set(edits.deleteRecipients ?? []);
+    if (drop.size === 0) return;
+    const kept = this.recipients.filter((r) => !drop.has(r.address));
+    this.recipients.length = 0;
+    this.recipients.push(...kept);
   }
 
   private async process(policy: CleanupPolicyActions): Promise<CleanupVerdict> {
@@ -127,7 +180,7 @@ export class Transaction implements CleanupTransaction {
     const contentFilter = FILTERED_ORIGINS.has(this.req.origin) ? source.get('content_filter').trim() : '';
     // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
     if (policy.discard) return { status: 'discarded', queueId: id };
-    const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
+    const sender = await this.deps.rewriter.sender(this.envelopeSender ?? this.req.sender, ctx);
     const received = Buffer.concat(this.chunks);
     this.chunks.length = 0;
     const parsed = parseContent(received);

@@ -21,6 +21,9 @@ import { printable, printableText } from './printable.js';
 import { parseProxyHeader, PROXY_HEADER_MAX, type Endpoint, type ProxyHeader } from './proxy-protocol.js';
 import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook, TlsSessionInfo } from './types.js';
 import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
+import { Milters } from '../../global/milter/milters.js';
+import type { MilterSettings } from '../../global/milter/settings.js';
+import { milterConnect, milterUnknown } from './milter-hooks.js';
 
 export interface SessionDeps {
   readonly settings: SmtpdSettings;
@@ -40,6 +43,8 @@ export interface SessionDeps {
   readonly auth: AuthHook | undefined;
   readonly etrn: EtrnHook | undefined;
   readonly now: () => Date;
+  /** smtpd_milters (absent when none, or with receive_override_options = no_milters). */
+  readonly milters?: MilterSettings;
 }
 
 export interface ClientState {
@@ -96,6 +101,8 @@ export class Session {
   /** Bytes of DATA/BDAT content received in the current transaction, for the log. */
   dataBytes: number | undefined;
   readonly reader: SmtpReader;
+  /** This session's connections to the smtpd_milters, opened at connect. */
+  readonly milters: Milters | undefined;
   private stream: Duplex;
   private out: string[] = [];
   private closing = false;
@@ -118,6 +125,7 @@ export class Session {
     this.server = { addr: normalizeAddr(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     this.reader = new SmtpReader(socket, READ_BUFFER_LIMIT, () => this.flush());
     socket.setNoDelay(true);
+    this.milters = deps.milters && deps.milters.milters.length > 0 ? new Milters(deps.milters, deps.logger) : undefined;
   }
 
   /** `name[addr]` as every smtpd log line spells the client. */
@@ -226,8 +234,15 @@ export class Session {
     if (!this.checkConnectionLimits()) return false;
     if (this.deps.tls?.wrapper?.() && !(await this.wrapperHandshake())) return false;
     await this.checkClientEarly();
+    // Milters hear of the client only when the access restrictions let it in (as in Postfix).
+    const milterGreeting = this.connectReject ? undefined : await milterConnect(this);
     if (this.reader.pending() > 0) {
       if (this.pipeliningViolation('CONNECT')) return false;
+    }
+    if (milterGreeting) {
+      this.sendReply(milterGreeting);
+      if (milterGreeting.code === 421) return false;
+      return true;
     }
     this.greet();
     return true;
@@ -269,6 +284,14 @@ export class Session {
     this.pendingEffects = [];
     this.xclientAllowed = this.deps.lists.xclient.matches(this.client);
     await this.checkClientEarly();
+    // The milters meet the new client as a new connection.
+    this.milters?.quit();
+    const milterGreeting = this.connectReject ? undefined : await milterConnect(this);
+    if (milterGreeting) {
+      this.sendReply(milterGreeting);
+      if (milterGreeting.code === 421) this.hangup();
+      return;
+    }
     this.greet();
   }
 
@@ -428,6 +451,12 @@ export class Session {
       return;
     }
     if (!cmd) {
+      const milterAnswer = await milterUnknown(this, verb);
+      if (milterAnswer) {
+        this.sendReply(milterAnswer);
+        if (milterAnswer.code === 421) this.hangup();
+        return;
+      }
       // 500 as Postfix 3.7 answers (checked against Debian's smtpd; 3.9+ says 502).
       this.reply(500, '5.5.2', 'Error: command not recognized');
       return;
@@ -502,6 +531,7 @@ export class Session {
     } catch {
       // The client is gone; nothing left to tell it.
     }
+    this.milters?.quit();
     if (this.anvilCounted) this.deps.anvil?.disconnect(this.settings.service, this.client.addr);
     this.logger.info(`disconnect from ${this.namaddr} ${this.statsText()}`);
     this.socket.setTimeout(0);
@@ -515,6 +545,8 @@ export class Session {
     this.tx = undefined;
     this.dataBytes = undefined;
     this.forgetXforward();
+    // The milters forget the message too (Postfix sends SMFIC_ABORT whenever a transaction ends).
+    if (tx) this.milters?.abort();
     if (tx?.cleanup) {
       try {
         await tx.cleanup.abort();

@@ -14,6 +14,8 @@ import type { SmtpdPolicy } from './policy-api.js';
 import { Session, type SessionDeps } from './session.js';
 import { readSettings, type SmtpdSettings } from './settings.js';
 import type { AuthHook, EtrnHook, StartTlsHook } from './types.js';
+import { readMilterSettings } from '../../global/milter/settings.js';
+import { receiveOverrides } from '../../global/queue/receive-overrides.js';
 
 export interface SmtpdDeps {
   readonly config: ParamReader;
@@ -67,6 +69,10 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     auth: deps.auth,
     etrn: deps.etrn,
     now: deps.now ?? (() => new Date()),
+    // receive_override_options = no_milters (e.g. a content filter's re-injection port) turns them off.
+    ...(receiveOverrides(deps.config).has('no_milters')
+      ? {}
+      : { milters: readMilterSettings(deps.config, 'smtpd_milters', warn) }),
   };
   let open = 0;
 

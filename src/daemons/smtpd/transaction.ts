@@ -9,6 +9,7 @@ import type { PolicyEffect, RestrictionStage } from './policy-api.js';
 import { receivedHeader } from './received.js';
 import { receivedComments } from './tls/received-tls.js';
 import type { Session } from './session.js';
+import { miltersActive, milterEndOfMessage } from './milter-hooks.js';
 
 export interface CheckEnvelope {
   readonly sender?: string;
@@ -179,7 +180,14 @@ export async function ensureCleanup(s: Session): Promise<boolean> {
  * of throwing through the framing layer, when the queue refused a write.
  */
 export function cleanupWriter(s: Session): { write(b: Buffer): void; failed(): boolean } {
-  const cleanup = s.tx?.cleanup;
+  const tx = s.tx;
+  if (tx?.cleanup && miltersActive(s, tx)) {
+    // The milters must see (and may change) the message before cleanup gets it: hold it until end of data.
+    const held: Buffer[] = [];
+    tx.milterContent = held;
+    return { write: (b) => held.push(Buffer.from(b)), failed: () => false };
+  }
+  const cleanup = tx?.cleanup;
   let failed = cleanup === undefined;
   return {
     write(b: Buffer): void {
@@ -252,13 +260,32 @@ export async function finishMessage(s: Session, problem: ContentProblem, size: n
     await s.abortTransaction();
     return false;
   }
+  let milter: Awaited<ReturnType<typeof milterEndOfMessage>> = {};
+  if (tx.milterContent) {
+    try {
+      milter = await milterEndOfMessage(s, tx);
+    } catch (e) {
+      s.logger.warning(`${tx.cleanup.queueId}: queue file write error: ${(e as Error).message}`);
+      await s.abortTransaction();
+      s.sendReply(QUEUE_WRITE_ERROR);
+      return false;
+    }
+    if (milter.reply) {
+      await s.abortTransaction();
+      s.sendReply(milter.reply);
+      if (milter.reply.code === 421) s.hangup();
+      return false;
+    }
+  }
   const cleanup = tx.cleanup;
   s.tx = undefined;
   s.dataBytes = undefined;
   s.forgetXforward();
+  s.milters?.abort();
   let verdict;
   try {
-    verdict = await cleanup.commit(policyActions(tx.effects));
+    const actions = policyActions(tx.effects);
+    verdict = await cleanup.commit(milter.edits ? { ...actions, milter: milter.edits } : actions);
   } catch (e) {
     s.logger.warning(`${cleanup.queueId}: commit failed: ${(e as Error).message}`);
     s.sendReply(QUEUE_WRITE_ERROR);

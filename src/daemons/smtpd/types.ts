@@ -48,6 +48,10 @@ export interface MailTransaction {
   readonly effects: PolicyEffect[];
   cleanup?: CleanupTransaction;
   bdat?: BdatState;
+  /** smtpd_milters: the content is held here until the milters have seen it at end of data. */
+  milterContent?: Buffer[];
+  /** A milter discarded the message: no more milter events for it. */
+  milterSkip?: boolean;
 }
 
 /** What smtpd knows of an established TLS session (logs, Received:, restrictions). */

@@ -42,6 +42,20 @@ export interface CleanupPolicyActions {
   readonly redirect?: string;
   /** Recipients to add. */
   readonly bcc?: readonly string[];
+  /** Envelope edits milters asked for at end of message (smtpd_milters). */
+  readonly milter?: CleanupMilterEdits;
+}
+
+/**
+ * What smtpd_milters changed in the envelope (MILTER_README): applied before
+ * address rewriting, as cleanup(8) applies milter edits. Recipients a milter
+ * adds are passed with addRecipient() before commit().
+ */
+export interface CleanupMilterEdits {
+  /** SMFIR_CHGFROM: the new envelope sender. */
+  readonly sender?: string;
+  /** SMFIR_DELRCPT: recipients, as given at RCPT TO, to drop together with all their expansions. */
+  readonly deleteRecipients?: readonly string[];
 }
 
 /** The policy actions may be known at open (pickup, a client-stage HOLD) or only at commit (see commit()). */

@@ -8,6 +8,7 @@ import type { Session } from '../session.js';
 import { cleanupWriter, finishMessage, writeReceived, type ContentProblem } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 import { needRecipients } from './data.js';
+import { milterData } from '../milter-hooks.js';
 
 async function discardChunk(s: Session, count: number): Promise<void> {
   await s.reader.readExact(count, () => undefined);
@@ -33,6 +34,14 @@ async function bdat(s: Session, args: string): Promise<boolean> {
     return false;
   }
   if (!tx.bdat) {
+    // The first chunk is where DATA would have been: the milters' DATA event.
+    const refused = await milterData(s);
+    if (refused) {
+      await discardChunk(s, count);
+      s.sendReply(refused);
+      if (refused.code === 421) s.hangup();
+      return false;
+    }
     const sink = cleanupWriter(s);
     writeReceived(s, sink);
     tx.bdat = {

@@ -5,6 +5,7 @@
 import type { Session } from '../session.js';
 import { checkStages, cleanupWriter, finishMessage, writeReceived, type ContentProblem } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
+import { milterData } from '../milter-hooks.js';
 
 /** Reply to DATA/BDAT when there is no transaction with recipients; true when one was sent. */
 export function needRecipients(s: Session): boolean {
@@ -32,6 +33,12 @@ async function data(s: Session, args: string): Promise<boolean> {
     return false;
   }
   if (!(await checkStages(s, ['data'], { sender: tx.sender }))) return false;
+  const refused = await milterData(s);
+  if (refused) {
+    s.sendReply(refused);
+    if (refused.code === 421) s.hangup();
+    return false;
+  }
   s.reply(354, '', 'End data with <CR><LF>.<CR><LF>');
   await s.flush();
   const sink = cleanupWriter(s);

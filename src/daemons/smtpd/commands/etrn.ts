@@ -7,6 +7,7 @@ import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
 import { checkStages } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
+import { milterOther } from '../milter-hooks.js';
 
 // Postfix's host name rule, as its real smtpd applies it to ETRN (checked against
 // Debian's 3.7.11): underscores are allowed, a trailing dot and an all-numeric
@@ -25,6 +26,11 @@ function validLiteral(site: string): boolean {
 async function etrn(s: Session, args: string): Promise<boolean> {
   if (s.settings.heloRequired && s.helo === undefined) {
     s.reply(503, '', 'Error: send HELO/EHLO first');
+    return false;
+  }
+  const milter = milterOther(s);
+  if (milter) {
+    s.sendReply(milter);
     return false;
   }
   if (s.tx) {

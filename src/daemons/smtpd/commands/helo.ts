@@ -5,6 +5,7 @@ import type { Session } from '../session.js';
 import { checkStages } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
 import { printableText } from '../printable.js';
+import { milterHelo } from '../milter-hooks.js';
 
 /** Extensions in the order Postfix's smtpd advertises them. */
 function ehloKeywords(s: Session): string[] {
@@ -59,12 +60,20 @@ async function greet(s: Session, args: string, esmtp: boolean): Promise<boolean>
     s.esmtp = previous.esmtp;
     return false;
   }
+  // A milter's 5xx at CONNECT or HELO is answered at MAIL FROM (Sendmail's way); only 421 ends things now.
+  const milter = await milterHelo(s, s.helo);
+  if (milter.reply421) {
+    s.sendReply(milter.reply421);
+    s.hangup();
+    return false;
+  }
   if (!esmtp) {
     s.pipeliningOffered = false;
     s.reply(250, '', s.settings.myhostname);
     return true;
   }
-  const keywords = discard(s, ehloKeywords(s));
+  // After a milter's 5xx, Postfix offers nothing but ENHANCEDSTATUSCODES.
+  const keywords = milter.reject5xx ? ['ENHANCEDSTATUSCODES'] : discard(s, ehloKeywords(s));
   s.pipeliningOffered = keywords.includes('PIPELINING');
   const lines = [s.settings.myhostname, ...keywords];
   s.reply(250, '', lines.join('\n'));

@@ -7,6 +7,7 @@ import { printableText } from '../printable.js';
 import type { Session } from '../session.js';
 import { checkStages } from '../transaction.js';
 import type { MailTransaction, SmtpdCommand } from '../types.js';
+import { milterMail } from '../milter-hooks.js';
 
 interface MailParams {
   size?: number;
@@ -133,6 +134,12 @@ async function mail(s: Session, args: string): Promise<boolean> {
     effects: [...s.sessionEffects, ...s.pendingEffects],
   };
   s.pendingEffects = [];
+  const refused = await milterMail(s, path.address, path.params, tx);
+  if (refused) {
+    s.sendReply(refused);
+    if (refused.code === 421) s.hangup();
+    return false;
+  }
   s.tx = tx;
   s.reply(250, '2.1.0', 'Ok');
   return true;

@@ -10,6 +10,7 @@ import type { Session } from '../session.js';
 import { checkStages, ensureCleanup } from '../transaction.js';
 import type { AcceptedRecipient, SmtpdCommand } from '../types.js';
 import type { RestrictionStage } from '../policy-api.js';
+import { milterRcpt, milterRejectedRcpt } from '../milter-hooks.js';
 
 const NOTIFY_WORDS = new Set(['SUCCESS', 'FAILURE', 'DELAY']);
 
@@ -119,7 +120,17 @@ async function rcpt(s: Session, args: string): Promise<boolean> {
     recipient: path.address,
     ...(tx.declaredSize !== undefined ? { size: tx.declaredSize } : {}),
   };
-  if (!(await checkStages(s, stages, env))) return false;
+  if (!(await checkStages(s, stages, env))) {
+    if (s.tx === tx) await milterRejectedRcpt(s, path.address, path.params);
+    return false;
+  }
+  if (s.tx !== tx) return false;
+  const refused = await milterRcpt(s, path.address, path.params);
+  if (refused) {
+    s.sendReply(refused);
+    if (refused.code === 421) s.hangup();
+    return false;
+  }
   if (s.tx !== tx) return false;
   const r: AcceptedRecipient = {
     address: path.address,

@@ -5,10 +5,16 @@ import { parsePath } from '../envelope.js';
 import type { Session } from '../session.js';
 import { checkStages } from '../transaction.js';
 import type { SmtpdCommand } from '../types.js';
+import { milterOther } from '../milter-hooks.js';
 
 async function vrfy(s: Session, args: string): Promise<boolean> {
   if (s.settings.disableVrfy) {
     s.reply(502, '5.5.1', 'VRFY command is disabled');
+    return false;
+  }
+  const milter = milterOther(s);
+  if (milter) {
+    s.sendReply(milter);
     return false;
   }
   // Postfix 3.7 answers VRFY inside a transaction too, and takes one address
