@@ -55,7 +55,12 @@ async function rig(mainCf = ''): Promise<Rig> {
     reserveQueueIds: (n) => server.reserveQueueIds(n),
     releaseQueueIds: (ids) => server.releaseQueueIds(ids),
   };
-  serveSmtpdLink(coreEnd, { cleanup: () => watched, flusher: () => ({ flush: (s) => flushed.push(s) }), log: coreLog });
+  serveSmtpdLink(coreEnd, {
+    cleanup: () => watched,
+    flusher: () => ({ flush: (s) => flushed.push(s) }),
+    log: coreLog,
+    verify: () => undefined,
+  });
   const link = new CleanupLink(new MemoryLogger('postfix/smtpd'));
   link.setChannel(smtpdEnd);
   return {

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
-import { CleanupLink, serveCleanup } from '../../src/daemons/smtpd-worker/cleanup-link.js';
+import { CleanupLink } from '../../src/daemons/smtpd-worker/cleanup-link.js';
+import { serveSmtpdLink } from '../../src/daemons/smtpd-worker/core-link-server.js';
 import type { AddressVerifier, VerifyAnswer } from '../../src/daemons/verify/verify-api.js';
 
 async function socketPair(): Promise<[Socket, Socket, () => Promise<void>]> {
@@ -44,12 +45,7 @@ test('queries and waits from the smtpd worker reach the core verify service', as
   const v = new ScriptVerifier();
   const log = new MemoryLogger('postfix/smtpd');
   let service: AddressVerifier | undefined = v;
-  serveCleanup(
-    core,
-    () => undefined,
-    log,
-    () => service,
-  );
+  serveSmtpdLink(core, { cleanup: () => undefined, flusher: () => undefined, log, verify: () => service });
   const link = new CleanupLink(log);
   link.setChannel(smtpd);
   t.after(async () => {

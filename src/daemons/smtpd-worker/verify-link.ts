@@ -87,8 +87,8 @@ export class VerifyLinkClient implements AddressVerifier {
     await this.ask(F.VWAIT, JSON.stringify({ address, ms }));
   }
 
-  update(): Promise<void> {
-    return Promise.reject(new Error('verify updates are not accepted from the smtpd worker'));
+  update(...[address]: Parameters<AddressVerifier['update']>): Promise<void> {
+    return Promise.reject(new Error(`verify update for ${address}: not accepted from the smtpd worker`));
   }
 
   /** A VANSWER, VSETTLED or VFAILED frame; the payload is copied or parsed before this returns. */
