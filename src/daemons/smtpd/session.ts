@@ -20,6 +20,7 @@ import { printable, printableText } from './printable.js';
 import { parseProxyHeader, PROXY_HEADER_MAX, type Endpoint, type ProxyHeader } from './proxy-protocol.js';
 import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook, TlsSessionInfo } from './types.js';
 import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
+import type { SessionTranscript, TranscriptFactory } from './transcript.js';
 
 export interface SessionDeps {
   readonly settings: SmtpdSettings;
@@ -39,6 +40,8 @@ export interface SessionDeps {
   readonly auth: AuthHook | undefined;
   readonly etrn: EtrnHook | undefined;
   readonly now: () => Date;
+  /** notify_classes transcripts; absent when no class smtpd reports is enabled. */
+  readonly transcripts?: TranscriptFactory | undefined;
 }
 
 export interface ClientState {
@@ -97,6 +100,7 @@ export class Session {
   private closing = false;
   private readonly stats = new Map<string, { ok: number; total: number }>();
   private anvilCounted = false;
+  private readonly transcript: SessionTranscript | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -114,6 +118,7 @@ export class Session {
     this.server = { addr: normalizeAddr(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     this.reader = new SmtpReader(socket, READ_BUFFER_LIMIT, () => this.flush());
     socket.setNoDelay(true);
+    this.transcript = deps.transcripts?.open(() => this.namaddr);
   }
 
   /** `name[addr]` as every smtpd log line spells the client. */
@@ -144,7 +149,9 @@ export class Session {
 
   sendReply(r: SmtpReply): void {
     if (r.code >= 400 && r.code !== 421) this.errorCount++;
-    this.out.push(formatReply(r));
+    const text = formatReply(r);
+    this.out.push(text);
+    this.transcript?.reply(r, text, this.where);
   }
 
   /** Write buffered replies; waits for the socket to drain so a non-reading client cannot grow memory. */
@@ -391,6 +398,7 @@ export class Session {
         continue;
       }
       const errorsBefore = this.errorCount;
+      this.transcript?.command(text);
       await this.dispatch(text.replace(/^[ \t]+|[ \t]+$/g, ''));
       if (this.errorCount > errorsBefore && this.errorCount >= s.softErrorLimit) await this.sleep(s.errorSleepSec);
     }
@@ -500,6 +508,7 @@ export class Session {
     }
     if (this.anvilCounted) this.deps.anvil?.disconnect(this.settings.service, this.client.addr);
     this.logger.info(`disconnect from ${this.namaddr} ${this.statsText()}`);
+    void this.transcript?.end();
     this.socket.setTimeout(0);
     this.stream.end();
     // A client that does not read its replies must not keep the socket open.

@@ -14,6 +14,7 @@ import type { SmtpdPolicy } from './policy-api.js';
 import { Session, type SessionDeps } from './session.js';
 import { readSettings, type SmtpdSettings } from './settings.js';
 import type { AuthHook, EtrnHook, StartTlsHook } from './types.js';
+import { createTranscripts } from './transcript.js';
 
 export interface SmtpdDeps {
   readonly config: ParamReader;
@@ -67,6 +68,7 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     auth: deps.auth,
     etrn: deps.etrn,
     now: deps.now ?? (() => new Date()),
+    transcripts: createTranscripts(deps.config, deps.cleanup, logger),
   };
   let open = 0;
 
