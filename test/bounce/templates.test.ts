@@ -232,3 +232,14 @@ test('2bounce: an undeliverable bounce goes whole to 2bounce_notice_recipient, o
     assert.deepEqual(r.logger.texts(), ['3A1B2C: undeliverable bounce discarded (notify_classes has no 2bounce)']);
   });
 });
+
+test('a broken time value in main.cf never stops a notice: the text goes out unexpanded', async () => {
+  const cleanup = new CapturingCleanup();
+  const logger = new MemoryLogger('postfix/bounce');
+  const config = Config.fromText('myhostname = mx.example.com\ndelay_warning_time = soon\n');
+  const svc = createBounceService({ config, cleanup, logger, now: () => NOW });
+  await svc.notify(request('delay'));
+  assert.equal(cleanup.injected.length, 1);
+  assert.match(cleanup.injected[0]?.content ?? '', /delayed for \$delay_warning_time_hours hour\(s\)/);
+  assert.match(warnings(logger).join('\n'), /sending the delay text unexpanded/);
+});

@@ -6,7 +6,7 @@
 import type { Logger } from '../../global/log/logger.js';
 import type { ParamReader } from '../../global/params/types.js';
 import { BUILTIN_TEMPLATES, type BounceTemplate, type TemplateName } from './notice-text.js';
-import { expandTemplateText, TemplateExpandError } from './template-expand.js';
+import { expandTemplateText } from './template-expand.js';
 import { readTemplateFile, TemplateFileError, withBuiltins } from './template-file.js';
 
 /** A template ready to write into a notice. */
@@ -48,9 +48,13 @@ export function createTemplateSet(config: ParamReader, logger: Logger): Template
       for (const w of r.warnings) logger.warning(w);
       lines = r.lines;
     } catch (e) {
-      if (!(e instanceof TemplateExpandError) || t === BUILTIN_TEMPLATES[t.name]) throw e;
-      logger.warning(`${e.message} -- using the built-in ${t.name} template`);
-      return ready(BUILTIN_TEMPLATES[t.name]);
+      if (t !== BUILTIN_TEMPLATES[t.name]) {
+        logger.warning(`${(e as Error).message} -- using the built-in ${t.name} template`);
+        return ready(BUILTIN_TEMPLATES[t.name]);
+      }
+      // Only a broken main.cf value (say, delay_warning_time) can get here: send the text unexpanded.
+      logger.warning(`${(e as Error).message} -- sending the ${t.name} text unexpanded`);
+      lines = t.body;
     }
     return {
       charset: t.charset,
