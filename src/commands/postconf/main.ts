@@ -1,11 +1,15 @@
 // postconf(1): print and edit Postfix configuration — main.cf parameters
 // (all, -n, -d, names, -h/-H/-x/-f, -e/-X/-#) and master.cf services
-// (-M, -F, -P and their -e/-X/-# edits), plus the -m/-l/-a/-A capability lists.
+// (-M, -F, -P and their -e/-X/-# edits), the -m/-l/-a/-A capability lists,
+// and the bounce templates (-t raw, -b expanded).
 import { errnoText, readConfigFile } from '../../global/params/read-config-file.js';
 import { join } from 'node:path';
 import { parseMasterCf } from '../../global/mastercf/parse.js';
 import type { MasterEntry } from '../../global/mastercf/types.js';
-import { configDirectory, defaultText } from '../../global/params/config.js';
+import { Config, ConfigError, configDirectory, defaultText } from '../../global/params/config.js';
+import { TemplateExpandError } from '../../daemons/bounce/template-expand.js';
+import { TemplateFileError } from '../../daemons/bounce/template-file.js';
+import { templateLines } from './bounce-templates.js';
 import { expand, ExpansionError, RecursionError } from '../../global/params/expand.js';
 import { parseMainCf } from '../../global/params/main-cf.js';
 import { EditError, editMainCf, parseAssignment, type MainCfEdit } from './edit-main-cf.js';
@@ -134,9 +138,6 @@ function run(argv: string[], out: string[], warn: (m: string) => void): void {
     }
     return;
   }
-  if (f.has('b') || f.has('t'))
-    throw new Fatal('-b and -t (bounce templates) are not supported by this Postern version');
-
   const lists = ['a', 'A', 'l', 'm'].filter((x) => f.has(x));
   if (lists.length > 1) throw new Fatal(`specify one of ${lists.map((x) => '-' + x).join(' ')}`);
   if (lists.length === 1) {
@@ -205,6 +206,18 @@ function run(argv: string[], out: string[], warn: (m: string) => void): void {
     settings.set(kv.name, kv.value);
   }
   if (explicitDir) settings.set('config_directory', dir);
+  if (f.has('b') || f.has('t')) {
+    const cfg = new Config(settings, mainFile);
+    try {
+      out.push(...templateLines(cfg, opts.args[0], f.has('b'), warn));
+    } catch (e) {
+      if (e instanceof TemplateFileError || e instanceof TemplateExpandError || e instanceof ConfigError) {
+        throw new Fatal(e.message);
+      }
+      throw e;
+    }
+    return;
+  }
   const entries = readMasterCf(masterFile, warn);
   const known = knownParams(settings, entries, mainFile, masterFile);
   // Postfix reports unused and undefined names except when only defaults are asked for.

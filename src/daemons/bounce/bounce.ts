@@ -8,7 +8,8 @@ import type { DsnNotify } from '../../global/queue/cleanup-api.js';
 import type { ParamReader } from '../../global/params/types.js';
 import type { Logger } from '../../global/log/logger.js';
 import { buildNotice, type NoticeRecipient } from './dsn-message.js';
-import type { NoticeKind } from './notice-text.js';
+import type { TemplateName } from './notice-text.js';
+import { createTemplateSet } from './templates.js';
 
 /** `verify` is sendmail -bv's report: it goes to the sender whatever NOTIFY says. */
 export type NoticeRequestKind = 'bounce' | 'delay' | 'success' | 'verify';
@@ -85,10 +86,12 @@ async function readOriginal(msg: NoticeMessage, limit: number, headersOnly: bool
 export function createBounceService(opts: BounceOptions): BounceService {
   const { config, cleanup, logger } = opts;
   const now = opts.now ?? Date.now;
+  const templates = createTemplateSet(config, logger);
 
   async function send(
     req: NoticeRequest,
-    kind: NoticeKind,
+    kind: TemplateName,
+    postmasterCopy: boolean,
     to: string,
     envelopeSender: string,
     recipients: readonly NoticeRecipient[],
@@ -103,6 +106,7 @@ export function createBounceService(opts: BounceOptions): BounceService {
       ? await readOriginal(msg, limit, false)
       : await readOriginal(msg, Math.max(limit, config.int('header_size_limit')), true);
     const eightBit = msg.body === '8BITMIME' || msg.body === 'BINARYMIME';
+    const template = await templates.get(kind);
     // The notice carries the original's 8-bit (or UTF-8) text, so it must be declared as such.
     const tx = await cleanup.open({
       origin: 'bounce',
@@ -116,7 +120,8 @@ export function createBounceService(opts: BounceOptions): BounceService {
       const t = now();
       tx.write(
         buildNotice({
-          kind,
+          template,
+          postmasterCopy,
           queueId: msg.queueId,
           noticeId: tx.queueId,
           sender: msg.sender,
@@ -126,12 +131,9 @@ export function createBounceService(opts: BounceOptions): BounceService {
           ...(msg.envid ? { envid: msg.envid } : {}),
           recipients,
           myhostname: config.get('myhostname'),
-          mailName: config.get('mail_name'),
           returnContent: full ? 'full' : 'headers',
           original,
           eightBit,
-          delayHours: Math.floor((t - msg.arrivalTime) / 3_600_000),
-          retryDays: Math.round(config.time('maximal_queue_lifetime') / 86400),
           ...(kind === 'delay' ? { retryUntil: msg.arrivalTime + config.time('maximal_queue_lifetime') * 1000 } : {}),
         }),
       );
@@ -168,48 +170,35 @@ export function createBounceService(opts: BounceOptions): BounceService {
         // A bounce that bounced: only the postmaster may hear of it, and only with 2bounce.
         if (req.kind === 'bounce' && (cls.includes('2bounce') || cls.includes('bounce'))) {
           const to = config.get('2bounce_notice_recipient');
-          await send(
-            req,
-            'postmaster-failure',
-            to,
-            doubleBounceSender(),
-            req.recipients,
-            false,
-            'postmaster non-delivery',
-          );
+          // The undeliverable bounce itself goes to the postmaster, whole (within bounce_size_limit).
+          await send(req, 'failure', true, to, doubleBounceSender(), req.recipients, true, 'postmaster non-delivery');
+        } else if (req.kind === 'bounce') {
+          logger.info(`${msg.queueId}: undeliverable bounce discarded (notify_classes has no 2bounce)`);
         }
         return;
       }
       if (req.kind === 'verify') {
-        await send(req, 'verify', msg.sender, '', req.recipients, false, 'sender delivery status');
+        await send(req, 'verify', false, msg.sender, '', req.recipients, false, 'sender delivery status');
         return;
       }
       const chosen = req.recipients.filter((r) => wants(r.notify, what));
       if (chosen.length > 0) {
-        const kind: NoticeKind = req.kind === 'bounce' ? 'failure' : req.kind;
+        const kind: TemplateName = req.kind === 'bounce' ? 'failure' : req.kind;
         const label =
           req.kind === 'bounce'
             ? 'sender non-delivery'
             : req.kind === 'delay'
               ? 'sender delay'
               : 'sender delivery status';
-        await send(req, kind, msg.sender, '', chosen, req.kind === 'bounce' && msg.ret !== 'HDRS', label);
+        await send(req, kind, false, msg.sender, '', chosen, req.kind === 'bounce' && msg.ret !== 'HDRS', label);
       }
       if (req.kind === 'bounce' && cls.includes('bounce')) {
         const to = config.get('bounce_notice_recipient');
-        await send(
-          req,
-          'postmaster-failure',
-          to,
-          doubleBounceSender(),
-          req.recipients,
-          false,
-          'postmaster non-delivery',
-        );
+        await send(req, 'failure', true, to, doubleBounceSender(), req.recipients, false, 'postmaster non-delivery');
       }
       if (req.kind === 'delay' && cls.includes('delay')) {
         const to = config.get('delay_notice_recipient');
-        await send(req, 'postmaster-delay', to, doubleBounceSender(), req.recipients, false, 'postmaster delay');
+        await send(req, 'delay', true, to, doubleBounceSender(), req.recipients, false, 'postmaster delay');
       }
     },
   };

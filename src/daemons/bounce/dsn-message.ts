@@ -2,8 +2,11 @@
 // multipart/report with the human-readable text, the message/delivery-status
 // part (Reporting-MTA, X-Postfix-Queue-ID kept for tool compatibility,
 // per-recipient blocks) and the returned message or its headers (RFC 3462).
+// The first part is the template's text (none in postmaster copies), then one
+// line per recipient; text that is not ASCII goes out quoted-printable.
 import { mailDate } from '../../global/mail-date.js';
-import { NOTICE_TEXTS, type NoticeKind } from './notice-text.js';
+import { encodeQuotedPrintable } from '../smtp/mime-convert.js';
+import type { NoticeTemplate } from './templates.js';
 
 export interface NoticeRecipient {
   readonly address: string;
@@ -18,7 +21,9 @@ export interface NoticeRecipient {
 }
 
 export interface NoticeInput {
-  readonly kind: NoticeKind;
+  readonly template: NoticeTemplate;
+  /** A postmaster copy: Postmaster-Subject, and no template text (bounce(5)). */
+  readonly postmasterCopy: boolean;
   readonly queueId: string;
   /** The new notice's own queue ID (for Message-Id). */
   readonly noticeId: string;
@@ -29,14 +34,11 @@ export interface NoticeInput {
   readonly envid?: string;
   readonly recipients: readonly NoticeRecipient[];
   readonly myhostname: string;
-  readonly mailName: string;
   /** `full`: the whole original message; `headers`: text/rfc822-headers. */
   readonly returnContent: 'full' | 'headers';
   /** The original message, CRLF lines; already cut to what may be returned. */
   readonly original: Buffer;
   readonly eightBit: boolean;
-  readonly delayHours?: number;
-  readonly retryDays?: number;
   /** Will-Retry-Until for delay notices, ms since epoch. */
   readonly retryUntil?: number;
 }
@@ -89,13 +91,35 @@ function fold(line: string): string[] {
   return out;
 }
 
+/** The human-readable part: template text, then the recipients; charset and encoding to match. */
+function textPart(n: NoticeInput): string[] {
+  const lines = [
+    ...(n.postmasterCopy ? [] : [...n.template.lines, '']),
+    ...n.recipients.flatMap((r) => fold(recipientLine(r))),
+  ];
+  const text = lines.join('\r\n');
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(text)) {
+    return ['Content-Description: Notification', `Content-Type: text/plain; charset=${n.template.charset}`, '', text];
+  }
+  // A template in another charset, or UTF-8 addresses: the Charset: header says which, QP keeps it 7-bit safe.
+  const charset = n.template.charset.toLowerCase() === 'us-ascii' ? 'utf-8' : n.template.charset;
+  return [
+    'Content-Description: Notification',
+    `Content-Type: text/plain; charset=${charset}`,
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    encodeQuotedPrintable(Buffer.from(text, 'utf8').toString('latin1')),
+  ];
+}
+
 export function buildNotice(n: NoticeInput): Buffer {
-  const text = NOTICE_TEXTS[n.kind];
+  const t = n.template;
   const boundary = `${n.queueId}.${Math.floor(n.now / 1000)}/${n.myhostname}`;
   const head = [
     `Date: ${mailDate(n.now)}`,
-    `From: MAILER-DAEMON@${n.myhostname} (Mail Delivery System)`,
-    `Subject: ${text.subject}`,
+    `From: ${oneLine(t.from)}`,
+    `Subject: ${oneLine(n.postmasterCopy ? t.postmasterSubject : t.subject)}`,
     `To: ${oneLine(n.to)}`,
     'Auto-Submitted: auto-replied',
     'MIME-Version: 1.0',
@@ -107,17 +131,7 @@ export function buildNotice(n: NoticeInput): Buffer {
     'This is a MIME-encapsulated message.',
     '',
     `--${boundary}`,
-    'Content-Description: Notification',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    ...text.body({
-      host: n.myhostname,
-      mailName: n.mailName,
-      ...(n.delayHours !== undefined ? { delayHours: n.delayHours } : {}),
-      ...(n.retryDays !== undefined ? { retryDays: n.retryDays } : {}),
-    }),
-    '',
-    ...n.recipients.flatMap((r) => fold(recipientLine(r))),
+    ...textPart(n),
     '',
     `--${boundary}`,
     'Content-Description: Delivery report',

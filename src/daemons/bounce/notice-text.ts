@@ -1,93 +1,103 @@
-// The human-readable first part of Postern's delivery status notifications
-// (bounce(8)'s templates, see bounce(5)): one text per notice kind, written in
-// Postfix's manner — identify the reporting host, say what happened, point at
-// the postmaster — and signed with mail_name so recipients can tell who sent it.
+// Postern's built-in bounce templates (bounce(5)): the four notices bounce(8)
+// writes — failure, delay, success and the sendmail -bv verify report —
+// each with the header lines a template may set and its message text,
+// unexpanded, in Postern's own words. A bounce_template_file replaces any
+// of them; `postconf -t` prints these when no file is named.
 
-export type NoticeKind = 'failure' | 'delay' | 'success' | 'verify' | 'postmaster-failure' | 'postmaster-delay';
+export type TemplateName = 'failure' | 'delay' | 'success' | 'verify';
 
-export interface NoticeText {
+export const TEMPLATE_NAMES: readonly TemplateName[] = ['failure', 'delay', 'success', 'verify'];
+
+export interface BounceTemplate {
+  readonly name: TemplateName;
+  /** MIME charset of the message text (a superset of US-ASCII). */
+  readonly charset: string;
+  readonly from: string;
   readonly subject: string;
-  readonly body: (p: { host: string; mailName: string; delayHours?: number; retryDays?: number }) => string[];
+  /** Subject of the postmaster copy; only failure and delay notices have one. */
+  readonly postmasterSubject?: string;
+  /** Message text lines with `$name` references still in them. */
+  readonly body: readonly string[];
 }
 
-const signature = (mailName: string): string[] => ['', `                   The ${mailName} program`];
+/** Only failure and delay notices have postmaster copies (notify_classes bounce, delay). */
+export function hasPostmasterCopy(name: TemplateName): boolean {
+  return name === 'failure' || name === 'delay';
+}
 
-export const NOTICE_TEXTS: Record<NoticeKind, NoticeText> = {
+const FROM = 'MAILER-DAEMON (Mail Delivery System)';
+
+const HELP = [
+  'If you need help with this, write to the postmaster of this site and',
+  'include this report. You may cut your own text out of the returned copy.',
+];
+
+const SIGNATURE = ['', '                   The $mail_name program'];
+
+export const BUILTIN_TEMPLATES: Readonly<Record<TemplateName, BounceTemplate>> = {
   failure: {
+    name: 'failure',
+    charset: 'us-ascii',
+    from: FROM,
     subject: 'Undelivered Mail Returned to Sender',
-    body: ({ host, mailName }) => [
-      `This is the mail system at host ${host}.`,
+    postmasterSubject: 'Postmaster Copy: Undelivered Mail',
+    body: [
+      'This is the mail system at host $myhostname.',
       '',
-      "I'm sorry to have to inform you that your message could not",
-      'be delivered to one or more recipients. It is attached below.',
+      'Your message could not be delivered to one or more of its recipients.',
+      'Each address is listed below with the reason; a copy of your message',
+      'follows this report.',
       '',
-      'For further assistance, please send mail to postmaster.',
-      '',
-      'If you do so, please include this problem report. You can',
-      'delete your own text from the attached returned message.',
-      ...signature(mailName),
+      ...HELP,
+      ...SIGNATURE,
     ],
   },
   delay: {
+    name: 'delay',
+    charset: 'us-ascii',
+    from: FROM,
     subject: 'Delayed Mail (still being retried)',
-    body: ({ host, mailName, delayHours, retryDays }) => [
-      `This is the mail system at host ${host}.`,
+    postmasterSubject: 'Postmaster Warning: Delayed Mail',
+    body: [
+      'This is the mail system at host $myhostname.',
       '',
-      '####################################################################',
-      '# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #',
-      '####################################################################',
+      '*** THIS IS ONLY A WARNING: THERE IS NO NEED TO SEND YOUR MESSAGE AGAIN. ***',
       '',
-      `Your message could not be delivered for more than ${delayHours ?? 0} hour(s).`,
-      `It will be retried until it is ${retryDays ?? 0} day(s) old.`,
+      'Delivery of your message to the recipients listed below has been',
+      'delayed for $delay_warning_time_hours hour(s) or more. It will be tried again until',
+      'it is $maximal_queue_lifetime_days day(s) old; you will hear from us again only if it fails.',
       '',
-      'For further assistance, please send mail to postmaster.',
-      '',
-      'If you do so, please include this problem report. You can',
-      'delete your own text from the attached returned message.',
-      ...signature(mailName),
+      ...HELP,
+      ...SIGNATURE,
     ],
   },
   success: {
+    name: 'success',
+    charset: 'us-ascii',
+    from: FROM,
     subject: 'Successful Mail Delivery Report',
-    body: ({ host, mailName }) => [
-      `This is the mail system at host ${host}.`,
+    body: [
+      'This is the mail system at host $myhostname.',
       '',
-      'Your message was successfully delivered to the destination(s)',
-      'listed below. If the message was delivered to mailbox you will',
-      'receive no further notifications. Otherwise you may still receive',
-      'notifications of mail delivery errors from other systems.',
-      ...signature(mailName),
+      'Your message reached the destinations listed below, as you asked to',
+      'be told. Where the report says "delivered" it is in the mailbox and',
+      'nothing more will follow; where it says "relayed" it was handed to a',
+      'system that may still report delivery problems of its own.',
+      ...SIGNATURE,
     ],
   },
   verify: {
+    name: 'verify',
+    charset: 'us-ascii',
+    from: FROM,
     subject: 'Mail Delivery Status Report',
-    body: ({ host, mailName }) => [
-      `This is the mail system at host ${host}.`,
+    body: [
+      'This is the mail system at host $myhostname.',
       '',
       'You asked for a report on the recipients listed below: it says, for',
       'each one, whether mail to that address could be delivered, and how.',
       'Nothing was delivered to anyone; this report is all there is.',
-      ...signature(mailName),
-    ],
-  },
-  'postmaster-failure': {
-    subject: 'Postmaster Copy: Undelivered Mail',
-    body: ({ host, mailName }) => [
-      `This is the mail system at host ${host}.`,
-      '',
-      'A message could not be delivered to one or more recipients.',
-      'The delivery report and the returned message headers follow.',
-      ...signature(mailName),
-    ],
-  },
-  'postmaster-delay': {
-    subject: 'Postmaster Warning: Delayed Mail',
-    body: ({ host, mailName }) => [
-      `This is the mail system at host ${host}.`,
-      '',
-      'A message has been delayed; it is still being retried.',
-      'The delivery report and the message headers follow.',
-      ...signature(mailName),
+      ...SIGNATURE,
     ],
   },
 };

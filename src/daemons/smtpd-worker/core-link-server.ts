@@ -23,6 +23,7 @@ import { serveVerifyFrame } from './verify-link.js';
 
 /** smtpd → core frames carry at most 64 KiB of content; BEGIN carries the envelope (recipients are bounded by smtpd). */
 export const MAX_FRAME_TO_CORE = 16 * 1024 * 1024;
+const LINK_ORIGINS: ReadonlySet<string> = new Set(['smtpd', 'bounce']);
 /** Queue IDs one peer may hold unused; a peer asking beyond this gets none. */
 const MAX_HANDED_IDS = 4096;
 
@@ -100,7 +101,8 @@ export function serveSmtpdLink(socket: Socket, deps: CoreLinkDeps): void {
     if (!isObj(body) || !isObj(body.req) || !Array.isArray(body.rcpts) || !body.rcpts.every(isRecipient))
       throw new Error('malformed BEGIN frame');
     const req = body.req as unknown as CleanupOpenRequest;
-    if (typeof req.sender !== 'string' || typeof req.queueId !== 'string' || req.origin !== 'smtpd')
+    // smtpd submits what clients send, and the notify_classes transcripts it mails to the postmaster.
+    if (typeof req.sender !== 'string' || typeof req.queueId !== 'string' || !LINK_ORIGINS.has(req.origin))
       throw new Error('malformed BEGIN frame');
     if (txs.has(id)) throw new Error(`transaction ${id} begun twice`);
     const entry: Entry = { tx: undefined, pending: [], dead: false };

@@ -24,6 +24,7 @@ import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
 import { Milters } from '../../global/milter/milters.js';
 import type { MilterSettings } from '../../global/milter/settings.js';
 import { milterConnect, milterUnknown } from './milter-hooks.js';
+import type { SessionTranscript, TranscriptFactory } from './transcript.js';
 
 export interface SessionDeps {
   readonly settings: SmtpdSettings;
@@ -45,6 +46,8 @@ export interface SessionDeps {
   readonly now: () => Date;
   /** smtpd_milters (absent when none, or with receive_override_options = no_milters). */
   readonly milters?: MilterSettings;
+  /** notify_classes transcripts; absent when no class smtpd reports is enabled. */
+  readonly transcripts?: TranscriptFactory | undefined;
 }
 
 export interface ClientState {
@@ -108,6 +111,7 @@ export class Session {
   private closing = false;
   private readonly stats = new Map<string, { ok: number; total: number }>();
   private anvilCounted = false;
+  private readonly transcript: SessionTranscript | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -126,6 +130,7 @@ export class Session {
     this.reader = new SmtpReader(socket, READ_BUFFER_LIMIT, () => this.flush());
     socket.setNoDelay(true);
     this.milters = deps.milters && deps.milters.milters.length > 0 ? new Milters(deps.milters, deps.logger) : undefined;
+    this.transcript = deps.transcripts?.open(() => this.namaddr);
   }
 
   /** `name[addr]` as every smtpd log line spells the client. */
@@ -156,7 +161,9 @@ export class Session {
 
   sendReply(r: SmtpReply): void {
     if (r.code >= 400 && r.code !== 421) this.errorCount++;
-    this.out.push(formatReply(r));
+    const text = formatReply(r);
+    this.out.push(text);
+    this.transcript?.reply(r, text, this.where);
   }
 
   /** Write buffered replies; waits for the socket to drain so a non-reading client cannot grow memory. */
@@ -418,6 +425,7 @@ export class Session {
         continue;
       }
       const errorsBefore = this.errorCount;
+      this.transcript?.command(text);
       await this.dispatch(text.replace(/^[ \t]+|[ \t]+$/g, ''));
       if (this.errorCount > errorsBefore && this.errorCount >= s.softErrorLimit) await this.sleep(s.errorSleepSec);
     }
@@ -534,6 +542,7 @@ export class Session {
     this.milters?.quit();
     if (this.anvilCounted) this.deps.anvil?.disconnect(this.settings.service, this.client.addr);
     this.logger.info(`disconnect from ${this.namaddr} ${this.statsText()}`);
+    void this.transcript?.end();
     this.socket.setTimeout(0);
     this.stream.end();
     // A client that does not read its replies must not keep the socket open.

@@ -16,6 +16,7 @@ import { readSettings, type SmtpdSettings } from './settings.js';
 import type { AuthHook, EtrnHook, StartTlsHook } from './types.js';
 import { readMilterSettings } from '../../global/milter/settings.js';
 import { receiveOverrides } from '../../global/queue/receive-overrides.js';
+import { createTranscripts } from './transcript.js';
 
 export interface SmtpdDeps {
   readonly config: ParamReader;
@@ -73,6 +74,7 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     ...(receiveOverrides(deps.config).has('no_milters')
       ? {}
       : { milters: readMilterSettings(deps.config, 'smtpd_milters', warn) }),
+    transcripts: createTranscripts(deps.config, deps.cleanup, logger),
   };
   let open = 0;
 
