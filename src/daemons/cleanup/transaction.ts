@@ -36,6 +36,13 @@ export interface TransactionDeps {
    * receive_override_options apply to this message. Defaults to `cfg`.
    */
   readonly source?: ParamReader;
+  /**
+   * content_filter given with `-o` on the cleanup entry itself: it applies to
+   * mail from every source, internal ones (bounces, forwarding) included,
+   * unless the source's own entry sets content_filter (as the re-injection
+   * smtpd's `-o content_filter=` does).
+   */
+  readonly cleanupFilter?: string;
 }
 
 /** Internally generated mail: bounce(8) notices and local(8) forwarding. */
@@ -123,7 +130,9 @@ export class Transaction implements CleanupTransaction {
       origin: this.req.origin,
       ...(overrides.has('no_address_mappings') ? { noAddressMappings: true } : {}),
     };
-    const contentFilter = FILTERED_ORIGINS.has(this.req.origin) ? source.get('content_filter').trim() : '';
+    const contentFilter = FILTERED_ORIGINS.has(this.req.origin)
+      ? source.get('content_filter').trim()
+      : (this.deps.cleanupFilter ?? '');
     // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
     if (policy.discard) return { status: 'discarded', queueId: id };
     const sender = await this.deps.rewriter.sender(this.req.sender, ctx);
