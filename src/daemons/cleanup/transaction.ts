@@ -22,6 +22,7 @@ import { rewriteHeaderAddresses } from './header-addresses.js';
 import { applyHeaderRules, printable } from './header-rules.js';
 import type { CleanupAddressRewriter, CleanupContentChecks, ContentInspection, RewriteContext } from './hooks.js';
 import { isLocalRewriteClient } from './local-clients.js';
+import { autodetectApplies, needsSmtputf8 } from './smtputf8-detect.js';
 import { NO_RECIPIENTS, NO_SPACE, TOO_BIG, TOO_MANY_HOPS, WRITE_ERROR } from './replies.js';
 
 export interface TransactionDeps {
@@ -203,6 +204,16 @@ export class Transaction implements CleanupTransaction {
     ];
     const hold = rules.hold !== undefined || body.hold || policy.hold === true;
     const filter = inspected?.filter ?? policy.filter;
+    const smtputf8 =
+      this.req.smtputf8 !== true &&
+      autodetectApplies(cfg, this.req.origin) &&
+      needsSmtputf8(
+        sender,
+        recipients.map((r) => r.address),
+        rules.headers,
+      )
+        ? true
+        : this.req.smtputf8;
     try {
       await store.enqueue(
         {
@@ -214,7 +225,7 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.envid !== undefined ? { envid: this.req.envid } : {}),
           ...(this.req.ret !== undefined ? { ret: this.req.ret } : {}),
           ...(this.req.body !== undefined ? { body: this.req.body } : {}),
-          ...(this.req.smtputf8 !== undefined ? { smtputf8: this.req.smtputf8 } : {}),
+          ...(smtputf8 !== undefined ? { smtputf8 } : {}),
           ...(this.req.verifyOnly === true ? { verifyOnly: true } : {}),
           ...(this.req.client
             ? {
