@@ -174,3 +174,19 @@ test('canonical_classes without header classes leaves headers to the basic rewri
     await h.done();
   }
 });
+
+test('header_address_token_limit also bounds a rebuilt header: tokens past the limit are dropped, not rewritten', async () => {
+  const h = await setup('header_address_token_limit = 10\n');
+  try {
+    // Tokens: bob , c @ remote . test , d @ | remote . test , e ... — the limit falls inside the third address.
+    const out = await h.headersOf({}, 'To: bob, c@remote.test, d@remote.test, e@remote.test\r\n');
+    assert.match(out, /^To: robert@example\.net, c@remote\.test,/);
+    assert.doesNotMatch(out, /e@remote|d@remote\.test/);
+    assert.equal(out, 'To: robert@example.net, c@remote.test, d@\r\n');
+    // A header whose addresses stay as they are keeps its bytes, cut after the tenth token.
+    const same = await h.headersOf({}, 'Cc: a@remote.test, b@remote.test, c@remote.test\r\n');
+    assert.equal(same, 'Cc: a@remote.test, b@remote.\r\n');
+  } finally {
+    await h.done();
+  }
+});

@@ -32,7 +32,10 @@ pickup    unix  n       -       n       60      1       pickup
   -o content_filter=scan:[127.0.0.1]:10030
 `;
 
-async function setup(extraCf = ''): Promise<{
+async function setup(
+  extraCf = '',
+  opts: { cleanupFilter?: string; masterCf?: string } = {},
+): Promise<{
   store: SegmentStore;
   log: MemoryLogger;
   submit(req: Partial<CleanupOpenRequest>, subject?: string, rcpts?: string[]): Promise<CleanupVerdict>;
@@ -69,7 +72,8 @@ ${extraCf.replaceAll('$DIR', dir)}`,
       createRewriter({ config, openDict: open, interfaceAddresses: new Set() }),
     ),
     checks: await createContentChecks({ config, logger: log, openDict: open }),
-    sourceConfig: sourceConfigs(config, parseMasterCf(MASTER_CF).entries),
+    sourceConfig: sourceConfigs(config, parseMasterCf(opts.masterCf ?? MASTER_CF).entries),
+    ...(opts.cleanupFilter !== undefined ? { cleanupFilter: opts.cleanupFilter } : {}),
   });
   return {
     store,
@@ -188,6 +192,29 @@ test('automatic BCC: recipient_bcc_maps (before virtual expansion), sender_bcc_m
     );
     const notice = h.store.get(queuedId(await h.submit({ origin: 'bounce', sender: '' })));
     assert.equal(notice?.recipients.length, 2);
+  } finally {
+    await h.done();
+  }
+});
+
+test('-o content_filter on the cleanup entry filters mail from every source; a source entry setting its own wins', async () => {
+  // What the cleanup service builds for `cleanup unix ... cleanup -o content_filter=scan:[127.0.0.1]:10040`:
+  // cleanup's own parameters (main.cf + its -o) are the base the sources' entries override.
+  const h = await setup('content_filter = scan:[127.0.0.1]:10040\n', {
+    cleanupFilter: 'scan:[127.0.0.1]:10040',
+    masterCf: MASTER_CF.replace('  -o content_filter=scan:[127.0.0.1]:10030\n', ''),
+  });
+  try {
+    const filterOf = async (req: Partial<CleanupOpenRequest>): Promise<string | undefined> =>
+      h.store.get(queuedId(await h.submit(req)))?.filter;
+    assert.equal(await filterOf({ service: 'smtp' }), 'scan:[127.0.0.1]:10040');
+    assert.equal(await filterOf({ origin: 'pickup', service: 'pickup' }), 'scan:[127.0.0.1]:10040');
+    assert.equal(await filterOf({ origin: 'sendmail' }), 'scan:[127.0.0.1]:10040');
+    // Unlike main.cf's content_filter, notices and forwarded mail are filtered too.
+    assert.equal(await filterOf({ origin: 'bounce', sender: '' }), 'scan:[127.0.0.1]:10040');
+    assert.equal(await filterOf({ origin: 'local' }), 'scan:[127.0.0.1]:10040');
+    // The re-injection entry's own `-o content_filter=` keeps filtered mail from looping.
+    assert.equal(await filterOf({ service: '127.0.0.1:10026' }), undefined);
   } finally {
     await h.done();
   }

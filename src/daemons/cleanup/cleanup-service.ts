@@ -25,6 +25,8 @@ export interface CleanupServerOptions {
    * governs everything else, as in Postfix.
    */
   readonly sourceConfig?: (service: string) => ParamReader | undefined;
+  /** `-o content_filter=...` on the cleanup entry: filters mail from every source (see TransactionDeps). */
+  readonly cleanupFilter?: string;
 }
 
 export class CleanupServer implements CleanupService {
@@ -46,6 +48,7 @@ export class CleanupServer implements CleanupService {
           log: this.opts.logger,
           rewriter: this.rewriter,
           ...(this.opts.checks ? { checks: this.opts.checks } : {}),
+          ...(this.opts.cleanupFilter ? { cleanupFilter: this.opts.cleanupFilter } : {}),
         },
         req,
       ),

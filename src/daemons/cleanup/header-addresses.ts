@@ -181,7 +181,7 @@ export async function rewriteHeaderAddresses(
       item.out = externalAddress(local, hasAt ? domain : '');
       changed = true;
     }
-    out.push(changed ? { ...h, raw: Buffer.from(externalize(h.name, items), 'utf8') } : h);
+    out.push(changed ? { ...h, raw: Buffer.from(externalize(h.name, items), 'utf8'), rebuilt: true } : h);
   }
   return out;
 }

@@ -11,6 +11,12 @@ export interface LogicalHeader {
   readonly lname: string;
   /** The physical lines including their CRLFs. */
   readonly raw: Buffer;
+  /**
+   * Rebuilt by address rewriting from its first header_address_token_limit
+   * tokens: already bounded, and its rewritten addresses must not count
+   * against the limit a second time.
+   */
+  readonly rebuilt?: boolean;
 }
 
 export interface ParsedContent {

@@ -96,7 +96,7 @@ export async function applyHeaderRules(
     if (h.lname === 'message-id' || h.lname === 'resent-message-id') {
       log.push(`${h.lname}=${printable(headerValue(h))}`);
     }
-    if (ADDRESS_HEADERS.has(h.lname) && input.tokenLimit > 0) {
+    if (ADDRESS_HEADERS.has(h.lname) && input.tokenLimit > 0 && h.rebuilt !== true) {
       const text = h.raw.toString('utf8');
       const colon = text.indexOf(':');
       const cut = tokenLimitCut(text.slice(colon + 1), input.tokenLimit);

@@ -4,10 +4,13 @@
 // ServiceDirectory under CLEANUP_SERVICE for smtpd, pickup and bounce.
 // header_checks/body_checks come from createContentChecks (checks/); the
 // content_filter and receive_override_options of each smtpd/pickup entry
-// come from master.cf (source-config.ts).
+// come from master.cf (source-config.ts); a content_filter set with `-o` on
+// the cleanup entry itself filters mail from every source, notices and
+// forwarded mail included (a source entry's own content_filter still wins).
 // `postfix reload` swaps in a server built from the new main.cf; messages
 // already being received finish with the settings they started with.
 import type { Logger } from '../../global/log/logger.js';
+import type { MasterEntry } from '../../global/mastercf/types.js';
 import type { ParamReader } from '../../global/params/types.js';
 import type {
   CleanupOpenRequest,
@@ -35,9 +38,13 @@ async function build(
   logger: Logger,
   store: SegmentStore,
   directory: ServiceDirectory,
+  entry: MasterEntry,
 ): Promise<CleanupServer> {
   const openDict = serviceDictOpener(config, logger);
+  // Only the entry's own -o counts here: main.cf's content_filter belongs to the mail sources.
+  const cleanupFilter = entry.overrides.has('content_filter') ? config.get('content_filter').trim() : '';
   return new CleanupServer({
+    ...(cleanupFilter !== '' ? { cleanupFilter } : {}),
     store,
     config,
     logger,
@@ -100,7 +107,7 @@ const service: ServiceModule = {
     const store = await provider.acquire(ctx.config, ctx.logger);
     let api: TrackingCleanup;
     try {
-      api = new TrackingCleanup(await build(ctx.config, ctx.logger, store, ctx.directory));
+      api = new TrackingCleanup(await build(ctx.config, ctx.logger, store, ctx.directory, ctx.entry));
     } catch (e) {
       await provider.release();
       throw e;
@@ -108,7 +115,7 @@ const service: ServiceModule = {
     ctx.directory.provide(CLEANUP_SERVICE, api);
     return {
       async reload(config: ParamReader): Promise<void> {
-        api.server = await build(config, ctx.logger, store, ctx.directory);
+        api.server = await build(config, ctx.logger, store, ctx.directory, ctx.entry);
       },
       async stop(graceful: boolean): Promise<void> {
         ctx.directory.withdraw(CLEANUP_SERVICE, api);

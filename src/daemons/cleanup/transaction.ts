@@ -24,6 +24,7 @@ import { applyHeaderRules, printable } from './header-rules.js';
 import type { CleanupAddressRewriter, CleanupContentChecks, ContentInspection, RewriteContext } from './hooks.js';
 import { isLocalRewriteClient } from './local-clients.js';
 import { nonSmtpdMiltersApply, runNonSmtpdMilters, type MilterPhaseResult } from './milter-phase.js';
+import { autodetectApplies, needsSmtputf8 } from './smtputf8-detect.js';
 import { NO_RECIPIENTS, NO_SPACE, TOO_BIG, TOO_MANY_HOPS, WRITE_ERROR } from './replies.js';
 
 export interface TransactionDeps {
@@ -38,6 +39,13 @@ export interface TransactionDeps {
    * receive_override_options apply to this message. Defaults to `cfg`.
    */
   readonly source?: ParamReader;
+  /**
+   * content_filter given with `-o` on the cleanup entry itself: it applies to
+   * mail from every source, internal ones (bounces, forwarding) included,
+   * unless the source's own entry sets content_filter (as the re-injection
+   * smtpd's `-o content_filter=` does).
+   */
+  readonly cleanupFilter?: string;
 }
 
 /** Internally generated mail: bounce(8) notices and local(8) forwarding. */
@@ -177,7 +185,9 @@ export class Transaction implements CleanupTransaction {
       origin: this.req.origin,
       ...(overrides.has('no_address_mappings') ? { noAddressMappings: true } : {}),
     };
-    const contentFilter = FILTERED_ORIGINS.has(this.req.origin) ? source.get('content_filter').trim() : '';
+    const contentFilter = FILTERED_ORIGINS.has(this.req.origin)
+      ? source.get('content_filter').trim()
+      : (this.deps.cleanupFilter ?? '');
     // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
     if (policy.discard) return { status: 'discarded', queueId: id };
     const sender = await this.deps.rewriter.sender(this.envelopeSender ?? this.req.sender, ctx);
@@ -248,6 +258,16 @@ export class Transaction implements CleanupTransaction {
     ];
     const hold = rules.hold !== undefined || body.hold || policy.hold === true;
     const filter = inspected?.filter ?? policy.filter;
+    const smtputf8 =
+      this.req.smtputf8 !== true &&
+      autodetectApplies(cfg, this.req.origin) &&
+      needsSmtputf8(
+        sender,
+        recipients.map((r) => r.address),
+        rules.headers,
+      )
+        ? true
+        : this.req.smtputf8;
     try {
       await store.enqueue(
         {
@@ -259,7 +279,7 @@ export class Transaction implements CleanupTransaction {
           ...(this.req.envid !== undefined ? { envid: this.req.envid } : {}),
           ...(this.req.ret !== undefined ? { ret: this.req.ret } : {}),
           ...(this.req.body !== undefined ? { body: this.req.body } : {}),
-          ...(this.req.smtputf8 !== undefined ? { smtputf8: this.req.smtputf8 } : {}),
+          ...(smtputf8 !== undefined ? { smtputf8 } : {}),
           ...(this.req.verifyOnly === true ? { verifyOnly: true } : {}),
           ...(this.req.verifyProbe === true ? { verifyOnly: true, verifyProbe: true } : {}),
           ...(this.req.client

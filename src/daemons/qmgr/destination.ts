@@ -1,9 +1,11 @@
 // One delivery destination (transport + next hop) in qmgr(8)'s scheduler:
-// its pending recipient batches and its concurrency window, which starts at
+// the jobs (messages) with recipient batches waiting for it, in the order
+// they arrived, and its concurrency window, which starts at
 // initial_destination_concurrency, grows with positive feedback up to the
 // destination concurrency limit, shrinks on connection-level failures and
 // marks the destination dead after failed_cohort_limit failed cohorts.
 import type { DeliveryRecipient } from '../../global/queue/delivery-api.js';
+import type { Job } from './job.js';
 
 export interface Batch {
   readonly queueId: string;
@@ -31,7 +33,10 @@ function feedback(spec: string, window: number): number {
 }
 
 export class Destination {
-  readonly pending: Batch[] = [];
+  /** Jobs with batches waiting here, oldest first (each job keeps its own batches). */
+  readonly jobs = new Set<Job>();
+  /** Batches waiting here, over all jobs. */
+  queued = 0;
   inflight = 0;
   window: number;
   private failedCohorts = 0;
@@ -66,7 +71,7 @@ export class Destination {
   notBefore = 0;
 
   canStart(now: number): boolean {
-    if (this.pending.length === 0 || this.isDead(now)) return false;
+    if (this.queued === 0 || this.isDead(now)) return false;
     if (this.policy.rateDelay > 0) return this.inflight === 0 && now >= this.notBefore;
     return this.inflight < Math.floor(this.window);
   }

@@ -1,25 +1,31 @@
 // qmgr(8): the queue manager. Learns of new mail from QueueStore.onCommitted
 // (no incoming directory scan), rescans deferred mail every queue_run_delay,
 // moves messages into the active state within qmgr_message_active_limit,
-// resolves recipients through trivial-rewrite, and hands recipient batches to
-// delivery agents per destination with concurrency feedback. Outcomes are
-// recorded durably; deferred mail backs off; expired mail and bounced
-// recipients go to bounce(8). Touches: the queue store and delivery agents.
+// reads each message's recipients into memory in slices within the global and
+// per-transport recipient limits (refilled as deliveries finish), resolves
+// them through trivial-rewrite, and hands recipient batches to delivery
+// agents: per transport by the preemptive job scheduler (transport-jobs.ts),
+// per destination with concurrency feedback. Outcomes are recorded durably;
+// the end of a round (notices, backoff, removal) is message-finish.ts.
+// Touches: the queue store and delivery agents.
 import type { Logger } from '../../global/log/logger.js';
 import type { ParamReader } from '../../global/params/types.js';
 import type { DeliveryAgent, DeliveryRecipient, RecipientOutcome } from '../../global/queue/delivery-api.js';
-import type { QueuedMessage, QueueStore, StoredRecipient } from '../../global/queue/store-api.js';
+import type { QueueStore, StoredRecipient } from '../../global/queue/store-api.js';
 import type { BounceService } from '../bounce/bounce.js';
 import type { ResolveMode, ResolveResult } from '../trivial-rewrite/trivial-rewrite.js';
 import type { AddressVerifier } from '../verify/verify-api.js';
-import { backoffDelay, delayWarningDue, isExpired } from './backoff.js';
+import { activeMessage, deliveryRequest, hasUnread, outcomeLine, type ActiveMessage } from './active-message.js';
+import { ClogWarnings } from './clog-warning.js';
 import { systemClock, type Clock } from './clock.js';
 import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
-import { expiredLine, forceExpiredLine, recipientLogLine, removedLine } from './log-lines.js';
-import { noticeRcpt } from './notice-recipient.js';
+import { Job } from './job.js';
+import { forceExpiredLine } from './log-lines.js';
+import { finishRound } from './message-finish.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
-import { settleProbe, settleVerify } from './verify-report.js';
+import { TransportJobs } from './transport-jobs.js';
+import { TransportThrottle, type TransportFault } from './transport-throttle.js';
 
 export interface QmgrOptions {
   readonly config: ParamReader;
@@ -37,14 +43,11 @@ export interface QmgrOptions {
   readonly verify?: () => AddressVerifier | undefined;
 }
 
-interface ActiveMessage {
-  readonly msg: QueuedMessage;
-  readonly enteredActive: number;
-  /** The stored recipients by index (messages may have thousands). */
-  readonly byIndex: ReadonlyMap<number, StoredRecipient>;
-  batchesLeft: number;
-  /** This round's final outcome per recipient index. */
-  readonly outcomes: Map<number, { rcpt: StoredRecipient; outcome: RecipientOutcome }>;
+/** Recipients resolved in one read, grouped by destination. */
+interface Group {
+  readonly transport: string;
+  readonly nexthop: string;
+  readonly rcpts: DeliveryRecipient[];
 }
 
 const SUSPENDED = 'delivery temporarily suspended';
@@ -57,16 +60,16 @@ export class Qmgr {
   private readonly waiting: string[] = [];
   private readonly waitingSet = new Set<string>();
   private readonly destinations = new Map<string, Destination>();
-  /**
-   * Per transport, the destinations with batches waiting, in round-robin
-   * order: the only ones a scheduling pass looks at, so a pass costs the
-   * free delivery slots, not the number of destinations.
-   */
-  private readonly ready = new Map<string, Set<Destination>>();
+  /** Per transport, the jobs and destinations with batches waiting. */
+  private readonly transports = new Map<string, TransportJobs>();
   private readonly busy = new Map<string, number>();
+  /** Recipients in memory, in all and per transport (qmgr_message_recipient_limit, <transport>_recipient_limit). */
   private activeRecipients = 0;
   /** verify(8) probes being delivered now (address_verify_pending_request_limit). */
   private readonly probeSlots = new Set<string>();
+  private readonly transportRecipients = new Map<string, number>();
+  private readonly throttle: TransportThrottle;
+  private readonly clog: ClogWarnings;
   private tasks = 0;
   private idleWaiters: (() => void)[] = [];
   private cancelScan: (() => void) | undefined;
@@ -77,6 +80,8 @@ export class Qmgr {
     this.s = qmgrSettings(o.config, o.maxproc);
     this.clock = o.clock ?? systemClock;
     this.log = o.logger;
+    this.throttle = new TransportThrottle(this.s.transportRetry);
+    this.clog = new ClogWarnings(this.log, this.s.clogWarn);
   }
 
   /** Restart recovery, then listen for new mail and scan deferred mail periodically. */
@@ -103,8 +108,7 @@ export class Qmgr {
     this.unlisten = undefined;
     this.waiting.length = 0;
     this.waitingSet.clear();
-    for (const d of this.destinations.values()) d.pending.length = 0;
-    this.ready.clear();
+    for (const tj of this.transports.values()) tj.clear();
     for (let i = 0; i < 10_000 && this.tasks > 0; i++) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
@@ -117,6 +121,7 @@ export class Qmgr {
     const s = site?.toLowerCase().replace(/^\[|\]$/g, '');
     for (const d of this.destinations.values()) if (!s || d.nexthop.toLowerCase().includes(s)) d.revive();
     if (!s) {
+      this.throttle.reset();
       this.scanDeferred(true);
       return;
     }
@@ -129,6 +134,11 @@ export class Qmgr {
       });
       if (hit) this.enqueue(m.queueId);
     }
+  }
+
+  /** Recipients now read into memory (qmgr_message_recipient_limit counts these). */
+  inMemoryRecipients(): number {
+    return this.activeRecipients;
   }
 
   /** Resolves when nothing is being activated, delivered or waiting (for tests and orderly shutdown). */
@@ -185,46 +195,33 @@ export class Qmgr {
       const msg = this.o.store.get(id);
       // Held, corrupt or vanished (postsuper -d) messages are not ours to deliver.
       if (!msg || msg.state === 'hold' || msg.state === 'corrupt' || msg.state === 'active') continue;
-      const am: ActiveMessage = {
-        msg,
-        enteredActive: this.clock.now(),
-        byIndex: new Map(msg.recipients.map((r) => [r.index, r])),
-        batchesLeft: 0,
-        outcomes: new Map(),
-      };
+      const am = activeMessage(msg, this.clock.now());
       this.active.set(id, am);
-      this.activeRecipients += msg.recipients.length;
       this.track(`${id}: activate`, this.activateSafely(am));
     }
     const now = this.clock.now();
-    for (const [transport, set] of this.ready) {
+    for (const [transport, tj] of this.transports) {
       const limit = this.s.processLimit(transport);
-      let visits = set.size;
-      for (const d of set) {
-        if (visits-- <= 0 || (this.busy.get(transport) ?? 0) >= limit) break;
-        while (d.canStart(now) && (this.busy.get(transport) ?? 0) < limit) {
-          const batch = d.pending.shift() as Batch;
-          d.inflight++;
-          this.busy.set(transport, (this.busy.get(transport) ?? 0) + 1);
-          this.track(`${batch.queueId}: deliver`, this.deliver(d, batch));
-        }
-        set.delete(d);
-        // Still has work: to the back of the line, so every destination gets its turn.
-        if (d.pending.length > 0) set.add(d);
+      let busy = this.busy.get(transport) ?? 0;
+      while (busy < limit) {
+        const sel = tj.select(now);
+        if (!sel) break;
+        sel.d.inflight++;
+        this.busy.set(transport, ++busy);
+        this.track(`${sel.batch.queueId}: deliver`, this.deliver(sel.d, sel.batch));
       }
-      if (set.size === 0) this.ready.delete(transport);
     }
   }
 
-  private markReady(d: Destination): void {
-    let set = this.ready.get(d.transport);
-    if (!set) this.ready.set(d.transport, (set = new Set()));
-    set.add(d);
+  private transportJobs(transport: string): TransportJobs {
+    let tj = this.transports.get(transport);
+    if (!tj) this.transports.set(transport, (tj = new TransportJobs(transport, this.s.slots(transport))));
+    return tj;
   }
 
   /** Forget a destination that has nothing queued, nothing in flight and no suspension to remember. */
   private forgetIfIdle(d: Destination): void {
-    if (d.pending.length === 0 && d.inflight === 0 && d.deadUntil === undefined) this.destinations.delete(d.key);
+    if (d.queued === 0 && d.inflight === 0 && d.deadUntil === undefined) this.destinations.delete(d.key);
   }
 
   /**
@@ -236,10 +233,8 @@ export class Qmgr {
       await this.activate(am);
     } catch (e) {
       this.log.warning(`${am.msg.queueId}: cannot activate: ${(e as Error).message}`);
-      this.probeSlots.delete(am.msg.queueId);
       if (am.batchesLeft > 0) return; // deliveries already queued will finish it
-      this.active.delete(am.msg.queueId);
-      this.activeRecipients -= am.msg.recipients.length;
+      this.retire(am);
       const retry = this.clock.now() + this.s.retry.minBackoff * 1000;
       await this.o.store.setState(am.msg.queueId, 'deferred', { nextAttempt: retry }).catch(() => undefined);
     }
@@ -249,64 +244,122 @@ export class Qmgr {
     const { msg } = am;
     await this.o.store.setState(msg.queueId, 'active');
     // The store logs `from=<...>, size=..., nrcpt=... (queue active)` as the state changes.
-    const todo = msg.recipients.filter((r) => !r.done);
+    am.todo = msg.recipients.filter((r) => !r.done);
     if (msg.expired) {
       // postsuper -e/-f: returned without an attempt, stating the last delay's reason if there was one.
       this.log.info(forceExpiredLine(msg.queueId, msg.sender));
-      for (const r of todo) {
+      for (const r of am.todo) {
         this.immediate(am, r, 'bounced', '4.7.0', r.lastReason ?? 'message is administratively expired');
       }
+      am.next = am.todo.length;
       await this.finish(am);
       return;
     }
     if (msg.verifyProbe === true) {
       if (this.probeSlots.size >= this.s.verifyPendingLimit) {
         // address_verify_pending_request_limit: the probe is answered "deferred" without an attempt.
-        for (const r of todo) this.immediate(am, r, 'deferred', '4.3.2', 'Too many Verify requests');
+        for (const r of am.todo) this.immediate(am, r, 'deferred', '4.3.2', 'Too many Verify requests');
+        am.next = am.todo.length;
         await this.finish(am);
         return;
       }
       this.probeSlots.add(msg.queueId);
     }
-    const filter = msg.filter !== undefined ? parseFilter(msg.filter) : undefined;
-    if (msg.filter !== undefined && !filter) {
+    am.filter = msg.filter !== undefined ? parseFilter(msg.filter) : undefined;
+    if (msg.filter !== undefined && !am.filter) {
       this.log.warning(`${msg.queueId}: ignoring bad content filter request: ${msg.filter}`);
     }
-    const groups = new Map<string, { transport: string; nexthop: string; rcpts: DeliveryRecipient[] }>();
-    for (const r of todo) {
+    await this.readMore(am);
+  }
+
+  /**
+   * Read (resolve and batch) more of a message's recipients, as many as the
+   * limits allow; again while nothing of it is left in memory. The message's
+   * round ends here when the last batch finished while this was reading.
+   */
+  private async readMore(am: ActiveMessage): Promise<void> {
+    if (am.reading) return;
+    am.reading = true;
+    try {
+      do {
+        am.freed = 0;
+        am.lastRefill = this.clock.now();
+        const decided = await this.readSlice(am);
+        this.pump();
+        // Deferrals decided here are made durable too; the extra count keeps a
+        // fast agent from finishing the message while that write is pending.
+        // (Bounces are recorded in finish, once their notice is queued.)
+        am.batchesLeft++;
+        try {
+          if (decided.length > 0) await this.o.store.recordOutcomes(am.msg.queueId, decided);
+        } finally {
+          am.batchesLeft--;
+        }
+      } while (am.batchesLeft === 0 && hasUnread(am) && !this.stopped);
+    } finally {
+      am.reading = false;
+    }
+    if (am.batchesLeft > 0 || this.active.get(am.msg.queueId) !== am) return;
+    // Stopped halfway: the message stays active on disk and is read again by the next start.
+    if (hasUnread(am)) this.retire(am);
+    else await this.finish(am);
+  }
+
+  /** One slice of recipients into batches; returns the deferrals qmgr decided itself (to record). */
+  private async readSlice(am: ActiveMessage): Promise<RecipientOutcome[]> {
+    const { msg } = am;
+    const decided: RecipientOutcome[] = [];
+    const defer = (r: StoredRecipient, dsn: string, reason: string): void => {
+      decided.push(this.immediate(am, r, 'deferred', dsn, reason));
+    };
+    const groups = new Map<string, Group>();
+    const taken = new Map<string, number>();
+    let count = 0;
+    while (hasUnread(am) && !this.stopped) {
+      const r = am.todo[am.next] as StoredRecipient;
+      // Every message may hold qmgr_message_recipient_minimum; beyond that the limits apply.
+      const beyondMinimum = am.inMemory + count >= this.s.recipientMinimum;
+      if (beyondMinimum && this.activeRecipients + count >= this.s.recipientLimit) break;
       let res: ResolveResult;
       try {
         res = await this.o.resolve(r.address, msg.sender, msg.verifyProbe === true ? 'verify' : 'normal');
       } catch (e) {
-        this.immediate(am, r, 'deferred', '4.3.0', `address resolver failure: ${(e as Error).message}`);
+        am.next++;
+        defer(r, '4.3.0', `address resolver failure: ${(e as Error).message}`);
         continue;
       }
       if (res.flags.fail) {
-        this.immediate(am, r, 'deferred', '4.3.0', 'address resolver failure');
+        am.next++;
+        defer(r, '4.3.0', 'address resolver failure');
         continue;
       }
       if (res.flags.error) {
         // Malformed (bad domain syntax, bare IP address): no agent could do better.
+        am.next++;
         this.immediate(am, r, 'bounced', '5.1.3', 'bad address syntax');
         continue;
       }
-      if (filter) {
+      if (am.filter) {
         // The content filter gets every recipient, whatever its address class (the filter's copy comes back unfiltered).
-        res = { ...res, ...filterRoute(filter, r.address, this.s.defaultFilterNexthop), recipient: r.address };
+        res = { ...res, ...filterRoute(am.filter, r.address, this.s.defaultFilterNexthop), recipient: r.address };
       }
-      if (this.s.deferTransports.has(res.transport)) {
-        this.immediate(am, r, 'deferred', '4.3.2', 'deferred transport');
+      const t = res.transport;
+      if (beyondMinimum && this.overTransportLimit(am, t, taken.get(t) ?? 0)) break;
+      am.next++;
+      if (this.s.deferTransports.has(t)) {
+        defer(r, '4.3.2', 'deferred transport');
         continue;
       }
-      if (!this.o.agentFor(res.transport)) {
-        this.immediate(am, r, 'deferred', '4.3.0', `mail transport unavailable`);
+      const fault = this.transportFault(t);
+      if (fault) {
+        defer(r, fault.dsn, fault.reason);
         continue;
       }
       // With a recipient limit of 1 (local), each recipient is its own destination, as in Postfix.
-      const perRcpt = this.s.destinationRecipientLimit(res.transport) === 1;
-      const key = `${res.transport}\0${res.nexthop}${perRcpt ? `\0${res.recipient.toLowerCase()}` : ''}`;
+      const perRcpt = this.s.destinationRecipientLimit(t) === 1;
+      const key = `${t}\0${res.nexthop}${perRcpt ? `\0${res.recipient.toLowerCase()}` : ''}`;
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { transport: res.transport, nexthop: res.nexthop, rcpts: [] }));
+      if (!g) groups.set(key, (g = { transport: t, nexthop: res.nexthop, rcpts: [] }));
       g.rcpts.push({
         address: res.recipient,
         original: r.original,
@@ -314,51 +367,107 @@ export class Qmgr {
         ...(r.orcpt !== undefined ? { orcpt: r.orcpt } : {}),
         ...(r.notify !== undefined ? { notify: r.notify } : {}),
       });
+      taken.set(t, (taken.get(t) ?? 0) + 1);
+      count++;
     }
+    for (const [key, g] of groups) this.addBatches(am, key, g, decided);
+    return decided;
+  }
+
+  /**
+   * <transport>_recipient_limit: a transport's in-memory recipients stay
+   * below it; a message that has not had a delivery on it yet (one that may
+   * preempt) may also use the <transport>_extra_recipient_limit room.
+   */
+  private overTransportLimit(am: ActiveMessage, transport: string, taking: number): boolean {
+    const p = this.s.recipients(transport);
+    const job = am.jobs.get(transport);
+    const room = p.limit + (job === undefined || job.selected === 0 ? p.extra : 0);
+    return (this.transportRecipients.get(transport) ?? 0) + taking >= room;
+  }
+
+  /** Why a transport cannot take mail now (suspended, or no agent publishes it), if so. */
+  private transportFault(transport: string): TransportFault | undefined {
     const now = this.clock.now();
-    for (const [key, g] of groups) {
-      let d = this.destinations.get(key);
-      if (!d) {
-        d = new Destination(key, g.transport, g.nexthop, this.s.concurrency(g.transport));
-        this.destinations.set(key, d);
-      }
-      if (d.isDead(now)) {
-        const f = d.lastFailure;
-        for (const r of g.rcpts) {
-          const rcpt = am.byIndex.get(r.index) as StoredRecipient;
-          this.immediate(
-            am,
-            rcpt,
-            'deferred',
-            f?.dsn ?? '4.4.1',
-            `${SUSPENDED}: ${f?.reason ?? 'destination unavailable'}`,
-          );
-        }
-        continue;
-      }
-      const limit = this.s.destinationRecipientLimit(g.transport);
-      for (let i = 0; i < g.rcpts.length; i += limit) {
-        this.markReady(d);
-        d.pending.push({
-          queueId: msg.queueId,
-          transport: g.transport,
-          nexthop: g.nexthop,
-          recipients: g.rcpts.slice(i, i + limit),
-        });
-        am.batchesLeft++;
-      }
+    const f = this.throttle.fault(transport, now);
+    if (f || this.o.agentFor(transport)) return f;
+    const missing = { dsn: '4.3.0', reason: 'mail transport unavailable' };
+    this.throttle.suspend(transport, missing, now);
+    return missing;
+  }
+
+  private addBatches(am: ActiveMessage, key: string, g: Group, decided: RecipientOutcome[]): void {
+    const now = this.clock.now();
+    let d = this.destinations.get(key);
+    if (!d) {
+      d = new Destination(key, g.transport, g.nexthop, this.s.concurrency(g.transport));
+      this.destinations.set(key, d);
     }
-    // Deferrals decided here are made durable too; the extra count keeps a
-    // fast agent from finishing the message while that write is pending.
-    // (Bounces are recorded in finish, once their notice is queued.)
-    const decided = [...am.outcomes.values()].map((x) => x.outcome).filter((o) => o.status !== 'bounced');
-    am.batchesLeft++;
-    try {
-      if (decided.length > 0) await this.o.store.recordOutcomes(msg.queueId, decided);
-    } finally {
-      am.batchesLeft--;
+    if (d.isDead(now)) {
+      const f = d.lastFailure;
+      const reason = `${SUSPENDED}: ${f?.reason ?? 'destination unavailable'}`;
+      for (const r of g.rcpts) {
+        decided.push(
+          this.immediate(am, am.byIndex.get(r.index) as StoredRecipient, 'deferred', f?.dsn ?? '4.4.1', reason),
+        );
+      }
+      return;
     }
-    if (am.batchesLeft === 0) await this.finish(am);
+    const tj = this.transportJobs(g.transport);
+    let job = am.jobs.get(g.transport);
+    if (!job) {
+      job = new Job(am.msg.queueId, g.transport, am.enteredActive, () => am.todo.length - am.next);
+      am.jobs.set(g.transport, job);
+    }
+    const limit = this.s.destinationRecipientLimit(g.transport);
+    for (let i = 0; i < g.rcpts.length; i += limit) {
+      const recipients = g.rcpts.slice(i, i + limit);
+      tj.add(job, d, { queueId: am.msg.queueId, transport: g.transport, nexthop: g.nexthop, recipients });
+      am.batchesLeft++;
+    }
+    const n = g.rcpts.length;
+    am.inMemory += n;
+    this.activeRecipients += n;
+    this.transportRecipients.set(g.transport, (this.transportRecipients.get(g.transport) ?? 0) + n);
+    this.clog.check(
+      d,
+      {
+        activeLimit: this.s.activeLimit,
+        activeMessages: this.active.size,
+        concurrencyLimit: this.s.concurrency(g.transport).limit,
+        sharesTransport: tj.queued > d.queued,
+      },
+      now,
+    );
+  }
+
+  /** A batch is done (delivered or deferred): its recipients leave memory. */
+  private release(am: ActiveMessage, batch: Batch): void {
+    const n = batch.recipients.length;
+    am.batchesLeft--;
+    am.inMemory -= n;
+    am.freed += n;
+    this.activeRecipients -= n;
+    this.transportRecipients.set(batch.transport, (this.transportRecipients.get(batch.transport) ?? n) - n);
+  }
+
+  /**
+   * After a batch: the round ends when nothing is left; otherwise more
+   * recipients are read once <transport>_recipient_refill_limit of them
+   * finished or <transport>_recipient_refill_delay passed since the last read.
+   */
+  private async afterBatch(am: ActiveMessage, transport: string): Promise<void> {
+    if (am.reading || this.active.get(am.msg.queueId) !== am) return;
+    const unread = hasUnread(am);
+    if (am.batchesLeft === 0) {
+      if (unread) await this.readMore(am);
+      else await this.finish(am);
+      return;
+    }
+    const p = this.s.recipients(transport);
+    if (unread && (am.freed >= p.refillLimit || this.clock.now() - am.lastRefill >= p.refillDelay)) {
+      await this.readMore(am);
+    }
   }
 
   /** An outcome decided by qmgr itself (no agent ran): logged as qmgr's own. */
@@ -368,10 +477,11 @@ export class Qmgr {
     status: 'deferred' | 'bounced',
     dsn: string,
     reason: string,
-  ): void {
+  ): RecipientOutcome {
     const outcome: RecipientOutcome = { index: rcpt.index, status, dsn, relay: 'none', reason };
     am.outcomes.set(rcpt.index, { rcpt, outcome });
     this.logOutcome(this.log, am, rcpt, outcome, this.clock.now(), this.clock.now());
+    return outcome;
   }
 
   private logOutcome(
@@ -382,66 +492,38 @@ export class Qmgr {
     started: number,
     ended: number,
   ): void {
-    const a = (am.enteredActive - am.msg.arrivalTime) / 1000;
-    const b = (started - am.enteredActive) / 1000;
-    const d = (ended - started) / 1000;
-    const total = (ended - am.msg.arrivalTime) / 1000;
-    log.info(
-      recipientLogLine(
-        am.msg.queueId,
-        rcpt,
-        o,
-        total,
-        { beforeActive: a, inActive: b, setup: 0, transmission: d },
-        this.s.delayResolution,
-        am.msg.verifyOnly === true,
-      ),
-    );
+    log.info(outcomeLine(am, rcpt, o, started, ended, this.s.delayResolution));
   }
 
   private async deliver(d: Destination, batch: Batch): Promise<void> {
     const am = this.active.get(batch.queueId);
     const agent = this.o.agentFor(batch.transport);
     try {
-      if (!am || !agent) return;
+      if (!am) return;
       const msg = am.msg;
       const started = this.clock.now();
-      let outcomes: RecipientOutcome[];
-      try {
-        outcomes = await agent.deliver({
-          queueId: msg.queueId,
-          transport: batch.transport,
-          nexthop: batch.nexthop,
-          sender: msg.sender,
-          recipients: batch.recipients,
-          arrivalTime: msg.arrivalTime,
-          size: msg.size,
-          openContent: () => this.o.store.openContent(msg.queueId),
-          ...(msg.envid !== undefined ? { envid: msg.envid } : {}),
-          ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
-          ...(msg.body !== undefined ? { body: msg.body } : {}),
-          ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
-          // Only what DeliveryRequest carries: the delivery channel refuses unknown client fields.
-          ...(msg.client !== undefined
-            ? { client: { name: msg.client.name, addr: msg.client.addr, helo: msg.client.helo } }
-            : {}),
-          ...(msg.verifyOnly === true ? { verifyOnly: true } : {}),
-        });
-      } catch (e) {
-        this.log.warning(`${msg.queueId}: ${batch.transport} delivery agent failed: ${(e as Error).message}`);
-        outcomes = [];
+      let outcomes: RecipientOutcome[] = [];
+      let fault: TransportFault | undefined;
+      if (!agent) fault = { dsn: '4.3.0', reason: 'mail transport unavailable' };
+      else {
+        try {
+          outcomes = await agent.deliver(deliveryRequest(this.o.store, msg, batch));
+        } catch (e) {
+          this.log.warning(`${msg.queueId}: ${batch.transport} delivery agent failed: ${(e as Error).message}`);
+          fault = { dsn: '4.3.0', reason: 'unknown mail transport error' };
+        }
       }
       const ended = this.clock.now();
       const byIndex = new Map(outcomes.map((o) => [o.index, o]));
-      const agentLog = this.log.child(agent.command);
+      const agentLog = agent ? this.log.child(agent.command) : this.log;
       const complete: RecipientOutcome[] = batch.recipients.map(
         (r) =>
           byIndex.get(r.index) ?? {
             index: r.index,
             status: 'deferred',
-            dsn: '4.3.0',
+            dsn: fault?.dsn ?? '4.3.0',
             relay: 'none',
-            reason: 'unknown mail transport error',
+            reason: fault?.reason ?? 'unknown mail transport error',
           },
       );
       for (const [i, o] of complete.entries()) {
@@ -450,6 +532,8 @@ export class Qmgr {
         const stored = am.byIndex.get(r.index) as StoredRecipient;
         am.outcomes.set(r.index, { rcpt: { ...stored, address: r.address }, outcome: o });
       }
+      // A broken transport is left alone for transport_retry_time; what waits for it is deferred now.
+      if (fault) this.suspendTransport(batch.transport, fault);
       // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
       // A message deleted meanwhile (postsuper -d) has nothing left to record.
       if (this.o.store.get(msg.queueId))
@@ -459,176 +543,89 @@ export class Qmgr {
         );
       // Connection-level failure: every recipient deferred without reaching a server.
       const siteFailure = complete.every((o) => o.status === 'deferred' && o.relay === 'none');
+      if (fault) return;
       if (!siteFailure) d.success();
       else {
         const first = complete[0] as RecipientOutcome;
-        if (d.failure(first.dsn, first.reason, ended, this.s.retry.minBackoff * 1000)) this.suspend(d);
+        if (d.failure(first.dsn, first.reason, ended, this.s.retry.minBackoff * 1000)) {
+          const reason = `${SUSPENDED}: ${first.reason}`;
+          this.deferWaiting(d, first.dsn, reason);
+        }
       }
     } finally {
       d.inflight--;
       const resume = d.pauseAfterDelivery(this.clock.now());
       // The destination_rate_delay pause ends on a timer, which starts the next delivery.
-      if (resume !== undefined && d.pending.length > 0)
-        this.clock.setTimer(resume - this.clock.now(), () => this.pump());
+      if (resume !== undefined && d.queued > 0) this.clock.setTimer(resume - this.clock.now(), () => this.pump());
       this.forgetIfIdle(d);
       this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
       if (am) {
-        am.batchesLeft--;
-        if (am.batchesLeft === 0) await this.finish(am);
+        this.release(am, batch);
+        await this.afterBatch(am, batch.transport);
       }
     }
   }
 
-  /** A dead destination: its waiting batches are deferred at once instead of trying each. */
-  private suspend(d: Destination): void {
-    const f = d.lastFailure;
-    const batches = d.pending.splice(0);
+  private suspendTransport(transport: string, fault: TransportFault): void {
+    this.throttle.suspend(transport, fault, this.clock.now());
+    for (const d of [...this.destinations.values()]) {
+      if (d.transport === transport) this.deferWaiting(d, fault.dsn, fault.reason);
+    }
+  }
+
+  /** A dead destination or transport: its waiting batches are deferred at once instead of trying each. */
+  private deferWaiting(d: Destination, dsn: string, reason: string): void {
+    const batches = this.transports.get(d.transport)?.takeAll(d) ?? [];
     for (const batch of batches) {
       const am = this.active.get(batch.queueId);
       if (!am) continue;
       const outcomes: RecipientOutcome[] = [];
       for (const r of batch.recipients) {
         const stored = am.byIndex.get(r.index) as StoredRecipient;
-        const reason = `${SUSPENDED}: ${f?.reason ?? 'destination unavailable'}`;
-        const o: RecipientOutcome = {
-          index: r.index,
-          status: 'deferred',
-          dsn: f?.dsn ?? '4.4.1',
-          relay: 'none',
-          reason,
-        };
+        const o: RecipientOutcome = { index: r.index, status: 'deferred', dsn, relay: 'none', reason };
         outcomes.push(o);
         am.outcomes.set(r.index, { rcpt: { ...stored, address: r.address }, outcome: o });
         this.logOutcome(this.log, am, r, o, this.clock.now(), this.clock.now());
       }
-      am.batchesLeft--;
       this.track(
         `${batch.queueId}: suspend`,
-        this.o.store
-          .recordOutcomes(batch.queueId, outcomes)
-          .then(() => (am.batchesLeft === 0 ? this.finish(am) : undefined)),
+        this.o.store.recordOutcomes(batch.queueId, outcomes).finally(() => {
+          this.release(am, batch);
+          return this.afterBatch(am, batch.transport);
+        }),
       );
     }
+    this.forgetIfIdle(d);
+  }
+
+  /** Leave the active queue in memory: the message's jobs are withdrawn from the scheduler. */
+  private retire(am: ActiveMessage): void {
+    this.active.delete(am.msg.queueId);
+    this.probeSlots.delete(am.msg.queueId);
+    for (const job of am.jobs.values()) this.transports.get(job.transport)?.remove(job);
   }
 
   /** All batches are back: notices, then deferred with backoff, or removed. */
   private async finish(am: ActiveMessage): Promise<void> {
     const { msg } = am;
-    const now = this.clock.now();
-    if (!this.o.store.get(msg.queueId)) {
+    try {
       // Deleted while active (postsuper -d): nothing left to update.
-      this.probeSlots.delete(msg.queueId);
-      this.active.delete(msg.queueId);
-      this.activeRecipients -= msg.recipients.length;
-      return;
-    }
-    const results = [...am.outcomes.values()];
-    if (msg.verifyOnly === true) {
-      await this.finishVerify(am, results);
-      return;
-    }
-    const bounced = results.filter((x) => x.outcome.status === 'bounced');
-    let deferred = results.filter((x) => x.outcome.status === 'deferred');
-    const sent = results.filter((x) => x.outcome.status === 'sent');
-    try {
-      if (deferred.length > 0 && isExpired(this.s.retry, msg.sender, msg.arrivalTime, now)) {
-        this.log.info(expiredLine(msg.queueId, msg.sender));
-        for (const x of deferred) bounced.push({ rcpt: x.rcpt, outcome: { ...x.outcome, status: 'bounced' } });
-        deferred = [];
-      }
-      if (bounced.length > 0) {
-        await this.o.bounce.notify({
-          kind: 'bounce',
-          message: this.noticeMessage(msg),
-          recipients: bounced.map(noticeRcpt('failed')),
-        });
-        await this.o.store.recordOutcomes(
-          msg.queueId,
-          bounced.map((x) => x.outcome),
-        );
-      }
-      // A DSN-capable next hop was given NOTIFY and reports success itself; for one
-      // without DSN the notice says "relayed", as Postfix's does.
-      const wantSuccess = sent.filter(
-        (x) => x.rcpt.notify?.includes('SUCCESS') && x.outcome.dsnSuccess !== 'passed-on',
+      if (!this.o.store.get(msg.queueId)) return;
+      await finishRound(
+        {
+          store: this.o.store,
+          bounce: this.o.bounce,
+          log: this.log,
+          retry: this.s.retry,
+          now: () => this.clock.now(),
+          verifier: () => this.o.verify?.(),
+        },
+        msg,
+        [...am.outcomes.values()],
+        (index) => am.outcomes.has(index),
       );
-      if (wantSuccess.length > 0) {
-        await this.o.bounce.notify({
-          kind: 'success',
-          message: this.noticeMessage(msg),
-          recipients: wantSuccess.map((x) =>
-            noticeRcpt(x.outcome.dsnSuccess === 'relayed' ? 'relayed' : 'delivered')(x),
-          ),
-        });
-      }
-      const stillOpen = msg.recipients.some((r) => !r.done && !am.outcomes.has(r.index));
-      if (deferred.length > 0 || stillOpen) {
-        let warned = msg.warned ?? false;
-        if (deferred.length > 0 && delayWarningDue(this.s.retry, msg.arrivalTime, now, warned)) {
-          await this.o.bounce.notify({
-            kind: 'delay',
-            message: this.noticeMessage(msg),
-            recipients: deferred.map(noticeRcpt('delayed')),
-          });
-          warned = true;
-        }
-        const nextAttempt = now + backoffDelay(this.s.retry, msg.arrivalTime, now);
-        // Put on hold while we were delivering (postsuper -h): it stays held.
-        const held = this.o.store.get(msg.queueId)?.state === 'hold';
-        await this.o.store.setState(msg.queueId, held ? 'hold' : 'deferred', { nextAttempt, warned });
-      } else {
-        await this.o.store.remove(msg.queueId);
-        this.log.info(removedLine(msg.queueId));
-      }
-    } catch (e) {
-      // Leave the message for the next run; its durable state says what is still to do.
-      this.log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
-      await this.o.store
-        .setState(msg.queueId, 'deferred', { nextAttempt: now + this.s.retry.minBackoff * 1000 })
-        .catch(() => undefined);
     } finally {
-      this.active.delete(msg.queueId);
-      this.activeRecipients -= msg.recipients.length;
+      this.retire(am);
     }
-  }
-
-  /** sendmail -bv: the report instead of delivery (see verify-report.ts); a failure retries the whole message. */
-  private async finishVerify(
-    am: ActiveMessage,
-    results: { rcpt: StoredRecipient; outcome: RecipientOutcome }[],
-  ): Promise<void> {
-    const { msg } = am;
-    const retryAt = (): number => this.clock.now() + this.s.retry.minBackoff * 1000;
-    const answered = (index: number): boolean => am.outcomes.has(index);
-    try {
-      if (msg.verifyProbe === true) {
-        const deps = { store: this.o.store, verifier: this.o.verify?.(), log: this.log, retryAt };
-        await settleProbe(deps, msg, results, answered);
-      } else {
-        const deps = { store: this.o.store, bounce: this.o.bounce, log: this.log, retryAt };
-        await settleVerify(deps, msg, this.noticeMessage(msg), results, answered);
-      }
-    } catch (e) {
-      this.log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
-      await this.o.store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt() }).catch(() => undefined);
-    } finally {
-      this.probeSlots.delete(msg.queueId);
-      this.active.delete(msg.queueId);
-      this.activeRecipients -= msg.recipients.length;
-    }
-  }
-
-  private noticeMessage(msg: QueuedMessage): import('../bounce/bounce.js').NoticeMessage {
-    return {
-      queueId: msg.queueId,
-      sender: msg.sender,
-      arrivalTime: msg.arrivalTime,
-      size: msg.size,
-      openContent: () => this.o.store.openContent(msg.queueId),
-      ...(msg.envid !== undefined ? { envid: msg.envid } : {}),
-      ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
-      ...(msg.body !== undefined ? { body: msg.body } : {}),
-      ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
-    };
   }
 }

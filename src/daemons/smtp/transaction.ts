@@ -9,6 +9,7 @@ import { contentLineBatches, dataStream } from './content.js';
 import { convertTo7bit } from './mime-convert.js';
 import { replyFailure, sessionErrorText, type Session } from './session.js';
 import type { ClientSettings } from './settings.js';
+import { headersHaveUtf8 } from './utf8-headers.js';
 
 export interface RcptResult {
   readonly status: 'sent' | 'bounced' | 'soft';
@@ -78,7 +79,11 @@ export async function runTransaction(
     }
     return { results, reusable: true };
   }
-  if (req.smtputf8 && !features.has('SMTPUTF8') && [req.sender, ...rcpts.map((r) => r.address)].some(nonAscii)) {
+  if (
+    req.smtputf8 &&
+    !features.has('SMTPUTF8') &&
+    ([req.sender, ...rcpts.map((r) => r.address)].some(nonAscii) || (await headersHaveUtf8(req)))
+  ) {
     for (const r of rcpts) {
       results.set(r.index, {
         status: 'bounced',
