@@ -386,6 +386,21 @@ export class Qmgr {
   private async deliver(d: Destination, batch: Batch): Promise<void> {
     const am = this.active.get(batch.queueId);
     const agent = this.o.agentFor(batch.transport);
+    // The destination's slot is free once the agent has answered, as in Postfix: the
+    // queue file updates that follow must not hold up the destination's next delivery.
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      d.inflight--;
+      const resume = d.pauseAfterDelivery(this.clock.now());
+      // The destination_rate_delay pause ends on a timer, which starts the next delivery.
+      if (resume !== undefined && d.pending.length > 0)
+        this.clock.setTimer(resume - this.clock.now(), () => this.pump());
+      this.forgetIfIdle(d);
+      this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
+      this.pump();
+    };
     try {
       if (!am || !agent) return;
       const msg = am.msg;
@@ -434,13 +449,6 @@ export class Qmgr {
         const stored = am.byIndex.get(r.index) as StoredRecipient;
         am.outcomes.set(r.index, { rcpt: { ...stored, address: r.address }, outcome: o });
       }
-      // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
-      // A message deleted meanwhile (postsuper -d) has nothing left to record.
-      if (this.o.store.get(msg.queueId))
-        await this.o.store.recordOutcomes(
-          msg.queueId,
-          complete.filter((o) => o.status !== 'bounced'),
-        );
       // Connection-level failure: every recipient deferred without reaching a server.
       const siteFailure = complete.every((o) => o.status === 'deferred' && o.relay === 'none');
       if (!siteFailure) d.success();
@@ -448,14 +456,16 @@ export class Qmgr {
         const first = complete[0] as RecipientOutcome;
         if (d.failure(first.dsn, first.reason, ended, this.s.retry.minBackoff * 1000)) this.suspend(d);
       }
+      release();
+      // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
+      // A message deleted meanwhile (postsuper -d) has nothing left to record.
+      if (this.o.store.get(msg.queueId))
+        await this.o.store.recordOutcomes(
+          msg.queueId,
+          complete.filter((o) => o.status !== 'bounced'),
+        );
     } finally {
-      d.inflight--;
-      const resume = d.pauseAfterDelivery(this.clock.now());
-      // The destination_rate_delay pause ends on a timer, which starts the next delivery.
-      if (resume !== undefined && d.pending.length > 0)
-        this.clock.setTimer(resume - this.clock.now(), () => this.pump());
-      this.forgetIfIdle(d);
-      this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
+      release();
       if (am) {
         am.batchesLeft--;
         if (am.batchesLeft === 0) await this.finish(am);
