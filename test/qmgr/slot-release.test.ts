@@ -30,3 +30,17 @@ test('the next delivery to a destination starts while the previous outcome is st
   await h.qmgr.whenIdle();
   assert.deepEqual([...h.store.removed].sort(), [...ids].sort());
 });
+
+test('an agent that holds destinations itself (queuedAhead) is handed that many beyond the window', async () => {
+  const h = await harness('local_destination_concurrency_limit = 1\n');
+  Object.assign(h.local, { queuedAhead: 2 });
+  h.local.hold();
+  for (let i = 0; i < 5; i++) h.store.add({ sender: 's@example.com', recipients: ['user@localhost'] });
+  for (let i = 0; i < 200 && h.local.inflight < 3; i++) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(h.local.inflight, 3, 'window 1 + 2 ahead');
+  h.local.release();
+  await h.qmgr.whenIdle();
+  assert.equal(h.local.maxInflight, 3);
+  assert.equal(h.store.removed.length, 5);
+});

@@ -65,10 +65,11 @@ export class Destination {
   /** With a rate delay, no delivery starts before this time (ms). */
   notBefore = 0;
 
-  canStart(now: number): boolean {
+  /** `ahead`: requests the agent may hold beyond the window (DeliveryAgent.queuedAhead). */
+  canStart(now: number, ahead = 0): boolean {
     if (this.pending.length === 0 || this.isDead(now)) return false;
     if (this.policy.rateDelay > 0) return this.inflight === 0 && now >= this.notBefore;
-    return this.inflight < Math.floor(this.window);
+    return this.inflight < Math.floor(this.window) + ahead;
   }
 
   /** After a delivery: when the next one may start, if a rate delay applies. */

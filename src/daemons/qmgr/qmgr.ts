@@ -193,10 +193,11 @@ export class Qmgr {
     const now = this.clock.now();
     for (const [transport, set] of this.ready) {
       const limit = this.s.processLimit(transport);
+      const ahead = this.o.agentFor(transport)?.queuedAhead ?? 0;
       let visits = set.size;
       for (const d of set) {
         if (visits-- <= 0 || (this.busy.get(transport) ?? 0) >= limit) break;
-        while (d.canStart(now) && (this.busy.get(transport) ?? 0) < limit) {
+        while (d.canStart(now, ahead) && (this.busy.get(transport) ?? 0) < limit) {
           const batch = d.pending.shift() as Batch;
           d.inflight++;
           this.busy.set(transport, (this.busy.get(transport) ?? 0) + 1);
