@@ -16,9 +16,13 @@
  * serve keeps running as one recipient identity and performs many of the
  * requests above, so local(8) pays one process start per identity instead of
  * one per delivery (Postfix switches uid in a running process; Node cannot).
- * Each request runs in a forked child with exactly the single-shot code, so a
- * failure (which exits) or a lock, rlimit or dotlock never outlives its
- * request; a child whose helper is gone rolls back rather than deliver. Framing (all lengths 4-byte big-endian), in:
+ * A maildir request runs in the helper itself: its content goes to tmp/ and
+ * only a complete, synced file is linked into new/, so a helper that dies
+ * mid-request leaves at most a file in tmp/, never a truncated message. The
+ * other requests run in a forked child with exactly the single-shot code, so
+ * a failure (which exits) or a lock, rlimit or dotlock never outlives its
+ * request, and a child whose helper is gone rolls back an mbox append rather
+ * than deliver. Framing (all lengths 4-byte big-endian), in:
  *   LEN ARGS      ARGS: SIZE and the single-shot arguments, each NUL-terminated
  *   LEN BYTES ... content chunks of at most 64 KiB, then a zero LEN
  * SIZE (the content length in decimal) comes first in ARGS; content that ends
@@ -213,17 +217,43 @@ static void kernel_lock(int fd, const char *path, int use_fcntl, long long attem
     fail("4.2.0", "unable to lock %s: Resource temporarily unavailable", path);
 }
 
+/*
+ * A failure described for the caller, "D.D.D text", where the code must not
+ * exit: a maildir request runs inside the long-lived serve helper.
+ */
+struct failure {
+    char line[4600];
+};
+
+static int failf(struct failure *f, const char *dsn, const char *fmt, ...) {
+    va_list ap;
+    int n = snprintf(f->line, sizeof f->line, "%s ", dsn);
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof f->line) vsnprintf(f->line + n, sizeof f->line - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The single-shot and forked paths: report the failure and exit as fail() does. */
+static void die(const struct failure *f) {
+    printf("%s\n", f->line);
+    fflush(stdout);
+    exit(1);
+}
+
 /* mkdir -p for every directory above the last '/' of path, as the recipient. */
-static void make_parents(const char *path) {
+static int make_parents(const char *path, struct failure *f) {
     char work[4200];
-    if (strlen(path) >= sizeof work) fail("4.3.0", "path too long: %s", path);
+    if (strlen(path) >= sizeof work) return failf(f, "4.3.0", "path too long: %s", path);
     strcpy(work, path);
     for (char *p = work + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
-        if (mkdir(work, 0700) < 0 && errno != EEXIST) fail(errno_dsn(errno), "create directory %s: %s", work, strerror(errno));
+        if (mkdir(work, 0700) < 0 && errno != EEXIST)
+            return failf(f, errno_dsn(errno), "create directory %s: %s", work, strerror(errno));
         *p = '/';
     }
+    return 0;
 }
 
 static int deliver_mbox(char **argv) {
@@ -232,7 +262,8 @@ static int deliver_mbox(char **argv) {
     int owner_check = strcmp(argv[3], "1") == 0;
     long long attempts = parse_num(argv[4], "attempts"), delay = parse_num(argv[5], "delay");
     long long stale = parse_num(argv[6], "stale");
-    if (strcmp(argv[7], "1") == 0) make_parents(path);
+    struct failure f;
+    if (strcmp(argv[7], "1") == 0 && make_parents(path, &f) < 0) die(&f);
     if (attempts < 1) attempts = 1;
     int dot = strstr(locks, "dotlock") != NULL, use_fcntl = strstr(locks, "fcntl") != NULL;
     int use_flock = strstr(locks, "flock") != NULL;
@@ -256,52 +287,113 @@ static int deliver_mbox(char **argv) {
     return 0;
 }
 
-static void make_dir(const char *dir) {
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) fail(errno_dsn(errno), "create maildir file %s: %s", dir, strerror(errno));
+static int make_dir(const char *dir, struct failure *f) {
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return failf(f, errno_dsn(errno), "create maildir file %s: %s", dir, strerror(errno));
     struct stat st;
-    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) fail("4.2.0", "create maildir file %s: Not a directory", dir);
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) return failf(f, "4.2.0", "create maildir file %s: Not a directory", dir);
+    return 0;
 }
 
-/* Maildir: write tmp/NAME, sync, hard-link to new/NAME, remove tmp/NAME (Postfix's maildir.c order). */
-static int deliver_maildir(char **argv) {
-    const char *base = argv[0];
-    long long limit = parse_num(argv[1], "limit");
-    const char *unique = argv[2];
-    if (strchr(unique, '/') || unique[0] == '.' || unique[0] == 0) fail("4.3.0", "bad unique name");
-    set_size_limit(limit);
-    char tmpdir[4200], newdir[4200], curdir[4200], tmpf[4400], newf[4400];
-    size_t len = strlen(base);
-    if (len == 0 || len > 4000 || base[len - 1] != '/') fail("4.3.0", "bad maildir path: %s", base);
-    /* Create the maildir and its parents as the recipient (mkdir -p, mode 0700). */
-    make_parents(base);
+/* Copies a request's content to fd (-1: read and drop it); 0 or an errno value. */
+typedef int (*content_copier)(int fd);
+
+/*
+ * tmp/ and new/ exist and are directories (not symbolic links elsewhere);
+ * when one is missing, the maildir and its parents are created as the
+ * recipient (mkdir -p, mode 0700), as Postfix creates them on first delivery.
+ */
+static int maildir_ready(const char *base, struct failure *f) {
+    char tmpdir[4200], newdir[4200], curdir[4200];
     snprintf(tmpdir, sizeof tmpdir, "%stmp", base);
     snprintf(newdir, sizeof newdir, "%snew", base);
+    struct stat st;
+    int missing = 0;
+    const char *dirs[] = {tmpdir, newdir};
+    for (int i = 0; i < 2; i++) {
+        if (lstat(dirs[i], &st) < 0) {
+            if (errno != ENOENT) return failf(f, "4.2.0", "create maildir file %s: %s", dirs[i], strerror(errno));
+            missing = 1;
+        } else if (!S_ISDIR(st.st_mode)) {
+            return failf(f, "4.2.0", "create maildir file %s: Not a directory", dirs[i]);
+        }
+    }
+    if (!missing) return 0;
     snprintf(curdir, sizeof curdir, "%scur", base);
-    make_dir(tmpdir);
-    make_dir(newdir);
-    make_dir(curdir);
-    snprintf(tmpf, sizeof tmpf, "%s/%s", tmpdir, unique);
-    snprintf(newf, sizeof newf, "%s/%s", newdir, unique);
+    if (make_parents(base, f) < 0 || make_dir(tmpdir, f) < 0 || make_dir(newdir, f) < 0 || make_dir(curdir, f) < 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * Maildir: write tmp/NAME, fsync it, hard-link it to new/NAME, remove
+ * tmp/NAME (Postfix's maildir.c order). As in Postfix, the directory is not
+ * fsync'd: the file's own fsync makes its data durable, and new/ gets a name
+ * only for a complete file. Content that fails or arrives short is removed
+ * from tmp/ and never linked. The size limit is the soft RLIMIT_FSIZE,
+ * restored afterwards, so the serve helper can use it for every request.
+ */
+static int maildir_deliver(const char *base, long long limit, const char *unique, content_copier copy,
+                           struct failure *f) {
+    size_t len = strlen(base);
+    int bad = strchr(unique, '/') || unique[0] == '.' || unique[0] == 0 || strlen(unique) > 255;
+    if (bad || len == 0 || len > 4000 || base[len - 1] != '/') {
+        copy(-1);
+        return bad ? failf(f, "4.3.0", "bad unique name") : failf(f, "4.3.0", "bad maildir path: %s", base);
+    }
+    char tmpf[4400], newf[4400];
+    snprintf(tmpf, sizeof tmpf, "%stmp/%s", base, unique);
+    snprintf(newf, sizeof newf, "%snew/%s", base, unique);
+    if (maildir_ready(base, f) < 0) {
+        copy(-1);
+        return -1;
+    }
     int fd = open(tmpf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
-    if (fd < 0) fail(errno_dsn(errno), "create maildir file %s: %s", tmpf, strerror(errno));
-    int err = copy_stdin(fd);
+    if (fd < 0) {
+        int e = errno;
+        copy(-1);
+        return failf(f, errno_dsn(e), "create maildir file %s: %s", tmpf, strerror(e));
+    }
+    struct rlimit saved;
+    int limited = 0;
+    if (limit > 0 && getrlimit(RLIMIT_FSIZE, &saved) == 0) {
+        struct rlimit rl = saved;
+        rl.rlim_cur = (rlim_t)limit < saved.rlim_max ? (rlim_t)limit : saved.rlim_max;
+        /* A write past the limit must fail with EFBIG, not kill us. */
+        signal(SIGXFSZ, SIG_IGN);
+        limited = setrlimit(RLIMIT_FSIZE, &rl) == 0;
+    }
+    int err = copy(fd);
+    if (limited) setrlimit(RLIMIT_FSIZE, &saved);
     if (!err && fsync(fd) < 0) err = errno;
     if (close(fd) < 0 && !err) err = errno;
     if (err) {
         unlink(tmpf);
-        fail(errno_dsn(err), "create maildir file %s: %s", tmpf, strerror(err));
+        return failf(f, errno_dsn(err), "create maildir file %s: %s", tmpf, strerror(err));
     }
     if (link(tmpf, newf) < 0) {
         err = errno;
         unlink(tmpf);
-        fail("4.2.0", "link to %s: %s", newf, strerror(err));
+        return failf(f, "4.2.0", "link to %s: %s", newf, strerror(err));
     }
     unlink(tmpf);
-    int dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
+    return 0;
+}
+
+/* Single-shot copy: stdin to fd, or stdin drained when fd is -1. */
+static int copy_stdin_or_drain(int fd) {
+    if (fd >= 0) return copy_stdin(fd);
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n == 0) return 0;
+        if (n < 0 && errno != EINTR) return errno;
     }
+}
+
+static int deliver_maildir(char **argv) {
+    struct failure f;
+    if (maildir_deliver(argv[0], parse_num(argv[1], "limit"), argv[2], copy_stdin_or_drain, &f) < 0) die(&f);
     return 0;
 }
 
@@ -420,6 +512,89 @@ static void relay_content(int to_child, pid_t child) {
     }
 }
 
+/* 1 = n bytes read; 0 = EOF or an error first (the caller decides, nothing exits here). */
+static int read_all(int fd, void *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+/* Set when a request's content stream is malformed or cut short: the helper exits after cleaning up. */
+static int stream_broken = 0;
+
+/*
+ * The content chunks of the current request straight to fd (the helper's own
+ * maildir write; -1 drops them). After a write error the rest is still read,
+ * so the stream stays in step for the next request.
+ */
+static int copy_frames(int fd) {
+    static char chunk[SERVE_MAX_CHUNK];
+    long long total = 0;
+    int err = 0;
+    for (;;) {
+        unsigned char b[4];
+        if (!read_all(0, b, 4)) break;
+        uint32_t n = get_len(b);
+        if (n == 0) {
+            if (total != expected_input) break;
+            return err;
+        }
+        if (n > SERVE_MAX_CHUNK || total + n > expected_input || !read_all(0, chunk, n)) break;
+        total += n;
+        for (uint32_t off = 0; fd >= 0 && !err && off < n;) {
+            ssize_t w = write(fd, chunk + off, n - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) err = errno;
+            else off += (uint32_t)w;
+        }
+    }
+    stream_broken = 1;
+    return EPIPE;
+}
+
+/* One framed response: LEN STATUS OUTPUT. */
+static void respond(uint32_t status, const char *text, size_t n) {
+    static char buf[8 + sizeof ((struct failure *)0)->line + 1];
+    if (n > sizeof buf - 8) n = sizeof buf - 8;
+    put_len((unsigned char *)buf, (uint32_t)n + 4);
+    put_len((unsigned char *)buf + 4, status);
+    memcpy(buf + 8, text, n);
+    write_full(1, buf, n + 8);
+}
+
+/*
+ * A maildir request in the helper itself (no fork): a cut-short or
+ * malformed stream leaves nothing in the maildir and ends the helper, as a
+ * forked request's would.
+ */
+static int serve_maildir(char **argv) {
+    struct failure f;
+    char *end;
+    errno = 0;
+    long long limit = strtoll(argv[1], &end, 10);
+    int rc;
+    if (errno || *end || end == argv[1] || limit < 0) {
+        copy_frames(-1);
+        rc = failf(&f, "4.3.0", "bad limit argument: %s", argv[1]);
+    } else {
+        rc = maildir_deliver(argv[0], limit, argv[2], copy_frames, &f);
+    }
+    if (stream_broken) _exit(3);
+    if (rc == 0) {
+        respond(0, "", 0);
+    } else {
+        size_t n = strlen(f.line);
+        f.line[n] = '\n';
+        respond(1, f.line, n + 1);
+    }
+    return 0;
+}
+
 static int serve_one(char *args, uint32_t len) {
     char *argv[12];
     int argc = 0;
@@ -436,6 +611,7 @@ static int serve_one(char *args, uint32_t len) {
     }
     argv[argc] = NULL;
     if (argc < 2 || strcmp(argv[1], "serve") == 0) _exit(3);
+    if (argc == 5 && strcmp(argv[1], "maildir") == 0) return serve_maildir(argv + 2);
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) _exit(4);
     fflush(NULL);

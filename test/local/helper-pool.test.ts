@@ -273,3 +273,82 @@ test(
     assert.equal(await readFile(mbox, 'utf8'), `old\n${body.toString('latin1')}`);
   },
 );
+
+/** Runs `postern-deliver serve` as `u` on raw input; resolves with its exit status and every response. */
+function serveRaw(
+  u: { uid: number; gid: number },
+  input: Buffer,
+): Promise<{ code: number | null; responses: { status: number; text: string }[] }> {
+  return new Promise((resolve) => {
+    const child = spawn(HELPER_PATH, ['serve'], { uid: u.uid, gid: u.gid, stdio: ['pipe', 'pipe', 'inherit'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code) => {
+      const all = Buffer.concat(out);
+      const responses: { status: number; text: string }[] = [];
+      for (let off = 0; off + 8 <= all.length;) {
+        const n = all.readUInt32BE(off);
+        responses.push({ status: all.readUInt32BE(off + 4), text: all.subarray(off + 8, off + 4 + n).toString() });
+        off += 4 + n;
+      }
+      resolve({ code, responses });
+    });
+    child.stdin.end(input);
+  });
+}
+
+test(
+  'maildir requests in the helper itself: cut-short content is never linked into new/ and leaves nothing in tmp/',
+  { skip },
+  async (t) => {
+    const u = ensureUser('pstlocal1');
+    const dir = await openDir(t, 'md');
+    const md = `${dir}/Maildir/`;
+    await mkdir(dir, { recursive: true });
+    await chown(dir, u.uid, u.gid);
+    const whole = Buffer.concat(encodeRequest(['maildir', md, '0', 'one.host'], Buffer.alloc(100_000, 0x62)));
+    // A complete request creates the maildir and delivers; the helper then waits for the next one.
+    const ok = await serveRaw(u, whole);
+    assert.equal(ok.code, 0);
+    assert.deepEqual(ok.responses, [{ status: 0, text: '' }]);
+    assert.deepEqual(await readdir(`${md}new`), ['one.host']);
+    assert.equal((await stat(`${md}new/one.host`)).size, 100_000);
+    // The same request with its stream ending inside the content, as when the delivery process dies.
+    const cut = Buffer.concat(encodeRequest(['maildir', md, '0', 'two.host'], Buffer.alloc(100_000, 0x62)));
+    const broken = await serveRaw(u, cut.subarray(0, cut.length - 20_000));
+    assert.equal(broken.code, 3);
+    assert.deepEqual(broken.responses, []);
+    assert.deepEqual(await readdir(`${md}new`), ['one.host']);
+    assert.deepEqual(await readdir(`${md}tmp`), []);
+  },
+);
+
+test(
+  'maildir in the helper: over the size limit fails 5.2.2, and the limit does not outlive its request',
+  { skip },
+  async (t) => {
+    const u = ensureUser('pstlocal1');
+    const dir = await openDir(t, 'md');
+    await chown(dir, u.uid, u.gid);
+    const md = `${dir}/Maildir/`;
+    const requests = [
+      encodeRequest(['maildir', md, '1000', 'big.host'], Buffer.alloc(5000, 0x61)),
+      encodeRequest(['maildir', md, '0', 'after.host'], Buffer.alloc(5000, 0x61)),
+      encodeRequest(['maildir', md, '9000', 'fits.host'], Buffer.alloc(5000, 0x61)),
+      encodeRequest(['maildir', md, 'x', 'bad.host'], Buffer.alloc(10, 0x61)),
+      encodeRequest(['maildir', md, '0', '../escape'], Buffer.alloc(10, 0x61)),
+    ];
+    const r = await serveRaw(u, Buffer.concat(requests.flat()));
+    assert.equal(r.code, 0);
+    assert.equal(r.responses.length, 5);
+    assert.equal(r.responses[0]?.status, 1);
+    assert.match(r.responses[0]?.text ?? '', /^5\.2\.2 create maildir file .*big\.host: File too large\n$/);
+    assert.deepEqual(r.responses[1], { status: 0, text: '' });
+    assert.deepEqual(r.responses[2], { status: 0, text: '' });
+    assert.match(r.responses[3]?.text ?? '', /^4\.3\.0 bad limit argument: x\n$/);
+    assert.match(r.responses[4]?.text ?? '', /^4\.3\.0 bad unique name\n$/);
+    assert.deepEqual((await readdir(`${md}new`)).sort(), ['after.host', 'fits.host']);
+    assert.deepEqual(await readdir(`${md}tmp`), []);
+  },
+);

@@ -18,6 +18,7 @@ import type {
 import type { ForwardCopy } from '../local/forwarding.js';
 import type { Leaf } from '../local/recipient-outcome.js';
 import { encodeFrame, readFrames } from './frame.js';
+import { destinationKey, type DestinationGate, type GatePolicy } from './destination-gate.js';
 import { decodeToDelivery, MAX_FRAME_TO_DELIVERY, type ToCore, type ToDelivery, type WireOutcome } from './protocol.js';
 
 /** Deliveries in progress at once; beyond this the core is told to try later (qmgr's maxproc normally keeps far below). */
@@ -117,6 +118,8 @@ export class DeliveryServer {
     private readonly socket: Socket,
     private readonly agentFor: (service: string) => DeliveryAgent | undefined,
     private readonly log: Logger,
+    /** Holds each destination to its concurrency limit when qmgr sends requests ahead (destination-gate.ts). */
+    private readonly gate?: { readonly gate: DestinationGate; readonly policy: (transport: string) => GatePolicy },
   ) {
     socket.on('error', () => undefined); // close follows
     socket.on('close', () => {
@@ -224,7 +227,12 @@ export class DeliveryServer {
     const openContent = inline ? () => fromBuffer(inline) : () => this.openContent(id);
     const req: DeliveryRequest = { ...w, openContent };
     let outcomes: WireOutcome[];
+    const policy = this.gate?.policy(w.transport);
+    const key = policy ? destinationKey(policy, w.transport, w.nexthop, w.recipients) : undefined;
+    if (this.gate && policy && key !== undefined) await this.gate.gate.enter(key, policy.limit);
     try {
+      // The core has deferred whatever was waiting when the channel closed: starting it now would duplicate it.
+      if (this.closed) throw new ChannelClosedError();
       const got = await current.run({ server: this, id }, () => agent.deliver(req));
       outcomes = got.map((o) => ({ ...o, reason: o.reason.slice(0, 4000) }));
     } catch (e) {
@@ -232,6 +240,7 @@ export class DeliveryServer {
         this.log.warning(`${w.queueId}: ${agent.command} delivery failed: ${(e as Error).message}`);
       outcomes = defer('unknown mail transport error');
     } finally {
+      if (this.gate && key !== undefined) this.gate.gate.leave(key);
       this.inFlight--;
       if (this.inFlight === 0) for (const r of this.idleWaiters.splice(0)) r();
     }

@@ -14,6 +14,7 @@ import { workerLogger } from '../master/worker-logger.js';
 import { decodeMasterMessage, fromWire, type MasterToWorker, type WorkerToMaster } from '../master/ipc.js';
 import { AgentHost } from './agent-host.js';
 import { DeliveryServer } from './delivery-server.js';
+import { DestinationGate, gatePolicy, type GatePolicy } from './destination-gate.js';
 
 /** Longest wait for deliveries in progress at a graceful stop. */
 const DRAIN_MS = 10_000;
@@ -22,6 +23,9 @@ let log: Logger = stderrLogger('postfix/master');
 let agents: AgentHost | undefined;
 let server: DeliveryServer | undefined;
 let queue: Promise<void> = Promise.resolve();
+/** One gate for every channel: deliveries still finishing on an old channel count against the limit too. */
+const gate = new DestinationGate();
+let policy: (transport: string) => GatePolicy = () => ({ limit: 0, perRecipient: false });
 let stopping = false;
 
 function send(msg: WorkerToMaster): void {
@@ -30,6 +34,7 @@ function send(msg: WorkerToMaster): void {
 
 function configure(msg: Extract<MasterToWorker, { type: 'configure' }>): void {
   const config = loadConfig(msg.configDir);
+  policy = gatePolicy(config);
   log = workerLogger(config, log);
   agents ??= new AgentHost(log);
   const { started, skipped } = agents.apply(config, msg.entries.map(fromWire));
@@ -61,7 +66,10 @@ function onMessage(raw: unknown, handle: unknown): void {
       return;
     }
     server?.close();
-    server = new DeliveryServer(socket, (service) => agents?.agentFor(service), log);
+    server = new DeliveryServer(socket, (service) => agents?.agentFor(service), log, {
+      gate,
+      policy: (transport) => policy(transport),
+    });
     return;
   }
   queue = queue

@@ -35,10 +35,15 @@ function callbacks(ctx: ServiceContext): CoreCallbacks {
   };
 }
 
+/** Requests per destination qmgr may send beyond its window (each waits in the delivery process, content included). */
+const QUEUED_AHEAD = 4;
+
 function proxyAgent(ctx: ServiceContext): DeliveryAgent {
   const cb = callbacks(ctx);
   return {
     command: ctx.entry.command,
+    // The delivery process gates each destination (destination-gate.ts), so qmgr may send a few ahead.
+    queuedAhead: QUEUED_AHEAD,
     deliver: (req) => deliveryLink.deliver(ctx.entry.name, req, cb),
   };
 }

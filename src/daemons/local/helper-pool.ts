@@ -131,7 +131,8 @@ class Helper {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.child.kill('SIGKILL'), this.limits.requestMs);
       this.pending = { resolve, timer };
-      for (const part of encodeRequest(args, input)) this.child.stdin.write(part);
+      // One write(2) for the whole request: each separate write wakes the helper once more.
+      this.child.stdin.write(Buffer.concat(encodeRequest(args, input)));
     });
   }
 

@@ -70,10 +70,13 @@ export class Destination {
   /** With a rate delay, no delivery starts before this time (ms). */
   notBefore = 0;
 
+  /** Requests the agent may hold beyond the window (DeliveryAgent.queuedAhead; the agent enforces the limit). */
+  ahead = 0;
+
   canStart(now: number): boolean {
     if (this.queued === 0 || this.isDead(now)) return false;
     if (this.policy.rateDelay > 0) return this.inflight === 0 && now >= this.notBefore;
-    return this.inflight < Math.floor(this.window);
+    return this.inflight < Math.floor(this.window) + this.ahead;
   }
 
   /** After a delivery: when the next one may start, if a rate delay applies. */

@@ -401,6 +401,7 @@ export class Qmgr {
     let d = this.destinations.get(key);
     if (!d) {
       d = new Destination(key, g.transport, g.nexthop, this.s.concurrency(g.transport));
+      d.ahead = this.o.agentFor(g.transport)?.queuedAhead ?? 0;
       this.destinations.set(key, d);
     }
     if (d.isDead(now)) {
@@ -498,6 +499,20 @@ export class Qmgr {
   private async deliver(d: Destination, batch: Batch): Promise<void> {
     const am = this.active.get(batch.queueId);
     const agent = this.o.agentFor(batch.transport);
+    // The destination's slot is free once the agent has answered, as in Postfix: the
+    // queue file updates that follow must not hold up the destination's next delivery.
+    let released = false;
+    const freeSlot = (): void => {
+      if (released) return;
+      released = true;
+      d.inflight--;
+      const resume = d.pauseAfterDelivery(this.clock.now());
+      // The destination_rate_delay pause ends on a timer, which starts the next delivery.
+      if (resume !== undefined && d.queued > 0) this.clock.setTimer(resume - this.clock.now(), () => this.pump());
+      this.forgetIfIdle(d);
+      this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
+      this.pump();
+    };
     try {
       if (!am) return;
       const msg = am.msg;
@@ -534,17 +549,11 @@ export class Qmgr {
       }
       // A broken transport is left alone for transport_retry_time; what waits for it is deferred now.
       if (fault) this.suspendTransport(batch.transport, fault);
-      // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
-      // A message deleted meanwhile (postsuper -d) has nothing left to record.
-      if (this.o.store.get(msg.queueId))
-        await this.o.store.recordOutcomes(
-          msg.queueId,
-          complete.filter((o) => o.status !== 'bounced'),
-        );
       // Connection-level failure: every recipient deferred without reaching a server.
       const siteFailure = complete.every((o) => o.status === 'deferred' && o.relay === 'none');
-      if (fault) return;
-      if (!siteFailure) d.success();
+      if (fault) {
+        // the transport, not the destination, failed: its feedback does not apply
+      } else if (!siteFailure) d.success();
       else {
         const first = complete[0] as RecipientOutcome;
         if (d.failure(first.dsn, first.reason, ended, this.s.retry.minBackoff * 1000)) {
@@ -552,13 +561,16 @@ export class Qmgr {
           this.deferWaiting(d, first.dsn, reason);
         }
       }
+      freeSlot();
+      // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
+      // A message deleted meanwhile (postsuper -d) has nothing left to record.
+      if (this.o.store.get(msg.queueId))
+        await this.o.store.recordOutcomes(
+          msg.queueId,
+          complete.filter((o) => o.status !== 'bounced'),
+        );
     } finally {
-      d.inflight--;
-      const resume = d.pauseAfterDelivery(this.clock.now());
-      // The destination_rate_delay pause ends on a timer, which starts the next delivery.
-      if (resume !== undefined && d.queued > 0) this.clock.setTimer(resume - this.clock.now(), () => this.pump());
-      this.forgetIfIdle(d);
-      this.busy.set(batch.transport, (this.busy.get(batch.transport) ?? 1) - 1);
+      freeSlot();
       if (am) {
         this.release(am, batch);
         await this.afterBatch(am, batch.transport);

@@ -110,6 +110,36 @@ export function openEnviron(spec: string, importEnvironment: readonly string[]):
   };
 }
 
+/**
+ * How long one reading of /etc/passwd or /etc/group answers lookups. Reading
+ * the file per lookup (smtpd checks local_recipient_maps on every RCPT TO for
+ * a local domain) was a tenth of the core worker's time under load; a second
+ * is far shorter than nscd's caching, so a new user is known almost at once.
+ */
+const UNIX_TABLE_TTL_MS = 1000;
+const unixTables = new Map<string, { readonly at: number; readonly entries: Promise<Map<string, string>> }>();
+
+/** name → line, first line per name winning as with getpwnam; one read shared by concurrent lookups. */
+function unixTable(file: string): Promise<Map<string, string>> {
+  const now = Date.now();
+  const hit = unixTables.get(file);
+  if (hit && now - hit.at >= 0 && now - hit.at < UNIX_TABLE_TTL_MS) return hit.entries;
+  const entries = readFile(file, 'utf8').then((text) => {
+    const m = new Map<string, string>();
+    for (const line of text.split('\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0 && !m.has(line.slice(0, colon))) m.set(line.slice(0, colon), line.trimEnd());
+    }
+    return m;
+  });
+  unixTables.set(file, { at: now, entries });
+  // A failed read is not kept: the next lookup tries again.
+  entries.catch(() => {
+    if (unixTables.get(file)?.entries === entries) unixTables.delete(file);
+  });
+  return entries;
+}
+
 /** `unix:passwd.byname` and `unix:group.byname`, answered like getpwnam/getgrnam. */
 export function openUnix(spec: string, name: string): Dict {
   const file = name === 'passwd.byname' ? '/etc/passwd' : name === 'group.byname' ? '/etc/group' : undefined;
@@ -117,17 +147,11 @@ export function openUnix(spec: string, name: string): Dict {
   return {
     spec,
     async lookup(key: string): Promise<string | undefined> {
-      let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        return (await unixTable(file)).get(key);
       } catch (e) {
         throw new DictRetryError(`${spec}: ${(e as Error).message}`);
       }
-      for (const line of text.split('\n')) {
-        const colon = line.indexOf(':');
-        if (colon > 0 && line.slice(0, colon) === key) return line.trimEnd();
-      }
-      return undefined;
     },
     close: () => Promise.resolve(),
   };

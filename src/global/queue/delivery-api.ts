@@ -68,5 +68,12 @@ export interface RecipientOutcome {
 export interface DeliveryAgent {
   /** Transport names this agent serves by default (master.cf command name). */
   readonly command: string;
+  /**
+   * The agent holds each destination to its concurrency limit itself, so
+   * qmgr may hand it this many requests beyond the destination's window
+   * (the delivery process's agents: the next delivery starts there without
+   * a round trip through qmgr). Absent: qmgr's window is the limit.
+   */
+  readonly queuedAhead?: number;
   deliver(req: DeliveryRequest): Promise<RecipientOutcome[]>;
 }
