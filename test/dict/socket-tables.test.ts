@@ -87,6 +87,20 @@ test('socketmap: a server that closes after each reply is reconnected', async (t
   }
 });
 
+test("socketmap: a request racing the server's close is retried once on a new connection", async (t) => {
+  let connections = 0;
+  const server = createServer((sock) => {
+    connections++;
+    sock.once('data', () => sock.end('6:OK yes,'));
+  });
+  const port = await listen(server);
+  t.after(() => server.close());
+  const d = await openDictUncached(`socketmap:inet:127.0.0.1:${port}:m`);
+  t.after(() => d.close());
+  for (let i = 0; i < 5; i++) assert.equal(await d.lookup(`k${i}`), 'yes');
+  assert.equal(connections, 5);
+});
+
 function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');

@@ -52,6 +52,10 @@ export class Channel {
     };
     s.on('error', fail);
     s.on('close', () => fail(new Error('connection closed by server')));
+    // The server said goodbye: the next request needs a new connection (its 'close' may come later).
+    s.on('end', () => {
+      if (this.sock === s && !this.waiter) this.sock = undefined;
+    });
     this.sock = s;
     return s;
   }
@@ -59,6 +63,19 @@ export class Channel {
   /** Send `req`, then wait until `parse` finds a complete reply in the buffer. */
   request<T>(req: Buffer, parse: (buf: Buffer) => { value: T; used: number } | undefined): Promise<T> {
     const run = async (): Promise<T> => {
+      try {
+        return await attempt();
+      } catch (e) {
+        // A kept-open connection the server closed while idle fails before any reply: retry once, afresh.
+        if (e !== this.failure || !reused || this.buf.length > 0) throw e;
+        this.sock?.destroy();
+        this.sock = undefined;
+        return attempt();
+      }
+    };
+    let reused = false;
+    const attempt = async (): Promise<T> => {
+      reused = this.sock !== undefined && !this.sock.destroyed;
       const s = this.ensure();
       s.write(req);
       const deadline = Date.now() + TIMEOUT_MS;
