@@ -16,6 +16,8 @@ export interface ReceiverOptions {
   /** Accept connections but send no greeting (a stalled server) until release(). */
   readonly hold?: boolean;
   readonly host?: string;
+  /** Called when message N (0-based) has been received; the 250 waits for it (a slow sink the test controls). */
+  readonly beforeDataReply?: (index: number) => Promise<void> | undefined;
 }
 
 /** Per-connection input bound: a misbehaving client cannot grow memory without limit. */
@@ -132,8 +134,17 @@ export class RecordingReceiver {
         if (data) {
           if (line === '.') {
             this.messages.push({ helo, mailFrom: mailFrom ?? '', rcptTo, data: data.join('\r\n') + '\r\n' });
-            say(`250 2.0.0 Ok: queued as REC${this.messages.length}`);
+            const n = this.messages.length;
             for (const w of this.waiters.splice(0)) w();
+            const gate = this.opts.beforeDataReply?.(n - 1);
+            if (gate) {
+              // Lines the client sends meanwhile are not read until the reply is out.
+              socket.pause();
+              void gate.finally(() => {
+                say(`250 2.0.0 Ok: queued as REC${n}`);
+                socket.resume();
+              });
+            } else say(`250 2.0.0 Ok: queued as REC${n}`);
             data = undefined;
             mailFrom = undefined;
             rcptTo = [];

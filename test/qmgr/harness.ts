@@ -26,6 +26,8 @@ export interface Harness {
   smtp: ScriptedAgent;
   local: ScriptedAgent;
   qmgr: Qmgr;
+  /** The agents by transport name; a test may add one later (a service that starts late). */
+  agents: Map<string, DeliveryAgent>;
   /** Log lines' text for a tag suffix (`qmgr`, `smtp`, `bounce`, ...). */
   lines(tag?: string): string[];
 }
@@ -87,6 +89,7 @@ export async function harness(
     smtp,
     local,
     qmgr,
+    agents,
     lines: (tag) => logger.lines.filter((l) => !tag || l.tag === `postfix/${tag}`).map((l) => l.text),
   };
 }

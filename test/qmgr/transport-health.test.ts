@@ -45,6 +45,20 @@ test('a delivery agent that fails suspends its transport for transport_retry_tim
   assert.match(h.lines('smtp').find((l) => l.startsWith(`${c}: to=`)) ?? '', /status=sent/);
 });
 
+test('a transport without an agent defers but is not suspended: an agent that appears gets the next message', async () => {
+  const h = await harness();
+  const a = h.store.add({ sender: 's@example.com', recipients: ['x@one.example'], filter: 'scan:[127.0.0.1]:10025' });
+  await h.qmgr.whenIdle();
+  assert.match(h.lines('qmgr').find((l) => l.startsWith(`${a}: to=`)) ?? '', /\(mail transport unavailable\)$/);
+  h.agents.set('scan', h.smtp);
+  const b = h.store.add({ sender: 's@example.com', recipients: ['y@one.example'], filter: 'scan:[127.0.0.1]:10025' });
+  await h.qmgr.whenIdle();
+  assert.deepEqual(
+    h.smtp.requests.map((r) => [r.queueId, r.transport, r.nexthop]),
+    [[b, 'scan', '[127.0.0.1]:10025']],
+  );
+});
+
 test('postqueue -f forgets a suspended transport', async () => {
   const h = await harness('', oneAtATime);
   let broken = true;

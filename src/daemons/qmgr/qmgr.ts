@@ -386,14 +386,15 @@ export class Qmgr {
     return (this.transportRecipients.get(transport) ?? 0) + taking >= room;
   }
 
-  /** Why a transport cannot take mail now (suspended, or no agent publishes it), if so. */
+  /**
+   * Why a transport cannot take mail now: suspended after its agent failed,
+   * or no agent publishes it. A missing agent is not remembered: during
+   * start-up and `postfix reload` services appear a moment apart.
+   */
   private transportFault(transport: string): TransportFault | undefined {
-    const now = this.clock.now();
-    const f = this.throttle.fault(transport, now);
+    const f = this.throttle.fault(transport, this.clock.now());
     if (f || this.o.agentFor(transport)) return f;
-    const missing = { dsn: '4.3.0', reason: 'mail transport unavailable' };
-    this.throttle.suspend(transport, missing, now);
-    return missing;
+    return { dsn: '4.3.0', reason: 'mail transport unavailable' };
   }
 
   private addBatches(am: ActiveMessage, key: string, g: Group, decided: RecipientOutcome[]): void {
@@ -548,7 +549,7 @@ export class Qmgr {
         am.outcomes.set(r.index, { rcpt: { ...stored, address: r.address }, outcome: o });
       }
       // A broken transport is left alone for transport_retry_time; what waits for it is deferred now.
-      if (fault) this.suspendTransport(batch.transport, fault);
+      if (fault && agent) this.suspendTransport(batch.transport, fault);
       // Connection-level failure: every recipient deferred without reaching a server.
       const siteFailure = complete.every((o) => o.status === 'deferred' && o.relay === 'none');
       if (fault) {

@@ -1,9 +1,10 @@
-// transport_retry_time: a transport whose delivery agent is missing (no
-// master.cf service publishes it) or failed (the call itself broke, not a
-// delivery) is left alone for that long, as Postfix's qmgr stops connecting
-// to a malfunctioning transport: its mail is deferred at once with the reason
-// instead of being tried batch after batch, and the first request after the
-// pause probes the transport again.
+// transport_retry_time: a transport whose delivery agent failed (the call
+// itself broke, not a delivery) is left alone for that long, as Postfix's
+// qmgr stops connecting to a malfunctioning transport: its mail is deferred
+// at once with the reason instead of being tried batch after batch, and the
+// first request after the pause probes the transport again. (A transport no
+// service publishes defers without a suspension: services come and go for a
+// moment at start-up and reload.)
 
 export interface TransportFault {
   readonly dsn: string;
