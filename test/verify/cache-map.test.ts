@@ -26,6 +26,7 @@ test('a btree: cache persists across reopen and reads with postmap', async (t) =
   await lazy.close();
 
   const again = await openVerifyMap(`btree:${file}`);
+  assert.equal(again.name, `${file}.db`, 'the cleanup log line names the file');
   assert.equal(await again.get('alice@example.net'), '0:0:1700000000:250 Ok');
   assert.equal(await again.get('bob@example.net'), '1:0:1700000001:try later');
   const all: string[] = [];

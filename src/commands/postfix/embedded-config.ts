@@ -81,6 +81,7 @@ rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce
 trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
   -o syslog_name=postfix/$service_name

@@ -17,7 +17,7 @@ import {
 import type { Dict } from '../../global/dict/dict-api.js';
 
 export interface VerifyMap {
-  /** `type:name`, or `memory` */
+  /** The file (`/var/lib/postfix/verify_cache.db`), or `memory`, as the cleanup log line names it. */
   readonly name: string;
   get(key: string): Promise<string | undefined>;
   put(key: string, value: string): Promise<void>;
@@ -95,7 +95,7 @@ export async function openVerifyMap(spec: string): Promise<VerifyMap> {
   // An empty update creates the LMDB file when it is missing (the reader needs it to exist).
   await updateIndexed(type, file, [], []);
   const reader = await openIndexedFile(s, type, file, false);
-  return new IndexedVerifyMap(`${type}:${file} (${indexedPath(type, file)})`, type, file, reader);
+  return new IndexedVerifyMap(indexedPath(type, file), type, file, reader);
 }
 
 /**
