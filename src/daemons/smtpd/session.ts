@@ -612,28 +612,29 @@ export class Session {
     size?: number;
     queueId?: string;
   } {
-    return {
+    // Built by assignment, not spreads: this runs at every restriction stage of every message.
+    const f: ReturnType<Session['facts']> = {
       clientAddr: this.client.addr,
       clientName: this.client.name,
       reverseClientName: this.client.reverseName,
       clientPort: this.client.port,
       serverAddr: this.server.addr,
       serverPort: this.server.port,
-      ...(this.helo !== undefined ? { helo: this.helo } : {}),
       esmtp: this.esmtp,
-      ...(this.saslUsername !== undefined ? { saslUsername: this.saslUsername } : {}),
-      ...(this.saslMethod !== undefined ? { saslMethod: this.saslMethod } : {}),
-      ...(this.tx?.saslSender !== undefined ? { saslSender: this.tx.saslSender } : {}),
       tls: this.tls,
-      ...(this.tlsInfo?.peer ? { tlsCert: this.tlsInfo.peer } : {}),
-      ...(this.tlsInfo
-        ? { tlsSession: { protocol: this.tlsInfo.protocol, cipher: this.tlsInfo.cipher, bits: this.tlsInfo.bits } }
-        : {}),
       pipelinedEarly: this.pipelinedEarly,
       recipientCount: this.tx?.recipients.length ?? 0,
-      ...(this.tx?.cleanup ? { queueId: this.tx.cleanup.queueId } : {}),
-      ...extra,
     };
+    if (this.helo !== undefined) f.helo = this.helo;
+    if (this.saslUsername !== undefined) f.saslUsername = this.saslUsername;
+    if (this.saslMethod !== undefined) f.saslMethod = this.saslMethod;
+    if (this.tx?.saslSender !== undefined) f.saslSender = this.tx.saslSender;
+    if (this.tlsInfo?.peer) f.tlsCert = this.tlsInfo.peer;
+    if (this.tlsInfo) {
+      f.tlsSession = { protocol: this.tlsInfo.protocol, cipher: this.tlsInfo.cipher, bits: this.tlsInfo.bits };
+    }
+    if (this.tx?.cleanup) f.queueId = this.tx.cleanup.queueId;
+    return Object.assign(f, extra);
   }
 
   get cleanup(): CleanupService {

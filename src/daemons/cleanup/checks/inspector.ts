@@ -73,7 +73,17 @@ export class Inspector {
   private async inspect(input: ContentInspectionInput): Promise<ContentInspection> {
     const headers: LogicalHeader[] = [];
     const primary: PrimaryHeader[] = [];
+    const needWalk =
+      this.s.tables.body.length > 0 ||
+      (this.s.scan.mime && (this.s.tables.mime.length > 0 || this.s.tables.nested.length > 0)) ||
+      this.s.scan.report.size > 0;
+    // Without header tables and without the MIME walk nothing looks at the header text.
+    const headerText = needWalk || this.s.tables.header.length > 0 || this.s.tables.mime.length > 0;
     for (const h of input.headers) {
+      if (!headerText) {
+        headers.push(h);
+        continue;
+      }
       const text = headerKey(h.raw, this.s.headerSizeLimit);
       const colon = text.indexOf(':');
       primary.push({
@@ -102,10 +112,6 @@ export class Inspector {
       // before a body) is the first line body_checks see; it cannot be edited.
       await this.check('body', '');
     }
-    const needWalk =
-      this.s.tables.body.length > 0 ||
-      (this.s.scan.mime && (this.s.tables.mime.length > 0 || this.s.tables.nested.length > 0)) ||
-      this.s.scan.report.size > 0;
     if (needWalk) {
       for (const ev of new MimeScan(body, this.s.scan).events(primary)) {
         if (ev.type === 'error') this.mimeError(MIME_ERROR_TEXT[ev.code], ev.text);
