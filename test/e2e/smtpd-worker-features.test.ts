@@ -3,7 +3,8 @@
 // access-table actions decided in smtpd and applied by cleanup at commit
 // (REDIRECT, BCC, FILTER, HOLD), a master.cf content_filter on one smtpd
 // entry, XFORWARD attributes reaching cleanup, and
-// ETRN reaching the core's queue manager. Each was in-process-only before.
+// ETRN reaching the core's queue manager (each was in-process-only before);
+// and a core worker killed under it is reached again once master restarted it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, LineClient } from '../master/harness.js';
@@ -99,6 +100,22 @@ smtpd_recipient_restrictions = check_recipient_access inline:{${actions}}, permi
       assert.match(await say(c, 'ETRN other.test'), /^459 /);
       c.close();
       assert.doesNotMatch(await sys.log(), /unable to talk to fast flush service/);
+
+      // kill -9 of the core: the smtpd process stays, answers 451 meanwhile, and reaches the restarted core
+      process.kill(Number(corePid), 'SIGKILL');
+      await sys.waitForLog(
+        new RegExp(`postfix/master\\[\\d+\\]: warning: process core pid ${corePid} killed by signal 9`),
+      );
+      let after = '';
+      for (let i = 0; i < 60 && !after; i++) {
+        after = await swaks(sys.port, 'a@example.test', 'after@remote.test').catch(() => '');
+        if (!after) await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(after, await sys.log());
+      const late = await relay.waitFor(5, 30_000);
+      assert.ok(late.some((m) => m.rcptTo.includes('after@remote.test')));
+      const text = await sys.log();
+      assert.match(text, new RegExp(`postfix/smtpd\\[${smtpdPid}\\]: ${after}: client=`), 'the same smtpd process');
     } finally {
       await sys.cleanup();
       await relay.close();
