@@ -1,12 +1,15 @@
 // What smtpd does beyond plain relaying, with postern_smtpd_workers = 1 (smtpd
 // in its own process, cleanup and qmgr in the core, the link between them):
 // access-table actions decided in smtpd and applied by cleanup at commit
-// (REDIRECT, BCC, FILTER, HOLD), a master.cf content_filter on one smtpd
-// entry, XFORWARD attributes reaching cleanup, and
+// (REDIRECT, BCC, FILTER, HOLD), a master.cf content_filter and
+// receive_override_options on one smtpd entry, XFORWARD attributes reaching cleanup, and
 // ETRN reaching the core's queue manager (each was in-process-only before);
 // and a core worker killed under it is reached again once master restarted it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, LineClient } from '../master/harness.js';
 import { runBin } from '../postfix/run-bin.js';
 import { e2eSkip, startMailSystem, swaks } from './harness.js';
@@ -25,6 +28,9 @@ test(
     const relay = await RecordingReceiver.start();
     const filter = await RecordingReceiver.start();
     const filtered = await freePort();
+    const tables = await mkdtemp(join(tmpdir(), 'postern-hc-'));
+    await writeFile(join(tables, 'header_checks'), '/^X-Bad:/ REJECT bad header\n');
+    await chmod(tables, 0o755); // mail_owner reads it when the tests run as root
     const actions = [
       '{redir@x.test=REDIRECT moved@remote.test}',
       '{bcc@x.test=BCC copy@remote.test}',
@@ -37,9 +43,11 @@ mydestination =
 postern_smtpd_workers = 1
 relayhost = [127.0.0.1]:${relay.port}
 fast_flush_domains = flush.test
+header_checks = regexp:${tables}/header_checks
 smtpd_authorized_xforward_hosts = 127.0.0.0/8
 smtpd_recipient_restrictions = check_recipient_access inline:{${actions}}, permit_mynetworks, reject_unauth_destination`,
-      masterCfExtra: `127.0.0.1:${filtered} inet n - n - - smtpd -o content_filter=smtp:[127.0.0.1]:${filter.port}\n`,
+      masterCfExtra: `127.0.0.1:${filtered} inet n - n - - smtpd -o content_filter=smtp:[127.0.0.1]:${filter.port}
+  -o receive_override_options=no_header_body_checks\n`,
     });
     try {
       const ids = {
@@ -47,8 +55,13 @@ smtpd_recipient_restrictions = check_recipient_access inline:{${actions}}, permi
         bcc: await swaks(sys.port, 'a@example.test', 'bcc@x.test'),
         filt: await swaks(sys.port, 'a@example.test', 'filt@x.test'),
         hold: await swaks(sys.port, 'a@example.test', 'hold@x.test'),
-        cf: await swaks(filtered, 'a@example.test', 'plain@x.test'),
+        // the entry's receive_override_options reach cleanup in the core: its header_checks are off for this entry only
+        cf: await swaks(filtered, 'a@example.test', 'plain@x.test', ['--add-header', 'X-Bad: yes']),
       };
+      await assert.rejects(
+        swaks(sys.port, 'a@example.test', 'plain@x.test', ['--add-header', 'X-Bad: yes']),
+        /550 5\.7\.1 bad header/,
+      );
       // the sessions ran in the smtpd process, the queue file was written by the core
       const log = await sys.waitForLog(new RegExp(`postfix/cleanup\\[\\d+\\]: ${ids.cf}: message-id=`));
       const smtpdPid = /postfix\/smtpd\[(\d+)\]/.exec(log)?.[1];
@@ -120,6 +133,7 @@ smtpd_recipient_restrictions = check_recipient_access inline:{${actions}}, permi
       await sys.cleanup();
       await relay.close();
       await filter.close();
+      await rm(tables, { recursive: true, force: true });
     }
   },
 );
