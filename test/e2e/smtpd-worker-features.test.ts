@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, LineClient } from '../master/harness.js';
 import { runBin } from '../postfix/run-bin.js';
-import { e2eSkip, startMailSystem, swaks } from './harness.js';
+import { e2eSkip, swaks } from './harness.js';
+import { startOnFreshPorts } from './smtpd-worker-harness.js';
 import { RecordingReceiver } from './recording-receiver.js';
 
 async function say(c: LineClient, line: string): Promise<string> {
@@ -27,7 +28,7 @@ test(
   async () => {
     const relay = await RecordingReceiver.start();
     const filter = await RecordingReceiver.start();
-    const filtered = await freePort();
+    let filtered = 0;
     const tables = await mkdtemp(join(tmpdir(), 'postern-hc-'));
     await writeFile(join(tables, 'header_checks'), '/^X-Bad:/ REJECT bad header\n');
     await chmod(tables, 0o755); // mail_owner reads it when the tests run as root
@@ -37,7 +38,7 @@ test(
       `{filt@x.test=FILTER smtp:[127.0.0.1]:${filter.port}}`,
       '{hold@x.test=HOLD}',
     ].join(', ');
-    const sys = await startMailSystem({
+    const sys = await startOnFreshPorts(async () => ({
       mainCf: `myhostname = mx.example.test
 mydestination =
 postern_smtpd_workers = 1
@@ -46,8 +47,11 @@ fast_flush_domains = flush.test
 header_checks = regexp:${tables}/header_checks
 smtpd_authorized_xforward_hosts = 127.0.0.0/8
 smtpd_recipient_restrictions = check_recipient_access inline:{${actions}}, permit_mynetworks, reject_unauth_destination`,
-      masterCfExtra: `127.0.0.1:${filtered} inet n - n - - smtpd -o content_filter=smtp:[127.0.0.1]:${filter.port}
+      masterCfExtra: `127.0.0.1:${(filtered = await freePort())} inet n - n - - smtpd -o content_filter=smtp:[127.0.0.1]:${filter.port}
   -o receive_override_options=no_header_body_checks\n`,
+    })).catch(async (e: unknown) => {
+      await Promise.all([relay.close(), filter.close(), rm(tables, { recursive: true, force: true })]);
+      throw e;
     });
     try {
       const ids = {
