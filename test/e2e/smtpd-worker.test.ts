@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { greeting, LineClient } from '../master/harness.js';
-import { e2eSkip, startMailSystem, swaks } from './harness.js';
+import { e2eSkip, swaks } from './harness.js';
+import { startOnFreshPorts } from './smtpd-worker-harness.js';
 import { RecordingReceiver } from './recording-receiver.js';
 
 async function say(c: LineClient, line: string): Promise<string> {
@@ -27,12 +28,15 @@ test(
   { skip: e2eSkip('swaks') },
   async () => {
     const receiver = await RecordingReceiver.start();
-    const sys = await startMailSystem({
+    const sys = await startOnFreshPorts(() => ({
       mainCf: `myhostname = mx.example.test
 mydestination =
 postern_smtpd_workers = 1
 smtpd_banner = $myhostname ESMTP before reload
 relayhost = [127.0.0.1]:${receiver.port}`,
+    })).catch(async (e: unknown) => {
+      await receiver.close(); // a failed start must not leave the test process hanging
+      throw e;
     });
     try {
       const first = await swaks(sys.port, 'alice@example.test', 'bob@remote.test');
@@ -99,11 +103,14 @@ test(
   { skip: e2eSkip('swaks') },
   async () => {
     const receiver = await RecordingReceiver.start();
-    const sys = await startMailSystem({
+    const sys = await startOnFreshPorts(() => ({
       mainCf: `myhostname = mx.example.test
 mydestination =
 postern_smtpd_workers = 0
 relayhost = [127.0.0.1]:${receiver.port}`,
+    })).catch(async (e: unknown) => {
+      await receiver.close(); // a failed start must not leave the test process hanging
+      throw e;
     });
     try {
       const id = await swaks(sys.port, 'alice@example.test', 'bob@remote.test');

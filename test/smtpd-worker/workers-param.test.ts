@@ -1,4 +1,4 @@
-// postern_smtpd_workers: auto follows the number of cores; 0 and 1 are taken
+// postern_smtpd_workers: 0 by default; auto follows the number of cores; 0 and 1 are taken
 // as given; anything else is named in a warning and replaced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,10 +7,11 @@ import { smtpdWorkers } from '../../src/daemons/master/smtpd-workers.js';
 
 const cfg = (v?: string): Config => Config.fromText(v === undefined ? '' : `postern_smtpd_workers = ${v}\n`);
 
-test('auto (the default) is one smtpd process on two or more cores, none on one core', () => {
-  assert.deepEqual(smtpdWorkers(cfg(), 2), { workers: 1 });
-  assert.deepEqual(smtpdWorkers(cfg(), 8), { workers: 1 });
-  assert.deepEqual(smtpdWorkers(cfg(), 1), { workers: 0 });
+test('the default is sessions in the core; auto is one smtpd process on two or more cores, none on one', () => {
+  assert.deepEqual(smtpdWorkers(cfg(), 8), { workers: 0 });
+  assert.deepEqual(smtpdWorkers(cfg('auto'), 2), { workers: 1 });
+  assert.deepEqual(smtpdWorkers(cfg('auto'), 8), { workers: 1 });
+  assert.deepEqual(smtpdWorkers(cfg('auto'), 1), { workers: 0 });
   assert.deepEqual(smtpdWorkers(cfg('AUTO'), 1), { workers: 0 });
 });
 

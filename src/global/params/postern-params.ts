@@ -4,7 +4,7 @@
 import type { ParamSpec } from './types.js';
 
 export const POSTERN_PARAMS: readonly ParamSpec[] = [
-  // auto (1 on two or more cores, else 0), 0: smtpd sessions in the core worker, 1: in a process of their own
-  // (daemons/master/smtpd-workers.ts; docs/ARCHITECTURE.md "smtpd worker process").
-  { name: 'postern_smtpd_workers', def: 'auto', type: 'string', component: 'master', origin: 'postern' },
+  // 0 (default): smtpd sessions in the core worker; 1: in a process of their own; auto: 1 on two or more cores
+  // (daemons/master/smtpd-workers.ts; docs/ARCHITECTURE.md "smtpd worker process"; why 0: bench/TRIED.md).
+  { name: 'postern_smtpd_workers', def: '0', type: 'string', component: 'master', origin: 'postern' },
 ];
