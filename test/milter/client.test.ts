@@ -161,3 +161,29 @@ test('unix: sockets, and protocol version 2 negotiated with a version 6 filter',
     await f.stop();
   }
 });
+
+test(
+  'two milters in a row: the first one deciding wins; the second sees the first one’s edits',
+  { skip: milterSkip },
+  async () => {
+    const a = await startMilter('addheader=first');
+    const b = await startMilter('chgsubject=second');
+    try {
+      const { m } = milters(`${a.spec}, ${b.spec}`);
+      await m.connect({ name: 'unknown', addr: '127.0.0.1', port: 1 }, macros);
+      await m.mail(['<a@b>'], macros);
+      await m.rcpt(['<c@d>'], macros);
+      const msg = new MilterMessage(Buffer.from('Subject: s\r\n\r\nb\r\n'));
+      assert.equal(await m.message(msg, { eoh: macros, eom: macros }), undefined);
+      assert.equal(msg.content().toString(), 'Subject: second\r\nX-Milter: first\r\n\r\nb\r\n');
+      m.quit();
+      const seen = (await b.waitFor('close'))
+        .filter((e) => e.event === 'header')
+        .map((e) => `${String(e['name'])}: ${String(e['value'])}`);
+      assert.deepEqual(seen, ['Subject: s', 'X-Milter: first']);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  },
+);

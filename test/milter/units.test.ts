@@ -146,3 +146,12 @@ test('a malformed smtpd_milters entry stops smtpd from starting, naming the para
     /^MilterConfigError: smtpd_milters: bad milter attribute "bogus=1" in "\{ inet:127\.0\.0\.1:1, bogus=1 \}"$/,
   );
 });
+
+test('the _ macro: reverse name and address, flagged when the names disagree', () => {
+  const base = { myhostname: 'mx', daemonName: 'mx', v: 'Postern', mailer: 'smtp', clientAddr: '192.0.2.7' };
+  assert.equal(sessionMacros({ ...base, clientName: 'a.test', clientPtr: 'a.test' })('_'), 'a.test [192.0.2.7]');
+  assert.equal(
+    sessionMacros({ ...base, clientName: 'unknown', clientPtr: 'fake.test' })('_'),
+    'fake.test [192.0.2.7] (may be forged)',
+  );
+});

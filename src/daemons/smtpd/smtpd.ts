@@ -71,7 +71,7 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     etrn: deps.etrn,
     now: deps.now ?? (() => new Date()),
     // receive_override_options = no_milters (e.g. a content filter's re-injection port) turns them off.
-    ...(receiveOverrides(deps.config).has('no_milters')
+    ...(deps.config.get('smtpd_milters').trim() === '' || receiveOverrides(deps.config).has('no_milters')
       ? {}
       : { milters: readMilterSettings(deps.config, 'smtpd_milters', warn) }),
     transcripts: createTranscripts(deps.config, deps.cleanup, logger),

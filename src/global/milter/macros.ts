@@ -75,8 +75,13 @@ export function sessionMacros(f: SessionMacroFacts): MacroLookup {
         return f.queueId;
       case 'j':
         return f.myhostname;
-      case '_':
-        return f.clientAddr !== undefined ? `${f.clientName ?? 'unknown'} [${f.clientAddr}]` : undefined;
+      case '_': {
+        // Sendmail's form: the reverse name, the address, and a warning when the names disagree.
+        if (f.clientAddr === undefined) return undefined;
+        const ptr = f.clientPtr ?? f.clientName ?? 'unknown';
+        const forged = f.clientName !== undefined && f.clientName.toLowerCase() !== ptr.toLowerCase();
+        return `${ptr} [${f.clientAddr}]${forged ? ' (may be forged)' : ''}`;
+      }
       case 'daemon_name':
         return f.daemonName;
       case 'daemon_addr':
