@@ -2,6 +2,7 @@
 // acknowledged; torn and damaged records are moved aside to corrupt/ and
 // logged, never crash the start-up, and never hide the intact messages.
 import { test } from 'node:test';
+import { LAZY } from '../../src/global/queue/store-api.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -252,5 +253,40 @@ test('kill -9 while segments are reclaimed and relocated: kept mail intact, remo
     }
   } finally {
     await cleanup();
+  }
+});
+
+test('lazy bookkeeping: no sync of its own, written at once, synced by the next durable write and by close', async (t) => {
+  const { dir, cleanup } = await tempQueueDir();
+  t.after(cleanup);
+  const { store } = await openStore(dir);
+  const ids = [store.newQueueId(), store.newQueueId(), store.newQueueId()] as const;
+  for (const id of ids)
+    await store.enqueue(newMessage(id, ['a@example.org', 'b@example.org']), selfCheckingContent(id));
+  const before = store.stats().syncs;
+  await store.setState(ids[0], 'active', LAZY);
+  await store.recordOutcomes(ids[0], [{ index: 0, status: 'sent', dsn: '2.0.0', relay: 'x', reason: 'ok' }], LAZY);
+  await store.setState(ids[0], 'deferred', { nextAttempt: 777, ...LAZY });
+  await store.remove(ids[1], LAZY);
+  assert.equal(store.stats().syncs, before, 'lazy records ask for no sync');
+  // A durable change (postsuper -h) syncs, covering what was written before it.
+  await store.setState(ids[2], 'hold');
+  assert.equal(store.stats().syncs, before + 1);
+  await store.remove(ids[2], LAZY);
+  await store.close();
+
+  const { store: again } = await openStore(dir);
+  try {
+    const m = again.get(ids[0]);
+    assert.equal(m?.state, 'deferred');
+    assert.equal(m?.nextAttempt, 777);
+    assert.deepEqual(
+      m?.recipients.map((r) => r.done === true),
+      [true, false],
+    );
+    assert.equal(again.get(ids[1]), undefined);
+    assert.equal(again.get(ids[2]), undefined, 'the last lazy removal was synced at close');
+  } finally {
+    await again.close();
   }
 });

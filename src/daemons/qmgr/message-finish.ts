@@ -11,6 +11,7 @@ import { expiredLine, removedLine } from './log-lines.js';
 import { noticeRcpt } from './notice-recipient.js';
 import type { AddressVerifier } from '../verify/verify-api.js';
 import { settleProbe, settleVerify } from './verify-report.js';
+import { LAZY } from '../../global/queue/store-api.js';
 
 export interface FinishDeps {
   readonly store: QueueStore;
@@ -70,7 +71,7 @@ export async function finishRound(
       }
     } catch (e) {
       log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
-      await store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt() }).catch(() => undefined);
+      await store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt(), ...LAZY }).catch(() => undefined);
     }
     return;
   }
@@ -92,6 +93,7 @@ export async function finishRound(
       await store.recordOutcomes(
         msg.queueId,
         bounced.map((x) => x.outcome),
+        LAZY,
       );
     }
     // A DSN-capable next hop was given NOTIFY and reports success itself; for one
@@ -118,13 +120,13 @@ export async function finishRound(
       const nextAttempt = now + backoffDelay(deps.retry, msg.arrivalTime, now);
       // Put on hold while we were delivering (postsuper -h): it stays held.
       const held = store.get(msg.queueId)?.state === 'hold';
-      await store.setState(msg.queueId, held ? 'hold' : 'deferred', { nextAttempt, warned });
+      await store.setState(msg.queueId, held ? 'hold' : 'deferred', { nextAttempt, warned, ...LAZY });
     } else {
-      await store.remove(msg.queueId);
+      await store.remove(msg.queueId, LAZY);
       log.info(removedLine(msg.queueId));
     }
   } catch (e) {
     log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
-    await store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt() }).catch(() => undefined);
+    await store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt(), ...LAZY }).catch(() => undefined);
   }
 }

@@ -26,6 +26,7 @@ import { finishRound } from './message-finish.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
 import { TransportJobs } from './transport-jobs.js';
 import { TransportThrottle, type TransportFault } from './transport-throttle.js';
+import { LAZY } from '../../global/queue/store-api.js';
 
 export interface QmgrOptions {
   readonly config: ParamReader;
@@ -90,7 +91,7 @@ export class Qmgr {
     this.unlisten = this.o.store.onCommitted((id) => this.enqueue(id));
     for (const m of [...this.o.store.list()]) {
       // Postfix's rule: whatever was active when we stopped is picked up again from the start.
-      if (m.state === 'active') await this.o.store.setState(m.queueId, 'incoming');
+      if (m.state === 'active') await this.o.store.setState(m.queueId, 'incoming', LAZY);
       if (m.state === 'active' || m.state === 'incoming') this.enqueue(m.queueId);
     }
     this.scanDeferred(false);
@@ -236,13 +237,13 @@ export class Qmgr {
       if (am.batchesLeft > 0) return; // deliveries already queued will finish it
       this.retire(am);
       const retry = this.clock.now() + this.s.retry.minBackoff * 1000;
-      await this.o.store.setState(am.msg.queueId, 'deferred', { nextAttempt: retry }).catch(() => undefined);
+      await this.o.store.setState(am.msg.queueId, 'deferred', { nextAttempt: retry, ...LAZY }).catch(() => undefined);
     }
   }
 
   private async activate(am: ActiveMessage): Promise<void> {
     const { msg } = am;
-    await this.o.store.setState(msg.queueId, 'active');
+    await this.o.store.setState(msg.queueId, 'active', LAZY);
     // The store logs `from=<...>, size=..., nrcpt=... (queue active)` as the state changes.
     am.todo = msg.recipients.filter((r) => !r.done);
     if (msg.expired) {
@@ -291,7 +292,7 @@ export class Qmgr {
         // (Bounces are recorded in finish, once their notice is queued.)
         am.batchesLeft++;
         try {
-          if (decided.length > 0) await this.o.store.recordOutcomes(am.msg.queueId, decided);
+          if (decided.length > 0) await this.o.store.recordOutcomes(am.msg.queueId, decided, LAZY);
         } finally {
           am.batchesLeft--;
         }
@@ -569,6 +570,7 @@ export class Qmgr {
         await this.o.store.recordOutcomes(
           msg.queueId,
           complete.filter((o) => o.status !== 'bounced'),
+          LAZY,
         );
     } finally {
       freeSlot();
@@ -602,7 +604,7 @@ export class Qmgr {
       }
       this.track(
         `${batch.queueId}: suspend`,
-        this.o.store.recordOutcomes(batch.queueId, outcomes).finally(() => {
+        this.o.store.recordOutcomes(batch.queueId, outcomes, LAZY).finally(() => {
           this.release(am, batch);
           return this.afterBatch(am, batch.transport);
         }),

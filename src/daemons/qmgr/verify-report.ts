@@ -13,6 +13,7 @@ import type { BounceService, NoticeMessage } from '../bounce/bounce.js';
 import type { AddressVerifier } from '../verify/verify-api.js';
 import { removedLine } from './log-lines.js';
 import { noticeRcpt } from './notice-recipient.js';
+import { LAZY } from '../../global/queue/store-api.js';
 
 export interface VerifyDeps {
   readonly store: QueueStore;
@@ -40,13 +41,14 @@ export async function settleVerify(
     await deps.store.recordOutcomes(
       msg.queueId,
       results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' as const } : x.outcome)),
+      LAZY,
     );
   }
   if (msg.recipients.some((r) => !r.done && !answered(r.index))) {
-    await deps.store.setState(msg.queueId, 'deferred', { nextAttempt: deps.retryAt() });
+    await deps.store.setState(msg.queueId, 'deferred', { nextAttempt: deps.retryAt(), ...LAZY });
     return;
   }
-  await deps.store.remove(msg.queueId);
+  await deps.store.remove(msg.queueId, LAZY);
   deps.log.info(removedLine(msg.queueId));
 }
 
@@ -87,12 +89,13 @@ export async function settleProbe(
     await deps.store.recordOutcomes(
       msg.queueId,
       results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' as const } : x.outcome)),
+      LAZY,
     );
   }
   if (msg.recipients.some((r) => !r.done && !answered(r.index))) {
-    await deps.store.setState(msg.queueId, 'deferred', { nextAttempt: deps.retryAt() });
+    await deps.store.setState(msg.queueId, 'deferred', { nextAttempt: deps.retryAt(), ...LAZY });
     return;
   }
-  await deps.store.remove(msg.queueId);
+  await deps.store.remove(msg.queueId, LAZY);
   deps.log.info(removedLine(msg.queueId));
 }

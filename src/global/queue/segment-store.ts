@@ -4,7 +4,9 @@
 // qmgr, bounce and the queue tools read and update it through QueueStore.
 // Every mutation resolves only after its record is synced (group commit in
 // SegmentWriter); the in-memory index changes only after that, so nothing a
-// caller can observe is ever lost by a crash.
+// caller can observe is ever lost by a crash. The exception is qmgr's lazy
+// bookkeeping (WriteMode in store-api.ts): written in order, synced with the
+// next durable write; a crash can only make such a message be tried again.
 //
 // Touches: $queue_directory/segments/ (segment files, lock) and corrupt/.
 import { mkdir, open, readdir, statfs, unlink } from 'node:fs/promises';
@@ -28,7 +30,7 @@ import {
 import { replaySegment } from './segment-replay.js';
 import { SegmentWriter, segmentFileName, type WriterStats } from './segment-writer.js';
 import { QueueStorageError } from './storage-error.js';
-import type { QueuedMessage, QueueState, QueueStore } from './store-api.js';
+import type { QueuedMessage, QueueState, QueueStore, WriteMode } from './store-api.js';
 
 export interface SegmentStoreOptions {
   /** `$queue_directory`. */
@@ -357,10 +359,14 @@ export class SegmentStore implements QueueStore {
     return e;
   }
 
+  private write(groups: readonly (readonly Buffer[])[], mode: WriteMode | undefined): Promise<unknown> {
+    return mode?.lazy === true ? this.writer.appendLazy(groups) : this.writer.append(groups);
+  }
+
   setState(
     queueId: string,
     state: QueueState,
-    opts?: { nextAttempt?: number; warned?: boolean; expired?: boolean },
+    opts?: { nextAttempt?: number; warned?: boolean; expired?: boolean } & WriteMode,
   ): Promise<void> {
     return this.withLock(queueId, async () => {
       const e = this.entry(queueId);
@@ -369,7 +375,7 @@ export class SegmentStore implements QueueStore {
       if (opts?.nextAttempt !== undefined) img.nextAttempt = opts.nextAttempt;
       if (opts?.warned !== undefined) img.warned = opts.warned;
       if (opts?.expired !== undefined) img.expired = opts.expired;
-      await this.writer.append([encodeState(img)]);
+      await this.write([encodeState(img)], opts);
       this.index.applyState(img);
       if (state === 'active' && before !== 'active') {
         // qmgr's line when a message enters the active queue, once per attempt.
@@ -379,22 +385,22 @@ export class SegmentStore implements QueueStore {
     });
   }
 
-  recordOutcomes(queueId: string, outcomes: readonly RecipientOutcome[]): Promise<void> {
+  recordOutcomes(queueId: string, outcomes: readonly RecipientOutcome[], mode?: WriteMode): Promise<void> {
     return this.withLock(queueId, async () => {
       const e = this.entry(queueId);
       const imgs = outcomes
         .filter((o) => o.index >= 0 && o.index < e.env.recipients.length)
         .map((o) => ({ index: o.index, status: o.status, dsn: o.dsn, reason: o.reason }));
       if (imgs.length === 0) return;
-      await this.writer.append([encodeOutcomes(queueId, imgs)]);
+      await this.write([encodeOutcomes(queueId, imgs)], mode);
       this.index.applyOutcomes(queueId, imgs);
     });
   }
 
-  remove(queueId: string): Promise<void> {
+  remove(queueId: string, mode?: WriteMode): Promise<void> {
     return this.withLock(queueId, async () => {
       this.entry(queueId);
-      await this.writer.append([encodeDelete(queueId)]);
+      await this.write([encodeDelete(queueId)], mode);
       this.index.remove(queueId);
       this.recent.drop(queueId);
       this.scheduleReclaim();

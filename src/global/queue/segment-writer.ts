@@ -5,6 +5,12 @@
 // is pending when the previous sync finishes"), so the number of syncs per
 // message falls as concurrency rises, with no artificial delay.
 //
+// A lazy append (qmgr's bookkeeping: active, outcomes, deferred, removal)
+// is written with the next batch but does not itself ask for a sync; the next
+// durable batch's fdatasync, a segment switch or close covers it. Postfix
+// does not sync these steps either: losing one in a crash can only make a
+// message be tried again (at least once, never lost).
+//
 // A failed write or sync rejects the whole batch and truncates the file back
 // to where the batch began, so no half-written record survives to be
 // replayed; after a failed sync the segment is abandoned (the kernel may have
@@ -24,6 +30,8 @@ export interface AppendResult {
 interface Pending {
   readonly groups: readonly (readonly Buffer[])[];
   readonly bytes: number;
+  /** The caller waits for stable storage (false: written with the next batch, synced by a later one). */
+  readonly durable: boolean;
   resolve(r: AppendResult): void;
   reject(e: unknown): void;
 }
@@ -48,6 +56,8 @@ export class SegmentWriter {
   private flushing = false;
   private broken = false;
   private closed = false;
+  /** Lazy records written to the open segment since its last sync. */
+  private unsynced = false;
   readonly stats: WriterStats = { syncs: 0, batches: 0, records: 0, bytes: 0 };
 
   constructor(
@@ -68,11 +78,24 @@ export class SegmentWriter {
    * they are on stable storage. Groups of one call stay contiguous and in order.
    */
   append(groups: readonly (readonly Buffer[])[]): Promise<AppendResult> {
+    return this.enqueue(groups, true);
+  }
+
+  /**
+   * Append without waiting for a sync of its own: resolves once written (in
+   * order with every other append), and is on stable storage after the next
+   * durable batch, segment switch or close.
+   */
+  appendLazy(groups: readonly (readonly Buffer[])[]): Promise<AppendResult> {
+    return this.enqueue(groups, false);
+  }
+
+  private enqueue(groups: readonly (readonly Buffer[])[], durable: boolean): Promise<AppendResult> {
     if (this.closed) return Promise.reject(storageErrorFrom(new Error('queue store is closed'), 'append'));
     let bytes = 0;
     for (const g of groups) for (const b of g) bytes += b.length;
     return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ groups, bytes, resolve, reject });
+      this.pending.push({ groups, bytes, durable, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -115,9 +138,12 @@ export class SegmentWriter {
         results.push({ segment: this.current, offsets });
       }
       await writeFully(fh, bufs, start);
-      await fh.datasync();
+      if (batch.some((p) => p.durable)) {
+        await fh.datasync();
+        this.unsynced = false;
+        this.stats.syncs++;
+      } else this.unsynced = true;
       this.size = pos;
-      this.stats.syncs++;
       this.stats.batches++;
       this.stats.bytes += pos - start;
       batch.forEach((p, i) => {
@@ -173,7 +199,11 @@ export class SegmentWriter {
   private async closeFile(): Promise<void> {
     const fh = this.fh;
     this.fh = undefined;
-    if (fh) await fh.close();
+    if (!fh) return;
+    // Lazy records are not left to the kernel's writeback once we leave their segment.
+    if (this.unsynced && !this.broken) await fh.datasync().catch(() => undefined);
+    this.unsynced = false;
+    await fh.close();
   }
 
   /** Wait for pending batches, then close the file. */

@@ -58,6 +58,20 @@ export interface QueuedMessage {
   readonly verifyProbe?: boolean;
 }
 
+/**
+ * `lazy`: qmgr's delivery bookkeeping, which need not wait for its own sync:
+ * written in order at once, on stable storage with the next synced write.
+ * Lost in a crash, it can only make a message be tried again, as with
+ * Postfix, which does not sync these steps either. Administrative changes
+ * (postsuper) and new mail are always synced.
+ */
+export interface WriteMode {
+  readonly lazy?: boolean;
+}
+
+/** The mode qmgr passes for its own state changes. */
+export const LAZY: WriteMode = { lazy: true };
+
 export interface QueueStore {
   /** Every message in the store now. */
   list(): Iterable<QueuedMessage>;
@@ -73,10 +87,10 @@ export interface QueueStore {
   setState(
     queueId: string,
     state: QueueState,
-    opts?: { nextAttempt?: number; warned?: boolean; expired?: boolean },
+    opts?: { nextAttempt?: number; warned?: boolean; expired?: boolean } & WriteMode,
   ): Promise<void>;
   /** Durably record delivery outcomes; sent/bounced recipients become `done`, deferred keep their reason. */
-  recordOutcomes(queueId: string, outcomes: readonly RecipientOutcome[]): Promise<void>;
+  recordOutcomes(queueId: string, outcomes: readonly RecipientOutcome[], mode?: WriteMode): Promise<void>;
   /** Durably remove the message (all recipients done, or postsuper -d). */
-  remove(queueId: string): Promise<void>;
+  remove(queueId: string, mode?: WriteMode): Promise<void>;
 }
