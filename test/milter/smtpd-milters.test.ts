@@ -238,3 +238,55 @@ test('milter_header_checks see the headers a milter adds', { skip: milterSkip },
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('smtpd_milter_maps: DISABLE per client, a list of its own, the default list, and a table that cannot answer', async () => {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'postern-mmaps-'));
+  try {
+    await writeFile(join(dir, 'off'), '# local clients get no milters\n127.0.0.0/8 DISABLE\n');
+    await writeFile(join(dir, 'elsewhere'), '10.0.0.0/8 DISABLE\n');
+    const down = `inet:127.0.0.1:${port}`;
+    const cases: { conf: string; check: (r: Awaited<ReturnType<typeof session>>, logs: string[]) => void }[] = [
+      {
+        // The default list has a milter that is down; the map turns milters off for this client.
+        conf: `smtpd_milters = ${down}\nsmtpd_milter_maps = cidr:${join(dir, 'off')}`,
+        check: (r, logs) => {
+          assert.match(r.end, /^250 2\.0\.0 Ok: queued as /);
+          assert.ok(!logs.some((l) => l.includes('Milter')), logs.join('\n'));
+        },
+      },
+      {
+        // No default milters; the map names one for this client, and its default_action applies.
+        conf: `smtpd_milter_maps = inline:{ 127.0.0.1=${down} }`,
+        check: (r) => assert.equal(r.mail, '451 4.7.1 Service unavailable - try again later'),
+      },
+      {
+        // The map has nothing for this client: smtpd_milters applies.
+        conf: `smtpd_milters = ${down}\nsmtpd_milter_maps = cidr:${join(dir, 'elsewhere')}`,
+        check: (r) => assert.equal(r.mail, '451 4.7.1 Service unavailable - try again later'),
+      },
+      {
+        // A table that cannot answer now: the client is told to come back, with a warning in the log.
+        conf: `smtpd_milters = ${down}\nsmtpd_milter_maps = tcp:127.0.0.1:${port}`,
+        check: (r, logs) => {
+          assert.match(r.greeting, /^421 4\.3\.0 mx\.example\.test Server configuration problem/);
+          assert.ok(
+            logs.some((l) => /warning: smtpd_milter_maps: lookup of 127\.0\.0\.1 failed/.test(l)),
+            logs.join('\n'),
+          );
+        },
+      },
+    ];
+    for (const c of cases) {
+      const h = await startSmtpd(c.conf);
+      try {
+        const r = await session(h, ['bob@example.test']);
+        c.check(r, h.logs());
+      } finally {
+        await h.close();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -12,6 +12,8 @@ import { sessionMacros, type MacroLookup } from '../../global/milter/macros.js';
 import { MilterMessage } from '../../global/milter/message.js';
 import { milterHeaderChecks } from '../../global/milter/header-checks.js';
 import type { MilterVerdict } from '../../global/milter/reply.js';
+import { Milters } from '../../global/milter/milters.js';
+import type { MilterSettings } from '../../global/milter/settings.js';
 import { printableText } from './printable.js';
 import type { Session } from './session.js';
 import type { MailTransaction } from './types.js';
@@ -105,6 +107,20 @@ export function miltersActive(s: Session, tx: MailTransaction | undefined = s.tx
  * and answers MAIL FROM later.
  */
 export async function milterConnect(s: Session): Promise<SmtpReply | undefined> {
+  const pick = s.deps.milters?.forClient;
+  if (pick) {
+    const settings: MilterSettings = s.deps.milters;
+    let chosen: Awaited<ReturnType<typeof pick>>;
+    try {
+      chosen = await pick(s.client.addr);
+    } catch (e) {
+      s.logger.warning(`smtpd_milter_maps: lookup of ${s.client.addr} failed: ${(e as Error).message}`);
+      return { code: 421, dsn: '4.3.0', text: `${s.settings.myhostname} Server configuration problem` };
+    }
+    s.milters?.quit();
+    const list = chosen === 'disable' ? [] : (chosen ?? settings.milters);
+    s.milters = list.length > 0 ? new Milters({ ...settings, milters: list }, s.logger) : undefined;
+  }
   const milters = s.milters;
   if (!milters) return undefined;
   const v = await milters.connect({ name: s.client.name, addr: s.client.addr, port: s.client.port }, milterMacros(s));

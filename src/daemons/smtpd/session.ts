@@ -104,8 +104,8 @@ export class Session {
   /** Bytes of DATA/BDAT content received in the current transaction, for the log. */
   dataBytes: number | undefined;
   readonly reader: SmtpReader;
-  /** This session's connections to the smtpd_milters, opened at connect. */
-  readonly milters: Milters | undefined;
+  /** This session's connections to the smtpd_milters (or smtpd_milter_maps' list for the client), opened at connect. */
+  milters: Milters | undefined;
   private stream: Duplex;
   private out: string[] = [];
   private closing = false;

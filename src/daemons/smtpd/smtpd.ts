@@ -71,7 +71,8 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     etrn: deps.etrn,
     now: deps.now ?? (() => new Date()),
     // receive_override_options = no_milters (e.g. a content filter's re-injection port) turns them off.
-    ...(deps.config.get('smtpd_milters').trim() === '' || receiveOverrides(deps.config).has('no_milters')
+    ...((deps.config.get('smtpd_milters').trim() === '' && deps.config.get('smtpd_milter_maps').trim() === '') ||
+    receiveOverrides(deps.config).has('no_milters')
       ? {}
       : { milters: readMilterSettings(deps.config, 'smtpd_milters', warn) }),
     transcripts: createTranscripts(deps.config, deps.cleanup, logger),

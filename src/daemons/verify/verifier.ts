@@ -81,8 +81,8 @@ export class Verifier implements AddressVerifier {
         if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
         resolve();
       };
+      // Not unref'd: whoever waits must hear back at the time limit even if nothing else keeps the process busy.
       const timer = setTimeout(done, Math.max(0, ms));
-      timer.unref?.();
       set.add(done);
     });
   }

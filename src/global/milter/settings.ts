@@ -38,6 +38,12 @@ export interface MilterSettings {
   readonly macros: MilterMacroSettings;
   /** milter_header_checks: opens (once per process, cached) the tables; empty when none. */
   readonly headerChecks: () => Promise<readonly Dict[]>;
+  /**
+   * smtpd_milter_maps: the milters for one client address, overriding the
+   * list above (`disable`: none); undefined when no table has the address.
+   * Throws when a table cannot answer now. Absent when the parameter is empty.
+   */
+  readonly forClient?: (addr: string) => Promise<readonly MilterSpec[] | 'disable' | undefined>;
 }
 
 const MACRO_PARAMS: Record<MacroStage, string> = {
@@ -141,8 +147,26 @@ export function readMilterSettings(
     // Name the parameter: the text alone does not say which list is wrong.
     throw e instanceof MilterConfigError ? new MilterConfigError(`${param}: ${e.message}`) : e;
   }
+  const clientMaps = param === 'smtpd_milters' ? config.list('smtpd_milter_maps') : [];
+  let opened: Promise<Dict[]> | undefined;
+  const forClient = async (addr: string): Promise<readonly MilterSpec[] | 'disable' | undefined> => {
+    opened ??= Promise.all(clientMaps.map((spec) => openDict(spec, { config, warn })));
+    for (const dict of await opened) {
+      const value = await dict.lookup(addr);
+      if (value === undefined) continue;
+      // Tables cannot hold an empty value, so Postfix spells "no milters" DISABLE.
+      if (value.trim().toLowerCase() === 'disable') return 'disable';
+      try {
+        return parseMilterList(value, base);
+      } catch (e) {
+        throw e instanceof MilterConfigError ? new MilterConfigError(`smtpd_milter_maps: ${e.message}`) : e;
+      }
+    }
+    return undefined;
+  };
   return {
     milters,
+    ...(clientMaps.length > 0 ? { forClient } : {}),
     headerChecks: () => {
       const specs = config.list('milter_header_checks');
       return Promise.all(specs.map((spec) => openDict(spec, { config, warn })));
