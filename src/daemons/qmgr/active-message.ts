@@ -7,6 +7,7 @@ import type { QueuedMessage, QueueStore, StoredRecipient } from '../../global/qu
 import type { Batch } from './destination.js';
 import type { Job } from './job.js';
 import { recipientLogLine } from './log-lines.js';
+import { noticeMessage } from './message-finish.js';
 
 export interface ActiveMessage {
   readonly msg: QueuedMessage;
@@ -55,18 +56,11 @@ export function hasUnread(am: ActiveMessage): boolean {
 /** The request for one batch of a message. */
 export function deliveryRequest(store: QueueStore, msg: QueuedMessage, batch: Batch): DeliveryRequest {
   return {
-    queueId: msg.queueId,
+    // The message's own facts, as a notice about it has them too.
+    ...noticeMessage(store, msg),
     transport: batch.transport,
     nexthop: batch.nexthop,
-    sender: msg.sender,
     recipients: batch.recipients,
-    arrivalTime: msg.arrivalTime,
-    size: msg.size,
-    openContent: () => store.openContent(msg.queueId),
-    ...(msg.envid !== undefined ? { envid: msg.envid } : {}),
-    ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
-    ...(msg.body !== undefined ? { body: msg.body } : {}),
-    ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
     // Only what DeliveryRequest carries: the delivery channel refuses unknown client fields.
     ...(msg.client !== undefined
       ? { client: { name: msg.client.name, addr: msg.client.addr, helo: msg.client.helo } }

@@ -37,19 +37,9 @@ export async function settleVerify(
       message: notice,
       recipients: results.map((x) => noticeRcpt(x.outcome.status === 'sent' ? 'deliverable' : 'undeliverable')(x)),
     });
-    // Only once the report is queued: a deferral recorded as bounced is done, never tried again.
-    await deps.store.recordOutcomes(
-      msg.queueId,
-      results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' as const } : x.outcome)),
-      LAZY,
-    );
   }
-  if (msg.recipients.some((r) => !r.done && !answered(r.index))) {
-    await deps.store.setState(msg.queueId, 'deferred', { nextAttempt: deps.retryAt(), ...LAZY });
-    return;
-  }
-  await deps.store.remove(msg.queueId, LAZY);
-  deps.log.info(removedLine(msg.queueId));
+  // Only once the report is queued: a deferral recorded as bounced is done, never tried again.
+  await closeRound(deps, msg, results, answered);
 }
 
 export interface ProbeDeps {
@@ -86,12 +76,26 @@ export async function settleProbe(
       if (rcpt.address.toLowerCase() !== rcpt.original.toLowerCase())
         await v.update(rcpt.address, status, outcome.reason);
     }
+  }
+  await closeRound(deps, msg, results, answered);
+}
+
+/**
+ * Every answer of a verify-only message is final (a deferral is recorded as
+ * bounced, never retried); the message goes once no recipient is left.
+ */
+async function closeRound(
+  deps: { readonly store: QueueStore; readonly log: Logger; readonly retryAt: () => number },
+  msg: QueuedMessage,
+  results: readonly { rcpt: StoredRecipient; outcome: RecipientOutcome }[],
+  answered: (index: number) => boolean,
+): Promise<void> {
+  if (results.length > 0)
     await deps.store.recordOutcomes(
       msg.queueId,
       results.map((x) => (x.outcome.status === 'deferred' ? { ...x.outcome, status: 'bounced' as const } : x.outcome)),
       LAZY,
     );
-  }
   if (msg.recipients.some((r) => !r.done && !answered(r.index))) {
     await deps.store.setState(msg.queueId, 'deferred', { nextAttempt: deps.retryAt(), ...LAZY });
     return;
