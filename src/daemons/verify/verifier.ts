@@ -14,6 +14,7 @@ import type { Logger } from '../../global/log/logger.js';
 import { cacheKey, decodeEntry, encodeEntry, type CacheEntry } from './cache-entry.js';
 import type { VerifyMap } from './cache-map.js';
 import type { AddressVerifier, VerifyAnswer, VerifyStatus } from './verify-api.js';
+import { KeyedQueue } from '../../util/keyed-queue.js';
 
 /** A probe with no answer after this long is presumed lost and may be sent again (seconds). */
 export const PROBE_TTL = 1000;
@@ -41,7 +42,7 @@ export interface VerifierDeps {
 export class Verifier implements AddressVerifier {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Per-key chain: a query and an update of one address never interleave their read and write. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedQueue();
   private readonly now: () => number;
 
   constructor(private readonly d: VerifierDeps) {
@@ -151,13 +152,6 @@ export class Verifier implements AddressVerifier {
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(key, tail);
-    void tail.then(() => {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    });
-    return next;
+    return this.locks.run(key, fn);
   }
 }

@@ -31,6 +31,7 @@ import { replaySegment } from './segment-replay.js';
 import { SegmentWriter, segmentFileName, type WriterStats } from './segment-writer.js';
 import { QueueStorageError } from './storage-error.js';
 import type { QueuedMessage, QueueState, QueueStore, WriteMode } from './store-api.js';
+import { KeyedQueue } from '../../util/keyed-queue.js';
 
 export interface SegmentStoreOptions {
   /** `$queue_directory`. */
@@ -99,7 +100,7 @@ export class SegmentStore implements QueueStore {
   private readonly ids: QueueIdGenerator;
   private readonly reserved = new Set<string>();
   private readonly listeners: ((queueId: string) => void)[] = [];
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedQueue();
   private readonly recent = new RecentContent();
   private maintenance: Promise<void> = Promise.resolve();
   private closing = false;
@@ -343,14 +344,7 @@ export class SegmentStore implements QueueStore {
 
   /** Serialize every mutation of one message, so records reach disk in the order the index applies them. */
   private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(id, tail);
-    void tail.then(() => {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    });
-    return run;
+    return this.locks.run(id, fn);
   }
 
   private entry(queueId: string): NonNullable<ReturnType<QueueIndex['entries']['get']>> {
