@@ -8,6 +8,7 @@
 // this message to these recipients of this hosted service".
 import type { DsnNotify } from '../../global/queue/cleanup-api.js';
 import type { DeliveryStatus } from '../../global/queue/delivery-api.js';
+import { isObject } from '../../util/is-object.js';
 
 /** Most bytes of content per data frame. */
 export const CHUNK_BYTES = 64 * 1024;
@@ -100,7 +101,6 @@ export type ToCore =
   | { readonly t: 'done'; readonly id: number; readonly outcomes: WireOutcome[] };
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const str = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 const opt = (o: Obj, k: string, ok: (v: unknown) => boolean): boolean => !(k in o) || ok(o[k]);
@@ -116,7 +116,7 @@ const noControls = (v: unknown, max: number): v is string => str(v, max) && !/[\
 
 function isRecipient(v: unknown): v is WireRecipient {
   return (
-    isObj(v) &&
+    isObject(v) &&
     keys(v, ['address', 'original', 'index'], ['orcpt', 'notify']) &&
     noControls(v.address, MAX_ADDRESS) &&
     noControls(v.original, MAX_ADDRESS) &&
@@ -127,9 +127,9 @@ function isRecipient(v: unknown): v is WireRecipient {
 }
 
 function isRequest(v: unknown): v is WireRequest {
-  if (!isObj(v)) return false;
+  if (!isObject(v)) return false;
   const client = (c: unknown): boolean =>
-    isObj(c) &&
+    isObject(c) &&
     keys(c, ['name', 'addr', 'helo']) &&
     noControls(c.name, 1024) &&
     noControls(c.addr, 128) &&
@@ -162,7 +162,7 @@ function isRequest(v: unknown): v is WireRequest {
 
 function isOutcome(v: unknown): v is WireOutcome {
   return (
-    isObj(v) &&
+    isObject(v) &&
     keys(v, ['index', 'status', 'dsn', 'relay', 'reason'], ['remoteReply']) &&
     count(v.index) &&
     STATUSES.includes(v.status as string) &&
@@ -175,7 +175,7 @@ function isOutcome(v: unknown): v is WireOutcome {
 
 /** What the delivery process accepts from the core; undefined for anything else. */
 export function decodeToDelivery(v: unknown): ToDelivery | undefined {
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   switch (v.t) {
     case 'deliver':
       return keys(v, ['t', 'id', 'service', 'req'], ['inline']) &&
@@ -211,7 +211,7 @@ export function decodeToDelivery(v: unknown): ToDelivery | undefined {
 
 /** What the core accepts from the delivery process. */
 export function decodeToCore(v: unknown): ToCore | undefined {
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   switch (v.t) {
     case 'read':
     case 'close':

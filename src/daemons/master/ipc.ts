@@ -2,6 +2,7 @@
 // channel. A discriminated union per direction; decoders reject anything that
 // is not exactly one of these shapes, so a confused peer is logged, not obeyed.
 import type { MasterEntry, ServiceType } from '../../global/mastercf/types.js';
+import { isObject } from '../../util/is-object.js';
 
 /** Environment variable naming the worker's descriptor for maillog_file (opened by master). */
 export const ENV_MAILLOG_FD = 'POSTERN_MAILLOG_FD';
@@ -48,12 +49,11 @@ export function fromWire(w: WireEntry): MasterEntry {
   return { ...w, overrides: new Map(w.overrides) };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const keysAre = (o: Record<string, unknown>, keys: string[]): boolean =>
   Object.keys(o).length === keys.length && keys.every((k) => k in o);
 
 function isWireEntry(v: unknown): v is WireEntry {
-  if (!isObj(v)) return false;
+  if (!isObject(v)) return false;
   return (
     typeof v.name === 'string' &&
     typeof v.type === 'string' &&
@@ -68,7 +68,7 @@ function isWireEntry(v: unknown): v is WireEntry {
 }
 
 export function decodeMasterMessage(v: unknown): MasterToWorker | undefined {
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   switch (v.type) {
     case 'configure':
       return keysAre(v, ['type', 'configDir', 'entries', 'reload']) &&
@@ -96,7 +96,7 @@ export function decodeMasterMessage(v: unknown): MasterToWorker | undefined {
 }
 
 export function decodeWorkerMessage(v: unknown): WorkerToMaster | undefined {
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   if (
     v.type === 'ready' &&
     keysAre(v, ['type', 'started', 'skipped', 'closed']) &&

@@ -20,6 +20,7 @@ import type { QueueFlusher } from '../../global/queue/service-keys.js';
 import type { AddressVerifier } from '../verify/verify-api.js';
 import { CorkedWriter, F, readLinkFrames, type LinkFrame } from './link-frame.js';
 import { serveVerifyFrame } from './verify-link.js';
+import { isObject } from '../../util/is-object.js';
 
 /** smtpd → core frames carry at most 64 KiB of content; BEGIN carries the envelope (recipients are bounded by smtpd). */
 export const MAX_FRAME_TO_CORE = 16 * 1024 * 1024;
@@ -44,10 +45,8 @@ interface Entry {
   dead: boolean;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function isRecipient(v: unknown): v is EnvelopeRecipient {
-  return isObj(v) && typeof v.address === 'string';
+  return isObject(v) && typeof v.address === 'string';
 }
 
 function parseJson(payload: Buffer): unknown {
@@ -98,7 +97,7 @@ export function serveSmtpdLink(socket: Socket, deps: CoreLinkDeps): void {
 
   const begin = (id: number, payload: Buffer): void => {
     const body = parseJson(payload);
-    if (!isObj(body) || !isObj(body.req) || !Array.isArray(body.rcpts) || !body.rcpts.every(isRecipient))
+    if (!isObject(body) || !isObject(body.req) || !Array.isArray(body.rcpts) || !body.rcpts.every(isRecipient))
       throw new Error('malformed BEGIN frame');
     const req = body.req as unknown as CleanupOpenRequest;
     // smtpd submits what clients send, and the notify_classes transcripts it mails to the postmaster.
@@ -182,7 +181,7 @@ export function serveSmtpdLink(socket: Socket, deps: CoreLinkDeps): void {
         let actions: CleanupPolicyActions | undefined;
         if (f.payload.length > 0) {
           const v = parseJson(f.payload);
-          if (!isObj(v)) throw new Error('malformed COMMIT frame');
+          if (!isObject(v)) throw new Error('malformed COMMIT frame');
           actions = v;
         }
         commit(id, actions);

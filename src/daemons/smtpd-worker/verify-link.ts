@@ -6,6 +6,7 @@
 import type { Logger } from '../../global/log/logger.js';
 import type { AddressVerifier, VerifyAnswer, VerifyStatus } from '../verify/verify-api.js';
 import { F, type CorkedWriter, type LinkFrame } from './link-frame.js';
+import { isObject } from '../../util/is-object.js';
 
 /** Bounds on verify requests from the smtpd worker (an address, a poll delay). */
 const MAX_VERIFY_ADDRESS = 2048;
@@ -13,11 +14,9 @@ const MAX_VERIFY_WAIT_MS = 60_000;
 const MAX_ANSWER_TEXT = 64 * 1024;
 const VERIFY_STATUSES: ReadonlySet<string> = new Set<VerifyStatus>(['ok', 'defer', 'bounce', 'todo']);
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function isAnswer(a: unknown): a is VerifyAnswer {
   return (
-    isObj(a) &&
+    isObject(a) &&
     typeof a.status === 'string' &&
     VERIFY_STATUSES.has(a.status) &&
     typeof a.text === 'string' &&
@@ -36,7 +35,7 @@ export function serveVerifyFrame(f: LinkFrame, verifier: AddressVerifier | undef
   if (f.type === F.VQUERY) address = f.payload.toString('utf8');
   else {
     const v: unknown = JSON.parse(f.payload.toString('utf8'));
-    if (!isObj(v) || typeof v.address !== 'string') return failed(new Error('malformed VWAIT frame'));
+    if (!isObject(v) || typeof v.address !== 'string') return failed(new Error('malformed VWAIT frame'));
     address = v.address;
     ms = typeof v.ms === 'number' && v.ms >= 0 ? Math.min(v.ms, MAX_VERIFY_WAIT_MS) : 0;
   }
