@@ -2,6 +2,7 @@
 // started with NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR") by self time per
 // function and per file, so the hot spots of a benchmark run can be read
 // without a flame-graph viewer. Usage: node bench/profile-summary.mjs FILE.cpuprofile [top]
+// --callers NAME lists the call chains (8 frames up) that lead to function NAME, by inclusive time.
 import { readFileSync } from 'node:fs';
 
 // --samples: weigh every sample alike (the median interval) instead of by the
@@ -9,7 +10,9 @@ import { readFileSync } from 'node:fs';
 // next sample otherwise carries the whole time it waited for a CPU.
 const argv = process.argv.slice(2);
 const bySamples = argv.includes('--samples');
-const [file, topArg] = argv.filter((a) => a !== '--samples');
+const ci = argv.indexOf('--callers');
+const callersOf = ci >= 0 ? argv[ci + 1] : undefined;
+const [file, topArg] = argv.filter((a, i) => a !== '--samples' && i !== ci && (ci < 0 || i !== ci + 1));
 if (!file) {
   console.error('usage: node bench/profile-summary.mjs [--samples] FILE.cpuprofile [top]');
   process.exit(2);
@@ -54,6 +57,27 @@ const show = (title, m, n) => {
     console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(0).padStart(7)} ms  ${k}`);
 };
 console.log(`${file}: ${(total / 1e6).toFixed(2)} s sampled`);
+if (callersOf) {
+  const chains = new Map();
+  for (const n of prof.nodes) {
+    if (n.callFrame.functionName !== callersOf) continue;
+    let t = 0;
+    for (const stack = [n.id]; stack.length; ) {
+      const id = stack.pop();
+      t += dt.get(id) ?? 0;
+      stack.push(...(byId.get(id).children ?? []));
+    }
+    const chain = [];
+    for (let p = parent.get(n.id), i = 0; p !== undefined && i < 8; p = parent.get(p), i++) {
+      const cf = byId.get(p).callFrame;
+      chain.push(`${cf.functionName || '(anon)'}@${short(cf.url).split('/').pop()}:${cf.lineNumber + 1}`);
+    }
+    const k = chain.join(' < ');
+    chains.set(k, (chains.get(k) ?? 0) + t);
+  }
+  show(`call chains into ${callersOf}`, chains, top);
+  process.exit(0);
+}
 show('self time by function', fn, top);
 show('self time by file', files, top);
 show('inclusive time by function', incl, top);

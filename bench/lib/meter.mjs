@@ -77,6 +77,7 @@ export class Meter {
   /** Marks the start of a measured interval: CPU baseline and memory sampling. */
   async begin(everyMs = 300) {
     this.cpu0 = await this.cpuNow();
+    this.procCpu0 = process.env.BENCH_PER_PROCESS ? await this.procCpu() : undefined;
     this.peakPss = 0;
     this.peakRss = 0;
     await this.sample();
@@ -93,7 +94,28 @@ export class Meter {
     clearInterval(this.timer);
     await this.sample();
     const c = await this.cpuNow();
+    if (this.procCpu0) await this.printProcCpu();
     return { user: c.user - this.cpu0.user, sys: c.sys - this.cpu0.sys, peakPss: this.peakPss, peakRss: this.peakRss };
+  }
+
+  /** CPU seconds per live process (user+sys from /proc/<pid>/stat) with its command line: BENCH_PER_PROCESS=1. */
+  async procCpu() {
+    const out = new Map();
+    const tick = 100; // USER_HZ on Linux
+    for (const pid of await this.pids()) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ').trim();
+      if (f.length > 13) out.set(pid, { cpu: (Number(f[11]) + Number(f[12])) / tick, cmd: cmd.slice(-60) });
+    }
+    return out;
+  }
+
+  async printProcCpu() {
+    const now = await this.procCpu();
+    const rows = [...now].map(([pid, v]) => [v.cpu - (this.procCpu0.get(pid)?.cpu ?? 0), pid, v.cmd]);
+    rows.sort((a, b) => b[0] - a[0]);
+    for (const [cpu, pid, cmd] of rows.slice(0, 8)) process.stderr.write(`  cpu ${cpu.toFixed(2)} s  ${pid}  ${cmd}\n`);
   }
 
   /** Kills whatever is still in the cgroup (after the target's own stop) and removes it. */
