@@ -544,6 +544,16 @@ export class Session {
     this.logger.info(`disconnect from ${this.namaddr} ${this.statsText()}`);
     void this.transcript?.end();
     this.socket.setTimeout(0);
+    // Like Postfix's smtpd, close our end once the last reply is in the kernel
+    // (nothing left in Node's write buffer) and the client sent nothing more:
+    // the client still gets every byte and a FIN, and a client that resets the
+    // connection after 221 (smtp-source does) is never read, so no error is
+    // built for it. TLS keeps the orderly end() below (close_notify first).
+    const s = this.socket;
+    if (this.stream === s && !s.destroyed && s.writableLength === 0 && this.reader.pending() === 0) {
+      s.destroy();
+      return;
+    }
     this.stream.end();
     // A client that does not read its replies must not keep the socket open.
     setTimeout(() => this.stream.destroy(), 5000).unref();
