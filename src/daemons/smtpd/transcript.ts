@@ -99,7 +99,14 @@ export class SessionTranscript {
 
   /** `formatted` is the reply as sent (CRLF lines). */
   reply(r: SmtpReply, formatted: string, where: string): void {
-    for (const l of formatted.split('\r\n')) if (l !== '') this.add(` Out: ${l}`);
+    // Nearly every reply is one line: no split for those.
+    const end = formatted.indexOf('\r\n');
+    if (end === formatted.length - 2) {
+      if (end > 0) this.add(` Out: ${formatted.slice(0, end)}`);
+    } else {
+      for (const l of formatted.split('\r\n')) if (l !== '') this.add(` Out: ${l}`);
+    }
+    if (r.code < 400) return;
     const cls = errorClass(r, where);
     if (cls) this.seen.add(cls);
   }
