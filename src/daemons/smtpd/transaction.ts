@@ -30,10 +30,12 @@ export async function checkStages(
   stages: readonly RestrictionStage[],
   env: CheckEnvelope,
 ): Promise<boolean> {
+  // The stages of one command see the same session: one facts object serves them all.
+  const facts = s.facts(env);
   for (const stage of stages) {
     let verdict;
     try {
-      verdict = await s.deps.policy.check(stage, s.facts(env));
+      verdict = await s.deps.policy.check(stage, facts);
     } catch (e) {
       // A table that cannot be read right now (DictRetryError and the like) defers, never crashes.
       s.logger.warning(`${s.namaddr}: ${stage} restrictions: ${(e as Error).message}`);

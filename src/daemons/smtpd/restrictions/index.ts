@@ -25,6 +25,8 @@ const RELAY_REQUIRED = [
   'check_relay_domains',
 ];
 
+const DUNNO_VERDICT: PolicyVerdict = Object.freeze({ action: 'dunno' });
+
 /** The stages evaluated for a RCPT command (all of them with smtpd_delay_reject = yes). */
 const RCPT_TIME: ReadonlySet<RestrictionStage> = new Set(['connect', 'helo', 'mail', 'rcpt']);
 
@@ -85,17 +87,29 @@ export function createSmtpdPolicy(deps: SmtpdPolicyDeps): SmtpdPolicy {
 
   const relayFirst = (): boolean => ctx.boolParam('smtpd_relay_before_recipient_restrictions');
   const probeSender = probeSenderSettings(config);
+  // With smtpd_delay_reject every RCPT asks about four stages; the answer for one recipient is asked once.
+  let probeMemo = { recipient: '', period: NaN, result: false };
+  const toProbeSender = (recipient: string): boolean => {
+    const now = Date.now() / 1000;
+    const period = probeSender.ttlSeconds > 0 ? Math.floor(now / probeSender.ttlSeconds) : 0;
+    if (probeMemo.recipient === recipient && probeMemo.period === period) return probeMemo.result;
+    const result = isProbeSender(probeSender, replyAddress(recipient), now);
+    probeMemo = { recipient, period, result };
+    return result;
+  };
+  // A stage whose list is empty (most of them, by default) decides nothing: no evaluation needed.
+  const unlistedSender = ctx.boolParam('smtpd_reject_unlisted_sender');
+  const emptyStages = new Set<RestrictionStage>();
+  for (const [stage, param] of Object.entries(STAGE_LISTS) as [keyof typeof STAGE_LISTS, string][]) {
+    if ((lists.get(param) ?? []).length === 0 && !(stage === 'mail' && unlistedSender)) emptyStages.add(stage);
+  }
 
   return {
     async check(stage: RestrictionStage, facts: SessionFacts): Promise<PolicyVerdict> {
+      if (emptyStages.has(stage)) return DUNNO_VERDICT;
       // Mail to our own probe sender (a remote site verifying it) skips every restriction, as in Postfix,
       // so that two sites probing each other can never cache each other as undeliverable.
-      if (
-        RCPT_TIME.has(stage) &&
-        facts.recipient !== undefined &&
-        isProbeSender(probeSender, replyAddress(facts.recipient), Date.now() / 1000)
-      )
-        return { action: 'dunno' };
+      if (RCPT_TIME.has(stage) && facts.recipient !== undefined && toProbeSender(facts.recipient)) return DUNNO_VERDICT;
       const state: EvalState = {
         stage,
         facts,
@@ -139,7 +153,7 @@ export function createSmtpdPolicy(deps: SmtpdPolicyDeps): SmtpdPolicy {
       if (result.kind === 'reject') return { action: 'reject', reply: result.reply, logText: result.logText };
       if (state.deferIfPermit) return { action: 'reject', ...state.deferIfPermit };
       if (state.effects.length > 0) return { action: 'accept-with', effects: state.effects };
-      return result.kind === 'ok' ? { action: 'permit' } : { action: 'dunno' };
+      return result.kind === 'ok' ? { action: 'permit' } : DUNNO_VERDICT;
     },
   };
 }
