@@ -13,25 +13,60 @@ import { DUNNO, type EvalState, type StepResult } from './types.js';
 
 type Outcome = 'found' | 'missing' | 'retry';
 
+/** What the check needs from main.cf, read once per policy (a reload builds a new one). */
+interface UnlistedSettings {
+  readonly off: boolean;
+  /** recipient_canonical_maps, canonical_maps, virtual_alias_maps: only those that name a table. */
+  readonly aliasMaps: readonly (readonly string[])[];
+  readonly localMaps: readonly string[] | undefined;
+  readonly virtualMailboxMaps: readonly string[];
+  readonly relayMaps: readonly string[] | undefined;
+  readonly doubleBounce: string;
+  readonly delimiters: string;
+  readonly ownerRequestSpecial: boolean;
+}
+
+const SETTINGS = new WeakMap<PolicyContext, UnlistedSettings>();
+
+function settingsOf(ctx: PolicyContext): UnlistedSettings {
+  let st = SETTINGS.get(ctx);
+  if (st) return st;
+  const c = ctx.config;
+  const specs = (param: string): string[] => splitMatchList(c.get(param));
+  st = {
+    // receive_override_options=no_unknown_recipient_checks: an entry behind a content filter trusts what it gets.
+    off: receiveOverrides(c).has('no_unknown_recipient_checks'),
+    aliasMaps: ['recipient_canonical_maps', 'canonical_maps', 'virtual_alias_maps']
+      .map(specs)
+      .filter((l) => l.length > 0),
+    localMaps: c.get('local_recipient_maps').trim() === '' ? undefined : specs('local_recipient_maps'),
+    virtualMailboxMaps: specs('virtual_mailbox_maps'),
+    relayMaps: c.get('relay_recipient_maps').trim() === '' ? undefined : specs('relay_recipient_maps'),
+    doubleBounce: c.get('double_bounce_sender').toLowerCase(),
+    delimiters: c.get('recipient_delimiter'),
+    ownerRequestSpecial: ctx.boolParam('owner_request_special'),
+  };
+  SETTINGS.set(ctx, st);
+  return st;
+}
+
 export async function checkUnlisted(
   ctx: PolicyContext,
   state: EvalState,
   address: string,
   which: 'sender' | 'recipient',
 ): Promise<StepResult> {
-  // receive_override_options=no_unknown_recipient_checks: an entry behind a content filter trusts what it gets.
-  if (address === '' || receiveOverrides(ctx.config).has('no_unknown_recipient_checks')) return DUNNO;
+  const st = settingsOf(ctx);
+  if (address === '' || st.off) return DUNNO;
   const resolver = await ctx.resolverFor();
   const r = await resolver.resolve(address);
-  const final = `${r.local}@${r.domain}`;
-  const keyOpts = {
-    delimiters: ctx.config.get('recipient_delimiter'),
-    ownerRequestSpecial: ctx.boolParam('owner_request_special'),
-    localDomain: r.cls === 'local',
-  };
-  const keys = mailAddressKeys(final, keyOpts);
-  const find = async (param: string): Promise<Outcome> => {
-    const specs = splitMatchList(ctx.config.get(param));
+  let keys: string[] | undefined;
+  const find = async (specs: readonly string[]): Promise<Outcome> => {
+    keys ??= mailAddressKeys(`${r.local}@${r.domain}`, {
+      delimiters: st.delimiters,
+      ownerRequestSpecial: st.ownerRequestSpecial,
+      localDomain: r.cls === 'local',
+    });
     try {
       return (await ctx.lookupFirst(specs, keys)) ? 'found' : 'missing';
     } catch (e) {
@@ -41,18 +76,19 @@ export async function checkUnlisted(
   };
   const cls = which === 'sender' ? CLASS.sender : CLASS.recipient;
   const dsn = which === 'sender' ? '5.1.0' : '5.1.1';
-  const showTable = ctx.boolParam('show_user_unknown_table_name');
-  const unknown = (codeParam: string, table: string): StepResult =>
-    ctx.reject(
+  const unknown = (codeParam: string, table: string): StepResult => {
+    const showTable = ctx.boolParam('show_user_unknown_table_name');
+    return ctx.reject(
       state,
       ctx.intParam(codeParam, 550),
       dsn,
       `<${replyAddress(address)}>: ${cls} rejected: User unknown${showTable ? ` in ${table}` : ''}`,
     );
+  };
 
   // An address that canonical or virtual alias maps rewrite is valid whatever its class.
-  for (const p of ['recipient_canonical_maps', 'canonical_maps', 'virtual_alias_maps']) {
-    const o = await find(p);
+  for (const specs of st.aliasMaps) {
+    const o = await find(specs);
     if (o === 'found') return DUNNO;
     if (o === 'retry') return ctx.lookupFailure(state, address);
   }
@@ -63,9 +99,9 @@ export async function checkUnlisted(
     case 'local': {
       const lower = r.local.toLowerCase();
       // Mail to postmaster and the double-bounce address is absorbed by Postfix itself.
-      if (lower === 'postmaster' || lower === ctx.config.get('double_bounce_sender').toLowerCase()) return DUNNO;
-      if (ctx.config.get('local_recipient_maps').trim() === '') return DUNNO;
-      outcome = await find('local_recipient_maps');
+      if (lower === 'postmaster' || lower === st.doubleBounce) return DUNNO;
+      if (st.localMaps === undefined) return DUNNO;
+      outcome = await find(st.localMaps);
       codeParam = 'unknown_local_recipient_reject_code';
       table = 'local recipient table';
       break;
@@ -76,13 +112,13 @@ export async function checkUnlisted(
       table = 'virtual alias table';
       break;
     case 'virtual-mailbox':
-      outcome = await find('virtual_mailbox_maps');
+      outcome = await find(st.virtualMailboxMaps);
       codeParam = 'unknown_virtual_mailbox_reject_code';
       table = 'virtual mailbox table';
       break;
     case 'relay':
-      if (ctx.config.get('relay_recipient_maps').trim() === '') return DUNNO;
-      outcome = await find('relay_recipient_maps');
+      if (st.relayMaps === undefined) return DUNNO;
+      outcome = await find(st.relayMaps);
       codeParam = 'unknown_relay_recipient_reject_code';
       table = 'relay recipient table';
       break;
