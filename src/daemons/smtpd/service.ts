@@ -71,19 +71,25 @@ const service: ServiceModule = {
     const cleanup = directoryCleanup(ctx.directory);
     let server = await build(ctx, ctx.config, ctx.logger, cleanup);
     const sockets = new Set<Socket>();
-    const onConnection = (socket: Socket): void => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      void server.handleConnection(socket);
-    };
     const listeners: readonly Server[] = ctx.listeners;
-    for (const l of listeners) l.on('connection', onConnection);
+    const handlers = listeners.map((l) => {
+      const onConnection = (socket: Socket): void => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+        void server.handleConnection(socket, l);
+      };
+      l.on('connection', onConnection);
+      return onConnection;
+    });
     return {
       async reload(config: ParamReader): Promise<void> {
         server = await build(ctx, config, ctx.logger, cleanup);
       },
       async stop(graceful: boolean): Promise<void> {
-        for (const l of listeners) l.removeListener('connection', onConnection);
+        listeners.forEach((l, i) => {
+          const h = handlers[i];
+          if (h) l.removeListener('connection', h);
+        });
         if (!graceful) for (const s of sockets) s.destroy();
         await drained(sockets);
       },

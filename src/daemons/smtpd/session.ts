@@ -116,6 +116,8 @@ export class Session {
   constructor(
     readonly socket: Socket,
     readonly deps: SessionDeps,
+    /** Our endpoint when the listener is bound to one address (no getsockname() needed). */
+    local?: Endpoint,
   ) {
     this.settings = deps.settings;
     this.logger = deps.logger;
@@ -126,7 +128,7 @@ export class Session {
       name: 'unknown',
       reverseName: 'unknown',
     };
-    this.server = { addr: normalizeAddr(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
+    this.server = local ?? { addr: normalizeAddr(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     this.reader = new SmtpReader(socket, READ_BUFFER_LIMIT, () => this.flush());
     socket.setNoDelay(true);
     this.milters = deps.milters && deps.milters.milters.length > 0 ? new Milters(deps.milters, deps.logger) : undefined;

@@ -4,11 +4,12 @@
 // serves every connection of a listener handed over by master. Keeping this
 // thin means wiring smtpd into a master.cf service is one small file.
 import type { Server, Socket } from 'node:net';
+import type { Endpoint } from './proxy-protocol.js';
 import type { Logger } from '../../global/log/logger.js';
 import type { ParamReader } from '../../global/params/types.js';
 import type { CleanupService } from '../../global/queue/cleanup-api.js';
 import { Anvil } from '../anvil/anvil.js';
-import { ClientList } from './client-list.js';
+import { ClientList, normalizeAddr } from './client-list.js';
 import { systemResolver, type PeerResolver } from './peer.js';
 import type { SmtpdPolicy } from './policy-api.js';
 import { Session, type SessionDeps } from './session.js';
@@ -39,8 +40,12 @@ export interface SmtpdDeps {
 export interface SmtpdServer {
   readonly settings: SmtpdSettings;
   readonly anvil: Anvil;
-  /** Serve one SMTP session on an accepted socket; resolves when it has ended. */
-  handleConnection(socket: Socket): Promise<void>;
+  /**
+   * Serve one SMTP session on an accepted socket; resolves when it has ended.
+   * `listener`, the server that accepted it, spares a getsockname() per
+   * connection when it is bound to one address.
+   */
+  handleConnection(socket: Socket, listener?: Server): Promise<void>;
   /** Serve every connection `server` accepts. */
   attach(server: Server): void;
   /** Sessions currently open. */
@@ -79,12 +84,12 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
   };
   let open = 0;
 
-  async function handleConnection(socket: Socket): Promise<void> {
+  async function handleConnection(socket: Socket, listener?: Server): Promise<void> {
     open++;
     // A socket error before the session has its listeners must not crash the process.
     socket.on('error', () => undefined);
     try {
-      await new Session(socket, sessionDeps).serve();
+      await new Session(socket, sessionDeps, listener && boundEndpoint(listener)).serve();
     } catch (e) {
       logger.warning(`smtpd session failed: ${(e as Error).message}`);
       socket.destroy();
@@ -99,9 +104,30 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     handleConnection,
     attach(server: Server): void {
       server.on('connection', (socket: Socket) => {
-        void handleConnection(socket);
+        void handleConnection(socket, server);
       });
     },
     sessionCount: () => open,
   };
+}
+
+const BOUND = new WeakMap<Server, Endpoint | null>();
+
+/**
+ * The one local endpoint every connection of `listener` has, or undefined
+ * when it listens on a wildcard address (or not on TCP) and each accepted
+ * socket must be asked. Read once per listener.
+ */
+export function boundEndpoint(listener: Server): Endpoint | undefined {
+  let e = BOUND.get(listener);
+  if (e === undefined) {
+    const a = listener.address();
+    e =
+      a !== null && typeof a === 'object' && a.address !== '0.0.0.0' && a.address !== '::'
+        ? Object.freeze({ addr: normalizeAddr(a.address), port: a.port })
+        : null;
+    // Not yet listening: ask again next time rather than remember a wrong answer.
+    if (a !== null) BOUND.set(listener, e);
+  }
+  return e ?? undefined;
 }
