@@ -20,7 +20,7 @@ import type { SmtpdSettings } from './settings.js';
 import { printable, printableText } from './printable.js';
 import { parseProxyHeader, PROXY_HEADER_MAX, type Endpoint, type ProxyHeader } from './proxy-protocol.js';
 import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook, TlsSessionInfo } from './types.js';
-import { COMMAND_TABLE, STATS_ORDER } from './commands/table.js';
+import { COMMAND_TABLE, STATS_ORDER, UNKNOWN_STATS, statsIndex } from './commands/table.js';
 import { Milters } from '../../global/milter/milters.js';
 import type { MilterSettings } from '../../global/milter/settings.js';
 import { milterConnect, milterUnknown } from './milter-hooks.js';
@@ -62,6 +62,16 @@ const READ_BUFFER_LIMIT = 256 * 1024;
 
 /** Strict UTF-8 for command lines; stateless without `stream`, so one serves every session. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Without the spaces and tabs around it (most command lines have none: no regexp for those). */
+function trimBlanks(t: string): string {
+  const last = t.length - 1;
+  if (last < 0) return t;
+  const a = t.charCodeAt(0);
+  const z = t.charCodeAt(last);
+  if (a !== 0x20 && a !== 0x09 && z !== 0x20 && z !== 0x09) return t;
+  return t.replace(/^[ \t]+|[ \t]+$/g, '');
+}
 
 /** Commands allowed before STARTTLS when TLS is required (Postfix's PRE_TLS flag). */
 const PRE_TLS = new Set(['HELO', 'EHLO', 'STARTTLS', 'NOOP', 'QUIT']);
@@ -109,7 +119,9 @@ export class Session {
   private stream: Duplex;
   private out: string[] = [];
   private closing = false;
-  private readonly stats = new Map<string, { ok: number; total: number }>();
+  /** Per-command counts for the disconnect line, indexed as STATS_ORDER. */
+  private readonly statsOk: number[] = new Array<number>(STATS_ORDER.length).fill(0);
+  private readonly statsTotal: number[] = new Array<number>(STATS_ORDER.length).fill(0);
   private anvilCounted = false;
   private readonly transcript: SessionTranscript | undefined;
 
@@ -168,22 +180,26 @@ export class Session {
     this.transcript?.reply(r, text, this.where);
   }
 
-  /** Write buffered replies; waits for the socket to drain so a non-reading client cannot grow memory. */
-  async flush(): Promise<void> {
-    if (this.out.length === 0 || this.stream.destroyed) return;
-    const text = this.out.join('');
+  /**
+   * Write buffered replies. Returns a promise only when the socket must drain
+   * first (so a non-reading client cannot grow memory): the usual write costs
+   * the command loop no promise.
+   */
+  flush(): Promise<void> | undefined {
+    const out = this.out;
+    if (out.length === 0 || this.stream.destroyed) return undefined;
+    const text = out.length === 1 ? (out[0] ?? '') : out.join('');
     this.out = [];
-    if (!this.stream.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.stream.off('drain', done);
-          this.stream.off('close', done);
-          resolve();
-        };
-        this.stream.on('drain', done);
-        this.stream.on('close', done);
-      });
-    }
+    if (this.stream.write(text)) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('close', done);
+    });
   }
 
   /** End the session after the pending replies are written. */
@@ -422,21 +438,23 @@ export class Session {
         // Nearly every command is ASCII, which needs no decoding.
         text = isAscii(line.bytes) ? line.bytes.toString('latin1') : UTF8.decode(line.bytes);
       } catch {
-        this.count('unknown', false);
+        this.count(UNKNOWN_STATS, false);
         this.reply(500, '5.5.2', 'Error: bad UTF-8 syntax');
         continue;
       }
       const errorsBefore = this.errorCount;
       this.transcript?.command(text);
-      await this.dispatch(text.replace(/^[ \t]+|[ \t]+$/g, ''));
+      await this.dispatch(trimBlanks(text));
       if (this.errorCount > errorsBefore && this.errorCount >= s.softErrorLimit) await this.sleep(s.errorSleepSec);
     }
   }
 
   private async dispatch(text: string): Promise<void> {
-    const sp = text.search(/[ \t]/);
+    let sp = text.indexOf(' ');
+    const tab = text.indexOf('\t');
+    if (tab >= 0 && (sp < 0 || tab < sp)) sp = tab;
     const verb = (sp < 0 ? text : text.slice(0, sp)).toUpperCase();
-    const args = sp < 0 ? '' : text.slice(sp + 1).replace(/^[ \t]+/, '');
+    const args = sp < 0 ? '' : trimBlanks(text.slice(sp + 1));
     if (verb === '') {
       this.reply(500, '5.5.2', 'Error: bad syntax');
       return;
@@ -444,7 +462,7 @@ export class Session {
     const cmd: SmtpdCommand | undefined = COMMAND_TABLE.get(verb);
     if (!cmd) {
       this.where = 'UNKNOWN';
-      this.count('unknown', false);
+      this.count(UNKNOWN_STATS, false);
       if (this.isForbidden(verb)) {
         this.logger.warning(`non-SMTP command from ${this.namaddr}: ${printable(Buffer.from(text), 100)}`);
         // Postfix 3.7's words and code (later Postfix versions answer 521 5.7.0).
@@ -457,7 +475,7 @@ export class Session {
       // Postfix answers a rejected client this way whatever it sends, and
       // leaves `where` at CONNECT (the "too many errors after" log says so).
       this.reply(503, '5.7.0', `Error: access denied for ${this.namaddr}`);
-      if (cmd) this.count(cmd.name.toLowerCase(), false);
+      if (cmd) this.count(statsIndex(cmd), false);
       return;
     }
     if (!cmd) {
@@ -476,18 +494,18 @@ export class Session {
     // every reply (RFC 5321 lock-step); BDAT's own chunk follows it and is not a command.
     const lockstep = !this.pipeliningOffered && cmd.name !== 'BDAT' && cmd.name !== 'QUIT';
     if ((cmd.last || lockstep) && this.reader.pending() > 0 && this.pipeliningViolation(cmd.name)) {
-      this.count(cmd.name.toLowerCase(), false);
+      this.count(statsIndex(cmd), false);
       return;
     }
     if (!this.tls && !PRE_TLS.has(cmd.name) && this.deps.tls?.required?.()) {
       // TLS_README: with smtpd_tls_security_level = encrypt nothing but the greeting commands work in plaintext.
       this.reply(530, '5.7.0', 'Must issue a STARTTLS command first');
-      this.count(cmd.name.toLowerCase(), false);
+      this.count(statsIndex(cmd), false);
       return;
     }
     if (cmd.junk && ++this.junkCount > this.settings.junkCommandLimit) this.errorCount++;
     const ok = await cmd.run(this, args);
-    this.count(cmd.name.toLowerCase(), ok);
+    this.count(statsIndex(cmd), ok);
   }
 
   private isForbidden(verb: string): boolean {
@@ -498,14 +516,9 @@ export class Session {
     return s.forbiddenCommands.includes(verb) || s.forbiddenPatterns.some((re) => re.test(verb));
   }
 
-  private count(name: string, ok: boolean): void {
-    let e = this.stats.get(name);
-    if (!e) {
-      e = { ok: 0, total: 0 };
-      this.stats.set(name, e);
-    }
-    e.total++;
-    if (ok) e.ok++;
+  private count(index: number, ok: boolean): void {
+    this.statsTotal[index] = (this.statsTotal[index] ?? 0) + 1;
+    if (ok) this.statsOk[index] = (this.statsOk[index] ?? 0) + 1;
   }
 
   private readerClosed(e: ReaderClosedError): void {
@@ -523,13 +536,14 @@ export class Session {
     const parts: string[] = [];
     let ok = 0;
     let total = 0;
-    for (const name of STATS_ORDER) {
-      const e = this.stats.get(name);
-      if (!e) continue;
-      ok += e.ok;
-      total += e.total;
-      parts.push(e.ok === e.total ? `${name}=${e.ok}` : `${name}=${e.ok}/${e.total}`);
-    }
+    STATS_ORDER.forEach((name, i) => {
+      const t = this.statsTotal[i] ?? 0;
+      if (t === 0) return;
+      const o = this.statsOk[i] ?? 0;
+      ok += o;
+      total += t;
+      parts.push(o === t ? `${name}=${o}` : `${name}=${o}/${t}`);
+    });
     parts.push(ok === total ? `commands=${ok}` : `commands=${ok}/${total}`);
     return parts.join(' ');
   }

@@ -36,3 +36,13 @@ export const COMMAND_TABLE: ReadonlyMap<string, SmtpdCommand> = new Map(COMMANDS
 
 /** Order of the per-command counts in the disconnect log line, as Postfix prints them. */
 export const STATS_ORDER: readonly string[] = [...COMMANDS.map((c) => c.name.toLowerCase()), 'unknown'];
+
+/** Where unrecognised commands are counted in STATS_ORDER. */
+export const UNKNOWN_STATS = COMMANDS.length;
+
+const STATS_INDEX: ReadonlyMap<SmtpdCommand, number> = new Map(COMMANDS.map((c, i) => [c, i]));
+
+/** A command's place in STATS_ORDER (a session counts every command it runs). */
+export function statsIndex(cmd: SmtpdCommand): number {
+  return STATS_INDEX.get(cmd) ?? UNKNOWN_STATS;
+}
