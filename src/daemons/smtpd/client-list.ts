@@ -79,6 +79,7 @@ export class ClientList {
   private readonly warned = new Set<string>();
   private readonly parsed: readonly Item[];
   private readonly memo = new Map<string, boolean>();
+  private last = { addr: '', name: '', hit: false };
   constructor(
     items: readonly string[],
     private readonly warn: (text: string) => void = () => undefined,
@@ -88,6 +89,9 @@ export class ClientList {
 
   matches(client: ClientIdentity): boolean {
     if (this.parsed.length === 0) return false;
+    // The last client asked again (the same session, or the next one from the same host) needs no key.
+    const last = this.last;
+    if (last.addr === client.addr && last.name === client.name) return last.hit;
     const key = `${client.addr}\0${client.name}`;
     let hit = this.memo.get(key);
     if (hit === undefined) {
@@ -95,6 +99,7 @@ export class ClientList {
       if (this.memo.size >= MEMO_MAX) this.memo.clear();
       this.memo.set(key, hit);
     }
+    this.last = { addr: client.addr, name: client.name, hit };
     return hit;
   }
 

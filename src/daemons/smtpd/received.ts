@@ -22,14 +22,10 @@ export interface ReceivedFacts {
 
 /** The header as CRLF-terminated lines, ready for the queue file. */
 export function receivedHeader(f: ReceivedFacts): string {
-  const lines = [`Received: from ${f.helo ?? f.clientName} (${f.clientName} [${f.rfcAddr}])`];
-  for (const c of f.comments ?? []) lines.push(`\t${c}`);
-  const by = `\tby ${f.myhostname} (${f.mailName}) with ${f.protocol} id ${f.queueId}`;
+  let text = `Received: from ${f.helo ?? f.clientName} (${f.clientName} [${f.rfcAddr}])\r\n`;
+  for (const c of f.comments ?? []) text += `\t${c}\r\n`;
+  text += `\tby ${f.myhostname} (${f.mailName}) with ${f.protocol} id ${f.queueId}`;
   const only = f.recipients.length === 1 ? f.recipients[0] : undefined;
-  if (only !== undefined) {
-    lines.push(by, `\tfor <${only}>; ${mailDate(f.date.getTime())}`);
-  } else {
-    lines.push(`${by};`, `\t${mailDate(f.date.getTime())}`);
-  }
-  return lines.map((l) => `${l}\r\n`).join('');
+  const date = mailDate(f.date.getTime());
+  return only !== undefined ? `${text}\r\n\tfor <${only}>; ${date}\r\n` : `${text};\r\n\t${date}\r\n`;
 }
