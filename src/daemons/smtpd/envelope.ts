@@ -47,7 +47,8 @@ function validAddress(addr: string): boolean {
 export function parsePath(rest: string, keyword: 'FROM' | 'TO'): PathParse {
   const prefix = `${keyword}:`;
   if (rest.slice(0, prefix.length).toUpperCase() !== prefix) return { ok: false, error: 'syntax' };
-  const arg = rest.slice(prefix.length).replace(/^[ \t]+/, '');
+  let arg = rest.slice(prefix.length);
+  if (arg.startsWith(' ') || arg.startsWith('\t')) arg = arg.replace(/^[ \t]+/, '');
   if (arg === '') return { ok: false, error: 'syntax' };
   let path: string;
   let tail: string;
@@ -63,10 +64,11 @@ export function parsePath(rest: string, keyword: 'FROM' | 'TO'): PathParse {
     tail = sp < 0 ? '' : arg.slice(sp);
   }
   // RFC 5321 source route `@a,@b:user@domain`: obsolete, ignored as RFC 5321 section C allows.
-  const route = /^@[^:]*:/.exec(path);
+  const route = path.startsWith('@') ? /^@[^:]*:/.exec(path) : null;
   if (route) path = path.slice(route[0].length);
   if (!validAddress(path)) return { ok: false, error: 'address' };
-  const params = tail.split(/[ \t]+/).filter((p) => p !== '');
+  // Most paths come without parameters (smtp-source, many MTAs): no split for those.
+  const params = tail === '' ? [] : tail.split(/[ \t]+/).filter((p) => p !== '');
   // eslint-disable-next-line no-control-regex
   const utf8 = /[^\x00-\x7f]/.test(path);
   return { ok: true, address: path, params, utf8 };

@@ -128,7 +128,9 @@ export function createSmtpdPolicy(deps: SmtpdPolicyDeps): SmtpdPolicy {
           : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
         // Each list ends at its own permit; a permit in one does not skip the other.
         for (const param of order) {
-          result = await evaluator.evalList(state, lists.get(param) ?? []);
+          const list = lists.get(param) ?? [];
+          // An empty list (smtpd_recipient_restrictions by default) decides nothing.
+          result = list.length === 0 ? DUNNO : await evaluator.evalList(state, list);
           if (result.kind === 'reject') break;
         }
         if (result.kind !== 'reject' && !state.rcptMapsChecked && ctx.boolParam('smtpd_reject_unlisted_recipient')) {
