@@ -20,7 +20,8 @@ import type { SmtpdSettings } from './settings.js';
 import { printable, printableText } from './printable.js';
 import { parseProxyHeader, PROXY_HEADER_MAX, type Endpoint, type ProxyHeader } from './proxy-protocol.js';
 import type { AuthHook, EtrnHook, MailTransaction, SmtpdCommand, StartTlsHook, TlsSessionInfo } from './types.js';
-import { COMMAND_TABLE, STATS_ORDER, UNKNOWN_STATS, statsIndex } from './commands/table.js';
+import { COMMAND_TABLE } from './commands/table.js';
+import { CommandStats } from './command-stats.js';
 import { Milters } from '../../global/milter/milters.js';
 import type { MilterSettings } from '../../global/milter/settings.js';
 import { milterConnect, milterUnknown } from './milter-hooks.js';
@@ -119,9 +120,7 @@ export class Session {
   private stream: Duplex;
   private out: string[] = [];
   private closing = false;
-  /** Per-command counts for the disconnect line, indexed as STATS_ORDER. */
-  private readonly statsOk: number[] = new Array<number>(STATS_ORDER.length).fill(0);
-  private readonly statsTotal: number[] = new Array<number>(STATS_ORDER.length).fill(0);
+  private readonly stats = new CommandStats();
   private anvilCounted = false;
   private readonly transcript: SessionTranscript | undefined;
 
@@ -438,7 +437,7 @@ export class Session {
         // Nearly every command is ASCII, which needs no decoding.
         text = isAscii(line.bytes) ? line.bytes.toString('latin1') : UTF8.decode(line.bytes);
       } catch {
-        this.count(UNKNOWN_STATS, false);
+        this.stats.count(undefined, false);
         this.reply(500, '5.5.2', 'Error: bad UTF-8 syntax');
         continue;
       }
@@ -462,7 +461,7 @@ export class Session {
     const cmd: SmtpdCommand | undefined = COMMAND_TABLE.get(verb);
     if (!cmd) {
       this.where = 'UNKNOWN';
-      this.count(UNKNOWN_STATS, false);
+      this.stats.count(undefined, false);
       if (this.isForbidden(verb)) {
         this.logger.warning(`non-SMTP command from ${this.namaddr}: ${printable(Buffer.from(text), 100)}`);
         // Postfix 3.7's words and code (later Postfix versions answer 521 5.7.0).
@@ -475,7 +474,7 @@ export class Session {
       // Postfix answers a rejected client this way whatever it sends, and
       // leaves `where` at CONNECT (the "too many errors after" log says so).
       this.reply(503, '5.7.0', `Error: access denied for ${this.namaddr}`);
-      if (cmd) this.count(statsIndex(cmd), false);
+      if (cmd) this.stats.count(cmd, false);
       return;
     }
     if (!cmd) {
@@ -494,18 +493,18 @@ export class Session {
     // every reply (RFC 5321 lock-step); BDAT's own chunk follows it and is not a command.
     const lockstep = !this.pipeliningOffered && cmd.name !== 'BDAT' && cmd.name !== 'QUIT';
     if ((cmd.last || lockstep) && this.reader.pending() > 0 && this.pipeliningViolation(cmd.name)) {
-      this.count(statsIndex(cmd), false);
+      this.stats.count(cmd, false);
       return;
     }
     if (!this.tls && !PRE_TLS.has(cmd.name) && this.deps.tls?.required?.()) {
       // TLS_README: with smtpd_tls_security_level = encrypt nothing but the greeting commands work in plaintext.
       this.reply(530, '5.7.0', 'Must issue a STARTTLS command first');
-      this.count(statsIndex(cmd), false);
+      this.stats.count(cmd, false);
       return;
     }
     if (cmd.junk && ++this.junkCount > this.settings.junkCommandLimit) this.errorCount++;
     const ok = await cmd.run(this, args);
-    this.count(statsIndex(cmd), ok);
+    this.stats.count(cmd, ok);
   }
 
   private isForbidden(verb: string): boolean {
@@ -514,11 +513,6 @@ export class Session {
     // lost sync or a cross-protocol attack: Postfix hangs up whatever smtpd_forbidden_commands says.
     if (/^[\x21-\x39\x3b-\x7e]+:/.test(verb)) return true;
     return s.forbiddenCommands.includes(verb) || s.forbiddenPatterns.some((re) => re.test(verb));
-  }
-
-  private count(index: number, ok: boolean): void {
-    this.statsTotal[index] = (this.statsTotal[index] ?? 0) + 1;
-    if (ok) this.statsOk[index] = (this.statsOk[index] ?? 0) + 1;
   }
 
   private readerClosed(e: ReaderClosedError): void {
@@ -531,23 +525,6 @@ export class Session {
     }
   }
 
-  /** Postfix's `ehlo=1 mail=1 ... commands=5` summary. */
-  private statsText(): string {
-    const parts: string[] = [];
-    let ok = 0;
-    let total = 0;
-    STATS_ORDER.forEach((name, i) => {
-      const t = this.statsTotal[i] ?? 0;
-      if (t === 0) return;
-      const o = this.statsOk[i] ?? 0;
-      ok += o;
-      total += t;
-      parts.push(o === t ? `${name}=${o}` : `${name}=${o}/${t}`);
-    });
-    parts.push(ok === total ? `commands=${ok}` : `commands=${ok}/${total}`);
-    return parts.join(' ');
-  }
-
   private async finish(): Promise<void> {
     await this.abortTransaction();
     try {
@@ -557,7 +534,7 @@ export class Session {
     }
     this.milters?.quit();
     if (this.anvilCounted) this.deps.anvil?.disconnect(this.settings.service, this.client.addr);
-    this.logger.info(`disconnect from ${this.namaddr} ${this.statsText()}`);
+    this.logger.info(`disconnect from ${this.namaddr} ${this.stats.text()}`);
     void this.transcript?.end();
     this.socket.setTimeout(0);
     // Like Postfix's smtpd, close our end once the last reply is in the kernel
