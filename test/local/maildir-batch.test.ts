@@ -140,6 +140,26 @@ test('a write whose delivery was given up before it started is not written; a fa
   assert.ok(!k.ok && k.dsn === '4.3.0' && /delivery helper failed/.test(k.reason), JSON.stringify(k));
 });
 
+test('a batch stays within its byte bound: big files go in separate requests', async () => {
+  const r = heldRunner();
+  const b = new MaildirBatcher(r.run);
+  const first = b.submit(WHO, '/m/', 0, item(1), slot(1));
+  await until(() => r.calls.length === 1, 'the first write');
+  const big = (n: number): BatchItem => ({ unique: `big${n}`, data: Buffer.alloc(3 * 1024 * 1024) });
+  const rest = [big(1), big(2), item(3)].map((i) => b.submit(WHO, '/m/', 0, i, slot(1)));
+  await new Promise((res) => setTimeout(res, 10));
+  for (let k = 0; k < 3; k++) {
+    await until(() => r.calls.length === k + 1, `request ${k + 1}`);
+    r.calls[k]?.finish();
+  }
+  await first;
+  await Promise.all(rest);
+  assert.deepEqual(
+    r.calls.map((c) => c.items.map((i) => i.unique)),
+    [['u1'], ['big1'], ['big2', 'u3']],
+  );
+});
+
 /** Runs `postern-deliver serve` as `u` on raw input; its exit status and responses. */
 function serveRaw(u: { uid: number; gid: number }, input: Buffer): Promise<{ code: number | null; texts: string[] }> {
   return new Promise((resolve) => {

@@ -49,6 +49,8 @@ export type BatchRunner = (
 /** Most files, and bytes, per helper request (the helper's own limits are 64 files, 16 MiB). */
 export const MAX_BATCH_FILES = 32;
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** Most bytes of file names per request: its arguments, with the path, stay within the helper's 16 KiB. */
+const MAX_NAME_BYTES = 8 * 1024;
 
 interface Waiting extends BatchItem {
   readonly slot: WriteSlot;
@@ -108,9 +110,11 @@ export class MaildirBatcher {
       const share = Math.min(MAX_BATCH_FILES, Math.ceil(box.queue.length / free));
       const batch: Waiting[] = [];
       let bytes = 0;
+      let names = 0;
       while (box.queue.length > 0 && batch.length < share) {
         const next = box.queue[0] as Waiting;
-        if (batch.length > 0 && bytes + next.data.length > MAX_BATCH_BYTES) break;
+        const full = bytes + next.data.length > MAX_BATCH_BYTES || names + next.unique.length + 12 > MAX_NAME_BYTES;
+        if (batch.length > 0 && full) break;
         box.queue.shift();
         // The core has deferred a delivery whose channel closed: writing it now would duplicate it.
         if (next.slot.abandoned()) {
@@ -119,6 +123,7 @@ export class MaildirBatcher {
         }
         batch.push(next);
         bytes += next.data.length;
+        names += next.unique.length + 12;
       }
       if (batch.length === 0) continue;
       box.writing++;
