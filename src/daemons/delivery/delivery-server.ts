@@ -234,6 +234,7 @@ export class DeliveryServer {
     const key = policy ? destinationKey(policy, w.transport, w.nexthop, w.recipients) : undefined;
     const gate = this.gate?.gate;
     let held = false;
+    let reclaiming: Promise<void> | undefined;
     let slot: WriteSlot | undefined;
     if (gate && policy && key !== undefined) {
       await gate.enter(key, policy.limit);
@@ -246,10 +247,14 @@ export class DeliveryServer {
             if (held) gate.leave(key);
             held = false;
           },
-          reclaim: async () => {
-            if (!held) await gate.enter(key, policy.limit, true);
-            held = true;
-          },
+          // One slot per delivery, even if two of its writes come back at once.
+          reclaim: () =>
+            held
+              ? Promise.resolve()
+              : (reclaiming ??= gate.enter(key, policy.limit, true).then(() => {
+                  held = true;
+                  reclaiming = undefined;
+                })),
           abandoned: () => this.closed,
         };
     }
