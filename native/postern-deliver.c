@@ -27,6 +27,13 @@
  *   LEN BYTES ... content chunks of at most 64 KiB, then a zero LEN
  * SIZE (the content length in decimal) comes first in ARGS; content that ends
  * short of it is not delivered.
+ * serve also takes "maildirs DIR/ LIMIT N UNIQUE1 SIZE1 ... UNIQUEn SIZEn": n
+ * messages for one maildir, their contents back to back. Each goes to tmp/,
+ * then every file is synced (their writebacks started together, so the disk
+ * sees them at once instead of one sync after another), and only then is each
+ * linked into new/: one writer per batch, every file synced before it is
+ * reported. The answer's OUTPUT has one line per message, in order: empty for
+ * delivered, else "D.D.D text".
  * out, per request: LEN STATUS OUTPUT, where STATUS is the child's exit
  * status (0 ok, 1 failure with the "D.D.D text" line) or 128+signal.
  * Anything malformed makes the helper exit at once; so does EOF.
@@ -595,6 +602,151 @@ static int serve_maildir(char **argv) {
     return 0;
 }
 
+#define BATCH_MAX_FILES 64
+#define BATCH_MAX_BYTES (16 * 1024 * 1024)
+
+/* Reads a whole request's content frames into buf (exactly size bytes); 0 = malformed or cut short. */
+static int read_content(char *buf, long long size) {
+    long long total = 0;
+    for (;;) {
+        unsigned char b[4];
+        if (!read_all(0, b, 4)) return 0;
+        uint32_t n = get_len(b);
+        if (n == 0) return total == size;
+        if (n > SERVE_MAX_CHUNK || total + n > size || !read_all(0, buf + total, n)) return 0;
+        total += n;
+    }
+}
+
+/* Writes n bytes to fd under the soft size limit; 0 or an errno value. */
+static int write_limited(int fd, const char *data, size_t n, long long limit) {
+    struct rlimit saved;
+    int limited = 0;
+    if (limit > 0 && getrlimit(RLIMIT_FSIZE, &saved) == 0) {
+        struct rlimit rl = saved;
+        rl.rlim_cur = (rlim_t)limit < saved.rlim_max ? (rlim_t)limit : saved.rlim_max;
+        signal(SIGXFSZ, SIG_IGN);
+        limited = setrlimit(RLIMIT_FSIZE, &rl) == 0;
+    }
+    int err = 0;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, data + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            err = errno;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (limited) setrlimit(RLIMIT_FSIZE, &saved);
+    return err;
+}
+
+/*
+ * A batch of maildir messages (see the header comment). Failures are per
+ * message, with the texts maildir_deliver() gives. The content is read whole
+ * (bounded) before any file is made, so a malformed or cut-short stream ends
+ * the helper having written nothing.
+ */
+static void serve_maildirs(char **argv, int argc) {
+    static struct failure fails[BATCH_MAX_FILES];
+    static int fds[BATCH_MAX_FILES];
+    static char tmpf[BATCH_MAX_FILES][4400];
+    static char out[BATCH_MAX_FILES * (sizeof fails[0].line + 1)];
+    const char *base = argv[0];
+    char *end;
+    errno = 0;
+    long long limit = strtoll(argv[1], &end, 10);
+    int bad_limit = errno || *end || end == argv[1] || limit < 0;
+    errno = 0;
+    long long count = strtoll(argv[2], &end, 10);
+    if (errno || *end || count < 1 || count > BATCH_MAX_FILES || argc != 3 + 2 * count) _exit(3);
+    if (expected_input > BATCH_MAX_BYTES) _exit(3);
+    long long sizes[BATCH_MAX_FILES], sum = 0;
+    for (int i = 0; i < count; i++) {
+        errno = 0;
+        sizes[i] = strtoll(argv[4 + 2 * i], &end, 10);
+        if (errno || *end || end == argv[4 + 2 * i] || sizes[i] < 0) _exit(3);
+        sum += sizes[i];
+    }
+    if (sum != expected_input) _exit(3);
+    char *content = malloc(expected_input > 0 ? (size_t)expected_input : 1);
+    if (content == NULL) _exit(4);
+    if (!read_content(content, expected_input)) _exit(3);
+
+    size_t len = strlen(base);
+    struct failure common;
+    int common_failed = 0;
+    if (bad_limit) common_failed = failf(&common, "4.3.0", "bad limit argument: %s", argv[1]) < 0;
+    else if (len == 0 || len > 4000 || base[len - 1] != '/')
+        common_failed = failf(&common, "4.3.0", "bad maildir path: %s", base) < 0;
+    else if (maildir_ready(base, &common) < 0) common_failed = 1;
+
+    long long off = 0;
+    for (int i = 0; i < count; i++) {
+        const char *unique = argv[3 + 2 * i];
+        const char *data = content + off;
+        off += sizes[i];
+        fds[i] = -1;
+        fails[i].line[0] = 0;
+        if (common_failed) {
+            fails[i] = common;
+            continue;
+        }
+        if (strchr(unique, '/') || unique[0] == '.' || unique[0] == 0 || strlen(unique) > 255) {
+            failf(&fails[i], "4.3.0", "bad unique name");
+            continue;
+        }
+        snprintf(tmpf[i], sizeof tmpf[i], "%stmp/%s", base, unique);
+        int fd = open(tmpf[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            int e = errno;
+            failf(&fails[i], errno_dsn(e), "create maildir file %s: %s", tmpf[i], strerror(e));
+            continue;
+        }
+        int err = write_limited(fd, data, (size_t)sizes[i], limit);
+        if (err) {
+            close(fd);
+            unlink(tmpf[i]);
+            failf(&fails[i], errno_dsn(err), "create maildir file %s: %s", tmpf[i], strerror(err));
+            continue;
+        }
+        fds[i] = fd;
+    }
+    free(content);
+    /* Start every file's writeback first, so the syncs below overlap on the disk. */
+    for (int i = 0; i < count; i++)
+        if (fds[i] >= 0) sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+    for (int i = 0; i < count; i++) {
+        if (fds[i] < 0) continue;
+        int err = fsync(fds[i]) < 0 ? errno : 0;
+        if (close(fds[i]) < 0 && !err) err = errno;
+        if (err) {
+            fds[i] = -1;
+            unlink(tmpf[i]);
+            failf(&fails[i], errno_dsn(err), "create maildir file %s: %s", tmpf[i], strerror(err));
+        }
+    }
+    size_t n = 0;
+    for (int i = 0; i < count; i++) {
+        if (fds[i] >= 0) {
+            char newf[4400];
+            snprintf(newf, sizeof newf, "%snew/%s", base, argv[3 + 2 * i]);
+            if (link(tmpf[i], newf) < 0) failf(&fails[i], "4.2.0", "link to %s: %s", newf, strerror(errno));
+            unlink(tmpf[i]);
+        }
+        size_t l = strlen(fails[i].line);
+        memcpy(out + n, fails[i].line, l);
+        n += l;
+        out[n++] = '\n';
+    }
+    unsigned char head[8];
+    put_len(head, (uint32_t)n + 4);
+    put_len(head + 4, 0);
+    write_full(1, head, 8);
+    write_full(1, out, n);
+}
+
 static int serve_one(char *args, uint32_t len) {
     char *argv[12];
     int argc = 0;
@@ -605,6 +757,17 @@ static int serve_one(char *args, uint32_t len) {
     errno = 0;
     expected_input = strtoll(args, &end, 10);
     if (errno || end == args || *end || expected_input < 0) _exit(3);
+    if (first < len && strcmp(args + first, "maildirs") == 0) {
+        static char *bargv[3 + 2 * BATCH_MAX_FILES + 1];
+        int bargc = 0;
+        for (uint32_t i = first + 9; i < len; i += (uint32_t)strlen(args + i) + 1) {
+            if (bargc >= 3 + 2 * BATCH_MAX_FILES) _exit(3);
+            bargv[bargc++] = args + i;
+        }
+        if (bargc < 5) _exit(3);
+        serve_maildirs(bargv, bargc);
+        return 0;
+    }
     for (uint32_t i = first; i < len; i += (uint32_t)strlen(args + i) + 1) {
         if (argc >= 11) _exit(3);
         argv[argc++] = args + i;

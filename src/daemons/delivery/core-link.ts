@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
 import type { DeliveryRecipient, DeliveryRequest, RecipientOutcome } from '../../global/queue/delivery-api.js';
-import { encodeFrame, readFrames } from './frame.js';
+import { corkedWriter, encodeFrame, readFrames } from './frame.js';
 import {
   CHUNK_BYTES,
   decodeToCore,
@@ -97,12 +97,14 @@ export class DeliveryLink {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private waiters: (() => void)[] = [];
+  private readonly writers = new WeakMap<Socket, (frame: Buffer) => void>();
 
   /** A new channel from master (first start, or after either process restarted). */
   setChannel(socket: Socket, log: Logger): void {
     this.log = log;
     this.socket?.destroy();
     this.socket = socket;
+    this.writers.set(socket, corkedWriter(socket));
     socket.on('error', () => undefined); // close follows
     socket.on('close', () => this.channelLost(socket));
     readFrames(
@@ -147,7 +149,7 @@ export class DeliveryLink {
   }
 
   private send(socket: Socket, msg: ToDelivery, data?: Buffer): void {
-    if (!socket.destroyed) socket.write(encodeFrame(msg, data));
+    if (!socket.destroyed) (this.writers.get(socket) ?? ((f: Buffer) => socket.write(f)))(encodeFrame(msg, data));
   }
 
   private channelLost(socket: Socket): void {

@@ -16,8 +16,9 @@ import type {
   RecipientOutcome,
 } from '../../global/queue/delivery-api.js';
 import type { ForwardCopy } from '../local/forwarding.js';
+import { writeSlot, type WriteSlot } from '../local/maildir-batch.js';
 import type { Leaf } from '../local/recipient-outcome.js';
-import { encodeFrame, readFrames } from './frame.js';
+import { corkedWriter, encodeFrame, readFrames } from './frame.js';
 import { destinationKey, type DestinationGate, type GatePolicy } from './destination-gate.js';
 import { decodeToDelivery, MAX_FRAME_TO_DELIVERY, type ToCore, type ToDelivery, type WireOutcome } from './protocol.js';
 
@@ -113,6 +114,7 @@ export class DeliveryServer {
   private nextStream = 1;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly write: (frame: Buffer) => void;
 
   constructor(
     private readonly socket: Socket,
@@ -121,6 +123,7 @@ export class DeliveryServer {
     /** Holds each destination to its concurrency limit when qmgr sends requests ahead (destination-gate.ts). */
     private readonly gate?: { readonly gate: DestinationGate; readonly policy: (transport: string) => GatePolicy },
   ) {
+    this.write = corkedWriter(socket);
     socket.on('error', () => undefined); // close follows
     socket.on('close', () => {
       this.closed = true;
@@ -147,7 +150,7 @@ export class DeliveryServer {
   }
 
   private send(msg: ToCore): void {
-    if (!this.closed) this.socket.write(encodeFrame(msg));
+    if (!this.closed) this.write(encodeFrame(msg));
   }
 
   private wait(key: string): Promise<{ msg: Answer; data: Buffer }> {
@@ -229,18 +232,44 @@ export class DeliveryServer {
     let outcomes: WireOutcome[];
     const policy = this.gate?.policy(w.transport);
     const key = policy ? destinationKey(policy, w.transport, w.nexthop, w.recipients) : undefined;
-    if (this.gate && policy && key !== undefined) await this.gate.gate.enter(key, policy.limit);
+    const gate = this.gate?.gate;
+    let held = false;
+    let reclaiming: Promise<void> | undefined;
+    let slot: WriteSlot | undefined;
+    if (gate && policy && key !== undefined) {
+      await gate.enter(key, policy.limit);
+      held = true;
+      // A maildir write lends the slot out while it waits (local/maildir-batch.ts).
+      if (policy.limit > 0)
+        slot = {
+          limit: policy.limit,
+          release: () => {
+            if (held) gate.leave(key);
+            held = false;
+          },
+          // One slot per delivery, even if two of its writes come back at once.
+          reclaim: () =>
+            held
+              ? Promise.resolve()
+              : (reclaiming ??= gate.enter(key, policy.limit, true).then(() => {
+                  held = true;
+                  reclaiming = undefined;
+                })),
+          abandoned: () => this.closed,
+        };
+    }
     try {
       // The core has deferred whatever was waiting when the channel closed: starting it now would duplicate it.
       if (this.closed) throw new ChannelClosedError();
-      const got = await current.run({ server: this, id }, () => agent.deliver(req));
+      const run = (): Promise<RecipientOutcome[]> => current.run({ server: this, id }, () => agent.deliver(req));
+      const got = await (slot ? writeSlot.run(slot, run) : run());
       outcomes = got.map((o) => ({ ...o, reason: o.reason.slice(0, 4000) }));
     } catch (e) {
       if (!(e instanceof ChannelClosedError))
         this.log.warning(`${w.queueId}: ${agent.command} delivery failed: ${(e as Error).message}`);
       outcomes = defer('unknown mail transport error');
     } finally {
-      if (this.gate && key !== undefined) this.gate.gate.leave(key);
+      if (gate && key !== undefined && held) gate.leave(key);
       this.inFlight--;
       if (this.inFlight === 0) for (const r of this.idleWaiters.splice(0)) r();
     }

@@ -51,8 +51,11 @@ export class DestinationGate {
   private readonly running = new Map<string, number>();
   private readonly waiting = new Map<string, (() => void)[]>();
 
-  /** Resolves once a delivery to `key` may start; the caller must `leave(key)` when it ends. */
-  enter(key: string, limit: number): Promise<void> {
+  /**
+   * Resolves once a delivery to `key` may start; the caller must `leave(key)` when it ends.
+   * `first`: ahead of those waiting (a delivery taking back the slot it lent during its mailbox write).
+   */
+  enter(key: string, limit: number, first = false): Promise<void> {
     const n = this.running.get(key) ?? 0;
     if (limit <= 0 || n < limit) {
       this.running.set(key, n + 1);
@@ -60,7 +63,8 @@ export class DestinationGate {
     }
     return new Promise((resolve) => {
       const q = this.waiting.get(key) ?? [];
-      q.push(resolve);
+      if (first) q.unshift(resolve);
+      else q.push(resolve);
       this.waiting.set(key, q);
     });
   }

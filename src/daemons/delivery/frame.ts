@@ -23,6 +23,26 @@ export function encodeFrame(header: unknown, data?: Buffer): Buffer {
   return data ? Buffer.concat([head, json, data]) : Buffer.concat([head, json]);
 }
 
+/**
+ * Writes frames to a socket; the frames of one event-loop turn leave in one
+ * system call (a batch of outcomes, the requests qmgr sends for them), since
+ * each write wakes the other process once more.
+ */
+export function corkedWriter(socket: Socket): (frame: Buffer) => void {
+  let corked = false;
+  return (frame) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(frame);
+  };
+}
+
 /** Splits a byte stream into frames; throws FrameError on a frame that is too big or malformed. */
 export class FrameReader {
   private chunks: Buffer[] = [];

@@ -35,8 +35,12 @@ function callbacks(ctx: ServiceContext): CoreCallbacks {
   };
 }
 
-/** Requests per destination qmgr may send beyond its window (each waits in the delivery process, content included). */
-const QUEUED_AHEAD = 4;
+/**
+ * Requests per destination qmgr may send beyond its window (each waits in the delivery process, content up to
+ * 64 KiB included). Maildir writes queued for one mailbox go to the helper together (local/maildir-batch.ts),
+ * so a deeper queue means fewer, larger batches.
+ */
+const QUEUED_AHEAD = 8;
 
 function proxyAgent(ctx: ServiceContext): DeliveryAgent {
   const cb = callbacks(ctx);

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HelperPool, type PoolLimits } from './helper-pool.js';
 import type { SpawnIdentity } from './identity.js';
+import { MaildirBatcher, writeSlot, type BatchItem, type BatchResult } from './maildir-batch.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/daemons/local → dist/native/postern-deliver (built by native/build.mjs). */
@@ -151,9 +152,45 @@ export function maildirUniqueName(now = Date.now()): string {
   return `${sec}.P${process.pid}Q${counter}M${usec}.${host}`;
 }
 
-export function deliverMaildir(who: SpawnIdentity, dir: string, data: Buffer, limit: number): Promise<WriteResult> {
+/** One `maildirs` request for files of one maildir; one result per file. */
+async function writeBatch(who: SpawnIdentity, base: string, limit: number, items: BatchItem[]): Promise<BatchResult[]> {
+  const one = (i: BatchItem): Promise<WriteResult> =>
+    runHelper(who, ['maildir', base, String(Math.max(0, limit)), i.unique], i.data);
+  if (items.length === 1 || !who.ok || !helperAvailable()) return Promise.all(items.map(one));
+  const args = ['maildirs', base, String(Math.max(0, limit)), String(items.length)];
+  for (const i of items) args.push(i.unique, String(i.data.length));
+  const pending = helperPool().run(who, args, Buffer.concat(items.map((i) => i.data)));
+  // Every pooled helper busy: the single-shot helper takes one file at a time.
+  if (!pending) return Promise.all(items.map(one));
+  const r = await pending;
+  if (r.status < 0) return items.map(() => ({ ok: false, dsn: '4.3.0', reason: r.stderr }));
+  if (r.status !== 0) {
+    const fail = toResult(r.status, r.output, r.stderr, `exit status ${r.status}`);
+    return items.map(() => fail);
+  }
+  const lines = r.output.toString('utf8').split('\n');
+  return items.map((_, n) => {
+    const line = lines[n];
+    if (line === '') return { ok: true };
+    return toResult(1, Buffer.from(line ?? 'no answer for this message'), r.stderr, 'no answer for this message');
+  });
+}
+
+const batcher = new MaildirBatcher(writeBatch);
+
+export async function deliverMaildir(
+  who: SpawnIdentity,
+  dir: string,
+  data: Buffer,
+  limit: number,
+): Promise<WriteResult> {
   const base = dir.endsWith('/') ? dir : `${dir}/`;
-  return runHelper(who, ['maildir', base, String(Math.max(0, limit)), maildirUniqueName()], data);
+  const slot = writeSlot.getStore();
+  // Outside the delivery process's gate (in-process agents, tests) each write goes alone, as before.
+  if (!slot || !who.ok || !helperAvailable())
+    return runHelper(who, ['maildir', base, String(Math.max(0, limit)), maildirUniqueName()], data);
+  const r = await batcher.submit(who, base, limit, { unique: maildirUniqueName(), data }, slot);
+  return r.ok ? { ok: true, output: Buffer.alloc(0) } : r;
 }
 
 export interface ReadResult {
