@@ -25,19 +25,21 @@ export interface FinishDeps {
 
 export type RoundResult = { rcpt: StoredRecipient; outcome: RecipientOutcome };
 
-/** What bounce(8) needs to know of a message to write a notice about it. */
+/** What bounce(8) needs to know of a message to write a notice about it (a fresh object the caller may extend). */
 export function noticeMessage(store: QueueStore, msg: QueuedMessage): NoticeMessage {
-  return {
+  // Optional fields are assigned, not spread: qmgr builds one of these per delivery request.
+  const m: { -readonly [K in keyof NoticeMessage]: NoticeMessage[K] } = {
     queueId: msg.queueId,
     sender: msg.sender,
     arrivalTime: msg.arrivalTime,
     size: msg.size,
     openContent: () => store.openContent(msg.queueId),
-    ...(msg.envid !== undefined ? { envid: msg.envid } : {}),
-    ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
-    ...(msg.body !== undefined ? { body: msg.body } : {}),
-    ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
   };
+  if (msg.envid !== undefined) m.envid = msg.envid;
+  if (msg.ret !== undefined) m.ret = msg.ret;
+  if (msg.body !== undefined) m.body = msg.body;
+  if (msg.smtputf8 !== undefined) m.smtputf8 = msg.smtputf8;
+  return m;
 }
 
 /**

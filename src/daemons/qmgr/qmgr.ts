@@ -70,6 +70,7 @@ export class Qmgr {
   private readonly probeSlots = new Set<string>();
   private readonly transportRecipients = new Map<string, number>();
   private readonly throttle: TransportThrottle;
+  private readonly agentLogs = new Map<string, Logger>();
   private readonly clog: ClogWarnings;
   private tasks = 0;
   private idleWaiters: (() => void)[] = [];
@@ -531,23 +532,14 @@ export class Qmgr {
         }
       }
       const ended = this.clock.now();
-      const byIndex = new Map(outcomes.map((o) => [o.index, o]));
-      const agentLog = agent ? this.log.child(agent.command) : this.log;
-      const complete: RecipientOutcome[] = batch.recipients.map(
-        (r) =>
-          byIndex.get(r.index) ?? {
-            index: r.index,
-            status: 'deferred',
-            dsn: fault?.dsn ?? '4.3.0',
-            relay: 'none',
-            reason: fault?.reason ?? 'unknown mail transport error',
-          },
-      );
+      const agentLog = agent ? this.agentLogger(agent.command) : this.log;
+      const complete = matchOutcomes(batch.recipients, outcomes, fault);
       for (const [i, o] of complete.entries()) {
         const r = batch.recipients[i] as DeliveryRecipient;
         this.logOutcome(agentLog, am, r, o, started, ended);
         const stored = am.byIndex.get(r.index) as StoredRecipient;
-        am.outcomes.set(r.index, { rcpt: { ...stored, address: r.address }, outcome: o });
+        const rcpt = stored.address === r.address ? stored : { ...stored, address: r.address };
+        am.outcomes.set(r.index, { rcpt, outcome: o });
       }
       // A broken transport is left alone for transport_retry_time; what waits for it is deferred now.
       if (fault && agent) this.suspendTransport(batch.transport, fault);
@@ -579,6 +571,13 @@ export class Qmgr {
         await this.afterBatch(am, batch.transport);
       }
     }
+  }
+
+  /** The logger for a delivery agent's status lines (`postfix/smtp`), made once per agent name. */
+  private agentLogger(command: string): Logger {
+    let log = this.agentLogs.get(command);
+    if (!log) this.agentLogs.set(command, (log = this.log.child(command)));
+    return log;
   }
 
   private suspendTransport(transport: string, fault: TransportFault): void {
@@ -643,4 +642,31 @@ export class Qmgr {
       this.retire(am);
     }
   }
+}
+
+/**
+ * One outcome per recipient of the batch, in its order; a recipient the agent
+ * did not answer for is deferred (with the transport's fault, if it failed).
+ * Agents answer in request order, so the common case needs no index map.
+ */
+function matchOutcomes(
+  recipients: readonly DeliveryRecipient[],
+  outcomes: readonly RecipientOutcome[],
+  fault: TransportFault | undefined,
+): RecipientOutcome[] {
+  let byIndex: Map<number, RecipientOutcome> | undefined;
+  return recipients.map((r, i) => {
+    const same = outcomes[i];
+    if (same?.index === r.index) return same;
+    byIndex ??= new Map(outcomes.map((o) => [o.index, o]));
+    return (
+      byIndex.get(r.index) ?? {
+        index: r.index,
+        status: 'deferred',
+        dsn: fault?.dsn ?? '4.3.0',
+        relay: 'none',
+        reason: fault?.reason ?? 'unknown mail transport error',
+      }
+    );
+  });
 }
