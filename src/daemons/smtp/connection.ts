@@ -32,6 +32,9 @@ const MAX_LINE = 4096;
 const MAX_REPLY_LINES = 500;
 /** A reply line: three digits, then `-` (more follow), a space or nothing, and text (no stray CR). */
 const REPLY_LINE = /^[2-5]\d\d.*$/;
+/** An enhanced status code at the start of a reply's text (RFC 3463), and as repeated on continuation lines. */
+const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
+const REPEATED_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 const ERRNO_TEXT: Record<string, string> = {
   ECONNREFUSED: 'Connection refused',
@@ -294,14 +297,17 @@ export class SmtpConnection {
 }
 
 export function parseReply(lines: readonly string[]): ServerReply {
-  const code = Number.parseInt((lines[0] ?? '000').slice(0, 3), 10);
-  const texts = lines.map((l) => l.slice(4));
-  const first = texts[0] ?? '';
-  const m = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/.exec(first);
+  const head = lines[0] ?? '000';
+  const code = Number.parseInt(head.slice(0, 3), 10);
+  const first = head.slice(4);
+  const m = ENHANCED.exec(first);
   // An enhanced code only counts when its class agrees with the reply code (RFC 3463).
   const dsn = m && m[1] === String(code)[0] ? `${m[1]}.${m[2]}.${m[3]}` : `${String(code)[0]}.0.0`;
+  let text = `${code} ${first}`.trimEnd();
   // Postfix quotes multi-line replies as one line; continuation lines lose their repeated DSN.
-  const rest = texts.slice(1).map((t) => (m ? t.replace(/^[245]\.\d{1,3}\.\d{1,3} /, '') : t));
-  const text = [`${code} ${first}`.trimEnd(), ...rest].join(' ');
+  for (let i = 1; i < lines.length; i++) {
+    const t = (lines[i] ?? '').slice(4);
+    text += ` ${m ? t.replace(REPEATED_ENHANCED, '') : t}`;
+  }
   return { code, dsn, lines, text };
 }
