@@ -22,7 +22,7 @@ import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
 import { Job } from './job.js';
 import { forceExpiredLine } from './log-lines.js';
-import { finishRound } from './message-finish.js';
+import { endsInRemoval, finishRound } from './message-finish.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
 import { TransportJobs } from './transport-jobs.js';
 import { TransportThrottle, type TransportFault } from './transport-throttle.js';
@@ -557,8 +557,13 @@ export class Qmgr {
       }
       freeSlot();
       // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
-      // A message deleted meanwhile (postsuper -d) has nothing left to record.
-      if (this.o.store.get(msg.queueId))
+      // A message deleted meanwhile (postsuper -d) has nothing left to record, and one whose round
+      // now ends in its removal needs no record that the removal makes moot (finishRound records
+      // them after all if the removal fails).
+      // Only the batch that brings the last answer of the round can tell (cheap count first).
+      const lastAnswer = am.outcomes.size === am.todo.length && !hasUnread(am);
+      const removing = lastAnswer && endsInRemoval(msg, am.outcomes.values(), (index) => am.outcomes.has(index));
+      if (!removing && this.o.store.get(msg.queueId))
         await this.o.store.recordOutcomes(
           msg.queueId,
           complete.filter((o) => o.status !== 'bounced'),
