@@ -362,13 +362,15 @@ export class Qmgr {
       const key = `${t}\0${res.nexthop}${perRcpt ? `\0${res.recipient.toLowerCase()}` : ''}`;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { transport: t, nexthop: res.nexthop, rcpts: [] }));
-      g.rcpts.push({
+      // Optional fields assigned, not spread: one of these per recipient read.
+      const rcpt: { -readonly [K in keyof DeliveryRecipient]: DeliveryRecipient[K] } = {
         address: res.recipient,
         original: r.original,
         index: r.index,
-        ...(r.orcpt !== undefined ? { orcpt: r.orcpt } : {}),
-        ...(r.notify !== undefined ? { notify: r.notify } : {}),
-      });
+      };
+      if (r.orcpt !== undefined) rcpt.orcpt = r.orcpt;
+      if (r.notify !== undefined) rcpt.notify = r.notify;
+      g.rcpts.push(rcpt);
       taken.set(t, (taken.get(t) ?? 0) + 1);
       count++;
     }
