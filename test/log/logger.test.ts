@@ -2,6 +2,7 @@
 // prefix checks and syslog datagrams (unix-dgram, when it is installed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { createLogger, LogConfigError } from '../../src/global/log/create-logger
 import { fileTimestamp, formatSyslogPacket, sanitizeLogText, MAX_LOG_TEXT } from '../../src/global/log/format.js';
 import { FatalError } from '../../src/global/log/logger.js';
 import { SyslogSink, syslogAvailable } from '../../src/global/log/syslog-sink.js';
+import { flushLogFiles } from '../../src/global/log/sinks.js';
 
 const LINE = /^[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} (\S+) (\S+)\[(\d+)\]: (.*)$/;
 
@@ -33,6 +35,7 @@ test('maillog_file lines have Postfix shape, labels and tag', async () => {
     log.warning('hostname nowhere does not resolve');
     log.error('bad thing');
     log.child('cleanup').info('ABC123: message-id=<x@y>');
+    flushLogFiles();
     const lines = (await readFile(join(dir, 'maillog'), 'utf8')).trimEnd().split('\n');
     assert.equal(lines.length, 4);
     const parsed = lines.map((l) => LINE.exec(l));
@@ -59,6 +62,7 @@ test('syslog_name follows master.cf -o overrides', async () => {
     const log = createLogger(sub, 'smtpd');
     assert.equal(log.tag, 'postfix/submission/smtpd');
     log.info('hello');
+    flushLogFiles();
     const text = await readFile(join(dir, 'maillog'), 'utf8');
     assert.match(text, / postfix\/submission\/smtpd\[\d+\]: hello\n$/);
   });
@@ -80,6 +84,28 @@ test('fatal and panic log first, then throw FatalError', async () => {
   });
 });
 
+test('info lines are batched and reach the file on their own; a warning writes everything pending at once', async () => {
+  await withLogDir(async (dir, config) => {
+    const log = createLogger(config, 'qmgr');
+    const file = join(dir, 'maillog');
+    log.info('ABC123: from=<a@b>, size=1, nrcpt=1 (queue active)');
+    // No flush asked for: the batch goes out by itself within milliseconds.
+    let text = '';
+    for (let i = 0; i < 200 && !text.includes('queue active'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      text = await readFile(file, 'utf8');
+    }
+    assert.match(text, /: ABC123: from=<a@b>, size=1, nrcpt=1 \(queue active\)\n$/);
+    log.info('ABC123: removed');
+    log.warning('disk nearly full');
+    // The warning went out synchronously, after the info line that was waiting.
+    const now = readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.equal(now.length, 3);
+    assert.match(now[1] ?? '', /qmgr\[\d+\]: ABC123: removed$/);
+    assert.match(now[2] ?? '', /qmgr\[\d+\]: warning: disk nearly full$/);
+  });
+});
+
 test('untrusted text cannot forge lines and is truncated', async () => {
   assert.equal(sanitizeLogText('a\r\nb\tc\x00d\x7f'), 'a??b?c?d?');
   assert.equal(sanitizeLogText('naïve ünïcode'), 'naïve ünïcode');
@@ -87,6 +113,7 @@ test('untrusted text cannot forge lines and is truncated', async () => {
   assert.equal(long.length, MAX_LOG_TEXT + 3);
   await withLogDir(async (dir, config) => {
     createLogger(config, 'smtpd').info('EHLO evil\nNov 26 00:00:00 mx1 postfix/smtpd[1]: forged');
+    flushLogFiles();
     const lines = (await readFile(join(dir, 'maillog'), 'utf8')).trimEnd().split('\n');
     assert.equal(lines.length, 1);
   });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseNexthop, NexthopError } from '../../src/daemons/smtp/nexthop.js';
 import { parseReply } from '../../src/daemons/smtp/connection.js';
-import { contentLines, dataStream } from '../../src/daemons/smtp/content.js';
+import { DataEncoder } from '../../src/daemons/smtp/content.js';
 import { convertTo7bit, encodeQuotedPrintable } from '../../src/daemons/smtp/mime-convert.js';
 import { parsePolicy } from '../../src/daemons/smtp/tls-policy.js';
 import { readSettings } from '../../src/daemons/smtp/settings.js';
@@ -94,21 +94,63 @@ test('reply parsing: enhanced codes, defaults and multi-line text', () => {
   assert.equal(multi.dsn, '5.7.1');
 });
 
-async function wire(text: string, limit: number): Promise<string> {
-  async function* src(): AsyncGenerator<Buffer> {
-    // Chunk boundaries in awkward places: inside CRLF and inside lines.
-    const b = Buffer.from(text, 'latin1');
-    for (let i = 0; i < b.length; i += 3) yield await Promise.resolve(b.subarray(i, i + 3));
-  }
+/** The encoder fed in chunks of `step` bytes (boundaries inside CRLF and inside lines), taken now and then. */
+function wire(text: string, limit: number, step = 3): string {
+  const b = Buffer.from(text, 'latin1');
+  const enc = new DataEncoder(limit);
   const out: Buffer[] = [];
-  for await (const c of dataStream(contentLines(src()), limit)) out.push(c);
+  for (let i = 0; i < b.length; i += step) {
+    enc.push(b.subarray(i, i + step));
+    if (i % (step * 4) === 0) out.push(enc.take());
+  }
+  enc.end();
+  out.push(enc.take());
   return Buffer.concat(out).toString('latin1');
 }
 
-test('DATA wire form: dot-stuffing, long-line folding with CRLF-SPACE, final dot', async () => {
-  assert.equal(await wire('a\r\n.b\r\n..c\r\n.\r\nlast', 998), 'a\r\n..b\r\n...c\r\n..\r\nlast\r\n.\r\n');
-  assert.equal(await wire(`${'x'.repeat(25)}\r\n`, 10), 'xxxxxxxxxx\r\n xxxxxxxxxx\r\n xxxxx\r\n.\r\n');
-  assert.equal(await wire('bare\nlf\n', 998), 'bare\r\nlf\r\n.\r\n');
+/** The rules one line at a time, as RFC 5321 and Postfix's smtp state them: the oracle for the encoder. */
+function wireByLine(text: string, limit: number): string {
+  // Each line ends in LF (a CR before it belongs to the line end); a last line without one is taken as it is.
+  const lines = text.split('\n').map((l, i, all) => (i < all.length - 1 && l.endsWith('\r') ? l.slice(0, -1) : l));
+  if (lines[lines.length - 1] === '') lines.pop();
+  let out = '';
+  for (const line of lines) {
+    if (line.startsWith('.')) out += '.';
+    if (limit > 0 && line.length > limit) {
+      const pieces: string[] = [];
+      for (let off = 0; off < line.length; off += limit) pieces.push(line.slice(off, off + limit));
+      out += pieces.join('\r\n ');
+    } else out += line;
+    out += '\r\n';
+  }
+  return `${out}.\r\n`;
+}
+
+test('DATA wire form: dot-stuffing, long-line folding with CRLF-SPACE, final dot', () => {
+  assert.equal(wire('a\r\n.b\r\n..c\r\n.\r\nlast', 998), 'a\r\n..b\r\n...c\r\n..\r\nlast\r\n.\r\n');
+  assert.equal(wire(`${'x'.repeat(25)}\r\n`, 10), 'xxxxxxxxxx\r\n xxxxxxxxxx\r\n xxxxx\r\n.\r\n');
+  assert.equal(wire('bare\nlf\n', 998), 'bare\r\nlf\r\n.\r\n');
+  assert.equal(wire('', 998), '.\r\n');
+  // Lines already in wire form pass through whole, in one chunk or many.
+  const plain = 'Subject: x\r\n\r\nbody\r\n';
+  assert.equal(wire(plain, 998, plain.length), `${plain}.\r\n`);
+});
+
+test('DATA wire form agrees with the line-by-line rules on random content and chunkings', () => {
+  // A seeded generator: the same cases on every run.
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const atoms = ['a', 'bc', '.', '..', '\r\n', '\n', '\r', ' ', 'x'.repeat(12), '\xe9'];
+  for (let i = 0; i < 500; i++) {
+    let text = '';
+    for (let k = rnd(40); k > 0; k--) text += atoms[rnd(atoms.length)];
+    const limit = [0, 5, 10, 998][rnd(4)] as number;
+    const step = 1 + rnd(text.length + 2);
+    assert.equal(wire(text, limit, step), wireByLine(text, limit), JSON.stringify({ text, limit, step }));
+  }
 });
 
 test('quoted-printable: 8-bit, "=", trailing blanks, soft breaks under 76 columns', () => {

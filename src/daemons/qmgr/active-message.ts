@@ -55,19 +55,20 @@ export function hasUnread(am: ActiveMessage): boolean {
 
 /** The request for one batch of a message. */
 export function deliveryRequest(store: QueueStore, msg: QueuedMessage, batch: Batch): DeliveryRequest {
-  return {
-    // The message's own facts, as a notice about it has them too.
-    ...noticeMessage(store, msg),
+  // The message's own facts, as a notice about it has them too; then this batch's.
+  // Assigned rather than spread: this runs once per delivery.
+  const req: Mutable<DeliveryRequest> = Object.assign(noticeMessage(store, msg), {
     transport: batch.transport,
     nexthop: batch.nexthop,
     recipients: batch.recipients,
-    // Only what DeliveryRequest carries: the delivery channel refuses unknown client fields.
-    ...(msg.client !== undefined
-      ? { client: { name: msg.client.name, addr: msg.client.addr, helo: msg.client.helo } }
-      : {}),
-    ...(msg.verifyOnly === true ? { verifyOnly: true } : {}),
-  };
+  });
+  // Only what DeliveryRequest carries: the delivery channel refuses unknown client fields.
+  if (msg.client !== undefined) req.client = { name: msg.client.name, addr: msg.client.addr, helo: msg.client.helo };
+  if (msg.verifyOnly === true) req.verifyOnly = true;
+  return req;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The `to=<...>, relay=..., delays=a/b/c/d, ... status=...` line; delays split at activation and hand-over. */
 export function outcomeLine(

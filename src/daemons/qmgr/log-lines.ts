@@ -11,18 +11,36 @@ import type { RecipientOutcome } from '../../global/queue/delivery-api.js';
 export function formatDelay(seconds: number, resolution = 2): string {
   if (!(seconds > 0)) return '0';
   if (seconds >= 100) return String(Math.round(seconds));
+  // Four of these per status line, and the same few values (whole milliseconds) over and over.
+  const memo = delayMemo[resolution];
+  const known = memo?.get(seconds);
+  if (known !== undefined) return known;
   const digits = Math.min(Math.max(0, resolution), 6);
   const rounded = Number(seconds.toPrecision(2));
-  const text = rounded.toFixed(digits).replace(/\.?0+$/, '');
-  return text === '' || text === '-0' ? '0' : text;
+  const fixed = rounded.toFixed(digits).replace(/\.?0+$/, '');
+  const text = fixed === '' || fixed === '-0' ? '0' : fixed;
+  if (memo) {
+    if (memo.size >= DELAY_MEMO_LIMIT) memo.clear();
+    memo.set(seconds, text);
+  }
+  return text;
 }
+
+/** Per delay_logging_resolution_limit 0..6: seconds → text, bounded. */
+const delayMemo: Map<number, string>[] = Array.from({ length: 7 }, () => new Map<number, string>());
+const DELAY_MEMO_LIMIT = 4096;
 
 /** Untrusted text (remote replies, addresses) made safe for one log line, as Postfix's printable() does. */
 export function printable(text: string, max = 2048): string {
-  // eslint-disable-next-line no-control-regex
-  const t = text.replace(/[\x00-\x1f\x7f]/g, '?');
+  // Three of these per status line, nearly always clean: a test is cheaper than a replace that finds nothing.
+  const t = CONTROL.test(text) ? text.replace(CONTROLS, '?') : text;
   return t.length > max ? `${t.slice(0, max)}...` : t;
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\x00-\x1f\x7f]/g;
 
 export interface DelayParts {
   /** Before the active queue. */

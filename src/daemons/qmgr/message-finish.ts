@@ -25,19 +25,40 @@ export interface FinishDeps {
 
 export type RoundResult = { rcpt: StoredRecipient; outcome: RecipientOutcome };
 
-/** What bounce(8) needs to know of a message to write a notice about it. */
+/** What bounce(8) needs to know of a message to write a notice about it (a fresh object the caller may extend). */
 export function noticeMessage(store: QueueStore, msg: QueuedMessage): NoticeMessage {
-  return {
+  // Optional fields are assigned, not spread: qmgr builds one of these per delivery request.
+  const m: { -readonly [K in keyof NoticeMessage]: NoticeMessage[K] } = {
     queueId: msg.queueId,
     sender: msg.sender,
     arrivalTime: msg.arrivalTime,
     size: msg.size,
     openContent: () => store.openContent(msg.queueId),
-    ...(msg.envid !== undefined ? { envid: msg.envid } : {}),
-    ...(msg.ret !== undefined ? { ret: msg.ret } : {}),
-    ...(msg.body !== undefined ? { body: msg.body } : {}),
-    ...(msg.smtputf8 !== undefined ? { smtputf8: msg.smtputf8 } : {}),
   };
+  if (msg.envid !== undefined) m.envid = msg.envid;
+  if (msg.ret !== undefined) m.ret = msg.ret;
+  if (msg.body !== undefined) m.body = msg.body;
+  if (msg.smtputf8 !== undefined) m.smtputf8 = msg.smtputf8;
+  return m;
+}
+
+/** Whether a recipient asked for a success notice that this MTA must send (the next hop did not take it on). */
+const wantsSuccessNotice = (x: RoundResult): boolean =>
+  x.rcpt.notify?.includes('SUCCESS') === true && x.outcome.dsnSuccess !== 'passed-on';
+
+/**
+ * Whether finishRound, given these results, does nothing but remove the
+ * message: every recipient answered and sent, no notice to write. qmgr then
+ * skips recording the last batch's outcomes, which the removal makes moot.
+ */
+export function endsInRemoval(
+  msg: QueuedMessage,
+  results: Iterable<RoundResult>,
+  answered: (index: number) => boolean,
+): boolean {
+  if (msg.verifyOnly === true) return false;
+  for (const x of results) if (x.outcome.status !== 'sent' || wantsSuccessNotice(x)) return false;
+  return !msg.recipients.some((r) => !r.done && !answered(r.index));
 }
 
 /**
@@ -98,7 +119,7 @@ export async function finishRound(
     }
     // A DSN-capable next hop was given NOTIFY and reports success itself; for one
     // without DSN the notice says "relayed", as Postfix's does.
-    const wantSuccess = sent.filter((x) => x.rcpt.notify?.includes('SUCCESS') && x.outcome.dsnSuccess !== 'passed-on');
+    const wantSuccess = sent.filter(wantsSuccessNotice);
     if (wantSuccess.length > 0) {
       await deps.bounce.notify({
         kind: 'success',
@@ -127,6 +148,15 @@ export async function finishRound(
     }
   } catch (e) {
     log.warning(`${msg.queueId}: cannot complete queue file update: ${(e as Error).message}`);
+    // The last batch's sent outcomes may not be on record (see endsInRemoval): they must not be sent again.
+    if (sent.length > 0)
+      await store
+        .recordOutcomes(
+          msg.queueId,
+          sent.map((x) => x.outcome),
+          LAZY,
+        )
+        .catch(() => undefined);
     await store.setState(msg.queueId, 'deferred', { nextAttempt: retryAt(), ...LAZY }).catch(() => undefined);
   }
 }

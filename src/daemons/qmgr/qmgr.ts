@@ -22,7 +22,7 @@ import { filterRoute, parseFilter } from './content-filter.js';
 import { Destination, type Batch } from './destination.js';
 import { Job } from './job.js';
 import { forceExpiredLine } from './log-lines.js';
-import { finishRound } from './message-finish.js';
+import { endsInRemoval, finishRound } from './message-finish.js';
 import { qmgrSettings, type QmgrSettings } from './settings.js';
 import { TransportJobs } from './transport-jobs.js';
 import { TransportThrottle, type TransportFault } from './transport-throttle.js';
@@ -70,6 +70,7 @@ export class Qmgr {
   private readonly probeSlots = new Set<string>();
   private readonly transportRecipients = new Map<string, number>();
   private readonly throttle: TransportThrottle;
+  private readonly agentLogs = new Map<string, Logger>();
   private readonly clog: ClogWarnings;
   private tasks = 0;
   private idleWaiters: (() => void)[] = [];
@@ -361,13 +362,15 @@ export class Qmgr {
       const key = `${t}\0${res.nexthop}${perRcpt ? `\0${res.recipient.toLowerCase()}` : ''}`;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { transport: t, nexthop: res.nexthop, rcpts: [] }));
-      g.rcpts.push({
+      // Optional fields assigned, not spread: one of these per recipient read.
+      const rcpt: { -readonly [K in keyof DeliveryRecipient]: DeliveryRecipient[K] } = {
         address: res.recipient,
         original: r.original,
         index: r.index,
-        ...(r.orcpt !== undefined ? { orcpt: r.orcpt } : {}),
-        ...(r.notify !== undefined ? { notify: r.notify } : {}),
-      });
+      };
+      if (r.orcpt !== undefined) rcpt.orcpt = r.orcpt;
+      if (r.notify !== undefined) rcpt.notify = r.notify;
+      g.rcpts.push(rcpt);
       taken.set(t, (taken.get(t) ?? 0) + 1);
       count++;
     }
@@ -531,23 +534,14 @@ export class Qmgr {
         }
       }
       const ended = this.clock.now();
-      const byIndex = new Map(outcomes.map((o) => [o.index, o]));
-      const agentLog = agent ? this.log.child(agent.command) : this.log;
-      const complete: RecipientOutcome[] = batch.recipients.map(
-        (r) =>
-          byIndex.get(r.index) ?? {
-            index: r.index,
-            status: 'deferred',
-            dsn: fault?.dsn ?? '4.3.0',
-            relay: 'none',
-            reason: fault?.reason ?? 'unknown mail transport error',
-          },
-      );
+      const agentLog = agent ? this.agentLogger(agent.command) : this.log;
+      const complete = matchOutcomes(batch.recipients, outcomes, fault);
       for (const [i, o] of complete.entries()) {
         const r = batch.recipients[i] as DeliveryRecipient;
         this.logOutcome(agentLog, am, r, o, started, ended);
         const stored = am.byIndex.get(r.index) as StoredRecipient;
-        am.outcomes.set(r.index, { rcpt: { ...stored, address: r.address }, outcome: o });
+        const rcpt = stored.address === r.address ? stored : { ...stored, address: r.address };
+        am.outcomes.set(r.index, { rcpt, outcome: o });
       }
       // A broken transport is left alone for transport_retry_time; what waits for it is deferred now.
       if (fault && agent) this.suspendTransport(batch.transport, fault);
@@ -565,8 +559,13 @@ export class Qmgr {
       }
       freeSlot();
       // Bounced recipients are recorded only once their notice is queued (in finish), so none is lost.
-      // A message deleted meanwhile (postsuper -d) has nothing left to record.
-      if (this.o.store.get(msg.queueId))
+      // A message deleted meanwhile (postsuper -d) has nothing left to record, and one whose round
+      // now ends in its removal needs no record that the removal makes moot (finishRound records
+      // them after all if the removal fails).
+      // Only the batch that brings the last answer of the round can tell (cheap count first).
+      const lastAnswer = am.outcomes.size === am.todo.length && !hasUnread(am);
+      const removing = lastAnswer && endsInRemoval(msg, am.outcomes.values(), (index) => am.outcomes.has(index));
+      if (!removing && this.o.store.get(msg.queueId))
         await this.o.store.recordOutcomes(
           msg.queueId,
           complete.filter((o) => o.status !== 'bounced'),
@@ -579,6 +578,13 @@ export class Qmgr {
         await this.afterBatch(am, batch.transport);
       }
     }
+  }
+
+  /** The logger for a delivery agent's status lines (`postfix/smtp`), made once per agent name. */
+  private agentLogger(command: string): Logger {
+    let log = this.agentLogs.get(command);
+    if (!log) this.agentLogs.set(command, (log = this.log.child(command)));
+    return log;
   }
 
   private suspendTransport(transport: string, fault: TransportFault): void {
@@ -643,4 +649,31 @@ export class Qmgr {
       this.retire(am);
     }
   }
+}
+
+/**
+ * One outcome per recipient of the batch, in its order; a recipient the agent
+ * did not answer for is deferred (with the transport's fault, if it failed).
+ * Agents answer in request order, so the common case needs no index map.
+ */
+function matchOutcomes(
+  recipients: readonly DeliveryRecipient[],
+  outcomes: readonly RecipientOutcome[],
+  fault: TransportFault | undefined,
+): RecipientOutcome[] {
+  let byIndex: Map<number, RecipientOutcome> | undefined;
+  return recipients.map((r, i) => {
+    const same = outcomes[i];
+    if (same?.index === r.index) return same;
+    byIndex ??= new Map(outcomes.map((o) => [o.index, o]));
+    return (
+      byIndex.get(r.index) ?? {
+        index: r.index,
+        status: 'deferred',
+        dsn: fault?.dsn ?? '4.3.0',
+        relay: 'none',
+        reason: fault?.reason ?? 'unknown mail transport error',
+      }
+    );
+  });
 }

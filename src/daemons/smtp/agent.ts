@@ -21,12 +21,13 @@ import { ConnectionCache } from './conn-cache.js';
 import { daneForCandidate } from './dane.js';
 import { LocalDomains } from './addr-keys.js';
 import { GenericMapper } from './generic.js';
-import { findCredentials, readSaslSettings } from './sasl.js';
+import { findCredentials, readSaslSettings, type SaslSettings } from './sasl.js';
 import { parseNexthop, type Destination } from './nexthop.js';
 import { resolveDestination, type Candidate, type RouteFailure } from './resolve.js';
 import { openSession, SessionAbort, type Session, type SessionFailure } from './session.js';
 import { readSettings, type ClientSettings, type Protocol } from './settings.js';
 import {
+  fixedTlsPolicy,
   isMtaStsSpec,
   tlsParamsFor,
   tlsPolicyFor,
@@ -60,6 +61,7 @@ interface Pending {
 }
 
 const NO_RELAY = 'none';
+const DESTINATION_MEMO_LIMIT = 1000;
 
 export class SmtpAgent implements DeliveryAgent {
   readonly command: string;
@@ -71,6 +73,10 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly localDomains: LocalDomains | undefined;
   /** Read at the first delivery; a reload builds a new agent, so they never go stale. */
   private settings: ClientSettings | undefined;
+  private sasl: SaslSettings | undefined;
+  private cacheDests: ReadonlySet<string> | undefined;
+  /** Parsed next hops (a pure function of the text and the settings), bounded. */
+  private readonly destinations = new Map<string, Destination>();
   private sts: MtaSts | undefined;
 
   constructor(private readonly o: SmtpAgentOptions) {
@@ -105,6 +111,7 @@ export class SmtpAgent implements DeliveryAgent {
   private async attempt(queued: DeliveryRequest): Promise<RecipientOutcome[]> {
     let req = queued;
     const s = (this.settings ??= readSettings(this.o.config, this.protocol));
+    const sasl = (this.sasl ??= readSaslSettings(this.o.config, this.protocol));
     const outcomes = new Map<number, RecipientOutcome>();
     const pending: Pending[] = req.recipients.map((rcpt) => ({ rcpt }));
     const finish = (): RecipientOutcome[] =>
@@ -126,8 +133,8 @@ export class SmtpAgent implements DeliveryAgent {
     let dest: Destination;
     let policy: TlsPolicy;
     try {
-      dest = parseNexthop(req.nexthop, this.protocol, s.defaultPort);
-      policy = await tlsPolicyFor(req.nexthop, dest, s, this.o.openDict, this.mtaSts(s));
+      dest = this.destination(req.nexthop, s);
+      policy = fixedTlsPolicy(s) ?? (await tlsPolicyFor(req.nexthop, dest, s, this.o.openDict, this.mtaSts(s)));
       // Unusable protocol or cipher settings defer here, not in the middle of a session.
       if (policy.level !== 'none') tlsParamsFor(s, policy);
       if (policy.level === 'dane') tlsParamsFor(s, { ...policy, level: 'may' });
@@ -153,10 +160,9 @@ export class SmtpAgent implements DeliveryAgent {
     }
     const domain = dest.kind === 'inet' ? dest.host : req.nexthop;
     // Sender-dependent credentials make a session the sender's own: it is cached under the sender too.
-    const sasl = readSaslSettings(this.o.config, this.protocol);
     const bySender = sasl.enabled && sasl.senderDependent ? `:${queued.sender}` : '';
     const cacheKey = `${req.transport}:${req.nexthop}:${policy.level}${bySender}`;
-    const useCache = s.cacheOnDemand || s.cacheDestinations.some((d) => d.toLowerCase() === req.nexthop.toLowerCase());
+    const useCache = s.cacheOnDemand || this.cacheDestinations(s).has(req.nexthop.toLowerCase());
 
     // A cached session to this next hop skips DNS and the handshake altogether.
     const cached = useCache ? this.cache.take(cacheKey, s.reuseTimeLimit, s.reuseCountLimit) : undefined;
@@ -244,7 +250,7 @@ export class SmtpAgent implements DeliveryAgent {
     sender: string,
     s: ClientSettings,
   ): Promise<Session | SessionFailure> {
-    const sasl = readSaslSettings(this.o.config, this.protocol);
+    const sasl = (this.sasl ??= readSaslSettings(this.o.config, this.protocol));
     // Postfix's order: the sender (if enabled), the server's name, then the next hop as written.
     const credentials = sasl.enabled
       ? await findCredentials(
@@ -301,25 +307,47 @@ export class SmtpAgent implements DeliveryAgent {
       for (const p of chunk) {
         const res = r.results.get(p.rcpt.index);
         if (!res) continue;
-        const extra = res.remoteReply ? { remoteReply: res.remoteReply } : {};
         if (res.status === 'soft') {
           // A cached session that died in between is not this destination's fault: leave no trace.
-          if (!(fromCache && res.dsn === '4.4.2')) p.last = { dsn: res.dsn, reason: res.reason, relay, ...extra };
+          if (!(fromCache && res.dsn === '4.4.2'))
+            p.last = {
+              dsn: res.dsn,
+              reason: res.reason,
+              relay,
+              ...(res.remoteReply ? { remoteReply: res.remoteReply } : {}),
+            };
           continue;
         }
-        outcomes.set(p.rcpt.index, {
+        const outcome: Mutable<RecipientOutcome> = {
           index: p.rcpt.index,
           status: res.status,
           dsn: res.dsn,
           relay,
           reason: res.reason,
-          ...extra,
-          ...(res.status === 'sent' ? { dsnSuccess: successAction(session, this.protocol) } : {}),
-        });
+        };
+        if (res.remoteReply) outcome.remoteReply = res.remoteReply;
+        if (res.status === 'sent') outcome.dsnSuccess = successAction(session, this.protocol);
+        outcomes.set(p.rcpt.index, outcome);
         pending.splice(pending.indexOf(p), 1);
       }
     }
     return { reusable };
+  }
+
+  /** The next hop's syntax, parsed once per distinct text (bounded); a bad one throws every time. */
+  private destination(nexthop: string, s: ClientSettings): Destination {
+    let d = this.destinations.get(nexthop);
+    if (!d) {
+      d = parseNexthop(nexthop, this.protocol, s.defaultPort);
+      if (this.destinations.size >= DESTINATION_MEMO_LIMIT) this.destinations.clear();
+      this.destinations.set(nexthop, d);
+    }
+    return d;
+  }
+
+  /** smtp_connection_cache_destinations, lower-cased, as a set. */
+  private cacheDestinations(s: ClientSettings): ReadonlySet<string> {
+    return (this.cacheDests ??= new Set(s.cacheDestinations.map((d) => d.toLowerCase())));
   }
 
   /** The built-in MTA-STS resolver, made when smtp_tls_policy_maps first names `mta-sts:`. */
@@ -366,6 +394,8 @@ function successAction(session: Session, protocol: Protocol): 'delivered' | 'rel
   if (session.features.has('DSN')) return 'passed-on';
   return protocol === 'lmtp' ? 'delivered' : 'relayed';
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function relayOfCandidate(c: Candidate): string {
   return c.unix ? `${c.hostname}[${c.address}]` : `${c.hostname}[${c.address}]:${c.port}`;

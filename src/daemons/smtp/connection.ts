@@ -30,6 +30,11 @@ export class ConnectError extends Error {
 /** Replies longer than this are cut (Postfix keeps a few KB of reply text). */
 const MAX_LINE = 4096;
 const MAX_REPLY_LINES = 500;
+/** A reply line: three digits, then `-` (more follow), a space or nothing, and text (no stray CR). */
+const REPLY_LINE = /^[2-5]\d\d.*$/;
+/** An enhanced status code at the start of a reply's text (RFC 3463), and as repeated on continuation lines. */
+const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
+const REPEATED_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 const ERRNO_TEXT: Record<string, string> = {
   ECONNREFUSED: 'Connection refused',
@@ -62,10 +67,24 @@ export class SmtpConnection {
   private readonly lines: string[] = [];
   private closed = false;
   private wake: (() => void) | undefined;
+  /** When the reply being waited for is overdue (ms). */
+  private waitDeadline = 0;
+  // One timer per connection, not one per reply: it is moved only when a wait
+  // must end before it fires, and a wait that ends first leaves it running.
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private readonly onData = (chunk: Buffer): void => this.push(chunk);
   private readonly onGone = (): void => {
     this.closed = true;
+    this.stopTimer();
     this.wake?.();
+  };
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    if (!this.wake) return;
+    const now = Date.now();
+    if (now >= this.waitDeadline) this.wake();
+    else this.armTimer(this.waitDeadline, now);
   };
   readonly createdAt = Date.now();
   /** Completed mail transactions on this connection (for reuse limits). */
@@ -130,12 +149,15 @@ export class SmtpConnection {
   }
 
   private push(chunk: Buffer): void {
-    this.buf += chunk.toString('latin1');
+    const buf = this.buf + chunk.toString('latin1');
+    let start = 0;
     let i: number;
-    while ((i = this.buf.indexOf('\n')) >= 0) {
-      this.lines.push(this.buf.slice(0, i).replace(/\r$/, '').slice(0, MAX_LINE));
-      this.buf = this.buf.slice(i + 1);
+    while ((i = buf.indexOf('\n', start)) >= 0) {
+      const end = i > start && buf.charCodeAt(i - 1) === 0x0d ? i - 1 : i;
+      this.lines.push(buf.slice(start, Math.min(end, start + MAX_LINE)));
+      start = i + 1;
     }
+    this.buf = start > 0 ? buf.slice(start) : buf;
     // A server that never ends its line cannot make us buffer without bound.
     if (this.buf.length > MAX_LINE) {
       this.lines.push(this.buf.slice(0, MAX_LINE));
@@ -149,17 +171,34 @@ export class SmtpConnection {
       const line = this.lines.shift();
       if (line !== undefined) return line;
       if (this.closed) throw new SessionError('lost');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new SessionError('timeout');
+      const now = Date.now();
+      if (deadline <= now) throw new SessionError('timeout');
+      // The timer holds the process while a reply is awaited (as the socket may not, e.g. under TLS),
+      // and not between replies: an idle cached connection must not keep it alive.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
+        this.waitDeadline = deadline;
         this.wake = () => {
-          clearTimeout(timer);
           this.wake = undefined;
+          this.timer?.unref();
           resolve();
         };
+        this.armTimer(deadline, now);
       });
     }
+  }
+
+  /** While a reply is awaited: make sure the timer fires no later than `deadline`, and holds the process. */
+  private armTimer(deadline: number, now: number): void {
+    if (this.timer === undefined || this.timerAt > deadline) {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timerAt = deadline;
+      this.timer = setTimeout(this.onTimer, deadline - now);
+    } else this.timer.ref();
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Read one (possibly multi-line) reply within `timeoutSec`. */
@@ -167,11 +206,10 @@ export class SmtpConnection {
     const deadline = Date.now() + (timeoutSec > 0 ? timeoutSec : 3600) * 1000;
     const lines: string[] = [];
     for (;;) {
-      const line = await this.readLine(deadline);
-      const m = /^([2-5]\d\d)([ -]?)(.*)$/.exec(line);
-      if (!m) throw new SessionError('protocol');
+      const line = this.lines.shift() ?? (await this.readLine(deadline));
+      if (!REPLY_LINE.test(line)) throw new SessionError('protocol');
       if (lines.length < MAX_REPLY_LINES) lines.push(line);
-      if (m[2] !== '-') return parseReply(lines);
+      if (line.charCodeAt(3) !== 0x2d) return parseReply(lines);
     }
   }
 
@@ -187,7 +225,7 @@ export class SmtpConnection {
 
   async write(data: string | Buffer, timeoutSec: number): Promise<void> {
     if (this.closed) throw new SessionError('lost');
-    const flushed = this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    const flushed = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
     if (flushed) return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => finish(new SessionError('timeout')), (timeoutSec > 0 ? timeoutSec : 3600) * 1000);
@@ -242,6 +280,7 @@ export class SmtpConnection {
 
   close(): void {
     this.closed = true;
+    this.stopTimer();
     this.socket.destroy();
   }
 
@@ -258,14 +297,17 @@ export class SmtpConnection {
 }
 
 export function parseReply(lines: readonly string[]): ServerReply {
-  const code = Number.parseInt((lines[0] ?? '000').slice(0, 3), 10);
-  const texts = lines.map((l) => l.slice(4));
-  const first = texts[0] ?? '';
-  const m = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/.exec(first);
+  const head = lines[0] ?? '000';
+  const code = Number.parseInt(head.slice(0, 3), 10);
+  const first = head.slice(4);
+  const m = ENHANCED.exec(first);
   // An enhanced code only counts when its class agrees with the reply code (RFC 3463).
   const dsn = m && m[1] === String(code)[0] ? `${m[1]}.${m[2]}.${m[3]}` : `${String(code)[0]}.0.0`;
+  let text = `${code} ${first}`.trimEnd();
   // Postfix quotes multi-line replies as one line; continuation lines lose their repeated DSN.
-  const rest = texts.slice(1).map((t) => (m ? t.replace(/^[245]\.\d{1,3}\.\d{1,3} /, '') : t));
-  const text = [`${code} ${first}`.trimEnd(), ...rest].join(' ');
+  for (let i = 1; i < lines.length; i++) {
+    const t = (lines[i] ?? '').slice(4);
+    text += ` ${m ? t.replace(REPEATED_ENHANCED, '') : t}`;
+  }
   return { code, dsn, lines, text };
 }

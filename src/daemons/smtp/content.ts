@@ -4,72 +4,88 @@
 // When the server lacks 8BITMIME, 8-bit MIME parts are converted to
 // quoted-printable first (mime-convert.ts), as Postfix's smtp does unless
 // `disable_mime_output_conversion = yes`.
-
-/**
- * The lines of each chunk of a content stream (without their line ends, CRLF
- * or bare LF), one array per chunk: one await per chunk rather than per line.
- */
-export async function* contentLineBatches(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer[]> {
-  let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of chunks) {
-    const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-    const lines: Buffer[] = [];
-    let start = 0;
-    let i: number;
-    while ((i = buf.indexOf(0x0a, start)) >= 0) {
-      const end = i > start && buf[i - 1] === 0x0d ? i - 1 : i;
-      lines.push(buf.subarray(start, end));
-      start = i + 1;
-    }
-    rest = Buffer.from(buf.subarray(start));
-    if (lines.length) yield lines;
-  }
-  if (rest.length) yield [rest];
-}
-
-/** Split a content stream into lines without their line ends (CRLF or bare LF). */
-export async function* contentLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  for await (const batch of contentLineBatches(chunks)) yield* batch;
-}
+//
+// Queued content is CRLF lines, nearly all of them already in wire form: runs
+// of such lines go out as slices of the queue's buffer, and only lines that
+// start with a dot, end in a bare LF or are too long are rebuilt.
 
 const CRLF = Buffer.from('\r\n');
 const FOLD = Buffer.from('\r\n ');
 const DOT = Buffer.from('.');
-const BATCH = 64 * 1024;
+const END = Buffer.from('.\r\n');
 
 /**
- * Wire form of the message body for DATA, ending with `.CRLF`, in batches of
- * about 64 KiB; `lines` gives single lines or arrays of them (contentLineBatches).
+ * Turns content chunks (CRLF or bare-LF lines, not dot-stuffed) into the
+ * DATA wire form: `push` each chunk, then `end`; `take` hands over the bytes
+ * so far as one buffer. Synchronous: one message costs no awaits here.
  */
-export async function* dataStream(
-  lines: AsyncIterable<Buffer | readonly Buffer[]>,
-  lineLimit: number,
-): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  const add = (b: Buffer): void => {
-    parts.push(b);
-    size += b.length;
-  };
-  for await (const item of lines) {
-    for (const line of Buffer.isBuffer(item) ? [item] : item) {
-      if (line[0] === 0x2e) add(DOT);
-      if (lineLimit > 0 && line.length > lineLimit) {
-        for (let off = 0; off < line.length; off += lineLimit) {
-          if (off > 0) add(FOLD);
-          add(line.subarray(off, off + lineLimit));
-        }
-      } else add(line);
-      add(CRLF);
-      if (size >= BATCH) {
-        yield Buffer.concat(parts);
-        parts = [];
-        size = 0;
-      }
-    }
+export class DataEncoder {
+  private parts: Buffer[] = [];
+  private size = 0;
+  /** The start of a line whose end has not arrived yet. */
+  private rest: Buffer | undefined;
+
+  constructor(private readonly lineLimit: number) {}
+
+  /** Bytes encoded and not yet taken. */
+  get pending(): number {
+    return this.size;
   }
-  add(Buffer.from('.\r\n'));
-  yield Buffer.concat(parts);
+
+  push(chunk: Buffer): void {
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    this.rest = undefined;
+    const limit = this.lineLimit;
+    // [run, start) is a run of lines already in wire form, sent as one slice.
+    let run = 0;
+    let start = 0;
+    let nl: number;
+    while ((nl = buf.indexOf(0x0a, start)) >= 0) {
+      const crlf = nl > start && buf[nl - 1] === 0x0d;
+      const end = crlf ? nl - 1 : nl;
+      if (!crlf || buf[start] === 0x2e || (limit > 0 && end - start > limit)) {
+        if (start > run) this.add(buf.subarray(run, start));
+        this.line(buf.subarray(start, end));
+        run = nl + 1;
+      }
+      start = nl + 1;
+    }
+    if (start > run) this.add(buf.subarray(run, start));
+    if (start < buf.length) this.rest = buf.subarray(start);
+  }
+
+  /** The last line (if it had no line end) and the final dot. */
+  end(): void {
+    if (this.rest) this.line(this.rest);
+    this.rest = undefined;
+    this.add(END);
+  }
+
+  /** Everything encoded so far, as one buffer. */
+  take(): Buffer {
+    const out = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    this.size = 0;
+    return out;
+  }
+
+  /** One line (without its line end) by the rules: dot-stuffed, folded, CRLF. */
+  private line(line: Buffer): void {
+    if (line[0] === 0x2e) this.add(DOT);
+    const limit = this.lineLimit;
+    if (limit > 0 && line.length > limit) {
+      for (let off = 0; off < line.length; off += limit) {
+        if (off > 0) this.add(FOLD);
+        this.add(line.subarray(off, off + limit));
+      }
+    } else this.add(line);
+    this.add(CRLF);
+  }
+
+  private add(b: Buffer): void {
+    this.parts.push(b);
+    this.size += b.length;
+  }
 }
 
 /** Whether any byte has the high bit set (8-bit content). */

@@ -68,6 +68,16 @@ export async function tlsPolicyFor(
   return { ...policy, digest };
 }
 
+/**
+ * The policy when no table can change it (no smtp_tls_policy_maps) and it
+ * needs no checks (not `fingerprint`): what tlsPolicyFor would answer, without
+ * its awaits. Otherwise undefined.
+ */
+export function fixedTlsPolicy(s: ClientSettings): TlsPolicy | undefined {
+  if (s.tlsPolicyMaps.length > 0 || s.tlsLevel === 'fingerprint') return undefined;
+  return { level: s.tlsLevel, match: defaultMatch(s.tlsLevel, s) };
+}
+
 /** The pseudo-table that stands for the built-in MTA-STS resolver (mta-sts.ts). */
 export function isMtaStsSpec(spec: string): boolean {
   return spec.toLowerCase().startsWith('mta-sts:');

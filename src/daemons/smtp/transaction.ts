@@ -5,7 +5,7 @@
 // again on the next server before they become `deferred`.
 import type { DeliveryRecipient, DeliveryRequest } from '../../global/queue/delivery-api.js';
 import { SessionError, type ServerReply } from './connection.js';
-import { contentLineBatches, dataStream } from './content.js';
+import { DataEncoder } from './content.js';
 import { convertTo7bit } from './mime-convert.js';
 import { replyFailure, sessionErrorText, type Session } from './session.js';
 import type { ClientSettings } from './settings.js';
@@ -28,6 +28,9 @@ export interface TransactionResult {
 function xtext(v: string): string {
   return v.replace(/[^!-~]|[+=]/g, (ch) => `+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
+
+/** Content is written in pieces of about this size (the last one with the final dot). */
+const WRITE_BATCH = 64 * 1024;
 
 const nonAscii = (s: string): boolean => /[\u0080-\uffff]/.test(s);
 
@@ -101,9 +104,13 @@ export async function runTransaction(
   try {
     const mail = mailCommand(req, sess);
     const rcptCmds = rcpts.map((r) => rcptCommand(r, sess));
-    if (pipelining)
-      await conn.write([mail, ...rcptCmds, ...(verify ? [] : ['DATA'])].map((c) => `${c}\r\n`).join(''), s.mailTimeout);
-    else await conn.write(`${mail}\r\n`, s.mailTimeout);
+    if (pipelining) {
+      // MAIL, every RCPT and DATA in one write, as Postfix's smtp(8) sends them.
+      let batch = `${mail}\r\n`;
+      for (const c of rcptCmds) batch += `${c}\r\n`;
+      if (!verify) batch += 'DATA\r\n';
+      await conn.write(batch, s.mailTimeout);
+    } else await conn.write(`${mail}\r\n`, s.mailTimeout);
 
     const mailReply = await conn.readReply(s.mailTimeout);
     const mailOk = mailReply.code >= 200 && mailReply.code < 300;
@@ -144,9 +151,13 @@ export async function runTransaction(
     stage = 'sending message body';
     const convert = !features.has('8BITMIME') && s.mimeConversion && req.body === '8BITMIME';
     const source = convert ? converted(req) : req.openContent();
-    for await (const chunk of dataStream(contentLineBatches(source), s.lineLengthLimit)) {
-      await conn.write(chunk, s.dataXferTimeout);
+    const wire = new DataEncoder(s.lineLengthLimit);
+    for await (const chunk of source) {
+      wire.push(chunk);
+      if (wire.pending >= WRITE_BATCH) await conn.write(wire.take(), s.dataXferTimeout);
     }
+    wire.end();
+    await conn.write(wire.take(), s.dataXferTimeout);
     stage = 'sending end of data -- message may be sent more than once';
     if (s.protocol === 'lmtp') {
       // RFC 2033 section 4.2: one reply per accepted recipient, in RCPT order.

@@ -40,22 +40,30 @@ export function useInheritedLogFd(path: string, fd: number): void {
   openFiles.set(path, fd);
 }
 
-// Lines for maillog files wait for the end of the event-loop turn and go out
-// as one append per descriptor: a busy daemon logs several lines per message
-// from the same turn, and a write(2) per line was a measurable share of its
-// CPU (bench/RESULTS.md). Standard output and error stay unbuffered so their
-// order with other output holds. Whatever is pending is written before exit.
-const pending = new Map<number, string[]>();
-let flushScheduled = false;
+// Lines for maillog files wait a few milliseconds and go out as one append
+// per descriptor: a busy daemon logs about seven lines per message, and a
+// write(2) per line (later: per event-loop turn, still about two per message)
+// was a measurable share of its CPU (bench/TRIED.md). Postfix's own lines pass
+// through syslogd or postlogd(8), which buffer too. The delay is short enough
+// that nobody reading the log sees it; a burst larger than FLUSH_CHARS goes out
+// at once. Standard output and error stay unbuffered so their order with other
+// output holds. Whatever is pending is written before the process exits.
+const FLUSH_DELAY_MS = 10;
+const FLUSH_CHARS = 64 * 1024;
+const pending = new Map<number, string>();
+let pendingChars = 0;
+let flushTimer: NodeJS.Timeout | undefined;
 let exitHooked = false;
 
 /** Write every pending line now (also called at exit and before descriptors close). */
 export function flushLogFiles(): void {
-  flushScheduled = false;
-  for (const [fd, lines] of pending) {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  pendingChars = 0;
+  for (const [fd, text] of pending) {
     pending.delete(fd);
     try {
-      writeSync(fd, lines.join(''));
+      writeSync(fd, text);
     } catch {
       // A full disk or a closed descriptor must not take the daemon down with it.
     }
@@ -63,16 +71,18 @@ export function flushLogFiles(): void {
 }
 
 function appendLine(fd: number, line: string): void {
-  const lines = pending.get(fd);
-  if (lines) lines.push(line);
-  else pending.set(fd, [line]);
+  const text = pending.get(fd);
+  pending.set(fd, text === undefined ? line : text + line);
+  pendingChars += line.length;
   if (!exitHooked) {
     exitHooked = true;
     process.on('exit', flushLogFiles);
   }
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushLogFiles);
+  if (pendingChars >= FLUSH_CHARS) flushLogFiles();
+  else if (!flushTimer) {
+    flushTimer = setTimeout(flushLogFiles, FLUSH_DELAY_MS);
+    // Pending lines must not keep a finished command alive: the exit hook writes them.
+    flushTimer.unref();
   }
 }
 
@@ -99,8 +109,12 @@ export class FileSink implements LogSink {
   write(record: LogRecord): void {
     try {
       const line = this.format(record, this.host);
-      if (this.fd > 2) appendLine(this.fd, line);
-      else writeSync(this.fd, line);
+      if (this.fd <= 2) writeSync(this.fd, line);
+      else {
+        appendLine(this.fd, line);
+        // Warnings and worse are rare and may be the last words before an exit: out at once, in order.
+        if (record.severity !== 'info') flushLogFiles();
+      }
     } catch {
       // A full disk or closed stdout must not take the daemon down with it.
     }
