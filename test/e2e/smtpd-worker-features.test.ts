@@ -129,8 +129,12 @@ smtpd_recipient_restrictions = check_recipient_access inline:{${actions}}, permi
         if (!after) await new Promise((r) => setTimeout(r, 500));
       }
       assert.ok(after, await sys.log());
-      const late = await relay.waitFor(5, 30_000);
-      assert.ok(late.some((m) => m.rcptTo.includes('after@remote.test')));
+      // A message relayed just before the kill whose removal record was not yet synced is relayed once
+      // more by the restarted core (at least once, never lost): such duplicates may arrive before 'after'.
+      const isAfter = (m: { rcptTo: string[] }): boolean => m.rcptTo.includes('after@remote.test');
+      let late = await relay.waitFor(5, 30_000);
+      for (let n = 6; n <= 8 && !late.some(isAfter); n++) late = await relay.waitFor(n, 30_000);
+      assert.ok(late.some(isAfter));
       const text = await sys.log();
       assert.match(text, new RegExp(`postfix/smtpd\\[${smtpdPid}\\]: ${after}: client=`), 'the same smtpd process');
     } finally {
