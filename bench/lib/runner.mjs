@@ -60,7 +60,10 @@ export async function runLoad(target, scn, env) {
     const waitMs = Math.max(60000, scn.n * 40);
     let outcome;
     if (scn.mode === 'relay') {
-      const code = await Promise.race([sink.exited, sleep(waitMs).then(() => 'timeout')]);
+      let timer;
+      const expired = new Promise((r) => (timer = setTimeout(() => r('timeout'), waitMs)));
+      // the timer must not outlive the race: it would keep the harness alive for minutes after its report
+      const code = await Promise.race([sink.exited, expired]).finally(() => clearTimeout(timer));
       outcome = {
         delivered: code === 'timeout' ? 0 : scn.n,
         failed: 0,
