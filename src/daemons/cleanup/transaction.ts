@@ -18,7 +18,7 @@ import { receiveOverrides } from '../../global/queue/receive-overrides.js';
 import { QueueStorageError } from '../../global/queue/storage-error.js';
 import type { ParamReader } from '../../global/params/types.js';
 import { parseAddressList } from './address-list.js';
-import { headerValue, parseContent, type LogicalHeader } from './header-parse.js';
+import { headerValue, joinedPrefix, parseContent, type LogicalHeader } from './header-parse.js';
 import { rewriteHeaderAddresses } from './header-addresses.js';
 import { applyHeaderRules, printable } from './header-rules.js';
 import type { CleanupAddressRewriter, CleanupContentChecks, ContentInspection, RewriteContext } from './hooks.js';
@@ -193,9 +193,8 @@ export class Transaction implements CleanupTransaction {
     // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
     if (policy.discard) return { status: 'discarded', queueId: id };
     const sender = await this.deps.rewriter.sender(this.envelopeSender ?? this.req.sender, ctx);
-    const received = Buffer.concat(this.chunks);
-    this.chunks.length = 0;
-    const parsed = parseContent(received);
+    // The headers are split out of the received pieces; the body stays in them, never joined.
+    const parsed = parseContent(this.chunks.splice(0));
     if (this.req.extractRecipients) {
       // sendmail -t: header recipients join the command-line ones (Postfix >= 2.1).
       for (const address of extractRecipients(parsed.headers, MAX_RECIPIENTS - this.recipients.length)) {
@@ -259,7 +258,7 @@ export class Transaction implements CleanupTransaction {
     const content = [
       ...rules.headers,
       ...(parsed.separator ? [Buffer.from('\r\n')] : []),
-      ...(inspected ? inspected.body : [parsed.body]),
+      ...(inspected ? inspected.body : parsed.body),
     ];
     const hold = rules.hold !== undefined || body.hold || policy.hold === true;
     const filter = inspected?.filter ?? policy.filter;
@@ -387,7 +386,7 @@ export class Transaction implements CleanupTransaction {
       return {
         status: 'accept',
         headers: parsed.headers,
-        body: parsed.body.length > 0 ? [parsed.body] : [],
+        body: parsed.body,
         hold: false,
         bcc: [],
       };
@@ -396,7 +395,8 @@ export class Transaction implements CleanupTransaction {
     return checks.inspect({
       headers: parsed.headers,
       separator: parsed.separator,
-      body: parsed.body,
+      // The MIME walk reads the body as one buffer; joined only here, when checks are configured.
+      body: parsed.body.length === 1 ? (parsed.body[0] as Buffer) : Buffer.concat(parsed.body),
       ...(skipTables ? { skipTables } : {}),
       ctx: {
         ...ctx,
@@ -427,14 +427,14 @@ export class Transaction implements CleanupTransaction {
 
   /** body_checks over the first body_checks_size_limit bytes of the body. */
   private async checkBody(
-    body: Buffer,
+    body: readonly Buffer[],
     ctx: RewriteContext,
     sender: string,
     limit: number,
   ): Promise<{ verdict?: CleanupVerdict; hold: boolean }> {
     const checks = this.deps.checks;
     if (!checks) return { hold: false };
-    const text = body.subarray(0, limit).toString('utf8');
+    const text = joinedPrefix(body, limit).toString('utf8');
     let hold = false;
     for (const l of text.split(/\r?\n/)) {
       const v = await checks.body(l, ctx);
