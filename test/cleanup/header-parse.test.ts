@@ -58,6 +58,12 @@ const LINES = [
   'Received: from x\r\n',
   ' \r\n',
   'bare-lf: yes\n',
+  'X-\u00dc: latin-1 byte in the name\r\n',
+  'NoColon\r\n',
+  'a:\r\n',
+  'b \t :x\r\n',
+  `${'N'.repeat(998)}: name near the 1000-byte window\r\n`,
+  `${'N'.repeat(1000)}: name past it\r\n`,
 ];
 
 function pieces(text: string, rnd: () => number, anywhere: boolean): Buffer[] {

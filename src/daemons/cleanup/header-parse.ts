@@ -27,7 +27,24 @@ export interface ParsedContent {
   readonly body: Buffer[];
 }
 
-const NAME_RE = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/;
+/**
+ * The field name when the line at `pos` starts a header (`name:`, printable
+ * ASCII but colon, optional blanks before the colon), looked for within its
+ * first 1000 bytes; read from the bytes, no string made of the line.
+ */
+function headerName(buf: Buffer, pos: number, end: number): string | undefined {
+  const stop = Math.min(end, pos + 1000);
+  let i = pos;
+  while (i < stop) {
+    const c = buf[i] as number;
+    if (c < 0x21 || c > 0x7e || c === 0x3a) break;
+    i++;
+  }
+  if (i === pos) return undefined;
+  let j = i;
+  while (j < stop && (buf[j] === 0x20 || buf[j] === 0x09)) j++;
+  return j < stop && buf[j] === 0x3a ? buf.toString('latin1', pos, i) : undefined;
+}
 
 function nextLineEnd(buf: Buffer, from: number): number {
   const lf = buf.indexOf(0x0a, from);
@@ -87,11 +104,10 @@ export function parseContent(content: Buffer | readonly Buffer[]): ParsedContent
         pos = end;
         continue;
       }
-      // Header names are ASCII; look only at a bounded prefix of the line.
-      const m = NAME_RE.exec(piece.subarray(pos, Math.min(end, pos + 1000)).toString('latin1'));
+      const name = headerName(piece, pos, end);
       close(piece, pos);
-      if (!m) return { headers, separator: false, body: bodyFrom(i, pos) };
-      current = { name: m[1] ?? '', parts: [], start: pos };
+      if (name === undefined) return { headers, separator: false, body: bodyFrom(i, pos) };
+      current = { name, parts: [], start: pos };
       pos = end;
     }
     // The piece ends inside a header that may continue in the next one.

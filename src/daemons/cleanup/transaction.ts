@@ -210,11 +210,13 @@ export class Transaction implements CleanupTransaction {
     if (inspected?.status === 'discard') return { status: 'discarded', queueId: id };
     // local_header_rewrite_clients: local submissions and listed clients get the "local" treatment.
     const localClient = this.req.origin !== 'smtpd' || isLocalRewriteClient(cfg, this.req.client);
+    const withinLimit = new Set<LogicalHeader>();
     const primary = await this.rewriteHeaders(
       inspected ? inspected.headers : parsed.headers,
       ctx,
       localClient,
       settings,
+      withinLimit,
     );
     const checks = inspected || skipChecks ? undefined : this.deps.checks;
 
@@ -234,6 +236,7 @@ export class Transaction implements CleanupTransaction {
         undisclosedHeader: settings.undisclosedHeader,
         ...(checks ? { checks } : {}),
         ctx,
+        tokensWithinLimit: withinLimit,
       },
       primary,
     );
@@ -359,6 +362,7 @@ export class Transaction implements CleanupTransaction {
     ctx: RewriteContext,
     local: boolean,
     settings: CleanupSettings,
+    withinLimit: Set<LogicalHeader>,
   ): Promise<LogicalHeader[]> {
     const rw = this.deps.rewriter;
     if (!rw.header) return headers;
@@ -369,6 +373,7 @@ export class Transaction implements CleanupTransaction {
       headers,
       (address, kind) => header(address, kind, context, ctx.noAddressMappings === true),
       settings.tokenLimit,
+      withinLimit,
     );
   }
 
