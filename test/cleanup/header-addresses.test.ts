@@ -186,6 +186,10 @@ test('header_address_token_limit also bounds a rebuilt header: tokens past the l
     // A header whose addresses stay as they are keeps its bytes, cut after the tenth token.
     const same = await h.headersOf({}, 'Cc: a@remote.test, b@remote.test, c@remote.test\r\n');
     assert.equal(same, 'Cc: a@remote.test, b@remote.\r\n');
+    // Around the limit: 9 and 10 tokens are kept whole, the 11th is cut.
+    assert.equal(await h.headersOf({}, 'Cc: a@remote.test, b@x\r\n'), 'Cc: a@remote.test, b@x\r\n');
+    assert.equal(await h.headersOf({}, 'Cc: a@remote.test, (c) b@x\r\n'), 'Cc: a@remote.test, (c) b@x\r\n');
+    assert.equal(await h.headersOf({}, 'Cc: a@remote.test, b@x.y\r\n'), 'Cc: a@remote.test, b@x.\r\n');
   } finally {
     await h.done();
   }

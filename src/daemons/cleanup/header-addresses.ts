@@ -81,11 +81,12 @@ function mailbox(toks: readonly Token[], items: Item[]): void {
 }
 
 /** The header value as Postfix's token tree sees it: addresses grouped, everything else token by token. */
-function parseItems(value: string, limit: number): Item[] {
+function parseItems(value: string, limit: number): { items: Item[]; tokens: number } {
   const items: Item[] = [];
   let current: Token[] = [];
   let depth = 0; // inside <...>
-  for (const t of tokenize(value, limit)) {
+  const tokens = tokenize(value, limit);
+  for (const t of tokens) {
     const op = t.type === 'op' ? t.text : '';
     if (op === '<') depth++;
     else if (op === '>') depth = Math.max(0, depth - 1);
@@ -101,12 +102,12 @@ function parseItems(value: string, limit: number): Item[] {
     } else current.push(t);
   }
   mailbox(current, items);
-  return items;
+  return { items, tokens: tokens.length };
 }
 
 /** The address spans of a header value: each mailbox's addr-spec (inside `<>` when present). */
 export function addressSpans(value: string, limit: number): { start: number; end: number; text: string }[] {
-  return parseItems(value, limit).flatMap((i) =>
+  return parseItems(value, limit).items.flatMap((i) =>
     i.kind === 'addr' ? [{ start: i.start, end: i.end, text: i.text }] : [],
   );
 }
@@ -160,6 +161,8 @@ export async function rewriteHeaderAddresses(
   headers: readonly LogicalHeader[],
   rewrite: HeaderAddressRewriter,
   tokenLimit: number,
+  /** Collects the headers returned unchanged that have fewer than `tokenLimit` tokens. */
+  withinLimit?: Set<LogicalHeader>,
 ): Promise<LogicalHeader[]> {
   const out: LogicalHeader[] = [];
   for (const h of headers) {
@@ -170,7 +173,7 @@ export async function rewriteHeaderAddresses(
     }
     const raw = h.raw.toString('utf8');
     const value = raw.slice(raw.indexOf(':') + 1);
-    const items = parseItems(value, tokenLimit > 0 ? tokenLimit : Number.MAX_SAFE_INTEGER);
+    const { items, tokens } = parseItems(value, tokenLimit > 0 ? tokenLimit : Number.MAX_SAFE_INTEGER);
     let changed = false;
     for (const item of items) {
       if (item.kind !== 'addr') continue;
@@ -181,7 +184,12 @@ export async function rewriteHeaderAddresses(
       item.out = externalAddress(local, hasAt ? domain : '');
       changed = true;
     }
-    out.push(changed ? { ...h, raw: Buffer.from(externalize(h.name, items), 'utf8'), rebuilt: true } : h);
+    if (changed) out.push({ ...h, raw: Buffer.from(externalize(h.name, items), 'utf8'), rebuilt: true });
+    else {
+      // Fewer tokens than the limit: the header pass need not count them again.
+      if (withinLimit && tokenLimit > 0 && tokens < tokenLimit) withinLimit.add(h);
+      out.push(h);
+    }
   }
   return out;
 }

@@ -23,54 +23,111 @@ export interface ParsedContent {
   readonly headers: LogicalHeader[];
   /** Whether the header section ended with an empty line (kept on output). */
   readonly separator: boolean;
-  /** Everything after the header section (and separator). */
-  readonly body: Buffer;
+  /** Everything after the header section (and separator), as pieces of the content (none when empty). */
+  readonly body: Buffer[];
 }
 
-const NAME_RE = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/;
+/**
+ * The field name when the line at `pos` starts a header (`name:`, printable
+ * ASCII but colon, optional blanks before the colon), looked for within its
+ * first 1000 bytes; read from the bytes, no string made of the line.
+ */
+function headerName(buf: Buffer, pos: number, end: number): string | undefined {
+  const stop = Math.min(end, pos + 1000);
+  let i = pos;
+  while (i < stop) {
+    const c = buf[i] as number;
+    if (c < 0x21 || c > 0x7e || c === 0x3a) break;
+    i++;
+  }
+  if (i === pos) return undefined;
+  let j = i;
+  while (j < stop && (buf[j] === 0x20 || buf[j] === 0x09)) j++;
+  return j < stop && buf[j] === 0x3a ? buf.toString('latin1', pos, i) : undefined;
+}
 
 function nextLineEnd(buf: Buffer, from: number): number {
   const lf = buf.indexOf(0x0a, from);
   return lf < 0 ? buf.length : lf + 1;
 }
 
-export function parseContent(content: Buffer): ParsedContent {
+/**
+ * Split content given as pieces (cleanup's received chunks, each one or more
+ * whole lines). The body is never joined: it comes back as the pieces it was
+ * received in; only a header whose lines lie in two pieces is copied
+ * together. Pieces that split a line are joined first.
+ */
+export function parseContent(content: Buffer | readonly Buffer[]): ParsedContent {
+  const pieces = Buffer.isBuffer(content) ? [content] : content;
   const headers: LogicalHeader[] = [];
-  let pos = 0;
-  let current: { name: string; start: number } | undefined;
-  const close = (end: number): void => {
-    if (current)
-      headers.push({
-        name: current.name,
-        lname: current.name.toLowerCase(),
-        raw: content.subarray(current.start, end),
-      });
+  // The logical header being collected: its name and the bytes seen so far (one part per piece).
+  let current: { name: string; parts: Buffer[]; start: number } | undefined;
+  const close = (piece: Buffer, end: number): void => {
+    if (!current) return;
+    const last = piece.subarray(current.start, end);
+    const raw =
+      current.parts.length === 0
+        ? last
+        : last.length === 0 && current.parts.length === 1
+          ? (current.parts[0] as Buffer)
+          : Buffer.concat([...current.parts, last]);
+    headers.push({ name: current.name, lname: current.name.toLowerCase(), raw });
     current = undefined;
   };
-  while (pos < content.length) {
-    const end = nextLineEnd(content, pos);
-    const first = content[pos];
-    if (first === 0x0d || first === 0x0a) {
-      // The empty line ends the header section.
-      close(pos);
-      return { headers, separator: true, body: content.subarray(end) };
+  const bodyFrom = (i: number, at: number): Buffer[] => {
+    const body: Buffer[] = [];
+    const first = pieces[i];
+    if (first && at < first.length) body.push(at === 0 ? first : first.subarray(at));
+    for (let j = i + 1; j < pieces.length; j++) {
+      const p = pieces[j];
+      if (p && p.length > 0) body.push(p);
     }
-    if ((first === 0x20 || first === 0x09) && current) {
+    return body;
+  };
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i] as Buffer;
+    if (i < pieces.length - 1 && piece.length > 0 && piece[piece.length - 1] !== 0x0a) {
+      // A line continues into the next piece: fall back to one buffer.
+      return parseContent(Buffer.concat(pieces));
+    }
+    if (current) current.start = 0;
+    let pos = 0;
+    while (pos < piece.length) {
+      const end = nextLineEnd(piece, pos);
+      const first = piece[pos];
+      if (first === 0x0d || first === 0x0a) {
+        // The empty line ends the header section.
+        close(piece, pos);
+        return { headers, separator: true, body: bodyFrom(i, end) };
+      }
+      if ((first === 0x20 || first === 0x09) && current) {
+        pos = end;
+        continue;
+      }
+      const name = headerName(piece, pos, end);
+      close(piece, pos);
+      if (name === undefined) return { headers, separator: false, body: bodyFrom(i, pos) };
+      current = { name, parts: [], start: pos };
       pos = end;
-      continue;
     }
-    // Header names are ASCII; look only at a bounded prefix of the line.
-    const m = NAME_RE.exec(content.subarray(pos, Math.min(end, pos + 1000)).toString('latin1'));
-    if (!m) {
-      close(pos);
-      return { headers, separator: false, body: content.subarray(pos) };
-    }
-    close(pos);
-    current = { name: m[1] ?? '', start: pos };
-    pos = end;
+    // The piece ends inside a header that may continue in the next one.
+    if (current && piece.length > current.start) current.parts.push(piece.subarray(current.start));
   }
-  close(pos);
-  return { headers, separator: false, body: Buffer.alloc(0) };
+  if (current) {
+    const raw = current.parts.length === 1 ? (current.parts[0] as Buffer) : Buffer.concat(current.parts);
+    headers.push({ name: current.name, lname: current.name.toLowerCase(), raw });
+  }
+  return { headers, separator: false, body: [] };
+}
+
+/** The first `limit` bytes of content given as pieces, as one buffer (no copy when one piece holds them). */
+export function joinedPrefix(pieces: readonly Buffer[], limit: number): Buffer {
+  const first = pieces[0];
+  if (!first) return Buffer.alloc(0);
+  if (first.length >= limit || pieces.length === 1) return first.subarray(0, limit);
+  let size = 0;
+  for (const p of pieces) size += p.length;
+  return Buffer.concat(pieces, Math.min(size, limit));
 }
 
 /** The header's value with folding removed (CRLF before a blank dropped), leading blanks trimmed. */

@@ -29,6 +29,11 @@ export interface HeaderRulesInput {
   readonly undisclosedHeader: string;
   readonly checks?: CleanupContentChecks;
   readonly ctx: RewriteContext;
+  /**
+   * Headers address rewriting found to have fewer than tokenLimit tokens
+   * (a prefix of one, as header_size_limit leaves, has no more): not counted again.
+   */
+  readonly tokensWithinLimit?: ReadonlySet<LogicalHeader>;
 }
 
 export interface HeaderRulesResult {
@@ -96,7 +101,12 @@ export async function applyHeaderRules(
     if (h.lname === 'message-id' || h.lname === 'resent-message-id') {
       log.push(`${h.lname}=${printable(headerValue(h))}`);
     }
-    if (ADDRESS_HEADERS.has(h.lname) && input.tokenLimit > 0 && h.rebuilt !== true) {
+    if (
+      ADDRESS_HEADERS.has(h.lname) &&
+      input.tokenLimit > 0 &&
+      h.rebuilt !== true &&
+      input.tokensWithinLimit?.has(original) !== true
+    ) {
       const text = h.raw.toString('utf8');
       const colon = text.indexOf(':');
       const cut = tokenLimitCut(text.slice(colon + 1), input.tokenLimit);

@@ -56,6 +56,12 @@ export interface CleanupContentChecks {
    * the effects that change the envelope (REDIRECT, BCC, FILTER, HOLD).
    */
   inspect?(input: ContentInspectionInput): Promise<ContentInspection>;
+  /**
+   * True when inspect() (with or without `skipTables`) would accept every
+   * message unchanged — no tables and no MIME checks configured — so cleanup
+   * may skip the pass.
+   */
+  inert?(skipTables: boolean): boolean;
 }
 
 /** What the action log lines and the MIME pass need to know about the message. */

@@ -18,13 +18,14 @@ import { receiveOverrides } from '../../global/queue/receive-overrides.js';
 import { QueueStorageError } from '../../global/queue/storage-error.js';
 import type { ParamReader } from '../../global/params/types.js';
 import { parseAddressList } from './address-list.js';
-import { headerValue, parseContent, type LogicalHeader } from './header-parse.js';
+import { headerValue, joinedPrefix, parseContent, type LogicalHeader } from './header-parse.js';
 import { rewriteHeaderAddresses } from './header-addresses.js';
 import { applyHeaderRules, printable } from './header-rules.js';
 import type { CleanupAddressRewriter, CleanupContentChecks, ContentInspection, RewriteContext } from './hooks.js';
 import { isLocalRewriteClient } from './local-clients.js';
 import { nonSmtpdMiltersApply, runNonSmtpdMilters, type MilterPhaseResult } from './milter-phase.js';
-import { autodetectApplies, needsSmtputf8 } from './smtputf8-detect.js';
+import { needsSmtputf8 } from './smtputf8-detect.js';
+import { cleanupSettings, sourceContentFilter, type CleanupSettings } from './cleanup-settings.js';
 import { NO_RECIPIENTS, NO_SPACE, TOO_BIG, TOO_MANY_HOPS, WRITE_ERROR } from './replies.js';
 
 export interface TransactionDeps {
@@ -177,6 +178,7 @@ export class Transaction implements CleanupTransaction {
       return { status: 'rejected', reply: TOO_BIG };
     }
     const source = this.deps.source ?? cfg;
+    const settings = cleanupSettings(cfg);
     const overrides = receiveOverrides(source, (t) => log.warning(t));
     // Mail Postfix generates itself (notices, forwarding) is never subject to header/body checks.
     const skipChecks = overrides.has('no_header_body_checks') || INTERNAL_ORIGINS.has(this.req.origin);
@@ -186,50 +188,55 @@ export class Transaction implements CleanupTransaction {
       ...(overrides.has('no_address_mappings') ? { noAddressMappings: true } : {}),
     };
     const contentFilter = FILTERED_ORIGINS.has(this.req.origin)
-      ? source.get('content_filter').trim()
+      ? sourceContentFilter(source)
       : (this.deps.cleanupFilter ?? '');
     // smtpd's DISCARD: accepted and thrown away, as cleanup(8) does with its discard flag.
     if (policy.discard) return { status: 'discarded', queueId: id };
     const sender = await this.deps.rewriter.sender(this.envelopeSender ?? this.req.sender, ctx);
-    const received = Buffer.concat(this.chunks);
-    this.chunks.length = 0;
-    const parsed = parseContent(received);
+    // The headers are split out of the received pieces; the body stays in them, never joined.
+    const parsed = parseContent(this.chunks.splice(0));
     if (this.req.extractRecipients) {
       // sendmail -t: header recipients join the command-line ones (Postfix >= 2.1).
       for (const address of extractRecipients(parsed.headers, MAX_RECIPIENTS - this.recipients.length)) {
         this.recipients.push({ address });
       }
     }
-    const recipients = await this.rewriteRecipients(ctx);
-    await this.addAutomaticBcc(recipients, sender, ctx);
+    const recipients = await this.rewriteRecipients(ctx, settings.duplicateFilterLimit);
+    await this.addAutomaticBcc(recipients, sender, ctx, settings.alwaysBcc);
 
     // The MIME-aware pass (checks/) replaces the per-line header()/body() calls below.
     const inspected = await this.inspect(parsed, ctx, sender, skipChecks);
     if (inspected?.status === 'reject') return { status: 'rejected', reply: inspected.reply };
     if (inspected?.status === 'discard') return { status: 'discarded', queueId: id };
-    const primary = await this.rewriteHeaders(inspected ? inspected.headers : parsed.headers, ctx);
+    // local_header_rewrite_clients: local submissions and listed clients get the "local" treatment.
+    const localClient = this.req.origin !== 'smtpd' || isLocalRewriteClient(cfg, this.req.client);
+    const withinLimit = new Set<LogicalHeader>();
+    const primary = await this.rewriteHeaders(
+      inspected ? inspected.headers : parsed.headers,
+      ctx,
+      localClient,
+      settings,
+      withinLimit,
+    );
     const checks = inspected || skipChecks ? undefined : this.deps.checks;
 
-    const addMissing =
-      cfg.bool('always_add_missing_headers') ||
-      this.req.origin !== 'smtpd' ||
-      isLocalRewriteClient(cfg, this.req.client);
     const rules = await applyHeaderRules(
       {
         queueId: id,
         arrivalTime: this.arrivalTime,
         sender,
         ...(this.req.fullName !== undefined ? { fullName: this.req.fullName } : {}),
-        addMissing,
-        fromFormat: cfg.get('header_from_format') === 'obsolete' ? 'obsolete' : 'standard',
-        myhostname: cfg.get('myhostname'),
-        headerSizeLimit: cfg.size('header_size_limit'),
-        hopcountLimit: cfg.int('hopcount_limit'),
-        tokenLimit: cfg.int('header_address_token_limit'),
-        dropHeaders: new Set(cfg.list('message_drop_headers').map((h) => h.toLowerCase())),
-        undisclosedHeader: cfg.get('undisclosed_recipients_header'),
+        addMissing: settings.alwaysAddMissingHeaders || localClient,
+        fromFormat: settings.fromFormat,
+        myhostname: settings.myhostname,
+        headerSizeLimit: settings.headerSizeLimit,
+        hopcountLimit: settings.hopcountLimit,
+        tokenLimit: settings.tokenLimit,
+        dropHeaders: settings.dropHeaders,
+        undisclosedHeader: settings.undisclosedHeader,
         ...(checks ? { checks } : {}),
         ctx,
+        tokensWithinLimit: withinLimit,
       },
       primary,
     );
@@ -242,7 +249,7 @@ export class Transaction implements CleanupTransaction {
       ? { hold: inspected.hold }
       : skipChecks
         ? { hold: false }
-        : await this.checkBody(parsed.body, ctx, sender);
+        : await this.checkBody(parsed.body, ctx, sender, settings.bodyChecksSizeLimit);
     if (body.verdict) return body.verdict;
     redirectAndBcc(recipients, inspected?.redirect ?? policy.redirect, [
       ...(policy.bcc ?? []),
@@ -254,13 +261,13 @@ export class Transaction implements CleanupTransaction {
     const content = [
       ...rules.headers,
       ...(parsed.separator ? [Buffer.from('\r\n')] : []),
-      ...(inspected ? inspected.body : [parsed.body]),
+      ...(inspected ? inspected.body : parsed.body),
     ];
     const hold = rules.hold !== undefined || body.hold || policy.hold === true;
     const filter = inspected?.filter ?? policy.filter;
     const smtputf8 =
       this.req.smtputf8 !== true &&
-      autodetectApplies(cfg, this.req.origin) &&
+      settings.autodetect(this.req.origin) &&
       needsSmtputf8(
         sender,
         recipients.map((r) => r.address),
@@ -314,7 +321,12 @@ export class Transaction implements CleanupTransaction {
    * mail from outside (not notices or forwarding) and not with
    * no_address_mappings, as Postfix adds them.
    */
-  private async addAutomaticBcc(recipients: StoredRecipient[], sender: string, ctx: RewriteContext): Promise<void> {
+  private async addAutomaticBcc(
+    recipients: StoredRecipient[],
+    sender: string,
+    ctx: RewriteContext,
+    always: string,
+  ): Promise<void> {
     if (ctx.noAddressMappings || INTERNAL_ORIGINS.has(this.req.origin)) return;
     const rw = this.deps.rewriter;
     const bccs: string[] = [];
@@ -326,7 +338,6 @@ export class Transaction implements CleanupTransaction {
     }
     const fromSender = await rw.senderBcc?.(sender);
     if (fromSender) bccs.push(fromSender);
-    const always = this.deps.cfg.get('always_bcc').trim();
     if (always !== '') bccs.push(always);
     if (bccs.length === 0) return;
     const never = (r: StoredRecipient): string => `${r.address.toLowerCase()}\0${(r.notify ?? []).join(',')}`;
@@ -346,18 +357,23 @@ export class Transaction implements CleanupTransaction {
    * local submissions and local_header_rewrite_clients, the remote one when
    * remote_header_rewrite_domain is set, otherwise headers stay as received.
    */
-  private async rewriteHeaders(headers: LogicalHeader[], ctx: RewriteContext): Promise<LogicalHeader[]> {
+  private async rewriteHeaders(
+    headers: LogicalHeader[],
+    ctx: RewriteContext,
+    local: boolean,
+    settings: CleanupSettings,
+    withinLimit: Set<LogicalHeader>,
+  ): Promise<LogicalHeader[]> {
     const rw = this.deps.rewriter;
     if (!rw.header) return headers;
-    const { cfg } = this.deps;
-    const local = this.req.origin !== 'smtpd' || isLocalRewriteClient(cfg, this.req.client);
-    const context = local ? 'local' : cfg.get('remote_header_rewrite_domain') !== '' ? 'remote' : undefined;
+    const context = local ? 'local' : settings.remoteHeaderRewrite ? 'remote' : undefined;
     if (!context) return headers;
     const header = rw.header.bind(rw);
     return rewriteHeaderAddresses(
       headers,
       (address, kind) => header(address, kind, context, ctx.noAddressMappings === true),
-      cfg.int('header_address_token_limit'),
+      settings.tokenLimit,
+      withinLimit,
     );
   }
 
@@ -370,11 +386,22 @@ export class Transaction implements CleanupTransaction {
   ): Promise<ContentInspection | undefined> {
     const checks = this.deps.checks;
     if (!checks?.inspect) return undefined;
+    if (checks.inert?.(skipTables) === true) {
+      // What the pass would return with nothing configured, without walking the message.
+      return {
+        status: 'accept',
+        headers: parsed.headers,
+        body: parsed.body,
+        hold: false,
+        bcc: [],
+      };
+    }
     const first = this.recipients[0]?.address;
     return checks.inspect({
       headers: parsed.headers,
       separator: parsed.separator,
-      body: parsed.body,
+      // The MIME walk reads the body as one buffer; joined only here, when checks are configured.
+      body: parsed.body.length === 1 ? (parsed.body[0] as Buffer) : Buffer.concat(parsed.body),
       ...(skipTables ? { skipTables } : {}),
       ctx: {
         ...ctx,
@@ -386,8 +413,7 @@ export class Transaction implements CleanupTransaction {
   }
 
   /** Rewrite and expand each recipient, dropping duplicates as Postfix does (up to duplicate_filter_limit). */
-  private async rewriteRecipients(ctx: RewriteContext): Promise<NewMessage['recipients'][number][]> {
-    const limit = this.deps.cfg.int('duplicate_filter_limit');
+  private async rewriteRecipients(ctx: RewriteContext, limit: number): Promise<NewMessage['recipients'][number][]> {
     const seen = new Set<string>();
     const out: { address: string; original: string; orcpt?: string; notify?: readonly DsnNotify[] }[] = [];
     for (const r of this.recipients) {
@@ -406,14 +432,14 @@ export class Transaction implements CleanupTransaction {
 
   /** body_checks over the first body_checks_size_limit bytes of the body. */
   private async checkBody(
-    body: Buffer,
+    body: readonly Buffer[],
     ctx: RewriteContext,
     sender: string,
+    limit: number,
   ): Promise<{ verdict?: CleanupVerdict; hold: boolean }> {
     const checks = this.deps.checks;
     if (!checks) return { hold: false };
-    const limit = this.deps.cfg.size('body_checks_size_limit');
-    const text = body.subarray(0, limit).toString('utf8');
+    const text = joinedPrefix(body, limit).toString('utf8');
     let hold = false;
     for (const l of text.split(/\r?\n/)) {
       const v = await checks.body(l, ctx);

@@ -66,11 +66,17 @@ export class CleanupRewriter {
     this.lengthLimit = config.int('virtual_alias_address_length_limit');
   }
 
+  // Empty map lists are skipped before the call: each awaited canonical() is
+  // a promise and a microtask per address, and most configurations have none.
   async sender(address: string, ctx?: CleanupRewriteContext): Promise<string> {
     let a = this.rewriter.rewrite(address);
     if (a === '' || ctx?.noAddressMappings) return a;
-    if (this.classes.sender.has('envelope_sender')) a = await this.canonical(a, this.senderCanon);
-    if (this.classes.canon.has('envelope_sender')) a = await this.canonical(a, this.commonCanon);
+    if (this.senderCanon.specs.length > 0 && this.classes.sender.has('envelope_sender')) {
+      a = await this.canonical(a, this.senderCanon);
+    }
+    if (this.commonCanon.specs.length > 0 && this.classes.canon.has('envelope_sender')) {
+      a = await this.canonical(a, this.commonCanon);
+    }
     if (this.classes.masq.has('envelope_sender')) a = this.masquerade(a);
     return a;
   }
@@ -88,8 +94,12 @@ export class CleanupRewriter {
 
   private async canonicalRecipient(address: string): Promise<string> {
     let a = address;
-    if (this.classes.rcpt.has('envelope_recipient')) a = await this.canonical(a, this.rcptCanon);
-    if (this.classes.canon.has('envelope_recipient')) a = await this.canonical(a, this.commonCanon);
+    if (this.rcptCanon.specs.length > 0 && this.classes.rcpt.has('envelope_recipient')) {
+      a = await this.canonical(a, this.rcptCanon);
+    }
+    if (this.commonCanon.specs.length > 0 && this.classes.canon.has('envelope_recipient')) {
+      a = await this.canonical(a, this.commonCanon);
+    }
     if (this.classes.masq.has('envelope_recipient')) a = this.masquerade(a);
     return a;
   }
@@ -108,10 +118,10 @@ export class CleanupRewriter {
     let a = this.rewriter.rewrite(address, context);
     if (a === '' || noAddressMappings) return a;
     const cls = kind === 'sender' ? 'header_sender' : 'header_recipient';
-    const [ownClasses, ownMaps] =
-      kind === 'sender' ? [this.classes.sender, this.senderCanon] : [this.classes.rcpt, this.rcptCanon];
-    if (ownClasses.has(cls)) a = await this.canonical(a, ownMaps);
-    if (this.classes.canon.has(cls)) a = await this.canonical(a, this.commonCanon);
+    const ownClasses = kind === 'sender' ? this.classes.sender : this.classes.rcpt;
+    const ownMaps = kind === 'sender' ? this.senderCanon : this.rcptCanon;
+    if (ownMaps.specs.length > 0 && ownClasses.has(cls)) a = await this.canonical(a, ownMaps);
+    if (this.commonCanon.specs.length > 0 && this.classes.canon.has(cls)) a = await this.canonical(a, this.commonCanon);
     if (this.classes.masq.has(cls)) a = this.masquerade(a);
     return a;
   }
@@ -187,6 +197,7 @@ export class CleanupRewriter {
 
   /** `user@host.sub.example.com` → `user@example.com` for masquerade_domains = example.com. */
   private masquerade(address: string): string {
+    if (this.masqDomains.length === 0) return address;
     const { local, domain } = splitAddress(address);
     if (domain === undefined || this.masqDomains.length === 0 || this.masqExceptions.has(local.toLowerCase())) {
       return address;

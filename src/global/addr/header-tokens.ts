@@ -22,7 +22,12 @@ export const ADDRESS_HEADERS: ReadonlySet<string> = new Set([
   'disposition-notification-to',
 ]);
 
-const SPECIALS = '()<>@,;:\\".[]';
+/** RFC 5322 specials, by character code (all ASCII). */
+const SPECIAL = new Uint8Array(128);
+for (const c of '()<>@,;:\\".[]') SPECIAL[c.charCodeAt(0)] = 1;
+
+const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+const isSpecial = (c: number): boolean => c < 128 && SPECIAL[c] === 1;
 
 /** An RFC 5322 token of a header value, with its place in the value. */
 export interface Token {
@@ -37,33 +42,39 @@ export function tokenize(value: string, limit: number): Token[] {
   const out: Token[] = [];
   let i = 0;
   const n = value.length;
+  // Character codes, not one-character strings: this runs over every address header of every message.
   while (i < n && out.length < limit) {
-    const c = value.charAt(i);
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+    const c = value.charCodeAt(i);
+    if (isBlank(c)) {
       i++;
       continue;
     }
     const start = i;
-    if (c === '"' || c === '(' || c === '[') {
+    if (c === 0x22 || c === 0x28 || c === 0x5b) {
       // Quoted string, comment (nested) or domain literal: one token each.
-      const close = c === '"' ? '"' : c === '(' ? ')' : ']';
+      const close = c === 0x22 ? 0x22 : c === 0x28 ? 0x29 : 0x5d;
       let depth = 1;
       i++;
       while (i < n && depth > 0) {
-        const d = value.charAt(i);
-        if (d === '\\') i++;
-        else if (c === '(' && d === '(') depth++;
+        const d = value.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (c === 0x28 && d === 0x28) depth++;
         else if (d === close) depth--;
         i++;
       }
       i = Math.min(i, n);
-      const type = c === '"' ? 'qstring' : c === '(' ? 'comment' : 'domlit';
+      const type = c === 0x22 ? 'qstring' : c === 0x28 ? 'comment' : 'domlit';
       out.push({ type, text: value.slice(start, i), start, end: i });
-    } else if (SPECIALS.includes(c)) {
+    } else if (isSpecial(c)) {
       i++;
-      out.push({ type: 'op', text: c, start, end: i });
+      out.push({ type: 'op', text: value.charAt(start), start, end: i });
     } else {
-      while (i < n && !SPECIALS.includes(value.charAt(i)) && !/[ \t\r\n]/.test(value.charAt(i))) i++;
+      i++;
+      while (i < n) {
+        const d = value.charCodeAt(i);
+        if (isSpecial(d) || isBlank(d)) break;
+        i++;
+      }
       out.push({ type: 'atom', text: value.slice(start, i), start, end: i });
     }
   }

@@ -16,17 +16,29 @@ const KNOWN: ReadonlySet<string> = new Set<ReceiveOverride>([
   'no_milters',
 ]);
 
+// Asked per message by cleanup and per RCPT by smtpd: the parse is kept per
+// configuration object (a Config never changes once read; reload builds a new one).
+const parsed = new WeakMap<ParamReader, { readonly set: ReadonlySet<ReceiveOverride>; readonly unknown: string[] }>();
+
 /**
  * The options in effect for `config` (a source service's main.cf + `-o`).
- * An unknown word is reported through `warn` and ignored, so one typo does
- * not stop a daemon (Postfix makes it fatal).
+ * An unknown word is reported through `warn` (on every call, as before the
+ * parse was kept) and ignored, so one typo does not stop a daemon (Postfix
+ * makes it fatal).
  */
 export function receiveOverrides(config: ParamReader, warn?: (text: string) => void): ReadonlySet<ReceiveOverride> {
-  const out = new Set<ReceiveOverride>();
-  for (const word of config.list('receive_override_options')) {
-    const w = word.toLowerCase();
-    if (KNOWN.has(w)) out.add(w as ReceiveOverride);
-    else warn?.(`unknown receive_override_options value "${word}" -- ignored`);
+  let p = parsed.get(config);
+  if (!p) {
+    const set = new Set<ReceiveOverride>();
+    const unknown: string[] = [];
+    for (const word of config.list('receive_override_options')) {
+      const w = word.toLowerCase();
+      if (KNOWN.has(w)) set.add(w as ReceiveOverride);
+      else unknown.push(word);
+    }
+    p = { set, unknown };
+    parsed.set(config, p);
   }
-  return out;
+  if (warn) for (const word of p.unknown) warn(`unknown receive_override_options value "${word}" -- ignored`);
+  return p.set;
 }

@@ -50,7 +50,9 @@ export class RecentContent {
     const item = this.items.get(queueId);
     if (!item) return undefined;
     if (item.joined === undefined) {
-      item.joined = Buffer.concat(item.pieces ?? [], item.size);
+      const pieces = item.pieces ?? [];
+      item.joined =
+        pieces.length === 1 && pieces[0]?.length === item.size ? pieces[0] : Buffer.concat(pieces, item.size);
       item.pieces = undefined;
     }
     return item.joined;

@@ -95,57 +95,92 @@ export function checkSegmentHeader(b: Buffer): number | undefined {
   return b.readUInt32BE(12);
 }
 
-/** One record as the buffers to write: header, type+metadata, then any content pieces. */
-function frame(type: RecordType, meta: Buffer, content: readonly Buffer[] = []): Buffer[] {
-  const lead = Buffer.alloc(RECORD_HEADER_SIZE + 1);
-  let payloadLength = 1 + meta.length;
-  for (const c of content) payloadLength += c.length;
-  lead.writeUInt32BE(RECORD_MAGIC, 0);
-  lead.writeUInt32BE(payloadLength, 4);
-  lead.writeUInt8(type, RECORD_HEADER_SIZE);
-  let crc = crc32(lead.subarray(4, 8));
-  crc = crc32(lead.subarray(RECORD_HEADER_SIZE), crc);
-  crc = crc32(meta, crc);
-  for (const c of content) crc = crc32(c, crc);
-  lead.writeUInt32BE(crc, 8);
-  return [lead, meta, ...content];
+/**
+ * CRC-32 (the zlib polynomial) of the 4-byte length field, continued by
+ * zlib's crc32 over the payload: one native call per record instead of one
+ * for the length field and another for the rest.
+ */
+const CRC_TABLE = ((): Uint32Array => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crcOfLength(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (let i = 4; i < 8; i++) c = (CRC_TABLE[(c ^ (buf[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A record whose payload is `type` followed by `json`, built in one buffer. */
+function jsonRecord(type: RecordType, json: string): Buffer[] {
+  const jsonLength = Buffer.byteLength(json, 'utf8');
+  const b = Buffer.allocUnsafe(RECORD_HEADER_SIZE + 1 + jsonLength);
+  b.writeUInt32BE(RECORD_MAGIC, 0);
+  b.writeUInt32BE(1 + jsonLength, 4);
+  b[RECORD_HEADER_SIZE] = type;
+  b.write(json, RECORD_HEADER_SIZE + 1, 'utf8');
+  b.writeUInt32BE(crc32(b.subarray(RECORD_HEADER_SIZE), crcOfLength(b)), 8);
+  return [b];
+}
+
+/** Content up to this size is copied into the record's first buffer: one buffer to checksum, write and keep. */
+const INLINE_CONTENT_MAX = 8192;
+
+export interface EncodedMessage {
+  /** The record's buffers, in order. */
+  readonly buffers: Buffer[];
+  /** Offset of the first content byte from the start of the record. */
+  readonly contentStart: number;
+  /** The content as one buffer, when it was copied into the record (small messages). */
+  readonly inline?: Buffer;
 }
 
 /**
- * A MESSAGE record; the content may come in pieces (headers, body) to avoid
- * copying it. The same bytes as frame() would give, but the first buffer
- * holds everything before the content (record header, type, metadata): one
- * allocation per message, and the caller finds where the content starts.
+ * A MESSAGE record; the content may come in pieces (headers, body). Small
+ * content is copied behind the metadata, so the record is one buffer; larger
+ * content is written from the caller's pieces as they are, never copied.
+ * Either way the bytes are the same.
  */
-export function encodeMessage(env: EnvelopeImage, content: readonly Buffer[]): Buffer[] {
+export function encodeMessage(env: EnvelopeImage, content: readonly Buffer[]): EncodedMessage {
   const json = JSON.stringify(env);
   const jsonLength = Buffer.byteLength(json, 'utf8');
-  const metaStart = RECORD_HEADER_SIZE + 1;
-  const lead = Buffer.allocUnsafe(metaStart + 4 + jsonLength);
-  let payloadLength = 1 + 4 + jsonLength;
-  for (const c of content) payloadLength += c.length;
+  const contentStart = RECORD_HEADER_SIZE + 1 + 4 + jsonLength;
+  let contentLength = 0;
+  for (const c of content) contentLength += c.length;
+  const inline = contentLength <= INLINE_CONTENT_MAX;
+  const lead = Buffer.allocUnsafe(contentStart + (inline ? contentLength : 0));
   lead.writeUInt32BE(RECORD_MAGIC, 0);
-  lead.writeUInt32BE(payloadLength, 4);
-  lead.writeUInt8(RecordType.Message, RECORD_HEADER_SIZE);
-  lead.writeUInt32BE(jsonLength, metaStart);
-  lead.write(json, metaStart + 4, 'utf8');
-  let crc = crc32(lead.subarray(4, 8));
-  crc = crc32(lead.subarray(RECORD_HEADER_SIZE), crc);
-  for (const c of content) crc = crc32(c, crc);
+  lead.writeUInt32BE(1 + 4 + jsonLength + contentLength, 4);
+  lead[RECORD_HEADER_SIZE] = RecordType.Message;
+  lead.writeUInt32BE(jsonLength, RECORD_HEADER_SIZE + 1);
+  lead.write(json, RECORD_HEADER_SIZE + 1 + 4, 'utf8');
+  if (inline) {
+    let at = contentStart;
+    for (const c of content) at += c.copy(lead, at);
+  }
+  let crc = crc32(lead.subarray(RECORD_HEADER_SIZE), crcOfLength(lead));
+  if (!inline) for (const c of content) crc = crc32(c, crc);
   lead.writeUInt32BE(crc, 8);
-  return [lead, ...content];
+  return inline
+    ? { buffers: [lead], contentStart, inline: lead.subarray(contentStart) }
+    : { buffers: [lead, ...content], contentStart };
 }
 
 export function encodeState(s: StateImage): Buffer[] {
-  return frame(RecordType.State, Buffer.from(JSON.stringify(s), 'utf8'));
+  return jsonRecord(RecordType.State, JSON.stringify(s));
 }
 
 export function encodeOutcomes(id: string, outcomes: OutcomeImage[]): Buffer[] {
-  return frame(RecordType.Outcomes, Buffer.from(JSON.stringify({ id, outcomes }), 'utf8'));
+  return jsonRecord(RecordType.Outcomes, JSON.stringify({ id, outcomes }));
 }
 
 export function encodeDelete(id: string): Buffer[] {
-  return frame(RecordType.Delete, Buffer.from(JSON.stringify({ id }), 'utf8'));
+  return jsonRecord(RecordType.Delete, JSON.stringify({ id }));
 }
 
 export type FrameCheck =

@@ -228,6 +228,7 @@ export class SegmentStore implements QueueStore {
     const pieces = Buffer.isBuffer(content) ? [content] : content;
     let size = 0;
     for (const p of pieces) size += p.length;
+    let inline: Buffer | undefined;
     try {
       if (this.index.entries.has(msg.queueId)) throw new Error(`queue file ${msg.queueId}: queue ID already in use`);
       if (!(await this.hasSpaceFor(size + 4096))) {
@@ -253,13 +254,15 @@ export class SegmentStore implements QueueStore {
       if (msg.filter !== undefined) env.filter = msg.filter;
       if (msg.verifyOnly === true) env.verifyOnly = true;
       if (msg.verifyProbe === true) env.verifyProbe = true;
-      await this.appendMessage(env, pieces, size);
+      inline = await this.appendMessage(env, pieces, size);
     } finally {
       this.reserved.delete(msg.queueId);
     }
     // Held mail waits for postsuper -H; only incoming mail is news for qmgr.
     if ((msg.state ?? 'incoming') !== 'incoming') return;
-    this.recent.put(msg.queueId, pieces, size, handOver);
+    // Small content was copied into the record: that copy is the store's own.
+    if (inline) this.recent.put(msg.queueId, [inline], size, true);
+    else this.recent.put(msg.queueId, pieces, size, handOver);
     for (const l of this.listeners) {
       try {
         l(msg.queueId);
@@ -269,12 +272,16 @@ export class SegmentStore implements QueueStore {
     }
   }
 
-  private async appendMessage(env: EnvelopeImage, content: readonly Buffer[], size: number): Promise<void> {
-    const group = encodeMessage(env, content);
-    // encodeMessage's first buffer is everything before the content.
-    const lead = group[0]?.length ?? 0;
-    const r = await this.writer.append([group]);
-    this.index.placeMessage(env, r.segment, (r.offsets[0] ?? 0) + lead, size);
+  /** Durably append a MESSAGE record; returns the content as one buffer when the record holds a copy of it. */
+  private async appendMessage(
+    env: EnvelopeImage,
+    content: readonly Buffer[],
+    size: number,
+  ): Promise<Buffer | undefined> {
+    const rec = encodeMessage(env, content);
+    const r = await this.writer.append([rec.buffers]);
+    this.index.placeMessage(env, r.segment, (r.offsets[0] ?? 0) + rec.contentStart, size);
+    return rec.inline;
   }
 
   // ---- QueueStore ------------------------------------------------------------

@@ -8,7 +8,7 @@ import type { Logger } from '../../../global/log/logger.js';
 import type { ParamReader } from '../../../global/params/types.js';
 import type { CleanupContentChecks, ContentInspection, ContentInspectionInput, ContentVerdict } from '../hooks.js';
 import { parseAction } from './actions.js';
-import { Inspector, type InspectorSettings } from './inspector.js';
+import { Inspector, inspectsNothing, type InspectorSettings } from './inspector.js';
 import type { MimeErrorCode } from './mime-scan.js';
 import { openCheckTables } from './tables.js';
 
@@ -92,6 +92,7 @@ export async function createContentChecks(opts: ContentChecksOptions): Promise<C
   return {
     header: (text) => simple(tables.header, text, true, 'header_checks'),
     body: (line) => simple(tables.body, line, false, 'body_checks'),
+    inert: (skipTables: boolean) => inspectsNothing(skipTables ? bare : s),
     inspect: (input: ContentInspectionInput): Promise<ContentInspection> =>
       new Inspector(input.skipTables ? bare : s, opts.logger, input.ctx).run(input),
   };

@@ -49,6 +49,23 @@ export function headerKey(raw: Buffer, limit: number): string {
     .replace(/\n$/, '');
 }
 
+/** Whether the body must be walked: body tables, MIME header tables with MIME processing on, or MIME errors to report. */
+function needsWalk(s: InspectorSettings): boolean {
+  return (
+    s.tables.body.length > 0 ||
+    (s.scan.mime && (s.tables.mime.length > 0 || s.tables.nested.length > 0)) ||
+    s.scan.report.size > 0
+  );
+}
+
+/**
+ * Whether an inspection with these settings can only accept the message as
+ * it is (no table to consult, no MIME walk): then cleanup need not run one.
+ */
+export function inspectsNothing(s: InspectorSettings): boolean {
+  return !needsWalk(s) && s.tables.header.length === 0 && s.tables.mime.length === 0;
+}
+
 export class Inspector {
   private hold = false;
   private redirect: string | undefined;
@@ -73,10 +90,7 @@ export class Inspector {
   private async inspect(input: ContentInspectionInput): Promise<ContentInspection> {
     const headers: LogicalHeader[] = [];
     const primary: PrimaryHeader[] = [];
-    const needWalk =
-      this.s.tables.body.length > 0 ||
-      (this.s.scan.mime && (this.s.tables.mime.length > 0 || this.s.tables.nested.length > 0)) ||
-      this.s.scan.report.size > 0;
+    const needWalk = needsWalk(this.s);
     // Without header tables and without the MIME walk nothing looks at the header text.
     const headerText = needWalk || this.s.tables.header.length > 0 || this.s.tables.mime.length > 0;
     for (const h of input.headers) {
