@@ -15,7 +15,6 @@
 // to where the batch began, so no half-written record survives to be
 // replayed; after a failed sync the segment is abandoned (the kernel may have
 // dropped dirty pages) and the next batch starts a fresh one.
-import { writevSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentHeader } from './record-format.js';
@@ -138,8 +137,7 @@ export class SegmentWriter {
         }
         results.push({ segment: this.current, offsets });
       }
-      if (pos - start <= SYNC_WRITE_MAX) writeFullySync(fh.fd, bufs, start);
-      else await writeFully(fh, bufs, start);
+      await writeFully(fh, bufs, start);
       if (batch.some((p) => p.durable)) {
         await fh.datasync();
         this.unsynced = false;
@@ -214,43 +212,6 @@ export class SegmentWriter {
     while (this.flushing || this.pending.length > 0) await new Promise((r) => setImmediate(r));
     await this.closeFile();
   }
-}
-
-/**
- * Batches up to this size are written with a synchronous writev on the event
- * loop: copying a few KiB into the page cache takes microseconds, less than
- * the hand-off to libuv's thread pool and back (a wake-up of a pool thread
- * and of the loop). No sync is running then (batches follow each other), so
- * nothing waits on the disk; the fdatasync stays on the pool.
- */
-const SYNC_WRITE_MAX = 64 * 1024;
-
-function writeFullySync(fd: number, bufs: Buffer[], position: number): void {
-  let list = bufs.filter((b) => b.length > 0);
-  let pos = position;
-  while (list.length > 0) {
-    const bytesWritten = writevSync(fd, list.slice(0, 1024), pos);
-    if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
-    pos += bytesWritten;
-    list = afterWritten(list, bytesWritten);
-  }
-}
-
-/** The buffers still to write after `written` bytes of `list` went out. */
-function afterWritten(list: Buffer[], written: number): Buffer[] {
-  let i = 0;
-  let skip = written;
-  while (skip > 0 && i < list.length) {
-    const first = list[i] as Buffer;
-    if (first.length > skip) {
-      const rest = list.slice(i);
-      rest[0] = first.subarray(skip);
-      return rest;
-    }
-    skip -= first.length;
-    i++;
-  }
-  return list.slice(i);
 }
 
 async function writeFully(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
