@@ -45,6 +45,7 @@ function versions() {
     `- Haraka ${haraka} (npm, in bench/out/haraka)${process.env.HARAKA_NODES ? `, nodes=${process.env.HARAKA_NODES}` : ', smtp.ini nodes unset (Haraka then runs one worker)'}`,
     `- Postern ${sh('git', ['-C', POSTERN, 'rev-parse', '--short', 'HEAD'])} (${sh('git', ['-C', POSTERN, 'log', '-1', '--format=%s'])})${process.env.POSTERN_ROOT ? ` from ${POSTERN}` : ''}`,
     `- Node ${process.version}, kernel ${sh('uname', ['-r'])}`,
+    `- BENCH_SCALE=${process.env.BENCH_SCALE ?? 1} (message counts per round are in each scenario's section; Node's JIT warm-up, ~0.6–0.9 CPU s per run, weighs on runs of 1,500–2,000 messages: scale 2 shows the steady state better)`,
   ];
 }
 
