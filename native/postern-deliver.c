@@ -89,6 +89,19 @@ static void set_size_limit(long long limit) {
     if (setrlimit(RLIMIT_FSIZE, &rl) < 0) fail("4.3.0", "setrlimit: %s", strerror(errno));
 }
 
+/*
+ * The serve helper's per-write variant: lowers only the soft limit for one file,
+ * keeping `saved` so the caller can restore it; 1 when a limit was set.
+ */
+static int limit_fsize(long long limit, struct rlimit *saved) {
+    if (limit <= 0 || getrlimit(RLIMIT_FSIZE, saved) != 0) return 0;
+    struct rlimit rl = *saved;
+    rl.rlim_cur = (rlim_t)limit < saved->rlim_max ? (rlim_t)limit : saved->rlim_max;
+    /* A write past the limit must fail with EFBIG, not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
+    return setrlimit(RLIMIT_FSIZE, &rl) == 0;
+}
+
 /* The content length the request announced (serve mode, or POSTERN_DELIVER_SIZE); -1 = until EOF. */
 static long long expected_input = -1;
 /* In serve mode, the helper that forked this request's child. */
@@ -362,14 +375,7 @@ static int maildir_deliver(const char *base, long long limit, const char *unique
         return failf(f, errno_dsn(e), "create maildir file %s: %s", tmpf, strerror(e));
     }
     struct rlimit saved;
-    int limited = 0;
-    if (limit > 0 && getrlimit(RLIMIT_FSIZE, &saved) == 0) {
-        struct rlimit rl = saved;
-        rl.rlim_cur = (rlim_t)limit < saved.rlim_max ? (rlim_t)limit : saved.rlim_max;
-        /* A write past the limit must fail with EFBIG, not kill us. */
-        signal(SIGXFSZ, SIG_IGN);
-        limited = setrlimit(RLIMIT_FSIZE, &rl) == 0;
-    }
+    int limited = limit_fsize(limit, &saved);
     int err = copy(fd);
     if (limited) setrlimit(RLIMIT_FSIZE, &saved);
     if (!err && fsync(fd) < 0) err = errno;
@@ -621,13 +627,7 @@ static int read_content(char *buf, long long size) {
 /* Writes n bytes to fd under the soft size limit; 0 or an errno value. */
 static int write_limited(int fd, const char *data, size_t n, long long limit) {
     struct rlimit saved;
-    int limited = 0;
-    if (limit > 0 && getrlimit(RLIMIT_FSIZE, &saved) == 0) {
-        struct rlimit rl = saved;
-        rl.rlim_cur = (rlim_t)limit < saved.rlim_max ? (rlim_t)limit : saved.rlim_max;
-        signal(SIGXFSZ, SIG_IGN);
-        limited = setrlimit(RLIMIT_FSIZE, &rl) == 0;
-    }
+    int limited = limit_fsize(limit, &saved);
     int err = 0;
     for (size_t off = 0; off < n;) {
         ssize_t w = write(fd, data + off, n - off);
