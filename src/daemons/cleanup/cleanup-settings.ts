@@ -10,6 +10,7 @@ import { autodetectApplies } from './smtputf8-detect.js';
 
 export interface CleanupSettings {
   readonly alwaysAddMissingHeaders: boolean;
+  /** header_from_format: `standard` (name <address>) or `obsolete` (address (name)). */
   readonly fromFormat: 'standard' | 'obsolete';
   readonly myhostname: string;
   readonly headerSizeLimit: number;
@@ -18,6 +19,7 @@ export interface CleanupSettings {
   readonly tokenLimit: number;
   /** message_drop_headers, lower case. */
   readonly dropHeaders: ReadonlySet<string>;
+  /** undisclosed_recipients_header (empty: none). */
   readonly undisclosedHeader: string;
   /** remote_header_rewrite_domain is set: remote clients' header addresses are rewritten too. */
   readonly remoteHeaderRewrite: boolean;

@@ -9,24 +9,21 @@ import { ADDRESS_HEADERS, tokenLimitCut } from '../../global/addr/header-tokens.
 import { headerText, headerValue, limitHeader, type LogicalHeader } from './header-parse.js';
 import type { CleanupContentChecks, RewriteContext } from './hooks.js';
 import { mailDate, messageIdStamp } from '../../global/mail-date.js';
+import type { CleanupSettings } from './cleanup-settings.js';
 
-export interface HeaderRulesInput {
+/** The main.cf values the header pass reads: declared once, in CleanupSettings. */
+type HeaderRulesSettings = Pick<
+  CleanupSettings,
+  'fromFormat' | 'myhostname' | 'headerSizeLimit' | 'hopcountLimit' | 'tokenLimit' | 'dropHeaders' | 'undisclosedHeader'
+>;
+
+export interface HeaderRulesInput extends HeaderRulesSettings {
   readonly queueId: string;
   readonly arrivalTime: number;
   readonly sender: string;
   readonly fullName?: string;
-  /** header_from_format: `standard` (name <address>) or `obsolete` (address (name)). */
-  readonly fromFormat: 'standard' | 'obsolete';
   /** Local submission, local_header_rewrite_clients match, or always_add_missing_headers. */
   readonly addMissing: boolean;
-  readonly myhostname: string;
-  readonly headerSizeLimit: number;
-  readonly hopcountLimit: number;
-  readonly tokenLimit: number;
-  /** message_drop_headers, lower case. */
-  readonly dropHeaders: ReadonlySet<string>;
-  /** undisclosed_recipients_header (empty: none). */
-  readonly undisclosedHeader: string;
   readonly checks?: CleanupContentChecks;
   readonly ctx: RewriteContext;
   /**
