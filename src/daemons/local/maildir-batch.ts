@@ -103,10 +103,11 @@ export class MaildirBatcher {
   }
 
   private pump(key: string, box: Mailbox, who: SpawnIdentity, base: string, limit: number): void {
-    while (box.queue.length > 0 && box.writing < Math.max(1, box.queue[0]?.slot.limit ?? 1)) {
+    const writers = (): number => Math.max(1, box.queue[0]?.slot.limit ?? 1);
+    while (box.queue.length > 0 && box.writing < writers()) {
       // What is queued is shared out over the free writers: each file's creation costs the kernel
       // CPU time of its own, so two writers at work beat one with a batch twice as big.
-      const free = Math.max(1, box.queue[0]?.slot.limit ?? 1) - box.writing;
+      const free = writers() - box.writing;
       const share = Math.min(MAX_BATCH_FILES, Math.ceil(box.queue.length / free));
       const batch: Waiting[] = [];
       let bytes = 0;
