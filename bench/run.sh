@@ -6,7 +6,7 @@
 # what it compares against when missing: Debian's postfix (which also brings
 # smtp-source/smtp-sink), Haraka from npm into bench/out/haraka, and the local
 # user `pbench`; builds Postern; writes bench/RESULTS.md.
-# BENCH_SCALE=0.2 for a quick smoke run; HARAKA_NODES=2 to run Haraka clustered;
+# BENCH_SCALE=0.2 for a quick smoke run; BENCH_WARMUP=N messages before each measured load (default 2000); HARAKA_NODES=2 to run Haraka clustered;
 # SESSIONS / SESSIONS_POSTFIX for the idle-session counts (default 10000 / 1000).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

@@ -14,6 +14,13 @@ export class LogCounter {
     this.lastFailure = '';
   }
 
+  /** Counts from here on (after a warm-up), still reading only new bytes. */
+  reset() {
+    this.sent = 0;
+    this.failed = 0;
+    this.lastFailure = '';
+  }
+
   async poll() {
     const fh = await open(this.file, 'r').catch(() => undefined);
     if (!fh) return this;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SCENARIOS } from './scenarios.mjs';
+import { SCENARIOS, WARMUP } from './scenarios.mjs';
 import { median, minMax } from './util.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -45,7 +45,7 @@ function versions() {
     `- Haraka ${haraka} (npm, in bench/out/haraka)${process.env.HARAKA_NODES ? `, nodes=${process.env.HARAKA_NODES}` : ', smtp.ini nodes unset (Haraka then runs one worker)'}`,
     `- Postern ${sh('git', ['-C', POSTERN, 'rev-parse', '--short', 'HEAD'])} (${sh('git', ['-C', POSTERN, 'log', '-1', '--format=%s'])})${process.env.POSTERN_ROOT ? ` from ${POSTERN}` : ''}`,
     `- Node ${process.version}, kernel ${sh('uname', ['-r'])}`,
-    `- BENCH_SCALE=${process.env.BENCH_SCALE ?? 1} (message counts per round are in each scenario's section; Node's JIT warm-up, ~0.6–0.9 CPU s per run, weighs on runs of 1,500–2,000 messages: scale 2 shows the steady state better)`,
+    `- BENCH_SCALE=${process.env.BENCH_SCALE ?? 1} (message counts per round are in each scenario's section); BENCH_WARMUP=${WARMUP}: that many messages go to each freshly started server, every target alike, before the measured load of the SMTP scenarios (ingest, relay, local, lookup), and their own figures are in each table's last column`,
   ];
 }
 
@@ -59,8 +59,8 @@ function machine() {
 
 function loadTable(rows, targets) {
   const out = [
-    '| target | rounds ok | accepted msgs/s | all done msgs/s | server CPU s per 1,000 msgs | kernel share | peak PSS MB (RSS) | CPU vs Postfix | client CPU s per 1,000 |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| target | rounds ok | accepted msgs/s | all done msgs/s | server CPU s per 1,000 msgs | kernel share | peak PSS MB (RSS) | CPU vs Postfix | client CPU s per 1,000 | warm-up after start: done msgs/s · CPU s per 1,000 |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const pfCpu = median(rows.filter((r) => r.target === 'postfix' && r.ok).map((r) => r.cpuPer1000));
   for (const t of targets) {
@@ -82,10 +82,17 @@ function loadTable(rows, targets) {
         )} (${fmt(rss)}) | ${t === 'postfix' || !ok.length || !Number.isFinite(pfCpu) ? '' : `${fmt(cpu / pfCpu, 2)}×`} | ${spread(
           ok.map((r) => (r.clientCpu * 1000) / r.n),
           2,
-        )} |`,
+        )} | ${warmCell(ok)} |`,
     );
   }
   return out;
+}
+
+/** The warm-up load's own figures (the first messages after the server started), or — when there was none. */
+function warmCell(ok) {
+  const w = ok.map((r) => r.warm).filter(Boolean);
+  if (!w.length) return '—';
+  return `${spread(w.map((x) => x.doneRate))} · ${fmt(median(w.map((x) => x.cpuPer1000)), 2)} (${w[0].n} msgs)`;
 }
 
 function componentTable(rows) {
@@ -213,6 +220,7 @@ export async function writeReport({ file, started, finished, rounds, results, sc
     '',
     '## What the figures mean',
     '',
+    `- **warm-up**: in ingest, relay, local and lookup each freshly started server first gets ${WARMUP} messages of the same scenario (every target alike), and the measured load starts once they have left the system: a server runs for days, so its steady state is the figure that matters, not Node's JIT compiling the hot paths (about 1 CPU s per start) or Postfix starting its smtpd and cleanup processes. The warm-up's own figures are in each table's last column: that is what the first messages after a start get. \`BENCH_WARMUP=0\` measures from a cold start.`,
     '- **accepted msgs/s**: messages ÷ wall time of the load generator (`smtp-source`, or the `sendmail` loop), as `/usr/bin/time` reports it: every message has had its `250` (for Postfix and Postern: durably queued).',
     '- **all done msgs/s**: messages ÷ time until the last one has left the system (discarded, received by the relay sink, or in `Maildir/new`), polled every 100 ms.',
     '- **server CPU s per 1,000 msgs**: user + system CPU of every process of the server (its cgroup, including processes that already exited) from the start of the load until all done, per 1,000 messages. The load generator and the relay sink are not counted. **kernel share** is the system part.',

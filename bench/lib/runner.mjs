@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startSink } from './targets/sink.mjs';
+import { WARMUP } from './scenarios.mjs';
 import { freePort, median, sleep, timed, until } from './util.mjs';
 
 const BENCH = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,8 +18,8 @@ function recipient(scn, env) {
   return scn.mode === 'local' ? `${env.localUser.name}@localhost` : 'user@example.com';
 }
 
-async function loadSmtp(scn, env, port) {
-  const argv = ['/usr/sbin/smtp-source', '-s', String(scn.sessions), '-l', String(scn.size), '-m', String(scn.n)];
+async function loadSmtp(scn, env, port, count = scn.n) {
+  const argv = ['/usr/sbin/smtp-source', '-s', String(scn.sessions), '-l', String(scn.size), '-m', String(count)];
   argv.push('-f', SENDER, '-t', recipient(scn, env), `127.0.0.1:${port}`);
   return timed(argv, { tmpFile: join(env.out, 'time.txt'), timeoutMs: 900000 });
 }
@@ -40,16 +41,59 @@ async function loadSendmail(scn, env, inst) {
   });
 }
 
+function warmupCount(scn) {
+  return ['discard', 'relay', 'local'].includes(scn.mode) ? WARMUP : 0;
+}
+
+/** Messages in Maildir/new of the benchmark's local user. */
+async function maildirCount(env) {
+  return (await readdir(join(env.localUser.home, 'Maildir', 'new')).catch(() => [])).length;
+}
+
+/**
+ * Sends the warm-up load and waits until it has left the system (the relay
+ * sink counts it too: it exits after warm-up + measured messages).
+ */
+async function warmUp(scn, env, inst, port, count) {
+  await inst.meter.begin();
+  const t0 = performance.now();
+  const load = await loadSmtp(scn, env, port, count);
+  if (load.code !== 0)
+    throw new Error(
+      `warm-up load failed (status ${load.code}): ${load.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+    );
+  const waitMs = Math.max(60000, count * 40);
+  if (scn.mode === 'local') {
+    if (!(await until(async () => (await maildirCount(env)) >= count, waitMs, 100)))
+      throw new Error(`warm-up: only ${await maildirCount(env)}/${count} in Maildir/new`);
+  } else {
+    const o = await inst.drained(count, waitMs);
+    if (o.delivered < count || o.failed > 0)
+      throw new Error(`warm-up: ${o.delivered}/${count} delivered, ${o.failed} failed ${o.lastFailure}`.trim());
+  }
+  const doneWall = (performance.now() - t0) / 1000;
+  const m = await inst.meter.end();
+  inst.resetCounts?.();
+  return {
+    n: count,
+    acceptRate: count / load.wall,
+    doneRate: count / doneWall,
+    cpuPer1000: ((m.user + m.sys) * 1000) / count,
+  };
+}
+
 /** Runs a load scenario; returns the figures of this round. */
 export async function runLoad(target, scn, env) {
   const port = await freePort();
   const sinkPort = await freePort();
+  const warmN = warmupCount(scn);
   let sink;
-  if (scn.mode === 'relay') sink = await startSink(sinkPort, { quitAfter: scn.n });
+  if (scn.mode === 'relay') sink = await startSink(sinkPort, { quitAfter: warmN + scn.n });
   let inst;
   try {
     inst = await target.start(scn, { ...env, port, sinkPort });
     if (scn.mode === 'local') await env.resetMaildir();
+    const warm = warmN > 0 ? await warmUp(scn, env, inst, port, warmN) : undefined;
     await inst.meter.begin();
     const t0 = performance.now();
     const load = scn.mode === 'submit' ? await loadSendmail(scn, env, inst) : await loadSmtp(scn, env, port);
@@ -70,9 +114,8 @@ export async function runLoad(target, scn, env) {
         lastFailure: code === 'timeout' ? 'sink did not receive every message in time' : '',
       };
     } else if (scn.mode === 'local') {
-      const dir = join(env.localUser.home, 'Maildir', 'new');
       let count = 0;
-      await until(async () => (count = (await readdir(dir).catch(() => [])).length) >= scn.n, waitMs, 100);
+      await until(async () => (count = (await maildirCount(env)) - warmN) >= scn.n, waitMs, 100);
       outcome = { delivered: count, failed: 0, lastFailure: count < scn.n ? `only ${count} in Maildir/new` : '' };
     } else if (scn.mode === 'limit') {
       outcome = { delivered: scn.n, failed: 0, lastFailure: '' };
@@ -99,6 +142,7 @@ export async function runLoad(target, scn, env) {
       peakPss: m.peakPss,
       peakRss: m.peakRss,
       clientCpu: load.clientCpu,
+      warm,
     };
   } finally {
     if (inst) await inst.stop();

@@ -62,6 +62,7 @@ function makeTarget({ name, label, bin, sendmail, notes }) {
           await until(async () => (await log.poll()).sent + log.failed >= n, timeoutMs, 100);
           return { delivered: log.sent, failed: log.failed, lastFailure: log.lastFailure };
         },
+        resetCounts: () => log.reset(),
         async stop() {
           await run(bin.postfix, ['-c', dir, 'stop'], { timeoutMs: 40000 });
           await until(async () => (await meter.pids()).length === 0, 15000, 100);
