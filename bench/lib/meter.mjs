@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SyncCounter } from './sync-counter.mjs';
 
 const V1 = '/sys/fs/cgroup/cpuacct';
 const V2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.controllers')));
@@ -23,15 +24,21 @@ export class Meter {
   static async create(label) {
     const b = base();
     await mkdir(b.dir, { recursive: true });
-    const dir = join(b.dir, `${label}-${process.pid}-${++seq}`);
+    const name = `${label}-${process.pid}-${++seq}`;
+    const dir = join(b.dir, name);
     await mkdir(dir);
-    return new Meter(dir, b.v);
+    // On a cgroup v2 system the CPU group is also the one perf counts in; on v1 a v2 twin holds the same processes.
+    const syncs = await SyncCounter.create(b.v === 2 ? `postern-bench/${name}` : `postern-bench-syncs/${name}`);
+    return new Meter(dir, b.v, syncs);
   }
 
-  constructor(dir, v) {
+  constructor(dir, v, syncs) {
     this.dir = dir;
     this.v = v;
+    this.syncs = syncs;
     this.procsFile = join(dir, 'cgroup.procs');
+    /** Every cgroup a process of the server must join (the CPU group, and the sync-counting one when separate). */
+    this.joinFiles = [this.procsFile, syncs.procsFile].filter((f, i, all) => f && all.indexOf(f) === i);
     this.peakPss = 0;
     this.peakRss = 0;
     this.timer = undefined;
@@ -80,6 +87,7 @@ export class Meter {
     this.procCpu0 = process.env.BENCH_PER_PROCESS ? await this.procCpu() : undefined;
     this.peakPss = 0;
     this.peakRss = 0;
+    this.syncs.start();
     await this.sample();
     let busy = false;
     this.timer = setInterval(() => {
@@ -94,8 +102,15 @@ export class Meter {
     clearInterval(this.timer);
     await this.sample();
     const c = await this.cpuNow();
+    const syncs = await this.syncs.stop();
     if (this.procCpu0) await this.printProcCpu();
-    return { user: c.user - this.cpu0.user, sys: c.sys - this.cpu0.sys, peakPss: this.peakPss, peakRss: this.peakRss };
+    return {
+      user: c.user - this.cpu0.user,
+      sys: c.sys - this.cpu0.sys,
+      peakPss: this.peakPss,
+      peakRss: this.peakRss,
+      syncs,
+    };
   }
 
   /** CPU seconds per live process (user+sys from /proc/<pid>/stat) with its command line: BENCH_PER_PROCESS=1. */
@@ -134,5 +149,6 @@ export class Meter {
       await new Promise((r) => setTimeout(r, 100));
     }
     await rmdir(this.dir).catch(() => writeFile(join(this.dir, 'notify_on_release'), '1').catch(() => {}));
+    await this.syncs.close();
   }
 }

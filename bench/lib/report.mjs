@@ -59,8 +59,8 @@ function machine() {
 
 function loadTable(rows, targets) {
   const out = [
-    '| target | rounds ok | accepted msgs/s | all done msgs/s | server CPU s per 1,000 msgs | kernel share | peak PSS MB (RSS) | CPU vs Postfix | client CPU s per 1,000 | warm-up after start: done msgs/s · CPU s per 1,000 |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| target | rounds ok | accepted msgs/s | all done msgs/s | server CPU s per 1,000 msgs | kernel share | peak PSS MB (RSS) | CPU vs Postfix | syncs per msg | client CPU s per 1,000 | warm-up after start: done msgs/s · CPU s per 1,000 |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const pfCpu = median(rows.filter((r) => r.target === 'postfix' && r.ok).map((r) => r.cpuPer1000));
   for (const t of targets) {
@@ -79,7 +79,10 @@ function loadTable(rows, targets) {
           ok.map((r) => r.peakPss),
           0,
           2 ** 20,
-        )} (${fmt(rss)}) | ${t === 'postfix' || !ok.length || !Number.isFinite(pfCpu) ? '' : `${fmt(cpu / pfCpu, 2)}×`} | ${spread(
+        )} (${fmt(rss)}) | ${t === 'postfix' || !ok.length || !Number.isFinite(pfCpu) ? '' : `${fmt(cpu / pfCpu, 2)}×`} | ${fmt(
+          median(ok.map((r) => r.syncsPerMsg)),
+          2,
+        )} | ${spread(
           ok.map((r) => (r.clientCpu * 1000) / r.n),
           2,
         )} | ${warmCell(ok)} |`,
@@ -221,6 +224,7 @@ export async function writeReport({ file, started, finished, rounds, results, sc
     '## What the figures mean',
     '',
     `- **warm-up**: in ingest, relay, local and lookup each freshly started server first gets ${WARMUP} messages of the same scenario (every target alike), and the measured load starts once they have left the system: a server runs for days, so its steady state is the figure that matters, not Node's JIT compiling the hot paths (about 1 CPU s per start) or Postfix starting its smtpd and cleanup processes. The warm-up's own figures are in each table's last column: that is what the first messages after a start get. \`BENCH_WARMUP=0\` measures from a cold start.`,
+    "- **syncs per msg**: `fsync` + `fdatasync` calls by the server's processes during the measured load, per message, counted by `perf stat` on the syscall tracepoints of the server's cgroup (every process it forks included; — when perf is missing). Postern's group commit shares one `fdatasync` among the messages that arrived together; local delivery adds one `fsync` per Maildir file.",
     '- **accepted msgs/s**: messages ÷ wall time of the load generator (`smtp-source`, or the `sendmail` loop), as `/usr/bin/time` reports it: every message has had its `250` (for Postfix and Postern: durably queued).',
     '- **all done msgs/s**: messages ÷ time until the last one has left the system (discarded, received by the relay sink, or in `Maildir/new`), polled every 100 ms.',
     '- **server CPU s per 1,000 msgs**: user + system CPU of every process of the server (its cgroup, including processes that already exited) from the start of the load until all done, per 1,000 messages. The load generator and the relay sink are not counted. **kernel share** is the system part.',

@@ -138,6 +138,7 @@ export async function runLoad(target, scn, env) {
       cpuUser: m.user,
       cpuSys: m.sys,
       cpuPer1000: ((m.user + m.sys) * 1000) / scn.n,
+      syncsPerMsg: m.syncs / scn.n,
       kernelShare: m.sys / (m.user + m.sys),
       peakPss: m.peakPss,
       peakRss: m.peakRss,

@@ -77,7 +77,8 @@ export async function timed(argv, opts = {}) {
 
 /** Starts a long-running process; `cgroup` (a Meter) gets it before exec. */
 export function startIn(meter, cmd, args, opts = {}) {
-  const script = meter ? `echo $$ > '${meter.procsFile}' && exec "$@"` : 'exec "$@"';
+  const join = meter ? meter.joinFiles.map((f) => `echo $$ > '${f}' && `).join('') : '';
+  const script = `${join}exec "$@"`;
   return spawn('/bin/sh', ['-c', script, 'sh', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 
