@@ -19,6 +19,8 @@ if [ ! -x /usr/sbin/smtp-source ] || [ ! -x /usr/sbin/postfix ]; then
 	# The package's own service stays down: the harness only runs throwaway instances.
 	DEBIAN_FRONTEND=noninteractive apt-get install -y postfix
 fi
+# perf counts each server's fsync/fdatasync calls; without it that column stays empty.
+command -v perf >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y linux-perf || true
 mkdir -p "$here/out/haraka"
 if [ ! -x "$here/out/haraka/node_modules/.bin/haraka" ]; then
 	(cd "$here/out/haraka" && { [ -f package.json ] || echo '{"name":"haraka-bench","private":true}' > package.json; } &&
