@@ -127,3 +127,72 @@ test('BDAT line splitter: CRLF split across chunks, bare LF, unterminated last l
   assert.equal(s.bareLf, true);
   assert.equal(s.bytes, 17);
 });
+
+/** The splitter's rules line by line, as it applied them before runs were passed on whole. */
+function referenceSplit(chunks: readonly Buffer[], limit: number): { out: Buffer; bareLf: boolean } {
+  const parts: Buffer[] = [];
+  let bareLf = false;
+  let carry = Buffer.alloc(0);
+  for (const chunk of chunks) {
+    let data = Buffer.concat([carry, chunk]);
+    for (;;) {
+      const lf = data.indexOf(0x0a);
+      if (lf < 0) break;
+      const crlf = lf > 0 && data[lf - 1] === 0x0d;
+      if (!crlf) bareLf = true;
+      parts.push(data.subarray(0, crlf ? lf - 1 : lf), Buffer.from('\r\n'));
+      data = data.subarray(lf + 1);
+    }
+    while (data.length > limit) {
+      let n = limit;
+      if (data[n - 1] === 0x0d) n--;
+      parts.push(data.subarray(0, n));
+      data = data.subarray(n);
+    }
+    carry = Buffer.from(data);
+  }
+  if (carry.length > 0) parts.push(carry, Buffer.from('\r\n'));
+  return { out: Buffer.concat(parts), bareLf };
+}
+
+test('BDAT line splitter matches the line-by-line rules for random input and random chunks', () => {
+  const rand = rng(20261126);
+  const alphabet = ['a', 'b', '\r', '\n', '\r\n', '\r\n', '.', 'xxxxxxxxxxxx'];
+  for (let round = 0; round < 400; round++) {
+    let text = '';
+    const len = Math.floor(rand() * 120);
+    for (let i = 0; i < len; i++) text += alphabet[Math.floor(rand() * alphabet.length)] as string;
+    const input = Buffer.from(text, 'latin1');
+    const chunks: Buffer[] = [];
+    for (let off = 0; off < input.length;) {
+      const n = 1 + Math.floor(rand() * 30);
+      chunks.push(input.subarray(off, off + n));
+      off += n;
+    }
+    const limit = 4 + Math.floor(rand() * 30);
+    const got: Buffer[] = [];
+    const s = new ContentLineSplitter(limit, (b) => got.push(b));
+    for (const c of chunks) s.push(c);
+    s.finish();
+    const want = referenceSplit(chunks, limit);
+    const joined = Buffer.concat(got);
+    assert.equal(joined.toString('latin1'), want.out.toString('latin1'), JSON.stringify({ text, limit }));
+    assert.equal(s.bareLf, want.bareLf, JSON.stringify({ text, limit }));
+    assert.equal(s.bytes, joined.length);
+  }
+});
+
+test('BDAT line splitter passes a run of CRLF lines on as one slice of the chunk', () => {
+  const got: Buffer[] = [];
+  const s = new ContentLineSplitter(1000, (b) => got.push(b));
+  const chunk = Buffer.from('one\r\ntwo\r\nthree\r\nfour\nfive\r\nsix\r\n');
+  s.push(chunk);
+  s.finish();
+  assert.deepEqual(
+    got.map((b) => b.toString()),
+    ['one\r\ntwo\r\nthree\r\n', 'four\r\n', 'five\r\nsix\r\n'],
+  );
+  // Views of the received chunk, not copies (the cleanup transaction keeps them as given).
+  assert.equal(got[0]?.buffer, chunk.buffer);
+  assert.equal(got[2]?.buffer, chunk.buffer);
+});

@@ -97,7 +97,8 @@ export class Transaction implements CleanupTransaction {
       this.tooBig = true;
       return;
     }
-    this.chunks.push(Buffer.from(lines));
+    // Handed over by the caller (CleanupTransaction.write): kept, not copied.
+    this.chunks.push(lines);
   }
 
   abort(): Promise<void> {

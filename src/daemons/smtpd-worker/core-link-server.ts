@@ -166,7 +166,8 @@ export function serveSmtpdLink(socket: Socket, deps: CoreLinkDeps): void {
         const entry = txs.get(id);
         if (entry?.tx && !entry.dead) {
           try {
-            entry.tx.write(f.payload); // cleanup copies what it keeps
+            // A view into a socket chunk that nothing reuses: cleanup may keep it.
+            entry.tx.write(f.payload);
           } catch (e) {
             fail(id, entry, e);
           }

@@ -185,9 +185,10 @@ export function cleanupWriter(s: Session): { write(b: Buffer): void; failed(): b
   const tx = s.tx;
   if (tx?.cleanup && miltersActive(s, tx)) {
     // The milters must see (and may change) the message before cleanup gets it: hold it until end of data.
+    // The pieces are views of received chunks that nothing reuses, joined once at end of data.
     const held: Buffer[] = [];
     tx.milterContent = held;
-    return { write: (b) => held.push(Buffer.from(b)), failed: () => false };
+    return { write: (b) => held.push(b), failed: () => false };
   }
   const cleanup = tx?.cleanup;
   let failed = cleanup === undefined;

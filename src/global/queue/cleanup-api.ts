@@ -107,6 +107,9 @@ export interface CleanupTransaction {
   /**
    * Message content: one or more complete lines, each ending in CRLF, with
    * SMTP dot-stuffing already removed. Headers first, as received.
+   * The transaction keeps `lines` as given (no copy; for a 100 KiB message
+   * that copy was a tenth of the ingest CPU in garbage collection): the
+   * caller hands the bytes over and must never change them afterwards.
    */
   write(lines: Buffer): void;
   /**
