@@ -136,3 +136,19 @@ test('a braced table with spaces inside stays one entry (virtual_mailbox_domains
   for (const d of ['example.net', 'a.example', 'b.example', 'other.example']) assert.ok(await l.matchHost(d), d);
   assert.ok(!(await l.matchHost('c.example')));
 });
+
+test('a list without tables remembers only the answer to the same question', async () => {
+  const l = await MatchList.create('127.0.0.0/8 example.com !10.0.0.1 10.0.0.0/8', opts('debug_peer_list'));
+  // Alternate between questions whose answers differ: a stale answer would show.
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await l.matchAddr('127.0.0.1'), true);
+    assert.equal(await l.matchAddr('10.0.0.1'), false);
+    assert.equal(await l.matchAddr('10.0.0.1'), false);
+    assert.equal(await l.matchAddr('10.0.0.2'), true);
+    assert.equal(await l.matchHost('mail.example.com.'), true);
+    assert.equal(await l.matchHost('example.org'), false);
+    assert.equal(await l.matchNameAddr('example.org', '127.0.0.2'), true);
+    assert.equal(await l.matchNameAddr('example.org', '192.0.2.1'), false);
+    assert.equal(await l.matchNameAddr('EXAMPLE.COM', '192.0.2.1'), true);
+  }
+});

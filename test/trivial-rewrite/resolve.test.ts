@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Config } from '../../src/global/params/config.js';
 import { createRewriter, type ResolveResult } from '../../src/daemons/trivial-rewrite/trivial-rewrite.js';
-import type { Dict } from '../../src/global/dict/dict-api.js';
+import { DictRetryError, type Dict } from '../../src/global/dict/dict-api.js';
 import { mapDict, tableOpener } from './map-dict.js';
 
 const base =
@@ -139,4 +139,30 @@ test('a failing table marks the result as a temporary failure', async () => {
 
 test('local mail through a local_transport without next hop uses myhostname', async () => {
   await check(resolver('local_transport = local\n'), [['u@localhost', 'local local:mail.example.com u@localhost']]);
+});
+
+test('the last answer is reused only for the same address, sender and mode, and never a failure', async () => {
+  let failing = true;
+  let lookups = 0;
+  const table: Dict = {
+    spec: 'hash:/t',
+    lookup: (key: string) => {
+      lookups++;
+      if (failing) return Promise.reject(new DictRetryError('hash:/t: lookup failed'));
+      return Promise.resolve(key === 'remote.org' ? 'relay:[gw.example]' : undefined);
+    },
+    close: () => Promise.resolve(),
+  };
+  const r = resolver('transport_maps = hash:/t\n', { 'hash:/t': table });
+  assert.equal((await r.resolve('u@remote.org', 's@example.com')).flags.fail, true);
+  // The table recovered: a failure was not kept.
+  failing = false;
+  assert.equal(brief(await r.resolve('u@remote.org', 's@example.com')), 'default relay:[gw.example] u@remote.org');
+  const before = lookups;
+  assert.equal(brief(await r.resolve('u@remote.org', 's@example.com')), 'default relay:[gw.example] u@remote.org');
+  assert.equal(lookups, before, 'the same question asked again at once is answered from memory');
+  // A different address or sender is a different question.
+  assert.equal(brief(await r.resolve('v@other.org', 's@example.com')), 'default smtp:other.org v@other.org');
+  assert.equal(brief(await r.resolve('u@remote.org', 't@example.com')), 'default relay:[gw.example] u@remote.org');
+  assert.ok(lookups > before);
 });

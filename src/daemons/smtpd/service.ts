@@ -75,7 +75,8 @@ const service: ServiceModule = {
     const handlers = listeners.map((l) => {
       const onConnection = (socket: Socket): void => {
         sockets.add(socket);
-        socket.once('close', () => sockets.delete(socket));
+        // `on`, not `once`: a socket closes once, and once() wraps every listener.
+        socket.on('close', () => sockets.delete(socket));
         void server.handleConnection(socket, l);
       };
       l.on('connection', onConnection);

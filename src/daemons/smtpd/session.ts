@@ -26,6 +26,7 @@ import { Milters } from '../../global/milter/milters.js';
 import type { MilterSettings } from '../../global/milter/settings.js';
 import { milterConnect, milterUnknown } from './milter-hooks.js';
 import type { SessionTranscript, TranscriptFactory } from './transcript.js';
+import type { IdleClock } from './idle-clock.js';
 
 export interface SessionDeps {
   readonly settings: SmtpdSettings;
@@ -49,6 +50,8 @@ export interface SessionDeps {
   readonly milters?: MilterSettings;
   /** notify_classes transcripts; absent when no class smtpd reports is enabled. */
   readonly transcripts?: TranscriptFactory | undefined;
+  /** smtpd_timeout for every session; absent when the timeout is 0 (none). */
+  readonly idleClock?: IdleClock | undefined;
 }
 
 export interface ClientState {
@@ -123,6 +126,8 @@ export class Session {
   private readonly stats = new CommandStats();
   private anvilCounted = false;
   private readonly transcript: SessionTranscript | undefined;
+  /** Stops the idle clock watching this session. */
+  private unwatch: (() => void) | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -231,15 +236,26 @@ export class Session {
   }
 
   private armTimeout(): void {
-    this.socket.setTimeout(this.settings.timeoutSec * 1000, () => {
-      // Only an idle client times out; a slow queue commit must not. A client
-      // that stopped reading our replies is dropped, or it would hold the session forever.
-      if (this.reader.isWaiting()) this.reader.close('timeout');
-      else if (this.socket.writableNeedDrain) {
-        this.logger.info(`timeout after ${this.where} from ${this.namaddr}`);
-        this.socket.destroy();
-      } else this.socket.setTimeout(this.settings.timeoutSec * 1000);
-    });
+    // One clock per server watches every session's byte counts (idle-clock.ts):
+    // a socket timeout would be re-armed by Node on every read and write.
+    const clock = this.deps.idleClock;
+    if (clock) this.unwatch = clock.watch(this);
+  }
+
+  /** Bytes received and written so far, for the idle clock. */
+  progress(): number {
+    return this.reader.received + this.socket.bytesWritten;
+  }
+
+  /** smtpd_timeout passed without a byte either way. */
+  onIdle(): void {
+    // Only an idle client times out; a slow queue commit must not. A client
+    // that stopped reading our replies is dropped, or it would hold the session forever.
+    if (this.reader.isWaiting()) this.reader.close('timeout');
+    else if (this.socket.writableNeedDrain) {
+      this.logger.info(`timeout after ${this.where} from ${this.namaddr}`);
+      this.socket.destroy();
+    }
   }
 
   /** Peer lookup, connect log, anvil limits and the greeting; false when the session must end. */
@@ -536,7 +552,7 @@ export class Session {
     if (this.anvilCounted) this.deps.anvil?.disconnect(this.settings.service, this.client.addr);
     this.logger.info(`disconnect from ${this.namaddr} ${this.stats.text()}`);
     void this.transcript?.end();
-    this.socket.setTimeout(0);
+    this.unwatch?.();
     // Like Postfix's smtpd, close our end once the last reply is in the kernel
     // (nothing left in Node's write buffer) and the client sent nothing more:
     // the client still gets every byte and a FIN, and a client that resets the

@@ -18,6 +18,7 @@ import type { AuthHook, EtrnHook, StartTlsHook } from './types.js';
 import { readMilterSettings } from '../../global/milter/settings.js';
 import { receiveOverrides } from '../../global/queue/receive-overrides.js';
 import { createTranscripts } from './transcript.js';
+import { IdleClock } from './idle-clock.js';
 
 export interface SmtpdDeps {
   readonly config: ParamReader;
@@ -81,13 +82,14 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
       ? {}
       : { milters: readMilterSettings(deps.config, 'smtpd_milters', warn) }),
     transcripts: createTranscripts(deps.config, deps.cleanup, logger),
+    idleClock: settings.timeoutSec > 0 ? new IdleClock(settings.timeoutSec * 1000) : undefined,
   };
   let open = 0;
 
   async function handleConnection(socket: Socket, listener?: Server): Promise<void> {
     open++;
     // A socket error before the session has its listeners must not crash the process.
-    socket.on('error', () => undefined);
+    socket.on('error', ignore);
     try {
       await new Session(socket, sessionDeps, listener && boundEndpoint(listener)).serve();
     } catch (e) {
@@ -110,6 +112,9 @@ export function createSmtpd(deps: SmtpdDeps): SmtpdServer {
     sessionCount: () => open,
   };
 }
+
+/** One listener function for every socket (not a closure per connection). */
+function ignore(): void {}
 
 const BOUND = new WeakMap<Server, Endpoint | null>();
 

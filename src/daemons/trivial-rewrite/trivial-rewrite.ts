@@ -83,10 +83,39 @@ export function createRewriter(opts: RewriterOptions): Rewriter {
       senderRelayhost: new LazyDicts(config.list('address_verify_sender_dependent_relayhost_maps'), openDict),
       senderTransport: new LazyDicts(config.list('address_verify_sender_dependent_default_transport_maps'), openDict),
     });
+  // Like Postfix's resolve client, the last question and its answer are kept:
+  // the same recipient is often resolved many times in a row (one list's
+  // messages, each qmgr round). Briefly, so that a changed table shows soon,
+  // and never a temporary failure.
+  let last: LastResolve | undefined;
   return {
     rewrite: (addr, context = 'local') => rewriteAddress(addr, rw, context),
-    resolve: (addr, sender, mode = 'normal') =>
-      resolveAddress(addr, sender, mode === 'verify' ? forVerify() : settings),
+    resolve: (addr, sender, mode = 'normal') => {
+      const now = Date.now();
+      const l = last;
+      if (l !== undefined && l.addr === addr && l.sender === sender && l.mode === mode && now < l.until) {
+        return l.answer;
+      }
+      const answer = resolveAddress(addr, sender, mode === 'verify' ? forVerify() : settings);
+      const entry: LastResolve = { addr, sender, mode, until: now + RESOLVE_MEMO_MS, answer };
+      last = entry;
+      const forget = (): void => {
+        if (last === entry) last = undefined;
+      };
+      answer.then((r) => r.flags.fail && forget(), forget);
+      return answer;
+    },
     isLocalDomain: (domain) => isLocalDomain(domain, settings),
   };
+}
+
+/** How long the last resolve answer is reused. */
+const RESOLVE_MEMO_MS = 1000;
+
+interface LastResolve {
+  readonly addr: string;
+  readonly sender: string;
+  readonly mode: ResolveMode;
+  readonly until: number;
+  readonly answer: Promise<ResolveResult>;
 }

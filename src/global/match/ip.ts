@@ -23,6 +23,7 @@ export class CidrError extends Error {
 export function parseIp(text: string): IpAddress | undefined {
   let t = text;
   if (t.startsWith('[') && t.endsWith(']')) t = t.slice(1, -1);
+  if (isIPv4(t)) return { family: 4, value: v4ToBigint(t) };
   t = t.replace(/^ipv6:/i, '').replace(/%.*$/, '');
   if (isIPv4(t)) return { family: 4, value: v4ToBigint(t) };
   if (!isIPv6(t)) return undefined;
@@ -32,7 +33,10 @@ export function parseIp(text: string): IpAddress | undefined {
 }
 
 function v4ToBigint(t: string): bigint {
-  return t.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number.parseInt(o, 10)), 0n);
+  // In a number first: one BigInt per address instead of one per octet and shift.
+  let v = 0;
+  for (const o of t.split('.')) v = v * 256 + Number.parseInt(o, 10);
+  return BigInt(v);
 }
 
 function v6ToBigint(t: string): bigint {

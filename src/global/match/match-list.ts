@@ -53,10 +53,24 @@ export function parentDomainMatcher(value: string): (feature: string) => boolean
 }
 
 export class MatchList {
+  /**
+   * Without `type:table` entries the answer depends on the name and address
+   * alone, and the same client is asked about several times per message
+   * (mynetworks at each restriction stage, mydestination per recipient): the
+   * last question and its answer are kept.
+   */
+  private readonly pure: boolean;
+  private lastName: string | undefined;
+  private lastAddr: string | undefined;
+  private lastAnswer: boolean | undefined;
+  private remembered = false;
+
   private constructor(
     private readonly patterns: readonly Pattern[],
     private readonly opts: MatchListOptions,
-  ) {}
+  ) {
+    this.pure = patterns.every((p) => p.kind !== 'table');
+  }
 
   /** Parse `value`; `/file` entries are read and `type:table` entries opened now, as at Postfix start-up. */
   static async create(value: string, opts: MatchListOptions): Promise<MatchList> {
@@ -84,8 +98,35 @@ export class MatchList {
     return (await this.decide(name, addr)) ?? false;
   }
 
-  private async decide(name: string | undefined, addr: string | undefined): Promise<boolean | undefined> {
-    const host = name?.toLowerCase().replace(/\.$/, '');
+  private decide(
+    name: string | undefined,
+    addr: string | undefined,
+  ): Promise<boolean | undefined> | boolean | undefined {
+    if (!this.pure) return this.decideWithTables(name, addr);
+    if (this.remembered && name === this.lastName && addr === this.lastAddr) return this.lastAnswer;
+    const answer = this.decidePure(name, addr);
+    this.lastName = name;
+    this.lastAddr = addr;
+    this.lastAnswer = answer;
+    this.remembered = true;
+    return answer;
+  }
+
+  private decidePure(name: string | undefined, addr: string | undefined): boolean | undefined {
+    const host = name === undefined ? undefined : normalHost(name);
+    const ip = addr === undefined ? undefined : parseIp(addr);
+    for (const p of this.patterns) {
+      let hit = false;
+      if (p.kind === 'network') hit = ip !== undefined && networkContains(p.net, ip);
+      else if (p.kind === 'name')
+        hit = host !== undefined && hostMatches(p.name, host, this.opts.parentMatchesSubdomains);
+      if (hit) return !p.negate;
+    }
+    return undefined;
+  }
+
+  private async decideWithTables(name: string | undefined, addr: string | undefined): Promise<boolean | undefined> {
+    const host = name === undefined ? undefined : normalHost(name);
     const ip = addr === undefined ? undefined : parseIp(addr);
     for (const p of this.patterns) {
       let hit = false;
@@ -97,6 +138,12 @@ export class MatchList {
     }
     return undefined;
   }
+}
+
+/** Lower case without a trailing dot (most names have neither: no regexp for those). */
+function normalHost(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
 function hostMatches(pattern: string, host: string, parent: boolean): boolean {
