@@ -62,10 +62,10 @@ export interface LocalAgentOptions {
  */
 function isMissing(path: string): boolean {
   try {
-    statSync(path);
+    // ENOENT (the usual answer) as undefined, not as an Error with a stack built for every delivery.
+    return statSync(path, { throwIfNoEntry: false }) === undefined;
+  } catch {
     return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 
