@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HelperPool, type PoolLimits } from './helper-pool.js';
 import type { SpawnIdentity } from './identity.js';
-import { MaildirBatcher, writeSlot, type BatchItem, type BatchResult } from './maildir-batch.js';
+import { MaildirBatcher, type BatchItem, type BatchResult, type WriteSlot } from './maildir-batch.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/daemons/local → dist/native/postern-deliver (built by native/build.mjs). */
@@ -193,14 +193,15 @@ async function writeBatch(who: SpawnIdentity, base: string, limit: number, items
 
 const batcher = new MaildirBatcher(writeBatch);
 
+/** `slot`: the delivery's gate slot in the delivery process (maildir-batch.ts `writeSlots`). */
 export async function deliverMaildir(
   who: SpawnIdentity,
   dir: string,
   data: Buffer,
   limit: number,
+  slot: WriteSlot | undefined,
 ): Promise<WriteResult> {
   const base = dir.endsWith('/') ? dir : `${dir}/`;
-  const slot = writeSlot.getStore();
   // Outside the delivery process's gate (in-process agents, tests) each write goes alone, as before.
   if (!slot || !who.ok || !helperAvailable())
     return runHelper(who, ['maildir', base, String(Math.max(0, limit)), maildirUniqueName()], data);
