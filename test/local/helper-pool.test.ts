@@ -204,6 +204,18 @@ test('requests are framed: NUL-free arguments, 64 KiB chunks, a zero-length end'
   assert.throws(() => encodeRequest(['read', 'a\0b'], undefined), /NUL/);
 });
 
+test('a batch given as separate buffers is framed exactly as its joined bytes would be', () => {
+  // Sizes around the 64 KiB chunk edge: pieces that end on it, straddle it and fill several chunks.
+  const sizes = [[1024, 1024, 3], [65_536], [65_535, 2], [40_000, 40_000, 70_000], [0, 5, 0], []];
+  for (const list of sizes) {
+    const pieces = list.map((n, i) => Buffer.alloc(n, 0x61 + i));
+    const args = ['maildirs', '/m/', '0', String(list.length)];
+    const split = Buffer.concat(encodeRequest(args, pieces));
+    const joined = Buffer.concat(encodeRequest(args, Buffer.concat(pieces)));
+    assert.deepEqual(split, joined, `sizes ${list.join(',')}`);
+  }
+});
+
 test(
   'content cut short or malformed framing: the helper exits and the mailbox is left as it was',
   { skip },

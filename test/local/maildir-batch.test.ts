@@ -212,19 +212,29 @@ test(
     assert.equal(await readFile(`${md}new/b.host`, 'utf8'), big);
     assert.equal(await readFile(`${md}new/c.host`, 'utf8'), '');
     // Over the size limit: that file fails 5.2.2 and is gone from tmp/; the others of the batch are delivered.
+    // The limit is the batch's own: the next request to the same helper, without one, writes the big file.
     const limited = await serveRaw(
       u,
-      batchRequest(
-        md,
-        [
-          ['d.host', 'small\n'],
-          ['e.host', big],
-        ],
-        '1000',
-      ),
+      Buffer.concat([
+        batchRequest(
+          md,
+          [
+            ['d.host', 'small\n'],
+            ['e.host', big],
+          ],
+          '1000',
+        ),
+        batchRequest(md, [
+          ['e2.host', big],
+          ['e3.host', 'x\n'],
+        ]),
+      ]),
     );
     assert.match(limited.texts[0] ?? '', /^\n5\.2\.2 create maildir file .*e\.host: File too large\n$/);
-    assert.deepEqual((await readdir(`${md}new`)).sort(), ['a.host', 'b.host', 'c.host', 'd.host']);
+    assert.equal(limited.texts[1], '\n\n');
+    assert.equal(await readFile(`${md}new/e2.host`, 'utf8'), big);
+    const before = ['a.host', 'b.host', 'c.host', 'd.host', 'e2.host', 'e3.host'];
+    assert.deepEqual((await readdir(`${md}new`)).sort(), before);
     assert.deepEqual(await readdir(`${md}tmp`), []);
     // A stream cut short: nothing written, no answer, the helper exits.
     const whole = batchRequest(md, [
@@ -234,7 +244,7 @@ test(
     const cut = await serveRaw(u, whole.subarray(0, whole.length - 1000));
     assert.equal(cut.code, 3);
     assert.deepEqual(cut.texts, []);
-    assert.deepEqual((await readdir(`${md}new`)).sort(), ['a.host', 'b.host', 'c.host', 'd.host']);
+    assert.deepEqual((await readdir(`${md}new`)).sort(), before);
     assert.deepEqual(await readdir(`${md}tmp`), []);
     // Sizes that do not add up to the content length are malformed.
     const bad = Buffer.concat(

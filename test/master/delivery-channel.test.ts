@@ -8,9 +8,19 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
-import type { DeliveryAgent, DeliveryRequest, RecipientOutcome } from '../../src/global/queue/delivery-api.js';
+import type {
+  DeliveryAgent,
+  DeliveryRecipient,
+  DeliveryRequest,
+  RecipientOutcome,
+} from '../../src/global/queue/delivery-api.js';
 import { DeliveryLink, type CoreCallbacks } from '../../src/daemons/delivery/core-link.js';
-import { DeliveryServer, remoteIsLocal } from '../../src/daemons/delivery/delivery-server.js';
+import {
+  DeliveryServer,
+  remoteForward,
+  remoteIsLocal,
+  remotePass,
+} from '../../src/daemons/delivery/delivery-server.js';
 import { encodeFrame, FrameError, FrameReader } from '../../src/daemons/delivery/frame.js';
 import { decodeToCore, decodeToDelivery } from '../../src/daemons/delivery/protocol.js';
 import { socketPair } from '../../src/daemons/master/socket-pair.js';
@@ -104,17 +114,31 @@ test('decoders accept the exact shapes only', () => {
   assert.equal(decodeToCore({ t: 'done', id: 1, outcomes: [{ ...outcome, dsn: '2.0' }] }), undefined);
 });
 
-test('a request crosses the channel: content in chunks arrives whole, isLocal is answered by the core', async (t) => {
+test('a request crosses the channel: content in chunks arrives whole, calls back are answered by the core', async (t) => {
   const content = randomBytes(300 * 1024); // several 64 KiB chunks
   let received: Buffer | undefined;
   let local: boolean | undefined;
+  let calls: string[] = [];
   const agent: DeliveryAgent = {
     command: 'local',
     async deliver(req) {
       const parts: Buffer[] = [];
       for await (const b of req.openContent()) parts.push(b);
       received = Buffer.concat(parts);
-      local = await remoteIsLocal('other@example.test');
+      local = await remoteIsLocal('other@example.test', req);
+      // Each call is tagged with the delivery its request object belongs to; a copy belongs to none.
+      const first = req.recipients[0] as DeliveryRecipient;
+      const fwd = await remoteForward({
+        req,
+        rcpt: first,
+        sender: req.sender,
+        addresses: ['x@remote.test'],
+        content: received,
+        addDeliveredTo: false,
+      });
+      const passed = await remotePass('relay', 'nh.test', req, req.recipients[1] as DeliveryRecipient);
+      calls = [fwd.reason, `${passed.index} ${passed.reason}`];
+      await assert.rejects(remoteIsLocal('z@example.test', { ...req }), /no delivery in progress/);
       assert.deepEqual(req.recipients[1]?.notify, ['FAILURE']);
       return req.recipients.map((r) => ({
         index: r.index,
@@ -142,6 +166,7 @@ test('a request crosses the channel: content in chunks arrives whole, isLocal is
   assert.ok(received?.equals(content), 'content identical');
   assert.equal(local, true);
   assert.deepEqual(seen, ['other@example.test']);
+  assert.deepEqual(calls, ['forwarded as X', '3 passed']);
 });
 
 test('small content travels with the request; every reader gets all of it', async (t) => {

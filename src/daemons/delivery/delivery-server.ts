@@ -3,10 +3,11 @@
 // becomes a DeliveryRequest whose content is pulled from the core one chunk
 // at a time, and is handed to the agent of the named master.cf service;
 // agents' calls back (trivial-rewrite, forwarding, mailbox_transport) travel
-// to the core tagged with the delivery they belong to (AsyncLocalStorage, as
-// the agent interfaces carry no request context). Anything malformed closes
-// the channel: root acts only on well-formed requests for hosted services.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// to the core tagged with the delivery they belong to, found by the request
+// object the agent was given (not an AsyncLocalStorage: its promise hooks
+// made every await in this process about three times dearer). Anything
+// malformed closes the channel: root acts only on well-formed requests for
+// hosted services.
 import type { Socket } from 'node:net';
 import type { Logger } from '../../global/log/logger.js';
 import type {
@@ -16,7 +17,7 @@ import type {
   RecipientOutcome,
 } from '../../global/queue/delivery-api.js';
 import type { ForwardCopy } from '../local/forwarding.js';
-import { writeSlot, type WriteSlot } from '../local/maildir-batch.js';
+import { writeSlots, type WriteSlot } from '../local/maildir-batch.js';
 import type { Leaf } from '../local/recipient-outcome.js';
 import { corkedWriter, encodeFrame, readFrames } from './frame.js';
 import { destinationKey, type DestinationGate, type GatePolicy } from './destination-gate.js';
@@ -37,7 +38,8 @@ interface Current {
   readonly id: number;
 }
 
-const current = new AsyncLocalStorage<Current>();
+/** The delivery each request object belongs to (the one handed to the agent, which passes it along). */
+const current = new WeakMap<DeliveryRequest, Current>();
 
 class ChannelClosedError extends Error {
   constructor() {
@@ -46,14 +48,14 @@ class ChannelClosedError extends Error {
 }
 
 /** The hooks agents get for what only the core can do; they find their delivery through `current`. */
-export async function remoteIsLocal(address: string): Promise<boolean> {
-  const a = await ask((id, call) => ({ t: 'isLocal', id, call, address }));
+export async function remoteIsLocal(address: string, req: DeliveryRequest): Promise<boolean> {
+  const a = await ask(req, (id, call) => ({ t: 'isLocal', id, call, address }));
   if (a.t === 'local') return a.value;
   throw new Error(a.t === 'result' ? a.reason : 'unexpected answer');
 }
 
 export async function remoteForward(f: ForwardCopy): Promise<Leaf> {
-  const a = await ask((id, call) => ({
+  const a = await ask(f.req, (id, call) => ({
     t: 'forward',
     id,
     call,
@@ -69,10 +71,10 @@ export async function remoteForward(f: ForwardCopy): Promise<Leaf> {
 export async function remotePass(
   transport: string,
   nexthop: string,
-  _req: DeliveryRequest,
+  req: DeliveryRequest,
   rcpt: DeliveryRecipient,
 ): Promise<RecipientOutcome> {
-  const a = await ask((id, call) => ({
+  const a = await ask(req, (id, call) => ({
     t: 'pass',
     id,
     call,
@@ -101,8 +103,8 @@ function fromBuffer(b: Buffer): AsyncIterable<Buffer> {
   };
 }
 
-async function ask(make: (id: number, call: number) => ToCore): Promise<Answer> {
-  const c = current.getStore();
+async function ask(req: DeliveryRequest, make: (id: number, call: number) => ToCore): Promise<Answer> {
+  const c = current.get(req);
   if (!c) throw new Error('no delivery in progress');
   return (await c.server.call(make, c.id)).msg;
 }
@@ -261,8 +263,9 @@ export class DeliveryServer {
     try {
       // The core has deferred whatever was waiting when the channel closed: starting it now would duplicate it.
       if (this.closed) throw new ChannelClosedError();
-      const run = (): Promise<RecipientOutcome[]> => current.run({ server: this, id }, () => agent.deliver(req));
-      const got = await (slot ? writeSlot.run(slot, run) : run());
+      current.set(req, { server: this, id });
+      if (slot) writeSlots.set(req, slot);
+      const got = await agent.deliver(req);
       outcomes = got.map((o) => ({ ...o, reason: o.reason.slice(0, 4000) }));
     } catch (e) {
       if (!(e instanceof ChannelClosedError))

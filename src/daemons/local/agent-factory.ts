@@ -7,7 +7,7 @@ import type { Logger } from '../../global/log/logger.js';
 import type { MasterEntry } from '../../global/mastercf/types.js';
 import type { ParamReader } from '../../global/params/types.js';
 import type { CleanupService } from '../../global/queue/cleanup-api.js';
-import type { DeliveryAgent } from '../../global/queue/delivery-api.js';
+import type { DeliveryAgent, DeliveryRequest } from '../../global/queue/delivery-api.js';
 import { createPipeAgent } from '../pipe/pipe.js';
 import { createVirtualAgent } from '../virtual/virtual.js';
 import { createLocalAgent, type LocalAgentOptions, type PassFn } from './local.js';
@@ -20,7 +20,7 @@ export interface DeliveryAgentContext {
   /** local(8) forwarding (aliases/.forward to other addresses, luser_relay). */
   readonly cleanup?: CleanupService;
   /** local(8): whether an expanded address resolves to this local transport (trivial-rewrite). */
-  readonly isLocal?: (address: string) => Promise<boolean>;
+  readonly isLocal?: (address: string, req: DeliveryRequest) => Promise<boolean>;
   /** local(8): mailbox_transport / fallback_transport hand-off. */
   readonly pass?: PassFn;
   /** local(8): forwarded copies through another process's cleanup instead of `cleanup`. */

@@ -56,15 +56,32 @@ function len32(n: number): Buffer {
  * NUL-terminated, then content chunks and a zero length. The helper delivers
  * nothing whose content ends short of the announced length.
  */
-export function encodeRequest(args: readonly string[], input: Buffer | undefined): Buffer[] {
+export function encodeRequest(args: readonly string[], input: Buffer | readonly Buffer[] | undefined): Buffer[] {
   for (const a of args) if (a.includes('\0')) throw new Error('helper argument contains NUL');
-  const data = input ?? Buffer.alloc(0);
-  const head = Buffer.from([String(data.length), ...args].map((a) => `${a}\0`).join(''), 'utf8');
+  // A batch's files arrive as separate buffers: they are framed where they lie, never joined first.
+  const pieces = input === undefined ? [] : Buffer.isBuffer(input) ? [input] : input;
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  const head = Buffer.from([String(total), ...args].map((a) => `${a}\0`).join(''), 'utf8');
   const parts = [len32(head.length), head];
-  for (let off = 0; off < data.length; off += CHUNK) {
-    const chunk = data.subarray(off, off + CHUNK);
-    parts.push(len32(chunk.length), chunk);
+  let frame: Buffer[] = [];
+  let size = 0;
+  const flush = (): void => {
+    if (size === 0) return;
+    parts.push(len32(size), ...frame);
+    frame = [];
+    size = 0;
+  };
+  for (const p of pieces) {
+    for (let off = 0; off < p.length;) {
+      const take = Math.min(CHUNK - size, p.length - off);
+      frame.push(off === 0 && take === p.length ? p : p.subarray(off, off + take));
+      size += take;
+      off += take;
+      if (size === CHUNK) flush();
+    }
   }
+  flush();
   parts.push(len32(0));
   return parts;
 }
@@ -122,7 +139,7 @@ class Helper {
     return this.child.pid;
   }
 
-  request(args: readonly string[], input: Buffer | undefined): Promise<HelperResponse> {
+  request(args: readonly string[], input: Buffer | readonly Buffer[] | undefined): Promise<HelperResponse> {
     if (this.pending || this.dead) throw new Error('helper not available');
     clearTimeout(this.idleTimer);
     this.lastUsed = Date.now();
@@ -221,7 +238,11 @@ export class HelperPool {
   }
 
   /** The response, or undefined when every helper is busy and no new one may start (run single-shot). */
-  run(who: HelperIdentity, args: readonly string[], input: Buffer | undefined): Promise<HelperResponse> | undefined {
+  run(
+    who: HelperIdentity,
+    args: readonly string[],
+    input: Buffer | readonly Buffer[] | undefined,
+  ): Promise<HelperResponse> | undefined {
     const helper = this.acquire(who);
     if (!helper) {
       this.overflow++;

@@ -16,16 +16,22 @@ export interface Identity {
 export type SpawnIdentity =
   { readonly ok: true; readonly uid?: number; readonly gid?: number } | { readonly ok: false; readonly reason: string };
 
+/** This process's uid: it never changes identity itself (children do), so one getuid(2) serves every delivery. */
+let ownUid: number | undefined;
+function myUid(): number {
+  ownUid ??= process.getuid?.() ?? -1;
+  return ownUid;
+}
+
 export function isRoot(): boolean {
-  return (process.getuid?.() ?? -1) === 0;
+  return myUid() === 0;
 }
 
 export function spawnIdentity(who: { uid: number; gid: number; user: string }): SpawnIdentity {
   if (who.uid === 0)
     return { ok: false, reason: `mail system configuration error: refusing to deliver as root (user ${who.user})` };
   if (isRoot()) return { ok: true, uid: who.uid, gid: who.gid };
-  const me = process.getuid?.() ?? -1;
-  if (who.uid === me) return { ok: true };
+  if (who.uid === myUid()) return { ok: true };
   return { ok: false, reason: `cannot deliver as user ${who.user} (uid ${who.uid}) without root privileges` };
 }
 

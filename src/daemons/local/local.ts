@@ -29,6 +29,7 @@ import { expandDeliveryVars } from './delivery-vars.js';
 import { isRoot, lookupUser, spawnIdentity, type Identity } from './identity.js';
 import { deliveredToSet, mailCopy, toUnixLines } from './mail-copy.js';
 import { appendMbox, deliverMaildir, readAs, type WriteResult } from './mail-writer.js';
+import { writeSlots } from './maildir-batch.js';
 import { existingDir, qualify, readAll, spoolGroup, summarise, type Leaf } from './recipient-outcome.js';
 import { localSettings, type LocalSettings } from './settings.js';
 
@@ -46,7 +47,7 @@ export interface LocalAgentOptions {
   /** Forwarding (aliases and .forward to other addresses, luser_relay) injects a new message here. */
   readonly cleanup?: CleanupService;
   /** Whether an address produced by expansion is delivered by this agent (trivial-rewrite's answer); default: mydestination. */
-  readonly isLocal?: (address: string) => Promise<boolean>;
+  readonly isLocal?: (address: string, req: DeliveryRequest) => Promise<boolean>;
   readonly pass?: PassFn;
   /** Sends a forwarded copy instead of `cleanup` (the delivery process asks the core worker to). */
   readonly forward?: (f: ForwardCopy) => Promise<Leaf>;
@@ -62,10 +63,10 @@ export interface LocalAgentOptions {
  */
 function isMissing(path: string): boolean {
   try {
-    statSync(path);
+    // ENOENT (the usual answer) as undefined, not as an Error with a stack built for every delivery.
+    return statSync(path, { throwIfNoEntry: false }) === undefined;
+  } catch {
     return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 
@@ -292,7 +293,7 @@ class LocalAgent implements DeliveryAgent {
     level: number,
   ): Promise<void> {
     const full = qualify(address, this.s.myorigin);
-    if (await this.isLocal(full)) {
+    if (await this.isLocal(full, run.req)) {
       // `joe: joe, ...` (a name listing itself) is a different path from reaching joe through another alias.
       const local = unquoteLocalPart(splitAddress(full).local).toLowerCase();
       const base = splitExtension(local, { delimiters: this.s.recipientDelimiter })?.base ?? local;
@@ -306,8 +307,8 @@ class LocalAgent implements DeliveryAgent {
     run.forwards.push(full);
   }
 
-  private async isLocal(address: string): Promise<boolean> {
-    if (this.o.isLocal) return this.o.isLocal(address);
+  private async isLocal(address: string, req: DeliveryRequest): Promise<boolean> {
+    if (this.o.isLocal) return this.o.isLocal(address, req);
     const s = splitAddress(address);
     if (!s.hasAt) return true;
     const domain = s.domain.toLowerCase().replace(/\.$/, '');
@@ -429,7 +430,7 @@ class LocalAgent implements DeliveryAgent {
     });
     const who = spawnIdentity(privs);
     const r = maildir
-      ? await deliverMaildir(who, path, data, this.s.mailboxSizeLimit)
+      ? await deliverMaildir(who, path, data, this.s.mailboxSizeLimit, writeSlots.get(run.req))
       : await appendMbox(who, path, data, { lock: this.s.lock, limit: this.s.mailboxSizeLimit, ownerCheck: false });
     this.writeLeaf(run, r, `delivered to file: ${path}`, `cannot append message to file ${path}: `);
   }
@@ -561,7 +562,7 @@ class LocalAgent implements DeliveryAgent {
     // A mail spool writable by its group only (root:mail 2775) is entered with that group, as Postfix does.
     if (!home && who.ok && isRoot()) who = { ok: true, uid: pw.uid, gid: spoolGroup(this.s.spoolDir) ?? pw.gid };
     const r = maildir
-      ? await deliverMaildir(who, path, data, this.s.mailboxSizeLimit)
+      ? await deliverMaildir(who, path, data, this.s.mailboxSizeLimit, writeSlots.get(run.req))
       : await appendMbox(who, path, data, {
           lock: this.s.lock,
           limit: this.s.mailboxSizeLimit,
@@ -600,7 +601,7 @@ class LocalAgent implements DeliveryAgent {
       });
       if (target && target.toLowerCase() !== full.toLowerCase()) {
         const qualified = qualify(target, this.s.myorigin);
-        if (await this.isLocal(qualified)) return this.deliverAddress(run, qualified, MAX_LEVEL, undefined);
+        if (await this.isLocal(qualified, run.req)) return this.deliverAddress(run, qualified, MAX_LEVEL, undefined);
         run.forwards.push(qualified);
         return;
       }

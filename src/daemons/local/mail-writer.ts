@@ -12,14 +12,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HelperPool, type PoolLimits } from './helper-pool.js';
 import type { SpawnIdentity } from './identity.js';
-import { MaildirBatcher, writeSlot, type BatchItem, type BatchResult } from './maildir-batch.js';
+import { MaildirBatcher, type BatchItem, type BatchResult, type WriteSlot } from './maildir-batch.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/daemons/local → dist/native/postern-deliver (built by native/build.mjs). */
 export const HELPER_PATH = join(here, '..', '..', '..', 'native', 'postern-deliver');
 
+/** Once the helper is found it stays (a removed binary then fails at spawn with its own message). */
+let helperFound = false;
 export function helperAvailable(): boolean {
-  return existsSync(HELPER_PATH);
+  helperFound ||= existsSync(HELPER_PATH);
+  return helperFound;
 }
 
 export type WriteResult =
@@ -142,11 +145,19 @@ export function appendMbox(
 }
 
 let counter = 0;
+/** The host part of maildir names, refreshed once a minute rather than one uname(2) per file. */
+let hostCache = { name: '', at: -Infinity };
+
+function maildirHost(now: number): string {
+  if (now - hostCache.at >= 60_000 || now < hostCache.at)
+    hostCache = { name: hostname().replace(/\//g, '\\057').replace(/:/g, '\\072'), at: now };
+  return hostCache.name;
+}
 
 /** A maildir file name unique per host, process, time and call (the maildir convention). */
 export function maildirUniqueName(now = Date.now()): string {
   counter = (counter + 1) % 1_000_000;
-  const host = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+  const host = maildirHost(now);
   const sec = Math.floor(now / 1000);
   const usec = (now % 1000) * 1000 + (counter % 1000);
   return `${sec}.P${process.pid}Q${counter}M${usec}.${host}`;
@@ -159,7 +170,11 @@ async function writeBatch(who: SpawnIdentity, base: string, limit: number, items
   if (items.length === 1 || !who.ok || !helperAvailable()) return Promise.all(items.map(one));
   const args = ['maildirs', base, String(Math.max(0, limit)), String(items.length)];
   for (const i of items) args.push(i.unique, String(i.data.length));
-  const pending = helperPool().run(who, args, Buffer.concat(items.map((i) => i.data)));
+  const pending = helperPool().run(
+    who,
+    args,
+    items.map((i) => i.data),
+  );
   // Every pooled helper busy: the single-shot helper takes one file at a time.
   if (!pending) return Promise.all(items.map(one));
   const r = await pending;
@@ -178,14 +193,15 @@ async function writeBatch(who: SpawnIdentity, base: string, limit: number, items
 
 const batcher = new MaildirBatcher(writeBatch);
 
+/** `slot`: the delivery's gate slot in the delivery process (maildir-batch.ts `writeSlots`). */
 export async function deliverMaildir(
   who: SpawnIdentity,
   dir: string,
   data: Buffer,
   limit: number,
+  slot: WriteSlot | undefined,
 ): Promise<WriteResult> {
   const base = dir.endsWith('/') ? dir : `${dir}/`;
-  const slot = writeSlot.getStore();
   // Outside the delivery process's gate (in-process agents, tests) each write goes alone, as before.
   if (!slot || !who.ok || !helperAvailable())
     return runHelper(who, ['maildir', base, String(Math.max(0, limit)), maildirUniqueName()], data);

@@ -12,7 +12,6 @@
 // and only then links into new/ (native/postern-deliver.c `maildirs`). Every
 // file is still synced before its delivery is reported; each answer is that
 // file's own. Touches: processes (the helper pool).
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SpawnIdentity } from './identity.js';
 import { HelperPool } from './helper-pool.js';
 
@@ -28,8 +27,12 @@ export interface WriteSlot {
   abandoned(): boolean;
 }
 
-/** Set by the delivery process around each gated delivery; absent elsewhere (single writes then). */
-export const writeSlot = new AsyncLocalStorage<WriteSlot>();
+/**
+ * The slot of each gated delivery, by its request object (set by the delivery process; absent
+ * elsewhere: single writes then). Looked up by the agent rather than carried in an
+ * AsyncLocalStorage, whose promise hooks made every await in the process ~3x dearer.
+ */
+export const writeSlots = new WeakMap<object, WriteSlot>();
 
 export type BatchResult = { readonly ok: true } | { readonly ok: false; readonly dsn: string; readonly reason: string };
 

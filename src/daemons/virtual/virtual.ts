@@ -21,6 +21,7 @@ import type {
 import { spawnIdentity } from '../local/identity.js';
 import { deliveredToSet, mailCopy, toUnixLines } from '../local/mail-copy.js';
 import { appendMbox, deliverMaildir, type LockSettings } from '../local/mail-writer.js';
+import { writeSlots } from '../local/maildir-batch.js';
 
 export interface VirtualAgentOptions {
   readonly config: ParamReader;
@@ -132,7 +133,7 @@ export function createVirtualAgent(o: VirtualAgentOptions): DeliveryAgent {
     });
     const who = spawnIdentity({ uid, gid, user: `uid ${uid}` });
     const r = maildir
-      ? await deliverMaildir(who, path, data, s.limit)
+      ? await deliverMaildir(who, path, data, s.limit, writeSlots.get(req))
       : await appendMbox(who, path, data, { lock: s.lock, limit: s.limit, ownerCheck: true, makeParents: true });
     if (r.ok)
       return { status: 'sent', dsn: '2.0.0', reason: maildir ? 'delivered to maildir' : 'delivered to mailbox' };
