@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { goalsTable } from './goals.mjs';
 import { SCENARIOS, WARMUP } from './scenarios.mjs';
 import { median, minMax } from './util.mjs';
 
@@ -236,7 +237,14 @@ export async function writeReport({ file, started, finished, rounds, results, sc
     "- Each server runs in its own throwaway instance on a free 127.0.0.1 port: Postfix and Postern from identical generated `main.cf`/`master.cf` (`postfix -c DIR start`, queue fsync'd as shipped, `maillog_file` logging), Haraka from `haraka -i DIR` with `queue/discard`, or `relay` + the outbound queue routed by `smtp_forward`.",
     '',
   ];
-  lines.push(...summary(results, scenarioNames), '', ...posternStatus(results, scenarioNames), '');
+  lines.push(
+    ...summary(results, scenarioNames),
+    '',
+    ...goalsTable(results),
+    '',
+    ...posternStatus(results, scenarioNames),
+    '',
+  );
   // The hand-kept log of performance work (change -> measured effect) travels with every regenerated report.
   try {
     lines.push(readFileSync(join(ROOT, 'bench', 'TRIED.md'), 'utf8').trimEnd(), '');
