@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { Dict } from '../dict/dict-api.js';
 import { domainKeys } from '../addr/lookup-keys.js';
 import { splitList } from '../params/config.js';
-import { networkContains, parseIp, parseNetwork, type IpNetwork } from './ip.js';
+import { networkContains, parseIp, parseNetwork, type IpAddress, type IpNetwork } from './ip.js';
 
 /** How features open `type:name` tables; provided by the dict layer (openDict). */
 export type DictOpener = (spec: string) => Promise<Dict>;
@@ -116,24 +116,29 @@ export class MatchList {
     const host = name === undefined ? undefined : normalHost(name);
     const ip = addr === undefined ? undefined : parseIp(addr);
     for (const p of this.patterns) {
-      let hit = false;
-      if (p.kind === 'network') hit = ip !== undefined && networkContains(p.net, ip);
-      else if (p.kind === 'name')
-        hit = host !== undefined && hostMatches(p.name, host, this.opts.parentMatchesSubdomains);
-      if (hit) return !p.negate;
+      if (p.kind !== 'table' && this.staticHit(p, host, ip)) return !p.negate;
     }
     return undefined;
+  }
+
+  /** Whether a network or name pattern matches: no lookup, so both decide paths share it. */
+  private staticHit(
+    p: Exclude<Pattern, { kind: 'table' }>,
+    host: string | undefined,
+    ip: IpAddress | undefined,
+  ): boolean {
+    if (p.kind === 'network') return ip !== undefined && networkContains(p.net, ip);
+    return host !== undefined && hostMatches(p.name, host, this.opts.parentMatchesSubdomains);
   }
 
   private async decideWithTables(name: string | undefined, addr: string | undefined): Promise<boolean | undefined> {
     const host = name === undefined ? undefined : normalHost(name);
     const ip = addr === undefined ? undefined : parseIp(addr);
     for (const p of this.patterns) {
-      let hit = false;
-      if (p.kind === 'network') hit = ip !== undefined && networkContains(p.net, ip);
-      else if (p.kind === 'name')
-        hit = host !== undefined && hostMatches(p.name, host, this.opts.parentMatchesSubdomains);
-      else hit = await tableMatches(p.dict, host, addr, this.opts.parentMatchesSubdomains);
+      const hit =
+        p.kind === 'table'
+          ? await tableMatches(p.dict, host, addr, this.opts.parentMatchesSubdomains)
+          : this.staticHit(p, host, ip);
       if (hit) return !p.negate;
     }
     return undefined;
