@@ -1,7 +1,7 @@
 // Shared by the local, virtual and pipe suites: real test users (created when
 // missing, as .ci/setup.d/50-local-users.sh does), temporary directories the
 // recipients can reach, and delivery requests built from message text.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,3 +78,27 @@ export function request(spec: RequestSpec): DeliveryRequest {
 
 export const MESSAGE =
   'From: a@example.org\nSubject: test\nMessage-ID: <t1@example.org>\n\nline one\nFrom the start\n.dot line\n';
+
+/** Runs `postern-deliver serve` as `u` on raw input; resolves with its exit status and every response. */
+export function serveRaw(
+  u: { uid: number; gid: number },
+  input: Buffer,
+): Promise<{ code: number | null; responses: { status: number; text: string }[] }> {
+  return new Promise((resolve) => {
+    const child = spawn(HELPER_PATH, ['serve'], { uid: u.uid, gid: u.gid, stdio: ['pipe', 'pipe', 'inherit'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code) => {
+      const all = Buffer.concat(out);
+      const responses: { status: number; text: string }[] = [];
+      for (let off = 0; off + 8 <= all.length;) {
+        const n = all.readUInt32BE(off);
+        responses.push({ status: all.readUInt32BE(off + 4), text: all.subarray(off + 8, off + 4 + n).toString() });
+        off += 4 + n;
+      }
+      resolve({ code, responses });
+    });
+    child.stdin.end(input);
+  });
+}

@@ -14,7 +14,7 @@ import { DEFAULT_POOL_LIMITS, encodeRequest } from '../../src/daemons/local/help
 import { spawn } from 'node:child_process';
 import { chown } from 'node:fs/promises';
 import { HELPER_PATH } from '../../src/daemons/local/mail-writer.js';
-import { ensureUser, openDir, request, MESSAGE, skipReason } from './harness.js';
+import { ensureUser, openDir, request, MESSAGE, serveRaw, skipReason } from './harness.js';
 
 const skip = skipReason();
 const HOST = 'mx.example.com';
@@ -285,30 +285,6 @@ test(
     assert.equal(await readFile(mbox, 'utf8'), `old\n${body.toString('latin1')}`);
   },
 );
-
-/** Runs `postern-deliver serve` as `u` on raw input; resolves with its exit status and every response. */
-function serveRaw(
-  u: { uid: number; gid: number },
-  input: Buffer,
-): Promise<{ code: number | null; responses: { status: number; text: string }[] }> {
-  return new Promise((resolve) => {
-    const child = spawn(HELPER_PATH, ['serve'], { uid: u.uid, gid: u.gid, stdio: ['pipe', 'pipe', 'inherit'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stdin.on('error', () => undefined);
-    child.on('close', (code) => {
-      const all = Buffer.concat(out);
-      const responses: { status: number; text: string }[] = [];
-      for (let off = 0; off + 8 <= all.length;) {
-        const n = all.readUInt32BE(off);
-        responses.push({ status: all.readUInt32BE(off + 4), text: all.subarray(off + 8, off + 4 + n).toString() });
-        off += 4 + n;
-      }
-      resolve({ code, responses });
-    });
-    child.stdin.end(input);
-  });
-}
 
 test(
   'maildir requests in the helper itself: cut-short content is never linked into new/ and leaves nothing in tmp/',

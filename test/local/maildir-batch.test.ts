@@ -8,7 +8,6 @@
 // user through the delivery process's gate all land in new/ as before.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chown, readdir, readFile, rm } from 'node:fs/promises';
 import {
   MaildirBatcher,
@@ -17,7 +16,7 @@ import {
   type WriteSlot,
 } from '../../src/daemons/local/maildir-batch.js';
 import { encodeRequest } from '../../src/daemons/local/helper-pool.js';
-import { HELPER_PATH, resetHelperPool } from '../../src/daemons/local/mail-writer.js';
+import { resetHelperPool } from '../../src/daemons/local/mail-writer.js';
 import { createLocalAgent } from '../../src/daemons/local/local.js';
 import { Config } from '../../src/global/params/config.js';
 import { MemoryLogger } from '../../src/global/log/memory-logger.js';
@@ -25,7 +24,7 @@ import { DeliveryLink, type CoreCallbacks } from '../../src/daemons/delivery/cor
 import { DeliveryServer } from '../../src/daemons/delivery/delivery-server.js';
 import { DestinationGate, gatePolicy } from '../../src/daemons/delivery/destination-gate.js';
 import { socketPair } from '../../src/daemons/master/socket-pair.js';
-import { ensureUser, openDir, request, MESSAGE, skipReason } from './harness.js';
+import { ensureUser, openDir, request, MESSAGE, serveRaw, skipReason } from './harness.js';
 
 const skip = skipReason();
 const WHO = { ok: true as const, uid: 1234, gid: 1234 };
@@ -160,26 +159,6 @@ test('a batch stays within its byte bound: big files go in separate requests', a
   );
 });
 
-/** Runs `postern-deliver serve` as `u` on raw input; its exit status and responses. */
-function serveRaw(u: { uid: number; gid: number }, input: Buffer): Promise<{ code: number | null; texts: string[] }> {
-  return new Promise((resolve) => {
-    const child = spawn(HELPER_PATH, ['serve'], { uid: u.uid, gid: u.gid, stdio: ['pipe', 'pipe', 'inherit'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stdin.on('error', () => undefined);
-    child.on('close', (code) => {
-      const all = Buffer.concat(out);
-      const texts: string[] = [];
-      for (let off = 0; off + 8 <= all.length; off += 4 + all.readUInt32BE(off)) {
-        assert.equal(all.readUInt32BE(off + 4), 0);
-        texts.push(all.subarray(off + 8, off + 4 + all.readUInt32BE(off)).toString());
-      }
-      resolve({ code, texts });
-    });
-    child.stdin.end(input);
-  });
-}
-
 function batchRequest(md: string, files: [string, string][], limit = '0'): Buffer {
   const args = ['maildirs', md, limit, String(files.length)];
   for (const [name, text] of files) args.push(name, String(Buffer.byteLength(text)));
@@ -205,7 +184,7 @@ test(
       ]),
     );
     assert.equal(r.code, 0);
-    assert.deepEqual(r.texts, ['\n4.3.0 bad unique name\n\n\n']);
+    assert.deepEqual(r.responses, [{ status: 0, text: '\n4.3.0 bad unique name\n\n\n' }]);
     assert.deepEqual((await readdir(`${md}new`)).sort(), ['a.host', 'b.host', 'c.host']);
     assert.deepEqual(await readdir(`${md}tmp`), []);
     assert.equal(await readFile(`${md}new/a.host`, 'utf8'), 'first\n');
@@ -230,8 +209,12 @@ test(
         ]),
       ]),
     );
-    assert.match(limited.texts[0] ?? '', /^\n5\.2\.2 create maildir file .*e\.host: File too large\n$/);
-    assert.equal(limited.texts[1], '\n\n');
+    assert.deepEqual(
+      limited.responses.map((x) => x.status),
+      [0, 0],
+    );
+    assert.match(limited.responses[0]?.text ?? '', /^\n5\.2\.2 create maildir file .*e\.host: File too large\n$/);
+    assert.equal(limited.responses[1]?.text, '\n\n');
     assert.equal(await readFile(`${md}new/e2.host`, 'utf8'), big);
     const before = ['a.host', 'b.host', 'c.host', 'd.host', 'e2.host', 'e3.host'];
     assert.deepEqual((await readdir(`${md}new`)).sort(), before);
@@ -243,7 +226,7 @@ test(
     ]);
     const cut = await serveRaw(u, whole.subarray(0, whole.length - 1000));
     assert.equal(cut.code, 3);
-    assert.deepEqual(cut.texts, []);
+    assert.deepEqual(cut.responses, []);
     assert.deepEqual((await readdir(`${md}new`)).sort(), before);
     assert.deepEqual(await readdir(`${md}tmp`), []);
     // Sizes that do not add up to the content length are malformed.
