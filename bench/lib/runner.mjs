@@ -45,6 +45,15 @@ function warmupCount(scn) {
   return ['discard', 'relay', 'local'].includes(scn.mode) ? WARMUP : 0;
 }
 
+/** Throws, naming the load generator's last words, unless it exited 0. */
+function loadSucceeded(load, what) {
+  if (load.code !== 0)
+    throw new Error(`${what} failed (status ${load.code}): ${load.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+}
+
+/** How long `n` messages may take to leave the system. */
+const drainWaitMs = (n) => Math.max(60000, n * 40);
+
 /** Messages in Maildir/new of the benchmark's local user. */
 async function maildirCount(env) {
   return (await readdir(join(env.localUser.home, 'Maildir', 'new')).catch(() => [])).length;
@@ -58,11 +67,8 @@ async function warmUp(scn, env, inst, port, count) {
   await inst.meter.begin();
   const t0 = performance.now();
   const load = await loadSmtp(scn, env, port, count);
-  if (load.code !== 0)
-    throw new Error(
-      `warm-up load failed (status ${load.code}): ${load.stderr.trim().split('\n').slice(-2).join(' | ')}`,
-    );
-  const waitMs = Math.max(60000, count * 40);
+  loadSucceeded(load, 'warm-up load');
+  const waitMs = drainWaitMs(count);
   if (scn.mode === 'local') {
     if (!(await until(async () => (await maildirCount(env)) >= count, waitMs, 100)))
       throw new Error(`warm-up: only ${await maildirCount(env)}/${count} in Maildir/new`);
@@ -97,11 +103,8 @@ export async function runLoad(target, scn, env) {
     await inst.meter.begin();
     const t0 = performance.now();
     const load = scn.mode === 'submit' ? await loadSendmail(scn, env, inst) : await loadSmtp(scn, env, port);
-    if (load.code !== 0)
-      throw new Error(
-        `load generator failed (status ${load.code}): ${load.stderr.trim().split('\n').slice(-3).join(' | ')}`,
-      );
-    const waitMs = Math.max(60000, scn.n * 40);
+    loadSucceeded(load, 'load generator');
+    const waitMs = drainWaitMs(scn.n);
     let outcome;
     if (scn.mode === 'relay') {
       let timer;

@@ -25,7 +25,7 @@ export class SyncCounter {
   /** A counter whose group is `rel` under the cgroup v2 root (created if missing), or one that counts nothing. */
   static async create(rel) {
     usable ??= perfUsable();
-    if (!usable || !ROOT) return new SyncCounter(undefined, rel);
+    if (!usable) return new SyncCounter(undefined, rel);
     const dir = join(ROOT, rel);
     await mkdir(dir, { recursive: true });
     return new SyncCounter(dir, rel);
